@@ -1,0 +1,5 @@
+# bench/ — the benchmark suite (bench/README.md). Benchmarks see only include/.
+.PHONY: bench bench-full bench-callgrind
+bench: all
+	@bash tools/deps.sh bench
+	@echo "benchmarks: none yet"

@@ -1,0 +1,2 @@
+# hugepage/ — backing policy on top of os/.
+obj-y += hugepage/hugepage.o

@@ -1,0 +1,31 @@
+/*
+ * numa/numa.h — NUMA topology and placement, through libnuma.
+ *
+ * Owns every numa_* / mbind / move_pages call. With CONFIG_HK_NUMA=0 or on a
+ * single-node machine it makes no libnuma call and every answer is node 0.
+ * Must not allocate through malloc after init (it runs inside the allocator).
+ */
+#ifndef HK_NUMA_H
+#define HK_NUMA_H
+
+#include <stddef.h>
+
+#include "hk_config.h"
+
+enum hk_numa_mode { HK_NUMA_OFF = 0, HK_NUMA_LOCAL, HK_NUMA_INTERLEAVE };
+
+/* Reads HAKMEM_NUMA (off|local|interleave, NULL = local) once; probes nodes. */
+void hk_numa_init(const char *env);
+int hk_numa_mode(void);
+/* Nodes hakmem uses: 1 when NUMA is off, unavailable or single-node. */
+int hk_numa_node_count(void);
+/* Node of the CPU the caller runs on (cheap: rseq/getcpu + a table). */
+int hk_numa_current_node(void);
+/* Binds [p, p+len) to `node` before first touch (mbind, MPOL_BIND).
+ * Returns 0 or a positive errno; a no-op on one node. Respects a process
+ * policy set by numactl: with --membind/--interleave it does not override. */
+int hk_numa_bind(void *p, size_t len, int node);
+/* For tests: the node a (touched) page lives on, or -1. */
+int hk_numa_page_node(const void *p);
+
+#endif /* HK_NUMA_H */
