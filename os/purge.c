@@ -20,6 +20,12 @@ static int mode = HK_OS_PURGE_MADVISE;
 static struct pending { void *p; size_t len; void *cookie; } pending[PENDING_MAX];
 static unsigned npending;
 
+/* Folds to 0 without CONFIG_HK_IO_URING, so purge_uring.c need not exist. */
+static inline int uring_mode(void)
+{
+	return CONFIG_HK_IO_URING && mode == HK_OS_PURGE_IO_URING;
+}
+
 static int env_is(const char *env, const char *word)
 {
 	return env && strcmp(env, word) == 0;
@@ -80,7 +86,7 @@ int hk_os_purge_submit(hk_os_purge_done_fn done, void *ctx)
 	npending = 0;
 	for (unsigned i = 0; i < n; i++) {
 		struct pending *r = &pending[i];
-		if (mode == HK_OS_PURGE_IO_URING && hk_os_uring_inflight() < PENDING_MAX) {
+		if (uring_mode() && hk_os_uring_inflight() < PENDING_MAX) {
 			struct pending *slot = &inflight[inflight_next++ % PENDING_MAX];
 			*slot = *r;
 			if (hk_os_uring_queue(slot->p, slot->len, slot) == 0)
@@ -88,14 +94,14 @@ int hk_os_purge_submit(hk_os_purge_done_fn done, void *ctx)
 		}
 		purge_now(r, done, ctx, 0);
 	}
-	if (mode == HK_OS_PURGE_IO_URING && n)
+	if (uring_mode() && n)
 		hk_os_uring_submit();
 	return 0;
 }
 
 int hk_os_purge_reap(hk_os_purge_done_fn done, void *ctx)
 {
-	if (mode != HK_OS_PURGE_IO_URING)
+	if (!uring_mode())
 		return 0;
 	struct reap_ctx rc = { done, ctx };
 	return hk_os_uring_reap(uring_done, &rc, 0);
@@ -104,7 +110,7 @@ int hk_os_purge_reap(hk_os_purge_done_fn done, void *ctx)
 int hk_os_purge_drain(hk_os_purge_done_fn done, void *ctx)
 {
 	hk_os_purge_submit(done, ctx);
-	if (mode != HK_OS_PURGE_IO_URING)
+	if (!uring_mode())
 		return 0;
 	struct reap_ctx rc = { done, ctx };
 	while (hk_os_uring_inflight())
@@ -114,7 +120,7 @@ int hk_os_purge_drain(hk_os_purge_done_fn done, void *ctx)
 
 void hk_os_atfork_child(void)
 {
-	if (mode != HK_OS_PURGE_IO_URING)
+	if (!uring_mode())
 		return;
 	/* The parent's ring is not ours: drop it, in-flight ranges included
 	 * (their madvise ran or runs in the parent's address space only). */
