@@ -68,7 +68,7 @@ static hk_lane_t *lane_create(void)
 	hk_unlock(&LN.lock);
 	if (!l)
 		return NULL;
-	for (unsigned c = 0; c < (unsigned)HK_NLANE; c++) {
+	for (int c = 0; c < HK_NLANE; c++) {
 		size_t n = CONFIG_HK_LANE_CLASS_BYTES / hk_class_size(c);
 		l->bin[c].limit = (uint32_t)(n < 2 ? 2 : n);
 	}
@@ -161,7 +161,7 @@ void hk_lane_free(void *p, unsigned cls)
 
 static void flush_all(hk_lane_t *l)
 {
-	for (unsigned c = 0; c < (unsigned)HK_NLANE; c++) {
+	for (int c = 0; c < HK_NLANE; c++) {
 		hk_bin_t *b = &l->bin[c];
 		if (b->head) {
 			void *chain = b->head;
@@ -227,7 +227,7 @@ void hk_lane_sum(hk_stats_t *out, size_t *bin_bytes)
 		out->free_slow += l->free_slow;
 		out->refills += l->refills;
 		out->flushes += l->flushes;
-		for (unsigned c = 0; c < (unsigned)HK_NLANE; c++)
+		for (int c = 0; c < HK_NLANE; c++)
 			bytes += (size_t)l->bin[c].count * hk_class_size(c);
 	}
 	hk_unlock(&LN.lock);

@@ -53,7 +53,7 @@ int hk_platform_commit_chunks(void *p, size_t len, hk_hugepage_policy_t policy,
 		return err;
 	/* Binding after the commit and before the first touch is enough:
 	 * no page exists yet. A failed bind leaves the memory local. */
-	if (hk_numa_node_count() > 1)
+	if (hk_platform_node_count() > 1)
 		hk_numa_bind(p, len, node >= 0 ? node : hk_numa_current_node());
 	return 0;
 }
@@ -112,7 +112,9 @@ void hk_platform_atfork_child(void)
 
 int hk_platform_node_count(void)
 {
-	return hk_numa_node_count();
+	/* numa/ may answer 0 when probed before libnuma's constructor ran. */
+	int n = hk_numa_node_count();
+	return n > 0 ? n : 1;
 }
 
 uint64_t hk_platform_now_ms(void)
@@ -140,7 +142,7 @@ void hk_platform_fill_stats(hk_stats_t *out)
 	out->hugetlb_2m_total = caps->hugetlb_2m_total;
 	out->hugetlb_1g_free = caps->hugetlb_1g_free;
 	out->hugetlb_1g_total = caps->hugetlb_1g_total;
-	out->numa_nodes = hk_numa_node_count();
+	out->numa_nodes = hk_platform_node_count();
 	out->io_uring_available = caps->io_uring;
 	strncpy(out->notes, hk_hugepage_notes(), sizeof out->notes - 1);
 }

@@ -55,7 +55,7 @@ static int purge_arena(hk_arena_t *a, uint64_t until, uint64_t *next)
 {
 	uint32_t heads[BATCH], units[BATCH];
 	int any = 0;
-	for (unsigned c = 0; c < (unsigned)HK_NLANE; c++)
+	for (int c = 0; c < HK_NLANE; c++)
 		hk_slab_release_idle(a, c, until);
 	for (;;) {
 		uint64_t nx;
@@ -72,7 +72,7 @@ static int purge_arena(hk_arena_t *a, uint64_t until, uint64_t *next)
 		hk_unlock(&a->lock);
 		any = 1;
 	}
-	for (unsigned c = 0; c < (unsigned)HK_NLANE; c++)
+	for (int c = 0; c < HK_NLANE; c++)
 		if (a->cls[c].empty != HK_NIL && a->cls[c].empty_stamp < *next)
 			*next = a->cls[c].empty_stamp;
 	return any;

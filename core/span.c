@@ -171,7 +171,15 @@ static int grow(hk_arena_t *a, uint32_t units, uint32_t align_units)
 	if (hk_region_take_run(chunks, &h))
 		return ENOMEM;
 	int want_thp = chunks > 1 || a->ctr.reserved >= 8 * HK_CHUNK;
-	if (hk_platform_commit_chunks(hk_unit_addr(h), chunks << HK_CHUNK_SHIFT, a->policy,
+	hk_hugepage_policy_t policy = a->policy;
+	/* AUTO never takes hugetlb for a heap: a MAP_PRIVATE hugetlb page
+	 * touched by a forked child needs a second pool page, and an empty
+	 * pool kills the child with SIGBUS (seen with bash under preload).
+	 * Only an explicit 2m/1g policy (env or arena) takes that risk. */
+	if (policy == HK_HUGEPAGE_AUTO)
+		policy = (want_thp || CONFIG_HK_THP_ALWAYS) && !CONFIG_HK_THP_NEVER ? HK_HUGEPAGE_THP
+										: HK_HUGEPAGE_NONE;
+	if (hk_platform_commit_chunks(hk_unit_addr(h), chunks << HK_CHUNK_SHIFT, policy,
 				      want_thp, a->node, &backing)) {
 		hk_region_give_run(h, (uint32_t)(chunks * HK_CHUNK_UNITS));
 		return ENOMEM;
