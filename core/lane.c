@@ -22,6 +22,7 @@ __thread hk_lane_t *hk_lane_self __attribute__((tls_model("initial-exec"))) = &l
 static struct {
 	hk_lock_t lock;
 	hk_lane_t *live, *spare;
+	hk_lane_t *fresh, *fresh_end; /* lanes never used, carved on demand */
 	pthread_key_t key;
 	uint64_t malloc_fast, free_fast, refills, flushes; /* of dead lanes */
 } LN;
@@ -39,19 +40,20 @@ int hk_lane_global_init(void)
 /* Lock held. */
 static hk_lane_t *take_lane(void)
 {
-	if (!LN.spare) {
+	if (LN.spare) {
+		hk_lane_t *l = LN.spare;
+		LN.spare = l->next;
+		return l;
+	}
+	/* Carved one at a time so untouched lanes cost no RSS. */
+	if (LN.fresh == LN.fresh_end) {
 		void *mem;
 		if (hk_platform_map(LANE_BLOCK, 0, 0, &mem))
 			return NULL;
-		hk_lane_t *l = mem;
-		for (size_t i = 0; i < LANE_BLOCK / sizeof(hk_lane_t); i++) {
-			l[i].next = LN.spare;
-			LN.spare = &l[i];
-		}
+		LN.fresh = mem;
+		LN.fresh_end = LN.fresh + LANE_BLOCK / sizeof(hk_lane_t);
 	}
-	hk_lane_t *l = LN.spare;
-	LN.spare = l->next;
-	return l;
+	return LN.fresh++;
 }
 
 static hk_lane_t *lane_create(void)
@@ -110,8 +112,11 @@ void *hk_lane_alloc(unsigned cls)
 	}
 	hk_bin_t *b = &l->bin[cls];
 	if (!b->head) {
-		unsigned want = b->limit / 2;
-		want = want > 128 ? 128 : want ? want : 1;
+		/* Half the bin, at most 16 KiB or 128 blocks: carving touches
+		 * every block, so a small program must not carve far ahead. */
+		unsigned want = b->limit / 2, cap = (unsigned)((16u << 10) / hk_class_size(cls));
+		cap = cap > 128 ? 128 : cap ? cap : 1;
+		want = want > cap ? cap : want ? want : 1;
 		unsigned got = refill(cls, &b->head, want);
 		b->room = b->limit - got;
 		l->refills++;
