@@ -40,7 +40,7 @@ HK_API void *hk_malloc(size_t size)
 	if (likely(size <= 1024 && HK_SMALL_MAX > 0))
 		cls = hk_class_table[(size + 15) >> 4];
 	else if (size <= HK_SMALL_MAX)
-		cls = hk_class_of_big(size);
+		cls = hk_class_table2[(size + 255) >> 8];
 	else
 		return malloc_slow(size);
 	{
