@@ -63,6 +63,8 @@ void hk_arena_init0(void)
 
 hk_arena_t *hk_arena_check(hk_arena_t *a, const char *call)
 {
+	if (!hk_ready())
+		hk_init(); /* the default arena may be the program's first call */
 	if (!a)
 		return &hk_arena0;
 	if (a->magic != HK_ARENA_LIVE)
@@ -72,6 +74,8 @@ hk_arena_t *hk_arena_check(hk_arena_t *a, const char *call)
 
 HK_API hk_arena_t *hk_arena_default(void)
 {
+	if (!hk_ready())
+		hk_init();
 	return &hk_arena0;
 }
 
@@ -156,6 +160,8 @@ static void unlock_arena(hk_arena_t *a, int child)
 static void clear_arena(hk_arena_t *a, int destroy)
 {
 	hk_large_free_arena(a->index);
+	/* Lock order: the purge lock before the arena's locks (core/types.h). */
+	hk_purge_exclude();
 	lock_arena(a);
 	for (unsigned c = 0; c < HK_NCLASS_MAX; c++)
 		hk_slab_forget(a, c);
@@ -178,6 +184,7 @@ static void clear_arena(hk_arena_t *a, int destroy)
 	}
 	a->ctr.live = 0;
 	unlock_arena(a, 0);
+	hk_purge_allow();
 }
 
 HK_API void hk_arena_reset(hk_arena_t *a)

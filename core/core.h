@@ -42,6 +42,10 @@ void hk_arenas_unlock_all(int child);
 /* ---- purger (core/purge.c) ---- */
 /* A dirty span or idle cache exists: make sure the purger will see it. */
 void hk_purge_kick(void);
+/* Keeps the purger out while an arena's spans are rebuilt (reset, destroy):
+ * the purger holds spans between taking them dirty and putting them clean. */
+void hk_purge_exclude(void);
+void hk_purge_allow(void);
 /* Purges what has waited CONFIG_HK_PURGE_DELAY_MS (all if force); returns
  * 1 if anything was returned, and *next the ms of the next deadline. */
 int hk_purge_run(int force, uint64_t *next);

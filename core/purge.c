@@ -78,6 +78,16 @@ static int purge_arena(hk_arena_t *a, uint64_t until, uint64_t *next)
 	return any;
 }
 
+void hk_purge_exclude(void)
+{
+	pthread_mutex_lock(&P.run);
+}
+
+void hk_purge_allow(void)
+{
+	pthread_mutex_unlock(&P.run);
+}
+
 int hk_purge_run(int force, uint64_t *next)
 {
 	uint64_t now = hk_platform_now_ms(), delay = CONFIG_HK_PURGE_DELAY_MS;

@@ -51,9 +51,11 @@
  * are made safe. Non-default arenas use a locked path (no bins), so reset
  * and destroy never meet stale bins.
  *
- * Lock order (outer first): lanes lock → class locks (arena by arena, class
- * by class) → arena lock → region lock → large lock; the purge lock is taken
- * with none of these held except by fork. Lock-free: the malloc/free fast
+ * Lock order (outer first): purge lock → lanes lock → class locks (arena by
+ * arena, class by class) → arena lock → region lock → large lock. The purge
+ * lock is taken with none of the others held: by the purger, by arena
+ * reset/destroy (so spans the purger holds between taking them dirty and
+ * putting them clean are never rebuilt under it) and by fork. Lock-free: the malloc/free fast
  * paths (thread-local bins), reading descriptors of live blocks, stats reads.
  *
  * Atomics: region.used (release after descriptors are committed); the stats
