@@ -25,7 +25,10 @@ int hk_numa_current_node(void);
  * HAKMEM_NUMA=interleave, MPOL_INTERLEAVE over every node whatever `node`).
  * Returns 0 or a positive errno (EINVAL for a node out of range); a no-op on
  * one node. Respects a process policy set by numactl: with
- * --membind/--interleave/--preferred it does not override. */
+ * --membind/--interleave/--preferred it does not override.
+ * Call it after the range is committed and before its first touch: a
+ * hugetlb commit or a decommit maps the range anew, which drops its policy
+ * (mprotect-based 4 KiB commits keep it). */
 int hk_numa_bind(void *p, size_t len, int node);
 /* For tests: the node a (touched) page lives on, or -1 (move_pages query;
  * the one call made even on a single node). */
