@@ -69,7 +69,12 @@ set_pool() {
 	d=$(pool_dir "$kb" "$node") || exit 1
 	[[ $count =~ ^[0-9]+$ ]] || die "COUNT must be a number, not '$count'"
 	if [ -z "$node" ] && command -v hugeadm >/dev/null; then
+		# hugeadm keeps min + overcommit ("max") constant when min shrinks,
+		# which would leave surplus pages allowed: keep the overcommit as is.
+		local over
+		over=$(cat "$d/nr_overcommit_hugepages")
 		hugeadm --pool-pages-min "${kb}K:$count" || die "hugeadm failed"
+		echo "$over" >"$d/nr_overcommit_hugepages"
 	elif [ -z "$node" ] && [ "$kb" = 2048 ] && [ -w /proc/sys/vm/nr_hugepages ]; then
 		echo "$count" >/proc/sys/vm/nr_hugepages
 	else

@@ -16,9 +16,11 @@
 
 #define MIB ((size_t)1 << 20)
 #define NR_PATH "/proc/sys/vm/nr_hugepages"
+#define OVER_PATH "/proc/sys/vm/nr_overcommit_hugepages"
 #define EXTRA 4
 
-static long saved_nr = -1; /* what to restore; -1: nothing changed */
+static long saved_nr = -1;   /* what to restore; -1: nothing changed */
+static long saved_over = -1; /* surplus pages would hide an empty pool */
 
 static long read_long(const char *path)
 {
@@ -65,13 +67,18 @@ static void reserve_pool(void)
 		return;
 	if (write_long(NR_PATH, nr + EXTRA) == 0)
 		saved_nr = nr;
+	long over = read_long(OVER_PATH);
+	if (over > 0 && write_long(OVER_PATH, 0) == 0)
+		saved_over = over;
 }
 
 static void restore_pool(void)
 {
 	if (saved_nr >= 0)
 		write_long(NR_PATH, saved_nr);
-	saved_nr = -1;
+	if (saved_over >= 0)
+		write_long(OVER_PATH, saved_over);
+	saved_nr = saved_over = -1;
 }
 
 TestSuite(hugepage_pool, .init = reserve_pool, .fini = restore_pool);
