@@ -129,6 +129,13 @@ void hk_os_init(const char *purge_env)
 
 const hk_os_caps_t *hk_os_caps(void)
 {
+	/* The purge mode can change after init (a fork child without a ring,
+	 * a ring that broke): report the live one. */
+	if (atomic_load_explicit(&probed, memory_order_relaxed)) {
+		caps.purge_mode = hk_os_purge_mode();
+		caps.io_uring = caps.purge_mode == HK_OS_PURGE_IO_URING;
+		caps.purge_note = hk_os_purge_note();
+	}
 	return &caps;
 }
 
