@@ -90,8 +90,35 @@ static void on_done(void *cookie, void *ctx)
 #define NV 7
 struct result { double v[NV]; int ok; };
 
-/* One round on a fresh commit: first touch, then purge every 2 MiB chunk
- * once synchronously, re-touch, and purge them again through the queue. */
+/* Purges every 2 MiB chunk through the queue (touched again first): one
+ * submit per chunk, then all in one submit. Fills out[2..6]. */
+static int purge_async(char *p, size_t chunks, double *out)
+{
+	int done = 0;
+	touch(p, chunks * 2 * MIB);
+	double c0 = cpu_us(), t0 = now_us();
+	for (size_t i = 0; i < chunks; i++) {
+		hk_os_purge_queue(p + i * 2 * MIB, 2 * MIB, NULL);
+		hk_os_purge_submit(on_done, &done);
+	}
+	out[2] = (now_us() - t0) / (double)chunks;
+	out[3] = (cpu_us() - c0) / (double)chunks;
+	hk_os_purge_drain(on_done, &done);
+
+	touch(p, chunks * 2 * MIB);
+	c0 = cpu_us(), t0 = now_us();
+	for (size_t i = 0; i < chunks; i++)
+		hk_os_purge_queue(p + i * 2 * MIB, 2 * MIB, NULL);
+	hk_os_purge_submit(on_done, &done);
+	out[4] = (now_us() - t0) / (double)chunks;
+	out[5] = (cpu_us() - c0) / (double)chunks;
+	hk_os_purge_drain(on_done, &done);
+	out[6] = (now_us() - t0) / (double)chunks;
+	return done == 2 * (int)chunks ? 0 : -1;
+}
+
+/* One round on a fresh commit: first touch, every chunk purged with a
+ * synchronous madvise, then through the queue. */
 static int one_round(hk_hugepage_policy_t policy, hk_backing_t want, double out[NV])
 {
 	size_t len = region_mib * MIB, chunks = len / (2 * MIB);
@@ -106,39 +133,14 @@ static int one_round(hk_hugepage_policy_t policy, hk_backing_t want, double out[
 	double t0 = now_us();
 	touch(p, len);
 	out[0] = (now_us() - t0) / (double)region_mib;
-
 	t0 = now_us();
 	for (size_t i = 0; i < chunks; i++)
 		hk_os_purge((char *)p + i * 2 * MIB, 2 * MIB);
 	out[1] = (now_us() - t0) / (double)chunks;
-
-	/* One submit per chunk: a thread that frees chunks one at a time. */
-	touch(p, len);
-	int done = 0;
-	double c0 = cpu_us();
-	t0 = now_us();
-	for (size_t i = 0; i < chunks; i++) {
-		hk_os_purge_queue((char *)p + i * 2 * MIB, 2 * MIB, NULL);
-		hk_os_purge_submit(on_done, &done);
-	}
-	out[2] = (now_us() - t0) / (double)chunks;
-	out[3] = (cpu_us() - c0) / (double)chunks;
-	hk_os_purge_drain(on_done, &done);
-
-	/* The whole batch in one submit: what the purge timer does. */
-	touch(p, len);
-	c0 = cpu_us();
-	t0 = now_us();
-	for (size_t i = 0; i < chunks; i++)
-		hk_os_purge_queue((char *)p + i * 2 * MIB, 2 * MIB, NULL);
-	hk_os_purge_submit(on_done, &done);
-	out[4] = (now_us() - t0) / (double)chunks;
-	out[5] = (cpu_us() - c0) / (double)chunks;
-	hk_os_purge_drain(on_done, &done);
-	out[6] = (now_us() - t0) / (double)chunks;
+	int err = purge_async(p, chunks, out);
 	hk_hugepage_decommit(p, len, got);
 	hk_os_release(p, len);
-	return done == 2 * (int)chunks ? 0 : -1;
+	return err;
 }
 
 static struct result measure(hk_hugepage_policy_t policy, hk_backing_t want)
