@@ -91,17 +91,10 @@ static int skipping(int *skip)
 	return 1;
 }
 
-/* One hugetlb attempt; on failure notes why and sets the pool's back-off. */
-static int try_hugetlb(void *p, size_t len, size_t page, int *skip)
+/* Notes why a hugetlb attempt failed and sets the pool's back-off. */
+static void hugetlb_failed(int err, size_t page, int *skip)
 {
 	int is_1g = page == GIB;
-	if (len % page || (uintptr_t)p % page) {
-		note(is_1g ? "hugetlb-1G: range not 1 GiB-aligned" : "hugetlb-2M: range not 2 MiB-aligned");
-		return EINVAL;
-	}
-	if (skipping(skip))
-		return ENOMEM;
-	int err = hk_os_commit_hugetlb(p, len, page);
 	if (err == EINVAL) {
 		note(is_1g ? "hugetlb-1G unsupported (EINVAL): falling back"
 			   : "hugetlb-2M unsupported (EINVAL): falling back");
@@ -110,6 +103,31 @@ static int try_hugetlb(void *p, size_t len, size_t page, int *skip)
 		note(is_1g ? "hugetlb-1G pool empty: falling back" : "hugetlb-2M pool empty: falling back");
 		__atomic_store_n(skip, EMPTY_POOL_SKIP, __ATOMIC_RELAXED);
 	}
+}
+
+/* One hugetlb commit attempt over a reservation. */
+static int try_hugetlb(void *p, size_t len, size_t page, int *skip)
+{
+	if (len % page || (uintptr_t)p % page) {
+		note(page == GIB ? "hugetlb-1G: range not 1 GiB-aligned" : "hugetlb-2M: range not 2 MiB-aligned");
+		return EINVAL;
+	}
+	if (skipping(skip))
+		return ENOMEM;
+	int err = hk_os_commit_hugetlb(p, len, page);
+	if (err)
+		hugetlb_failed(err, page, skip);
+	return err;
+}
+
+/* One hugetlb direct-mapping attempt (len a multiple of page, or skipped). */
+static int try_hugetlb_map(size_t len, size_t align, size_t page, int *skip, void **out)
+{
+	if (len % page || skipping(skip))
+		return ENOMEM;
+	int err = hk_os_map(len, align, page, out);
+	if (err)
+		hugetlb_failed(err, page, skip);
 	return err;
 }
 
@@ -193,13 +211,13 @@ int hk_hugepage_map(size_t len, size_t align, hk_hugepage_policy_t policy,
 		    void **out, hk_backing_t *backing)
 {
 	hk_backing_t want = wanted(policy, len >= HK_CHUNK_SIZE);
-	if (CONFIG_HK_HUGETLB_1G && want == HK_BACKING_1G && len % GIB == 0 &&
-	    !skipping(&skip_1g) && hk_os_map(len, align, GIB, out) == 0) {
+	if (CONFIG_HK_HUGETLB_1G && want == HK_BACKING_1G &&
+	    try_hugetlb_map(len, align, GIB, &skip_1g, out) == 0) {
 		*backing = HK_BACKING_1G;
 		return 0;
 	}
-	if (CONFIG_HK_HUGETLB_2M && want >= HK_BACKING_2M && len % HK_CHUNK_SIZE == 0 &&
-	    !skipping(&skip_2m) && hk_os_map(len, align, HK_CHUNK_SIZE, out) == 0) {
+	if (CONFIG_HK_HUGETLB_2M && want >= HK_BACKING_2M &&
+	    try_hugetlb_map(len, align, HK_CHUNK_SIZE, &skip_2m, out) == 0) {
 		*backing = HK_BACKING_2M;
 		return 0;
 	}
