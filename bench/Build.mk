@@ -3,3 +3,4 @@
 bench: all
 	@bash tools/deps.sh bench
 	@echo "benchmarks: none yet"
+-include $(filter-out bench/Build.mk,$(wildcard bench/*.mk))
