@@ -111,10 +111,11 @@ void hk_numa_init(const char *env)
 		return;
 	int saved = errno, n = sys_node_count();
 #if CONFIG_HK_NUMA
+	/* The count comes from /sys, not numa_max_node(): that one reads
+	 * state libnuma's constructor fills, and hakmem may be initialised
+	 * (by a malloc in an earlier constructor) before it runs. */
 	if (n > 1 && numa_available() >= 0) {
-		nodes = numa_max_node() + 1;
-		if (nodes > CONFIG_HK_NUMA_MAX_NODES)
-			nodes = CONFIG_HK_NUMA_MAX_NODES;
+		nodes = n < CONFIG_HK_NUMA_MAX_NODES ? n : CONFIG_HK_NUMA_MAX_NODES;
 		int pol = 0;
 		if (get_mempolicy(&pol, NULL, 0, NULL, 0) == 0 &&
 		    (pol == MPOL_BIND || pol == MPOL_INTERLEAVE || pol == MPOL_PREFERRED))
