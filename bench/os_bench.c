@@ -98,7 +98,7 @@ static int purge_async(char *p, size_t chunks, double *out)
 	touch(p, chunks * 2 * MIB);
 	double c0 = cpu_us(), t0 = now_us();
 	for (size_t i = 0; i < chunks; i++) {
-		hk_os_purge_queue(p + i * 2 * MIB, 2 * MIB, NULL);
+		hk_os_purge_queue(p + i * 2 * MIB, 2 * MIB, p); /* no merging */
 		hk_os_purge_submit(on_done, &done);
 	}
 	out[2] = (now_us() - t0) / (double)chunks;
@@ -108,7 +108,7 @@ static int purge_async(char *p, size_t chunks, double *out)
 	touch(p, chunks * 2 * MIB);
 	c0 = cpu_us(), t0 = now_us();
 	for (size_t i = 0; i < chunks; i++)
-		hk_os_purge_queue(p + i * 2 * MIB, 2 * MIB, NULL);
+		hk_os_purge_queue(p + i * 2 * MIB, 2 * MIB, p); /* no merging */
 	hk_os_purge_submit(on_done, &done);
 	out[4] = (now_us() - t0) / (double)chunks;
 	out[5] = (cpu_us() - c0) / (double)chunks;

@@ -23,7 +23,8 @@
 /* IORING_OP_MADVISE carries a 32-bit length: larger ranges go synchronously. */
 #define ASYNC_MAX_LEN ((size_t)1 << 31)
 
-struct range { void *p; size_t len; void *cookie; };
+/* `extra`: NULL-cookie ranges merged into this one, each owed a done(NULL). */
+struct range { void *p; size_t len; void *cookie; unsigned extra; };
 struct slot { struct range r; struct slot *next_free; int busy; };
 
 static int mode = HK_OS_PURGE_MADVISE;
@@ -106,10 +107,16 @@ const char *hk_os_purge_note(void)
 	return note;
 }
 
+static void deliver(const struct range *r, hk_os_purge_done_fn done, void *ctx)
+{
+	for (unsigned i = 0; i <= r->extra; i++)
+		done(r->cookie, ctx);
+}
+
 static void purge_now(const struct range *r, hk_os_purge_done_fn done, void *ctx, int fallback)
 {
 	hk_os_purge_sync(r->p, r->len, fallback);
-	done(r->cookie, ctx);
+	deliver(r, done, ctx);
 }
 
 static void slot_free(struct slot *s)
@@ -147,9 +154,18 @@ static void ring_broken(void)
 
 int hk_os_purge_queue(void *p, size_t len, void *cookie)
 {
+	/* A NULL-cookie range that starts where the previous one ends joins
+	 * it: one madvise over many pages costs far less than many calls. */
+	struct range *last = npending ? &pending[npending - 1] : NULL;
+	if (!cookie && last && !last->cookie && (char *)last->p + last->len == (char *)p &&
+	    last->len + len < ASYNC_MAX_LEN && last->extra < 0xffff) {
+		last->len += len;
+		last->extra++;
+		return 0;
+	}
 	if (npending == PENDING_MAX)
 		return EAGAIN;
-	pending[npending++] = (struct range){ p, len, cookie };
+	pending[npending++] = (struct range){ p, len, cookie, 0 };
 	return 0;
 }
 
@@ -167,7 +183,7 @@ static void uring_done(void *cookie, void *vctx, int res)
 		return;
 	}
 	hk_os_count_purge(r.len, 1, 0);
-	rc->done(r.cookie, rc->ctx);
+	deliver(&r, rc->done, rc->ctx);
 }
 
 static void flush(void)
