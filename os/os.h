@@ -91,7 +91,9 @@ int hk_os_purge(void *p, size_t len);
  * first. hk_os_purge_submit() hands the batch to the
  * kernel (io_uring) or runs it (madvise mode); hk_os_purge_reap() never
  * blocks and calls done(cookie) for every range finished since. In madvise
- * mode done() is called from submit. Not thread-safe: the caller serialises.
+ * mode done() is called from submit. done() may queue ranges (they wait for
+ * the next submit) but must not submit, reap or drain. Not thread-safe: the
+ * caller serialises.
  */
 typedef void (*hk_os_purge_done_fn)(void *cookie, void *ctx);
 int hk_os_purge_queue(void *p, size_t len, void *cookie);

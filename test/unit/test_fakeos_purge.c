@@ -253,3 +253,20 @@ Test(fakeos_purge, merged_ranges_in_flight_complete_once_each)
 	cr_assert_eq(null_done, 40);
 	cr_assert_eq(mem[39 * LEN], 0);
 }
+
+/* A done() that queues the next range, as a purger refilling its batch. */
+static void on_done_requeue(void *cookie, void *ctx)
+{
+	on_done(cookie, ctx);
+	unsigned char *next = (unsigned char *)cookie + 100 * LEN;
+	if (next < mem + (size_t)NR * LEN)
+		cr_assert_eq(hk_os_purge_queue(next, LEN, next), 0);
+}
+
+Test(fakeos_purge, done_may_queue_more_ranges)
+{
+	hk_os_init(NULL);
+	queue_ranges(0, 100);
+	cr_assert_eq(hk_os_purge_drain(on_done_requeue, NULL), 0); /* drains all */
+	assert_all_done_once(NR);
+}
