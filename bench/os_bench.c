@@ -98,7 +98,7 @@ static int purge_async(char *p, size_t chunks, double *out)
 	touch(p, chunks * 2 * MIB);
 	double c0 = cpu_us(), t0 = now_us();
 	for (size_t i = 0; i < chunks; i++) {
-		hk_os_purge_queue(p + i * 2 * MIB, 2 * MIB, NULL);
+		hk_os_purge_queue(p + i * 2 * MIB, 2 * MIB, p); /* no merging */
 		hk_os_purge_submit(on_done, &done);
 	}
 	out[2] = (now_us() - t0) / (double)chunks;
@@ -108,7 +108,7 @@ static int purge_async(char *p, size_t chunks, double *out)
 	touch(p, chunks * 2 * MIB);
 	c0 = cpu_us(), t0 = now_us();
 	for (size_t i = 0; i < chunks; i++)
-		hk_os_purge_queue(p + i * 2 * MIB, 2 * MIB, NULL);
+		hk_os_purge_queue(p + i * 2 * MIB, 2 * MIB, p); /* no merging */
 	hk_os_purge_submit(on_done, &done);
 	out[4] = (now_us() - t0) / (double)chunks;
 	out[5] = (cpu_us() - c0) / (double)chunks;
@@ -186,8 +186,16 @@ int main(int argc, char **argv)
 	hk_os_init(getenv("HAKMEM_PURGE"));
 	hk_hugepage_init(NULL);
 	const hk_os_caps_t *c = hk_os_caps();
-	printf("os_bench: %zu MiB per round, %d rounds (medians); purge mode: %s; THP mode %d\n",
-	       region_mib, rounds, c->purge_note, c->thp_mode);
+	double load = -1;
+	FILE *f = fopen("/proc/loadavg", "r");
+	if (f) {
+		if (fscanf(f, "%lf", &load) != 1)
+			load = -1;
+		fclose(f);
+	}
+	printf("os_bench: %zu MiB per round, %d rounds (medians); purge mode: %s; THP mode %d;"
+	       " load average %.1f (wall times grow with it)\n",
+	       region_mib, rounds, c->purge_note, c->thp_mode, load);
 	printf("touch: first-touch us per MiB. Other columns: us per 2 MiB chunk purged.\n"
 	       "madvise: synchronous call. 1by1: one io_uring submit per chunk; batch: one\n"
 	       "submit for all; wall = the freeing thread's wait, cpu = its own CPU time;\n"

@@ -5,6 +5,12 @@
  * Owns the backing policy and its fallbacks; calls only os/. Never crashes
  * on a missing pool or an unsupported page size: it falls back to the next
  * backing and records a note. Never uses MAP_NORESERVE with hugetlb.
+ *
+ * Hazard of hugetlb (private) memory, which no flag removes: after fork()
+ * a write to a shared hugetlb page copies it and needs a free pool page;
+ * with none left, the kernel keeps the page for the parent and the child
+ * dies of SIGBUS. So a heap that may fork wants THP, or a pool with spare
+ * pages; the policy is the caller's choice.
  */
 #ifndef HK_HUGEPAGE_H
 #define HK_HUGEPAGE_H

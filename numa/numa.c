@@ -1,14 +1,11 @@
 /*
  * numa/numa.c — node count, current node, binding, through libnuma.
  *
- * Owns every libnuma call (numa_*, mbind, get_mempolicy, move_pages). The
- * node count comes from /sys first: with one node, CONFIG_HK_NUMA=0 or
- * HAKMEM_NUMA=off nothing here ever calls libnuma and every answer is node 0.
- * Never mallocs after init: the CPU → node table is read from /sys at init
- * (libnuma's numa_node_of_cpu allocates a bitmask on every call), and the
- * current CPU comes from glibc's rseq area (0.3 ns) or sched_getcpu().
- * A memory policy given to the whole process (numactl --membind,
- * --interleave, --preferred) is respected: hk_numa_bind() then does nothing.
+ * Owns every libnuma call. Node count and the CPU → node table come from
+ * /sys at init (numa_node_of_cpu mallocs on every call); with one node,
+ * CONFIG_HK_NUMA=0 or HAKMEM_NUMA=off libnuma is never called and every
+ * answer is node 0. The current CPU is read from glibc's rseq area (0.3 ns)
+ * or sched_getcpu(). A numactl policy on the process is never overridden.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -111,10 +108,11 @@ void hk_numa_init(const char *env)
 		return;
 	int saved = errno, n = sys_node_count();
 #if CONFIG_HK_NUMA
+	/* The count comes from /sys, not numa_max_node(): that one reads
+	 * state libnuma's constructor fills, and hakmem may be initialised
+	 * (by a malloc in an earlier constructor) before it runs. */
 	if (n > 1 && numa_available() >= 0) {
-		nodes = numa_max_node() + 1;
-		if (nodes > CONFIG_HK_NUMA_MAX_NODES)
-			nodes = CONFIG_HK_NUMA_MAX_NODES;
+		nodes = n < CONFIG_HK_NUMA_MAX_NODES ? n : CONFIG_HK_NUMA_MAX_NODES;
 		int pol = 0;
 		if (get_mempolicy(&pol, NULL, 0, NULL, 0) == 0 &&
 		    (pol == MPOL_BIND || pol == MPOL_INTERLEAVE || pol == MPOL_PREFERRED))

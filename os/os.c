@@ -3,10 +3,8 @@
  *
  * Owns the mmap/munmap/mremap/mprotect/madvise calls and the capability
  * probe. Every function returns 0 or a positive errno and leaves errno as it
- * found it, so the allocator above decides what the caller of malloc sees.
- * Invariant: a failed call leaves the range as it was (reserved stays
- * reserved), except where a comment says the kernel gave us no choice.
- * test/unit/fake_os.c replaces this file (and purge_uring.c) in fake-OS tests.
+ * found it. Invariant: a failed call leaves the range as it was (reserved
+ * stays reserved). os/fake_os.c replaces this file in fake-OS tests.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -85,10 +85,15 @@ int hk_os_purge(void *p, size_t len);
  * Asynchronous purge. A queued range must not be touched by anyone until its
  * completion has been delivered: the madvise may run at any moment before.
  * hk_os_purge_queue() adds a range tagged with `cookie` (the caller merges
- * adjacent ranges first); hk_os_purge_submit() hands the batch to the
+ * adjacent ranges first; a NULL-cookie range that starts where the previous
+ * NULL-cookie range ends is merged here, and done(NULL) still comes once
+ * per queued range); EAGAIN when the queue is full (256 ranges): submit
+ * first. hk_os_purge_submit() hands the batch to the
  * kernel (io_uring) or runs it (madvise mode); hk_os_purge_reap() never
  * blocks and calls done(cookie) for every range finished since. In madvise
- * mode done() is called from submit. Not thread-safe: the caller serialises.
+ * mode done() is called from submit. done() may queue ranges (they wait for
+ * the next submit) but must not submit, reap or drain. Not thread-safe: the
+ * caller serialises.
  */
 typedef void (*hk_os_purge_done_fn)(void *cookie, void *ctx);
 int hk_os_purge_queue(void *p, size_t len, void *cookie);

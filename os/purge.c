@@ -23,13 +23,17 @@
 /* IORING_OP_MADVISE carries a 32-bit length: larger ranges go synchronously. */
 #define ASYNC_MAX_LEN ((size_t)1 << 31)
 
-struct range { void *p; size_t len; void *cookie; };
+/* `extra`: NULL-cookie ranges merged into this one, each owed a done(NULL). */
+struct range { void *p; size_t len; void *cookie; unsigned extra; };
 struct slot { struct range r; struct slot *next_free; int busy; };
 
 static int mode = HK_OS_PURGE_MADVISE;
 static const char *note = "madvise";
 static struct range pending[PENDING_MAX];
 static unsigned npending;
+/* Entries below this index are being submitted: a done() called meanwhile
+ * may queue more ranges, which go after them and never merge into them. */
+static unsigned merge_floor;
 static struct slot slots[SLOTS];
 static struct slot *free_slots;
 /* Set when in-flight slots lost their ring (fork child, broken ring): they
@@ -82,7 +86,7 @@ static int try_uring(void)
 
 int hk_os_purge_setup(const char *purge_env, int io_uring_disabled)
 {
-	npending = 0;
+	npending = merge_floor = 0;
 	slots_reset();
 	mode = HK_OS_PURGE_MADVISE;
 	if (!CONFIG_HK_IO_URING)
@@ -106,10 +110,16 @@ const char *hk_os_purge_note(void)
 	return note;
 }
 
+static void deliver(const struct range *r, hk_os_purge_done_fn done, void *ctx)
+{
+	for (unsigned i = 0; i <= r->extra; i++)
+		done(r->cookie, ctx);
+}
+
 static void purge_now(const struct range *r, hk_os_purge_done_fn done, void *ctx, int fallback)
 {
 	hk_os_purge_sync(r->p, r->len, fallback);
-	done(r->cookie, ctx);
+	deliver(r, done, ctx);
 }
 
 static void slot_free(struct slot *s)
@@ -147,9 +157,18 @@ static void ring_broken(void)
 
 int hk_os_purge_queue(void *p, size_t len, void *cookie)
 {
+	/* A NULL-cookie range that starts where the previous one ends joins
+	 * it: one madvise over many pages costs far less than many calls. */
+	struct range *last = npending > merge_floor ? &pending[npending - 1] : NULL;
+	if (!cookie && last && !last->cookie && (char *)last->p + last->len == (char *)p &&
+	    last->len + len < ASYNC_MAX_LEN && last->extra < 0xffff) {
+		last->len += len;
+		last->extra++;
+		return 0;
+	}
 	if (npending == PENDING_MAX)
 		return EAGAIN;
-	pending[npending++] = (struct range){ p, len, cookie };
+	pending[npending++] = (struct range){ p, len, cookie, 0 };
 	return 0;
 }
 
@@ -167,7 +186,7 @@ static void uring_done(void *cookie, void *vctx, int res)
 		return;
 	}
 	hk_os_count_purge(r.len, 1, 0);
-	rc->done(r.cookie, rc->ctx);
+	deliver(&r, rc->done, rc->ctx);
 }
 
 static void flush(void)
@@ -205,14 +224,19 @@ int hk_os_purge_submit(hk_os_purge_done_fn done, void *ctx)
 {
 	settle_orphans(done, ctx);
 	unsigned n = npending, queued = 0;
-	npending = 0;
+	merge_floor = n;
 	for (unsigned i = 0; i < n; i++) {
-		if (uring_mode() && send_async(&pending[i], &queued))
+		struct range r = pending[i];
+		if (uring_mode() && send_async(&r, &queued))
 			continue;
-		purge_now(&pending[i], done, ctx, 0);
+		purge_now(&r, done, ctx, 0);
 	}
 	if (queued)
 		flush();
+	/* Keep what done() queued while we were busy, for the next submit. */
+	memmove(pending, pending + n, (npending - n) * sizeof *pending);
+	npending -= n;
+	merge_floor = 0;
 	return 0;
 }
 
@@ -227,14 +251,16 @@ int hk_os_purge_reap(hk_os_purge_done_fn done, void *ctx)
 
 int hk_os_purge_drain(hk_os_purge_done_fn done, void *ctx)
 {
-	hk_os_purge_submit(done, ctx);
 	struct reap_ctx rc = { done, ctx };
-	while (uring_mode() && hk_os_uring_inflight()) {
-		int err = hk_os_uring_reap(uring_done, &rc, 1);
-		if (err && err != EAGAIN && err != EBUSY)
-			ring_broken();
-	}
-	settle_orphans(done, ctx);
+	do { /* until done() stops queueing more */
+		hk_os_purge_submit(done, ctx);
+		while (uring_mode() && hk_os_uring_inflight()) {
+			int err = hk_os_uring_reap(uring_done, &rc, 1);
+			if (err && err != EAGAIN && err != EBUSY)
+				ring_broken();
+		}
+		settle_orphans(done, ctx);
+	} while (npending);
 	return 0;
 }
 

@@ -207,6 +207,9 @@ int main(int argc, char **argv)
 		test_hugetlb_node_pool();
 		test_numactl_policy_respected();
 		test_interleave();
+		hk_numa_init("off");
+		CHECK(hk_numa_node_count() == 1 && hk_numa_current_node() == 0,
+		      "HAKMEM_NUMA=off: one node, node 0");
 	}
 	printf("HK-NUMA-TEST: %s (%d failed)\n", failures ? "FAIL" : "PASS", failures);
 	fflush(stdout);

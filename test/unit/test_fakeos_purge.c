@@ -219,3 +219,54 @@ Test(fakeos_purge, queue_full_says_eagain)
 	cr_assert_eq(hk_os_purge_drain(on_done, NULL), 0);
 	assert_all_done_once(256);
 }
+
+static int null_done;
+static void on_null_done(void *cookie, void *ctx)
+{
+	(void)ctx;
+	cr_assert(cookie == NULL || cookie == mem);
+	null_done++;
+}
+
+Test(fakeos_purge, adjacent_null_cookie_ranges_merge_into_one_madvise)
+{
+	hk_os_init("madvise");
+	null_done = 0;
+	for (int i = 0; i < 10; i++) /* touching ranges: one call */
+		cr_assert_eq(hk_os_purge_queue(mem + (size_t)i * LEN, LEN, NULL), 0);
+	cr_assert_eq(hk_os_purge_queue(mem + 20 * LEN, LEN, NULL), 0); /* a gap */
+	cr_assert_eq(hk_os_purge_queue(mem + 21 * LEN, LEN, mem), 0);  /* a cookie */
+	cr_assert_eq(hk_os_purge_submit(on_null_done, NULL), 0);
+	cr_assert_eq(hk_fake_os_calls(HK_FAKE_PURGE), 3);
+	cr_assert_eq(mem[9 * LEN + 5], 0, "the merged range is purged to its end");
+	cr_assert_eq(mem[10 * LEN + 5], 0x77, "nothing beyond it");
+}
+
+Test(fakeos_purge, merged_ranges_in_flight_complete_once_each)
+{
+	hk_os_init(NULL);
+	null_done = 0;
+	for (int i = 0; i < 40; i++)
+		cr_assert_eq(hk_os_purge_queue(mem + (size_t)i * LEN, LEN, NULL), 0);
+	hk_fake_os_fail(HK_FAKE_URING_COMPLETE, 1, EIO); /* and redone by madvise */
+	cr_assert_eq(hk_os_purge_drain(on_null_done, NULL), 0);
+	cr_assert_eq(null_done, 40);
+	cr_assert_eq(mem[39 * LEN], 0);
+}
+
+/* A done() that queues the next range, as a purger refilling its batch. */
+static void on_done_requeue(void *cookie, void *ctx)
+{
+	on_done(cookie, ctx);
+	unsigned char *next = (unsigned char *)cookie + 100 * LEN;
+	if (next < mem + (size_t)NR * LEN)
+		cr_assert_eq(hk_os_purge_queue(next, LEN, next), 0);
+}
+
+Test(fakeos_purge, done_may_queue_more_ranges)
+{
+	hk_os_init(NULL);
+	queue_ranges(0, 100);
+	cr_assert_eq(hk_os_purge_drain(on_done_requeue, NULL), 0); /* drains all */
+	assert_all_done_once(NR);
+}

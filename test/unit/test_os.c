@@ -1,6 +1,10 @@
 /*
  * test/unit/test_os.c — os/ on the real kernel: reserve, commit, decommit,
- * direct mappings, synchronous and queued purge. errno is never changed.
+ * direct mappings, synchronous and queued purge, errno never changed. Purge
+ * through io_uring and through madvise (HAKMEM_PURGE=madvise, and a seccomp
+ * filter making io_uring_setup fail with EPERM / ENOSYS) drops RSS; THP
+ * advice shows as AnonHugePages in /proc/self/smaps. Fallbacks the kernel
+ * cannot be made to take are in test_fakeos_*.c.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
