@@ -41,7 +41,7 @@ static unsigned take(struct input *in)
 
 static size_t step(size_t i, size_t n)
 {
-	return (n <= FULL_CHECK || i < 4096 || i + 4096 >= n) ? 1 : 4093;
+	return (n <= FULL_CHECK || i < 4096 || i + 4096 >= n) ? 1 : 65521; /* a prime: every offset mod 64 KiB */
 }
 
 static void fill(struct slot *s)
