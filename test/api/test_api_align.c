@@ -301,7 +301,8 @@ Test(align, arena_basics)
 	hk_arena_stats_t as;
 	cr_assert_eq(hk_arena_stats(ar, &as), 0);
 	cr_assert_str_eq(as.name, "api-test");
-	cr_assert_geq(as.allocs, 10);
+	/* 8 arena_malloc + 1 arena_calloc; whether a moving realloc counts is left open */
+	cr_assert_geq(as.allocs, 9, "arena allocs %llu after 9 allocations", (unsigned long long)as.allocs);
 
 	for (int i = 0; i < 1000; i++)
 		cr_assert_not_null(hk_arena_malloc(ar, (size_t)(i % 300) * 8 + 1));
