@@ -48,8 +48,8 @@ static inline __attribute__((always_inline)) void run_loop(struct run *b, int po
 				bad++;
 				continue;
 			}
+			p[n - 1] = (unsigned char)~idx; /* tail first: for n == 1 the head wins */
 			p[0] = (unsigned char)idx;
-			p[n - 1] = (unsigned char)~idx;
 			size[idx] = n;
 			slot[idx] = p;
 		}
@@ -101,7 +101,8 @@ int main(int argc, char **argv)
 		unsigned char *p = b.slot[i];
 
 		if (p) {
-			b.bad += p[0] != (unsigned char)i || p[b.size[i] - 1] != (unsigned char)~i;
+			b.bad += p[0] != (unsigned char)i ||
+				 (b.size[i] > 1 && p[b.size[i] - 1] != (unsigned char)~i);
 			sum += p[0] + p[b.size[i] - 1];
 			b_free(p);
 			live++;
