@@ -122,8 +122,20 @@ def find_lib(sonames):
     return None
 
 
+def exports_malloc(lib):
+    """Whether a preload library defines malloc (else it would silently measure glibc)."""
+    if not shutil.which("nm"):
+        return True
+    out = subprocess.run(["nm", "-D", "--defined-only", lib], capture_output=True, text=True).stdout
+    return re.search(r"\s[TWi] malloc$", out, re.M) is not None
+
+
 def smoke(alloc, bindir):
     """Runs a tiny self-checking benchmark under the allocator; '' or why not."""
+    if alloc.preload and not os.path.exists(alloc.preload):
+        return f"{alloc.preload} does not exist"
+    if alloc.preload and not exports_malloc(alloc.preload):
+        return f"{alloc.preload} does not define malloc (no allocator in this build yet)"
     binary = os.path.join(bindir, "random_mixed_hk" if alloc.linked else "random_mixed")
     if not os.path.exists(binary):
         return f"{binary} is missing"
@@ -156,6 +168,11 @@ def find_allocs(builddir, bindir, wanted):
                       Alloc("hakmem-linked", linked=True))
     elif os.path.exists(so):
         absent.append(("hakmem-linked", "bench/*_hk binaries were not built (libhakmem.a)"))
+    # HK_BENCH_EXTRA="name=/path/lib.so,..." adds preloaded libraries (an older
+    # hakmem build, a broken allocator to check the runner).
+    for item in filter(None, os.environ.get("HK_BENCH_EXTRA", "").split(",")):
+        name, _, lib = item.partition("=")
+        allocs.append(Alloc(name, preload=os.path.abspath(lib)))
     if wanted:
         keep = set(wanted.split(","))
         allocs = [a for a in allocs if a.name in keep]
@@ -452,7 +469,11 @@ def report_md(info, benches, results, allocs, cg, st, setname, rounds):
                 out.append(f"{r:.2f} ({fmt_num(v)})" if r else fmt_num(v))
         L.append(f"| {label} | " + " | ".join(out) + " |")
     g = {n: geomean(per_alloc[n]) for n in names}
-    L.append("| **geometric mean** | " + " | ".join(f"**{g[n]:.2f}**" if g[n] else "" for n in names) + " |")
+    nhead = max((len(v) for v in per_alloc.values()), default=0)
+    # An allocator that broke on some benchmarks gets "(k/n)": its mean covers only those.
+    L.append("| **geometric mean** | " + " | ".join(
+        (f"**{g[n]:.2f}**" + (f" ({len(per_alloc[n])}/{nhead})" if len(per_alloc[n]) < nhead else ""))
+        if g[n] else "" for n in names) + " |")
     L += ["", "Geometric means cover each benchmark's headline metric where both the allocator and the "
           "baseline ran; hakmem-linked only has the benchmarks built against libhakmem.a.", ""]
     # Peak RSS
@@ -540,7 +561,7 @@ def charts(path_base, benches, results, allocs):
         gp = "\n".join([
             "set terminal pngcairo size 1600,700 font ',10'" if "pngcairo" in sh("gnuplot -e 'set terminal' 2>&1")
             else "set terminal png size 1600,700",
-            f"set output '{png}'",
+            f"set output '{png}'", "set termoption noenhanced",
             "set datafile missing 'NaN'",
             "set style data histograms", "set style histogram clustered gap 1",
             "set style fill solid 0.85 border -1", "set boxwidth 0.9",
