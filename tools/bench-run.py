@@ -325,17 +325,29 @@ def callgrind_count(argv, env):
 
 
 def run_callgrind(benches, allocs, bindir, n):
-    """(Ir(N) - Ir(0)) / N per benchmark and allocator: startup cancels out."""
+    """(Ir(N) - Ir(0)) / N per benchmark and allocator: startup cancels out.
+    Instruction counts do not depend on load, so runs go in parallel (one per CPU)."""
+    import concurrent.futures
     out = {}
     plan = [(b, a) for b in benches for a in allocs if applies(b, a, bindir)]
-    for i, (b, a) in enumerate(plan, 1):
+
+    def one(job):
+        b, a = job
         argv = bench_argv(b, a, bindir)
         base = callgrind_count([x.replace("{N}", "0") for x in argv], a.env())
         full = callgrind_count([x.replace("{N}", str(n)) for x in argv], a.env())
-        v = (full - base) / n if base is not None and full is not None else None
-        out.setdefault(b.name, {})[a.name] = v
-        log(f"[{i:3d}/{len(plan)}] callgrind {b.name:<20} {a.name:<14} "
-            f"{'failed' if v is None else f'{v:.1f} instructions/op'}")
+        return (full - base) / n if base is not None and full is not None else None
+
+    for b, a in plan:
+        out.setdefault(b.name, {})[a.name] = None
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as ex:
+        futs = {ex.submit(one, job): job for job in plan}
+        for i, f in enumerate(concurrent.futures.as_completed(futs), 1):
+            b, a = futs[f]
+            v = f.result()
+            out[b.name][a.name] = v
+            log(f"[{i:3d}/{len(plan)}] callgrind {b.name:<20} {a.name:<14} "
+                f"{'failed' if v is None else f'{v:.1f} instructions/op'}")
     return out
 
 
@@ -432,20 +444,10 @@ def build_rows(benches, results):
     return rows
 
 
-def report_md(info, benches, results, allocs, cg, st, setname, rounds):
-    names = [a.name for a in allocs]
+def speed_tables(benches, results, names, base, rounds):
+    """The ratio table and the peak RSS table, as markdown lines."""
     rows = build_rows(benches, results)
-    base = BASELINE if BASELINE in names else (names[0] if names else None)
-    L = [f"# hakmem benchmarks — set `{setname}`, {rounds} rounds, {info['date']}", ""]
-    L.append("Machine: " + ", ".join(f"{k}: {info[k]}" for k in
-             ("host", "cpu", "cpus", "memory", "kernel", "glibc", "thp", "nr_hugepages", "numa_nodes_online",
-              "load_average", "hakmem_commit")))
-    L.append("")
-    for n, what in info["allocators"].items():
-        L.append(f"- **{n}**: {what}")
-    for n, why in info["absent"].items():
-        L.append(f"- **{n}**: absent — {why}")
-    L += ["", f"## Speed relative to {base} (median of {rounds} interleaved rounds; > 1 is better)", "",
+    L = ["", f"## Speed relative to {base} (median of {rounds} interleaved rounds; > 1 is better)", "",
           "Each cell: ratio (median value). Ops/s unless the row names another metric; "
           "for _kb/_ns/secs metrics the ratio is inverted so that > 1 is still better. "
           "crash / fail (self-check) / timeout / error: that allocator's run broke.", ""]
@@ -503,6 +505,23 @@ def report_md(info, benches, results, allocs, cg, st, setname, rounds):
         L.append(f"| {b.name} | " + " | ".join(out) + " |")
     g = {n: geomean(rss_ratios[n]) for n in names}
     L.append("| **geometric mean of ratios** | " + " | ".join(f"**{g[n]:.2f}**" if g[n] else "" for n in names) + " |")
+    return L
+
+
+def report_md(info, benches, results, allocs, cg, st, setname, rounds):
+    names = [a.name for a in allocs]
+    base = BASELINE if BASELINE in names else (names[0] if names else None)
+    L = [f"# hakmem benchmarks — set `{setname}`, {rounds} rounds, {info['date']}", ""]
+    L.append("Machine: " + ", ".join(f"{k}: {info[k]}" for k in
+             ("host", "cpu", "cpus", "memory", "kernel", "glibc", "thp", "nr_hugepages", "numa_nodes_online",
+              "load_average", "hakmem_commit")))
+    L.append("")
+    for n, what in info["allocators"].items():
+        L.append(f"- **{n}**: {what}")
+    for n, why in info["absent"].items():
+        L.append(f"- **{n}**: absent — {why}")
+    if benches:
+        L += speed_tables(benches, results, names, base, rounds)
     if cg:
         L += ["", "## Callgrind instructions per operation (repeatable; lower is better)", "",
               "(Ir(N) − Ir(0)) / N: the benchmark loop's own instructions included, start-up excluded.", ""]
