@@ -19,7 +19,7 @@ bench-progs  := random_mixed pairs batch mt_mixed prodcons larson cache_scratch 
 		realloc_grow frag thread_churn large numa
 bench-bins-y := $(addprefix $(O)/bench/,$(bench-progs))
 # Also built against libhakmem.a (hk_malloc/hk_free, no preload): the "hakmem-linked" column.
-bench-hk-y   := $(O)/bench/random_mixed_hk
+bench-hk-y   := $(O)/bench/random_mixed_hk $(O)/bench/pairs_hk
 
 -include $(filter-out bench/Build.mk,$(wildcard bench/*.mk))
 

@@ -175,9 +175,19 @@ static inline int bench_report(const char *name, double ops, double secs, int ok
 		vsnprintf(extra, sizeof(extra), fmt, ap);
 		va_end(ap);
 	}
-	printf("RESULT bench=%s ops=%.0f secs=%.6f ops_per_s=%.1f check=%s maxrss_kb=%ld linked=%s%s%s\n",
+	printf("RESULT bench=%s ops=%.0f secs=%.6f ops_per_s=%.1f check=%s maxrss_kb=%ld linked=%s%s%s",
 	       name, ops, secs, secs > 0 ? ops / secs : 0.0, ok ? "ok" : "FAIL", bench_maxrss_kb(),
 	       BENCH_LINKED, extra[0] ? " " : "", extra);
+#ifdef BENCH_HK
+	/* Linked builds also say how often malloc left the fast path (DESIGN §6
+	 * budget: <= 2 %); all zero when the build has no statistics. */
+	hk_stats_t st;
+	if (hk_stats_get(&st) == 0 && st.malloc_fast + st.malloc_slow > 0)
+		printf(" hk_malloc_slow_pct=%.3f hk_refills=%llu hk_flushes=%llu", 100.0 * (double)st.malloc_slow /
+		       (double)(st.malloc_fast + st.malloc_slow), (unsigned long long)st.refills,
+		       (unsigned long long)st.flushes);
+#endif
+	printf("\n");
 	fflush(stdout);
 	return ok ? 0 : 1;
 }

@@ -298,6 +298,7 @@ def run_suite(benches, allocs, rounds, bindir):
                     # the benchmark's own VmHWM; wait4's ru_maxrss includes the pre-exec image
                     rss = float(res["kv"].get("maxrss_kb", -1))
                     cell["rss"].append(rss if rss > 0 else res["maxrss_kb"])
+                    cell["hk"] = {k: v for k, v in res["kv"].items() if k.startswith("hk_")}
                     v = cell["values"][b.metrics[0]][-1]
                     msg = f"{fmt_num(v)} {b.metrics[0]}  {cell['rss'][-1] / 1024:.1f} MB"
                 el = time.monotonic() - t_start
@@ -537,6 +538,13 @@ def report_md(info, benches, results, allocs, cg, st, setname, rounds):
         for bname, cells in st.items():
             L.append(f"| {bname} | " + " | ".join(
                 "" if n not in cells else ("failed" if cells[n] is None else str(cells[n])) for n in names) + " |")
+    hk = [(b, c["hk"]) for b, cells in results.items() for n, c in cells.items()
+          if n == "hakmem-linked" and c.get("hk")]
+    if hk:
+        keys = sorted({k for _, d in hk for k in d})
+        L += ["", "## hakmem internals (linked builds, hk_stats_get at exit, last round)", "",
+              "| benchmark | " + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys)]
+        L += [f"| {b} | " + " | ".join(d.get(k, "") for k in keys) + " |" for b, d in hk]
     # Failures, with detail
     fails = [(b, n, c) for b, cells in results.items() for n, c in cells.items() if c["status"] != "ok"]
     if fails:
