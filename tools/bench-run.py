@@ -37,7 +37,7 @@ PEERS = [
     ("tcmalloc", ["libtcmalloc_minimal.so.4", "libtcmalloc.so.4"], "libtcmalloc-minimal4"),
 ]
 BASELINE = "mimalloc"
-LOWER_BETTER = re.compile(r"(_kb|_ns|secs)$")
+LOWER_BETTER = re.compile(r"(_kb|_ns|secs|^ns_per_\w+)$")
 
 
 def log(msg):
@@ -58,6 +58,17 @@ class Bench:
     @property
     def timeout(self):
         return float(self.opts.get("timeout", 180))
+
+    def env_for(self, alloc):
+        """Variables option env=ALLOC:VAR=VAL;... sets for this allocator ('*': all;
+        'hakmem' also covers hakmem-linked)."""
+        out = {}
+        for item in filter(None, self.opts.get("env", "").split(";")):
+            who, _, assign = item.partition(":")
+            var, _, val = assign.partition("=")
+            if who in ("*", alloc.name) or (who == "hakmem" and alloc.name.startswith("hakmem")):
+                out[var] = val
+        return out
 
 
 def parse_suite(paths, ncpu):
@@ -97,11 +108,12 @@ class Alloc:
     def __init__(self, name, preload=None, linked=False, note=""):
         self.name, self.preload, self.linked, self.note = name, preload, linked, note
 
-    def env(self):
+    def env(self, extra=None):
         env = dict(os.environ)
         env.pop("LD_PRELOAD", None)
         if self.preload:
             env["LD_PRELOAD"] = self.preload
+        env.update(extra or {})
         return env
 
 
@@ -209,16 +221,23 @@ def run_once(argv, env, timeout, wrap=None):
             return {"status": "error", "detail": str(e)}
         deadline = time.monotonic() + timeout
         timed_out = False
-        while True:
-            pid, status, ru = os.wait4(p.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                timed_out = True
-                os.killpg(p.pid, signal.SIGKILL)
-                pid, status, ru = os.wait4(p.pid, 0)
-                break
-            time.sleep(0.005)
+        try:
+            while True:
+                pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.monotonic() > deadline:
+                    timed_out = True
+                    os.killpg(p.pid, signal.SIGKILL)
+                    pid, status, ru = os.wait4(p.pid, 0)
+                    break
+                time.sleep(0.005)
+        except BaseException:
+            # interrupted: the benchmark is in its own session, so stop it here
+            os.killpg(p.pid, signal.SIGKILL)
+            os.wait4(p.pid, 0)
+            p.returncode = -9
+            raise
         p.returncode = 0  # reaped here with wait4, for its rusage
         out.seek(0)
         err.seek(0)
@@ -238,6 +257,41 @@ def run_once(argv, env, timeout, wrap=None):
     else:
         res.update(status="ok", kv=kv)
     return res
+
+
+class hugetlb_pool:
+    """Reserves at least N 2 MiB hugetlb pages for one benchmark (root only) and puts
+    /proc/sys/vm/nr_hugepages back afterwards, also on Ctrl-C: the machine is shared."""
+    PATH = "/proc/sys/vm/nr_hugepages"
+
+    def __init__(self, n, name):
+        self.n, self.name, self.old = n, name, None
+
+    def __enter__(self):
+        if self.n <= 0:
+            return self
+        try:
+            with open(self.PATH) as f:
+                self.old = int(f.read())
+            if self.old < self.n:
+                with open(self.PATH, "w") as f:
+                    f.write(str(self.n))
+                with open(self.PATH) as f:
+                    got = int(f.read())
+                log(f"bench: {self.name}: hugetlb pool {self.old} -> {got} pages (asked {self.n})")
+            else:
+                self.old = None
+        except (OSError, ValueError) as e:
+            log(f"bench: {self.name}: cannot reserve hugetlb pages ({e}); runs without a pool")
+            self.old = None
+        return self
+
+    def __exit__(self, *exc):
+        if self.old is not None:
+            with open(self.PATH, "w") as f:
+                f.write(str(self.old))
+            log(f"bench: {self.name}: hugetlb pool restored to {self.old} pages")
+        return False
 
 
 def numactl_wrap():
@@ -267,44 +321,50 @@ def fmt_num(v):
     return f"{v:.3g}"
 
 
+def run_rounds(b, todo, rounds, bindir, cells, wrap, progress):
+    """Round k of every allocator, then round k+1: A B C D E, A B C D E."""
+    for r in range(1, rounds + 1):
+        for a in todo:
+            cell = cells.setdefault(a.name, {"status": "ok", "values": {}, "rss": []})
+            progress["done"] += 1
+            if cell["status"] != "ok":
+                continue  # a failed cell stays failed; don't wait on it again
+            res = run_once(bench_argv(b, a, bindir), a.env(b.env_for(a)), b.timeout,
+                           wrap if "numactl" in b.opts else None)
+            if res["status"] != "ok":
+                cell.update(status=res["status"], detail=res.get("detail", ""))
+                msg = f"{res['status']}: {res.get('detail', '')}"
+                tail = res.get("stderr", "").strip().splitlines()[-1:]
+                if tail:
+                    msg += f" ({tail[0][:120]})"
+            else:
+                for m in b.metrics:
+                    v = res["kv"].get(m)
+                    cell["values"].setdefault(m, []).append(float(v) if v not in (None, "NA") else math.nan)
+                # the benchmark's own VmHWM; wait4's ru_maxrss includes the pre-exec image
+                rss = float(res["kv"].get("maxrss_kb", -1))
+                cell["rss"].append(rss if rss > 0 else res["maxrss_kb"])
+                cell["hk"] = {k: v for k, v in res["kv"].items() if k.startswith("hk_")}
+                v = cell["values"][b.metrics[0]][-1]
+                msg = f"{fmt_num(v)} {b.metrics[0]}  {cell['rss'][-1] / 1024:.1f} MB"
+            done, total = progress["done"], progress["total"]
+            el = time.monotonic() - progress["t0"]
+            eta = el / done * (total - done)
+            log(f"[{done:4d}/{total}] {b.name:<22} {a.name:<14} round {r}/{rounds}  {msg}"
+                f"   (elapsed {el:.0f}s, ~{eta:.0f}s left)")
+
+
 def run_suite(benches, allocs, rounds, bindir):
     """results[bench][alloc] = {status, detail, values{metric: [..]}, rss: [..]}"""
     results = {}
     plan = [(b, a) for b in benches for a in allocs if applies(b, a, bindir)]
-    total, done = len(plan) * rounds, 0
+    progress = {"total": len(plan) * rounds, "done": 0, "t0": time.monotonic()}
     wrap = numactl_wrap()
-    t_start = time.monotonic()
     for b in benches:
         cells = results.setdefault(b.name, {})
         todo = [a for a in allocs if applies(b, a, bindir)]
-        for r in range(1, rounds + 1):
-            for a in todo:
-                cell = cells.setdefault(a.name, {"status": "ok", "values": {}, "rss": []})
-                done += 1
-                if cell["status"] != "ok":
-                    continue  # a failed cell stays failed; don't wait on it again
-                res = run_once(bench_argv(b, a, bindir), a.env(), b.timeout,
-                               wrap if "numactl" in b.opts else None)
-                if res["status"] != "ok":
-                    cell.update(status=res["status"], detail=res.get("detail", ""))
-                    msg = f"{res['status']}: {res.get('detail', '')}"
-                    tail = res.get("stderr", "").strip().splitlines()[-1:]
-                    if tail:
-                        msg += f" ({tail[0][:120]})"
-                else:
-                    for m in b.metrics:
-                        v = res["kv"].get(m)
-                        cell["values"].setdefault(m, []).append(float(v) if v not in (None, "NA") else math.nan)
-                    # the benchmark's own VmHWM; wait4's ru_maxrss includes the pre-exec image
-                    rss = float(res["kv"].get("maxrss_kb", -1))
-                    cell["rss"].append(rss if rss > 0 else res["maxrss_kb"])
-                    cell["hk"] = {k: v for k, v in res["kv"].items() if k.startswith("hk_")}
-                    v = cell["values"][b.metrics[0]][-1]
-                    msg = f"{fmt_num(v)} {b.metrics[0]}  {cell['rss'][-1] / 1024:.1f} MB"
-                el = time.monotonic() - t_start
-                eta = el / done * (total - done)
-                log(f"[{done:4d}/{total}] {b.name:<22} {a.name:<14} round {r}/{rounds}  {msg}"
-                    f"   (elapsed {el:.0f}s, ~{eta:.0f}s left)")
+        with hugetlb_pool(int(b.opts.get("hugepages", 0)), b.name):
+            run_rounds(b, todo, rounds, bindir, cells, wrap, progress)
     for cells in results.values():
         for cell in cells.values():
             if cell["status"] == "ok":
@@ -335,8 +395,8 @@ def run_callgrind(benches, allocs, bindir, n):
     def one(job):
         b, a = job
         argv = bench_argv(b, a, bindir)
-        base = callgrind_count([x.replace("{N}", "0") for x in argv], a.env())
-        full = callgrind_count([x.replace("{N}", str(n)) for x in argv], a.env())
+        base = callgrind_count([x.replace("{N}", "0") for x in argv], a.env(b.env_for(a)))
+        full = callgrind_count([x.replace("{N}", str(n)) for x in argv], a.env(b.env_for(a)))
         return (full - base) / n if base is not None and full is not None else None
 
     for b, a in plan:
@@ -366,6 +426,8 @@ def run_strace(benches, allocs, bindir):
             cmd = ["strace", "-f", "-c", "-o", tf.name]
             if a.preload:
                 cmd += ["-E", f"LD_PRELOAD={a.preload}"]
+            for k, v in b.env_for(a).items():
+                cmd += ["-E", f"{k}={v}"]
             p = subprocess.run(cmd + bench_argv(b, a, bindir), env=env, capture_output=True,
                                text=True, timeout=b.timeout * 4)
             m = re.search(r"^\S+\s+\S+\s+\S+\s+(\d+)\s+(\d+)?\s*total$", tf.read(), re.M)
@@ -621,6 +683,8 @@ def main():
     ap.add_argument("--O", dest="builddir", default=os.path.join(ROOT, "build"), help="build directory")
     ap.add_argument("--out", default=None, help="where reports go (default BUILD/bench)")
     args = ap.parse_args()
+    # SIGTERM unwinds like Ctrl-C, so a reserved hugetlb pool is given back.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     bindir = os.path.join(args.builddir, "bench")
     outdir = args.out or bindir
