@@ -23,6 +23,9 @@ smokes=(
 	"large 4 1 8 2"
 	"numa 4 2 1"
 )
+# A library without malloc (the allocator not built in yet) would only rerun glibc.
+hk=0
+if [ -f "$so" ] && nm -D --defined-only "$so" 2>/dev/null | grep -qE ' [TWi] malloc$'; then hk=1; fi
 for s in "${smokes[@]}"; do
 	set -- $s
 	prog=$1
@@ -30,7 +33,7 @@ for s in "${smokes[@]}"; do
 	for alloc in glibc hakmem; do
 		pre=
 		if [ $alloc = hakmem ]; then
-			[ -f "$so" ] || continue
+			[ $hk = 1 ] || continue
 			pre=$so
 		fi
 		name="$label/${s// /_}@$alloc"
