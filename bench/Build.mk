@@ -17,7 +17,7 @@ BENCH_ARGS ?=
 
 bench-progs  := random_mixed pairs batch mt_mixed prodcons larson cache_scratch \
 		realloc_grow frag thread_churn large numa
-bench-bins-y := $(addprefix $(O)/bench/,$(bench-progs))
+bench-bins-y := $(addprefix $(O)/bench/,$(bench-progs)) $(O)/bench/libideal.so
 # Also built against libhakmem.a (hk_malloc/hk_free, no preload): the "hakmem-linked" column.
 bench-hk-y   := $(O)/bench/random_mixed_hk $(O)/bench/pairs_hk
 
@@ -27,6 +27,13 @@ $(O)/bench/%: bench/%.c bench/bench.h
 	@mkdir -p $(dir $@)
 	@echo "  BENCH   $@"
 	@$(CC) $(BENCH_CFLAGS) $< -o $@
+
+# The "ideal" column of make bench-callgrind (a per-class LIFO, not a real allocator).
+# -fno-builtin: gcc would turn calloc's malloc+memset back into a call to calloc.
+$(O)/bench/libideal.so: bench/ideal_lifo.c
+	@mkdir -p $(dir $@)
+	@echo "  BENCH   $@"
+	@$(CC) $(BENCH_CFLAGS) -fno-builtin -fPIC -shared -fvisibility=hidden -ftls-model=initial-exec $< -o $@
 
 $(O)/bench/%_hk: bench/%.c bench/bench.h include/hakmem.h $(O)/libhakmem.a
 	@mkdir -p $(dir $@)

@@ -155,7 +155,7 @@ def smoke(alloc, bindir):
     return "" if r["status"] == "ok" else f"smoke run: {r['status']} {r.get('detail', '')}".strip()
 
 
-def find_allocs(builddir, bindir, wanted):
+def find_allocs(builddir, bindir, wanted, ideal=False):
     allocs, absent = [Alloc("glibc", note="system malloc")], []  # glibc: no preload
     for name, sonames, _ in PEERS:
         lib = find_lib(sonames)
@@ -180,6 +180,9 @@ def find_allocs(builddir, bindir, wanted):
                       Alloc("hakmem-linked", linked=True))
     elif os.path.exists(so):
         absent.append(("hakmem-linked", "bench/*_hk binaries were not built (libhakmem.a)"))
+    # The cheapest possible malloc/free (bench/ideal_lifo.c): instruction counts only.
+    if ideal and os.path.exists(os.path.join(bindir, "libideal.so")):
+        allocs.append(Alloc("ideal", preload=os.path.join(bindir, "libideal.so")))
     # HK_BENCH_EXTRA="name=/path/lib.so,..." adds preloaded libraries (an older
     # hakmem build, a broken allocator to check the runner).
     for item in filter(None, os.environ.get("HK_BENCH_EXTRA", "").split(",")):
@@ -571,7 +574,7 @@ def speed_tables(benches, results, names, base, rounds):
     return L
 
 
-def report_md(info, benches, results, allocs, cg, st, setname, rounds):
+def report_md(info, benches, results, allocs, cg, st, setname, rounds, cg_names):
     names = [a.name for a in allocs]
     base = BASELINE if BASELINE in names else (names[0] if names else None)
     L = [f"# hakmem benchmarks — set `{setname}`, {rounds} rounds, {info['date']}", ""]
@@ -587,12 +590,14 @@ def report_md(info, benches, results, allocs, cg, st, setname, rounds):
         L += speed_tables(benches, results, names, base, rounds)
     if cg:
         L += ["", "## Callgrind instructions per operation (repeatable; lower is better)", "",
-              "(Ir(N) − Ir(0)) / N: the benchmark loop's own instructions included, start-up excluded.", ""]
-        L.append("| benchmark | " + " | ".join(names) + " |")
-        L.append("|---|" + "---:|" * len(names))
+              "(Ir(N) − Ir(0)) / N: the benchmark loop's own instructions included, start-up excluded. "
+              "`ideal` is bench/ideal_lifo.c (a per-class LIFO behind a 16-byte header): the loop plus "
+              "the cheapest malloc/free, the floor to measure the others against.", ""]
+        L.append("| benchmark | " + " | ".join(cg_names) + " |")
+        L.append("|---|" + "---:|" * len(cg_names))
         for bname, cells in cg.items():
             L.append(f"| {bname} | " + " | ".join(
-                "" if n not in cells else ("failed" if cells[n] is None else f"{cells[n]:.1f}") for n in names) + " |")
+                "" if n not in cells else ("failed" if cells[n] is None else f"{cells[n]:.1f}") for n in cg_names) + " |")
     if st:
         L += ["", "## System calls per run (strace -f -c; one run)", ""]
         L.append("| benchmark | " + " | ".join(names) + " |")
@@ -703,6 +708,11 @@ def main():
     benches = [b for b in benches if b not in missing]
 
     allocs, absent = find_allocs(args.builddir, bindir, args.alloc)
+    if cg_only or args.callgrind:
+        cg_allocs = allocs + [a for a in find_allocs(args.builddir, bindir, None, ideal=True)[0]
+                              if a.name == "ideal"]
+    else:
+        cg_allocs = allocs
     for n, why in absent:
         log(f"bench: allocator {n} absent: {why}")
     if not allocs:
@@ -714,13 +724,14 @@ def main():
     cg = st = None
     if cg_only or args.callgrind:
         cgb = [b for b in pick("callgrind") if b not in missing]
-        cg = run_callgrind(cgb, allocs, bindir, args.cg_n)
+        cg = run_callgrind(cgb, cg_allocs, bindir, args.cg_n)
     if args.strace and benches:
         st = run_strace(benches, allocs, bindir)
 
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
     base = os.path.join(outdir, f"bench-{args.set}-{stamp}")
-    md = report_md(info, benches, results, allocs, cg, st, args.set, rounds)
+    md = report_md(info, benches, results, allocs, cg, st, args.set, rounds,
+                   [a.name for a in cg_allocs])
     pngs = charts(base, benches, results, allocs) if results else []
     if pngs:
         md += "\n" + "\n".join(f"![{os.path.basename(p)}]({os.path.basename(p)})" for p in pngs) + "\n"
