@@ -94,13 +94,55 @@ static int node_of(const void *addr)
 	return node;
 }
 
+/* One cycle over all lines of the ring, in random order (Sattolo's shuffle). */
+static int build_chase(void **chase, size_t lines)
+{
+	const size_t stride = LINE / sizeof(void *);
+	uint32_t *order = malloc(lines * sizeof(*order)), state = 2024;
+
+	if (!order)
+		return -1;
+	for (size_t i = 0; i < lines; i++)
+		order[i] = (uint32_t)i;
+	for (size_t i = lines - 1; i > 0; i--) {
+		size_t j = bench_xorshift32(&state) % i;
+		uint32_t t = order[i];
+
+		order[i] = order[j];
+		order[j] = t;
+	}
+	for (size_t i = 0; i < lines; i++)
+		chase[order[i] * stride] = &chase[order[(i + 1) % lines] * stride];
+	free(order);
+	return 0;
+}
+
+/* Runs the probe on a thread pinned to NODE's CPUs; 0, 1 for a memory-only node. */
+static int probe_node(int node, struct probe *pr)
+{
+	char path[128];
+	int cpus[1024], nc;
+	pthread_t tid;
+
+	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/cpulist", node);
+	nc = read_list(path, cpus, 1024);
+	if (nc == 0)
+		return 1;
+	CPU_ZERO(&pr->cpus);
+	for (int c = 0; c < nc; c++)
+		CPU_SET(cpus[c], &pr->cpus);
+	if (pthread_create(&tid, NULL, run_probe, pr))
+		exit(3);
+	pthread_join(tid, NULL);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	size_t buf_mib = bench_arg(argc, argv, 1, 64), chase_mib = bench_arg(argc, argv, 2, 32);
 	unsigned passes = (unsigned)bench_arg(argc, argv, 3, 4);
 	int nodes[MAX_NODES], nn = read_list("/sys/devices/system/node/online", nodes, MAX_NODES);
 	uint64_t want = 0, bad = 0;
-	uint32_t state = 2024;
 
 	if (buf_mib == 0 || chase_mib == 0 || passes == 0) {
 		fprintf(stderr, "numa: sizes and PASSES must be > 0\n");
@@ -113,61 +155,31 @@ int main(int argc, char **argv)
 	size_t words = buf_mib << 17, lines = (chase_mib << 20) / LINE;
 	uint64_t *buf = bench_xmalloc(words * 8);
 	void **chase = bench_xmalloc(lines * LINE);
-	uint32_t *order = malloc(lines * sizeof(*order));
-	if (!order)
-		return 3;
 	for (size_t i = 0; i < words; i++)
 		want += buf[i] = i * 0x9e3779b97f4a7c15ull >> 40;
-	/* One cycle over all lines, in random order (Sattolo's shuffle). */
-	for (size_t i = 0; i < lines; i++)
-		order[i] = (uint32_t)i;
-	for (size_t i = lines - 1; i > 0; i--) {
-		size_t j = bench_xorshift32(&state) % i;
-		uint32_t t = order[i];
-
-		order[i] = order[j];
-		order[j] = t;
-	}
-	for (size_t i = 0; i < lines; i++)
-		chase[order[i] * (LINE / sizeof(void *))] = &chase[order[(i + 1) % lines] * (LINE / sizeof(void *))];
-	free(order);
-	/* The chase starts at a line on the cycle: any line is. */
+	if (build_chase(chase, lines))
+		return 3;
 	int mem_node = node_of(buf), cur_cpu = sched_getcpu();
-	char out[1024] = "";
+	char out[1024] = "", remote[96] = "remote_gbps=NA remote_lat_ns=NA";
 	size_t off = 0;
-	double local_gbps = 0, local_lat = 0, remote_gbps = 0, remote_lat = 0;
-	int remote_seen = 0;
+	double local_gbps = 0, local_lat = 0, remote_gbps = 0;
 
 	for (int k = 0; k < nn; k++) {
-		char path[128];
-		int cpus[1024], nc;
 		struct probe pr = { .buf = buf, .words = words, .passes = passes, .chase = chase,
 				    .lines = lines };
-		pthread_t tid;
 
-		snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/cpulist", nodes[k]);
-		nc = read_list(path, cpus, 1024);
-		if (nc == 0)
-			continue; /* a memory-only node */
-		CPU_ZERO(&pr.cpus);
-		for (int c = 0; c < nc; c++)
-			CPU_SET(cpus[c], &pr.cpus);
-		if (pthread_create(&tid, NULL, run_probe, &pr))
-			return 3;
-		pthread_join(tid, NULL);
-		bad += pr.sum != want;
-		bad += pr.laps_bad;
-		int local = nodes[k] == (mem_node < 0 ? 0 : mem_node);
-		if (local) {
+		if (probe_node(nodes[k], &pr))
+			continue;
+		bad += (pr.sum != want) + pr.laps_bad;
+		if (nodes[k] == (mem_node < 0 ? 0 : mem_node)) {
 			local_gbps = pr.gbps;
 			local_lat = pr.lat_ns;
-		} else if (!remote_seen || pr.gbps < remote_gbps) {
+		} else if (remote_gbps == 0 || pr.gbps < remote_gbps) { /* the farthest node */
 			remote_gbps = pr.gbps;
-			remote_lat = pr.lat_ns;
-			remote_seen = 1;
+			snprintf(remote, sizeof(remote), "remote_gbps=%.2f remote_lat_ns=%.1f", pr.gbps, pr.lat_ns);
 		}
-		off += snprintf(out + off, sizeof(out) - off, " node%d_gbps=%.2f node%d_lat_ns=%.1f", nodes[k],
-				pr.gbps, nodes[k], pr.lat_ns);
+		off += (size_t)snprintf(out + off, sizeof(out) - off, " node%d_gbps=%.2f node%d_lat_ns=%.1f",
+					nodes[k], pr.gbps, nodes[k], pr.lat_ns);
 		if (off >= sizeof(out))
 			off = sizeof(out) - 1;
 	}
@@ -175,10 +187,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "numa: one NUMA node on this machine: local numbers only\n");
 	b_free(buf);
 	b_free(chase);
-	char remote[96] = "remote_gbps=NA remote_lat_ns=NA";
-	if (remote_seen)
-		snprintf(remote, sizeof(remote), "remote_gbps=%.2f remote_lat_ns=%.1f", remote_gbps, remote_lat);
-	return bench_report("numa", (double)words * 8 * passes, (double)words * 8 * passes / (local_gbps * 1e9),
-			    bad == 0, "nodes=%d mem_node=%d start_cpu=%d local_gbps=%.2f local_lat_ns=%.1f %s%s",
-			    nn, mem_node, cur_cpu, local_gbps, local_lat, remote, out);
+	double bytes = (double)words * 8 * passes;
+	return bench_report("numa", bytes, local_gbps > 0 ? bytes / (local_gbps * 1e9) : 0, bad == 0,
+			    "nodes=%d single_node=%d mem_node=%d start_cpu=%d local_gbps=%.2f local_lat_ns=%.1f %s%s",
+			    nn, nn == 1, mem_node, cur_cpu, local_gbps, local_lat, remote, out);
 }

@@ -652,9 +652,10 @@ def charts(path_base, benches, results, allocs):
                   else "peak RSS, MB (log scale; lower is better)")
         plots = ", ".join(f"'{dat}' using {i + 2}:xtic(1) title '{n}'" if i == 0
                           else f"'' using {i + 2} title '{n}'" for i, n in enumerate(names))
+        width = max(1600, 300 + 8 * len(rows) * len(names))  # room for every bar
         gp = "\n".join([
-            "set terminal pngcairo size 1600,700 font ',10'" if "pngcairo" in sh("gnuplot -e 'set terminal' 2>&1")
-            else "set terminal png size 1600,700",
+            f"set terminal pngcairo size {width},700 font ',10'"
+            if "pngcairo" in sh("gnuplot -e 'set terminal' 2>&1") else f"set terminal png size {width},700",
             f"set output '{png}'", "set termoption noenhanced",
             "set datafile missing 'NaN'",
             "set style data histograms", "set style histogram clustered gap 1",
