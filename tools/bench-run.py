@@ -433,8 +433,13 @@ def run_strace(benches, allocs, bindir):
                 cmd += ["-E", f"{k}={v}"]
             p = subprocess.run(cmd + bench_argv(b, a, bindir), env=env, capture_output=True,
                                text=True, timeout=b.timeout * 4)
-            m = re.search(r"^\S+\s+\S+\s+\S+\s+(\d+)\s+(\d+)?\s*total$", tf.read(), re.M)
-            v = int(m.group(1)) if m and p.returncode == 0 else None
+            text = tf.read()
+            m = re.search(r"^\S+\s+\S+\s+\S+\s+(\d+)\s+(\d+)?\s*total$", text, re.M)
+            # memory calls alone: mmap munmap madvise mremap mprotect brk
+            mem = sum(int(x) for x in re.findall(
+                r"^\s*\S+\s+\S+\s+\S+\s+(\d+)\s+(?:\d+\s+)?(?:mmap|munmap|madvise|mremap|mprotect|brk)$",
+                text, re.M))
+            v = f"{m.group(1)} ({mem})" if m and p.returncode == 0 else None
         out.setdefault(b.name, {})[a.name] = v
         log(f"[{i:3d}/{len(plan)}] strace {b.name:<22} {a.name:<14} {v} syscalls")
     return out
@@ -599,7 +604,8 @@ def report_md(info, benches, results, allocs, cg, st, setname, rounds, cg_names)
             L.append(f"| {bname} | " + " | ".join(
                 "" if n not in cells else ("failed" if cells[n] is None else f"{cells[n]:.1f}") for n in cg_names) + " |")
     if st:
-        L += ["", "## System calls per run (strace -f -c; one run)", ""]
+        L += ["", "## System calls per run (strace -f -c; one run): all (memory: mmap, munmap, madvise, "
+              "mremap, mprotect, brk)", ""]
         L.append("| benchmark | " + " | ".join(names) + " |")
         L.append("|---|" + "---:|" * len(names))
         for bname, cells in st.items():
