@@ -516,7 +516,7 @@ def build_rows(benches, results):
 
 
 def speed_tables(benches, results, names, base, rounds):
-    """The ratio table and the peak RSS table, as markdown lines."""
+    """The ratio table (then the peak RSS table), as markdown lines."""
     rows = build_rows(benches, results)
     L = ["", f"## Speed relative to {base} (median of {rounds} interleaved rounds; > 1 is better)", "",
           "Each cell: ratio (median value). Ops/s unless the row names another metric; "
@@ -549,8 +549,12 @@ def speed_tables(benches, results, names, base, rounds):
         if g[n] else "" for n in names) + " |")
     L += ["", "Geometric means cover each benchmark's headline metric where both the allocator and the "
           "baseline ran; hakmem-linked only has the benchmarks built against libhakmem.a.", ""]
-    # Peak RSS
-    L += [f"## Peak RSS (MB, median of rounds; ratio to {base} in brackets; < 1 is smaller)", ""]
+    return L + rss_table(benches, results, names, base)
+
+
+def rss_table(benches, results, names, base):
+    """Peak RSS per benchmark and allocator, with ratios to the baseline."""
+    L = [f"## Peak RSS (MB, median of rounds; ratio to {base} in brackets; < 1 is smaller)", ""]
     L.append("| benchmark | " + " | ".join(names) + " |")
     L.append("|---|" + "---:|" * len(names))
     rss_ratios = {n: [] for n in names}
