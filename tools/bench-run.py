@@ -57,7 +57,7 @@ class Bench:
 
     @property
     def timeout(self):
-        return float(self.opts.get("timeout", 180))
+        return float(self.opts.get("timeout", 60))
 
     def env_for(self, alloc):
         """Variables option env=ALLOC:VAR=VAL;... sets for this allocator ('*': all;
