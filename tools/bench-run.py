@@ -670,7 +670,7 @@ def charts(path_base, benches, results, allocs):
             "set datafile missing 'NaN'",
             "set style data histograms", "set style histogram clustered gap 1",
             "set style fill solid 0.85 border -1", "set boxwidth 0.9",
-            "set xtics rotate by -45 scale 0 font ',9'", "set key top left horizontal",
+            "set xtics rotate by -45 scale 0 font ',9'", "set key top left horizontal reverse Left",
             "set grid ytics", f"set ylabel '{ylabel}'",
             "set logscale y 2" if kind == "ratio" else "set logscale y 10",
             "set arrow from graph 0, first 1 to graph 1, first 1 nohead lw 2 dt 2" if kind == "ratio" else "",
