@@ -208,7 +208,12 @@ void hk_free_checked(void *p, const char *call, size_t size_hint)
 	hk_desc_t *d = hk_desc_of(p);
 	unsigned arena;
 	size_t usable = hk_usable_checked(p, call, &arena);
-	if (size_hint > usable)
+	/* A POOL block can be much larger than a small request: check against
+	 * the request itself (kept in the head descriptor), or the usable size
+	 * (what malloc_usable_size told the program), so a wrong size is caught. */
+	if (size_hint > usable ||
+	    (size_hint && size_hint != usable && d && d->kind == HK_KIND_POOL &&
+	     size_hint > hk_desc_at(d->head)->bump))
 		hk_fatal(call, "size larger than the block", p);
 	count_free(arena);
 	if (d) {
@@ -278,12 +283,20 @@ void *hk_realloc_in(hk_arena_t *a, void *p, size_t size, const char *call)
 		a = hk_arena_at(arena);
 	hk_desc_t *d = hk_desc_of(p);
 	int same = a == hk_arena_at(arena);
-	if (same && size <= usable && (usable <= HK_SMALL_MAX || size >= usable / 2))
+	if (same && size <= usable && (usable <= HK_SMALL_MAX || size >= usable / 2)) {
+		if (d && d->kind == HK_KIND_POOL)
+			hk_desc_at(d->head)->bump = size;
 		return p;
+	}
 	if (same && !d && !hk_boot_owns(p) && size > HK_POOL_MAX && size > HK_SMALL_MAX) {
 		void *q = hk_large_realloc(p, size);
-		if (q)
+		if (q) {
+			if (arena) {
+				atomic_fetch_add_explicit(&a->ctr.allocs, 1, memory_order_relaxed);
+				atomic_fetch_add_explicit(&a->ctr.frees, 1, memory_order_relaxed);
+			}
 			return q;
+		}
 	}
 	void *q = hk_alloc_in(a, size, 0, 0);
 	if (!q)

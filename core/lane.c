@@ -103,7 +103,10 @@ void *hk_lane_alloc(unsigned cls)
 		l = lane_create();
 	if (!l || l->state != HK_LANE_LIVE) {
 		/* No lane (thread exiting, or no memory for one): one block. */
-		return refill(cls, &chain, 1) ? chain : NULL;
+		if (!refill(cls, &chain, 1))
+			return NULL;
+		((void **)chain)[1] = NULL;
+		return chain;
 	}
 	hk_bin_t *b = &l->bin[cls];
 	if (!b->head) {

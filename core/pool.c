@@ -21,6 +21,7 @@ void *hk_pool_alloc(hk_arena_t *a, size_t size, size_t align)
 	uint32_t h = hk_span_alloc(a, (uint32_t)units, (uint32_t)align_units);
 	if (h != HK_NIL) {
 		hk_span_mark(h, (uint32_t)units, HK_KIND_POOL, 0, a->index, units << HK_UNIT_SHIFT);
+		hk_desc_at(h)->bump = size; /* the request, for sized frees */
 		a->ctr.live += units << HK_UNIT_SHIFT;
 	}
 	hk_unlock(&a->lock);
