@@ -36,6 +36,17 @@ int hk_hugepage_commit(void *p, size_t len, hk_hugepage_policy_t policy,
 int hk_hugepage_decommit(void *p, size_t len, hk_backing_t backing);
 /* The smallest range that can be purged without splitting a page. */
 size_t hk_hugepage_purge_granule(hk_backing_t backing);
+/*
+ * A direct mapping of `len` bytes aligned to `align` with the best backing
+ * the policy allows: hugetlb when len is a multiple of its page size, else
+ * 4 KiB pages advised THP when len >= 2 MiB. 0 or a positive errno.
+ */
+int hk_hugepage_map(size_t len, size_t align, hk_hugepage_policy_t policy,
+		    void **out, hk_backing_t *backing);
+/* HAKMEM_HUGEPAGES-style word → policy (NULL or unknown: AUTO, noted). */
+hk_hugepage_policy_t hk_hugepage_parse(const char *env);
+/* Commits that got a lesser backing than their policy asked for. */
+unsigned long hk_hugepage_fallbacks(void);
 /* A short phrase for stats, e.g. "hugetlb-2M pool empty: using THP". */
 const char *hk_hugepage_notes(void);
 const char *hk_backing_name(hk_backing_t backing);

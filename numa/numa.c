@@ -1,39 +1,132 @@
 /*
  * numa/numa.c — node count, current node, binding, through libnuma.
  *
- * Owns every libnuma call. With CONFIG_HK_NUMA=0, HAKMEM_NUMA=off or one
- * node, nothing here calls libnuma after init and every answer is node 0.
+ * Owns every libnuma call (numa_*, mbind, get_mempolicy, move_pages). The
+ * node count comes from /sys first: with one node, CONFIG_HK_NUMA=0 or
+ * HAKMEM_NUMA=off nothing here ever calls libnuma and every answer is node 0.
+ * Never mallocs after init: the CPU → node table is read from /sys at init
+ * (libnuma's numa_node_of_cpu allocates a bitmask on every call), and the
+ * current CPU comes from glibc's rseq area (0.3 ns) or sched_getcpu().
+ * A memory policy given to the whole process (numactl --membind,
+ * --interleave, --preferred) is respected: hk_numa_bind() then does nothing.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
+#include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "numa/numa.h"
 #if CONFIG_HK_NUMA
 #include <numa.h>
 #include <numaif.h>
+#include <sys/rseq.h>
 #endif
+
+#define CPU_MAX 1024
 
 static int mode = HK_NUMA_OFF;
 static int nodes = 1;
+static int process_policy;              /* MPOL_* numactl gave us, 0 if none */
+static unsigned char cpu_node[CPU_MAX]; /* filled at init, node per CPU */
+
+/* Reads a small /sys file without stdio (stdio may allocate). */
+static long read_sys(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	long n = -1;
+	if (fd >= 0) {
+		n = read(fd, buf, len - 1);
+		close(fd);
+	}
+	buf[n > 0 ? n : 0] = '\0';
+	return n;
+}
+
+/* Calls fn(i, arg) for every i of a /sys list such as "0-3,8,10-11". */
+static void for_each_in_list(const char *s, void (*fn)(int, int), int arg)
+{
+	while (*s >= '0' && *s <= '9') {
+		int lo = 0, hi;
+		while (*s >= '0' && *s <= '9')
+			lo = lo * 10 + (*s++ - '0');
+		hi = lo;
+		if (*s == '-') {
+			hi = 0;
+			for (s++; *s >= '0' && *s <= '9'; s++)
+				hi = hi * 10 + (*s - '0');
+		}
+		for (int i = lo; i <= hi && i < CPU_MAX; i++)
+			fn(i, arg);
+		if (*s == ',')
+			s++;
+	}
+}
+
+static int highest;
+static void note_highest(int node, int unused) { (void)unused; if (node > highest) highest = node; }
+static void set_cpu_node(int cpu, int node) { cpu_node[cpu] = (unsigned char)node; }
+
+/* Nodes online per /sys (highest + 1), no libnuma involved. */
+static int sys_node_count(void)
+{
+	char buf[256];
+	if (read_sys("/sys/devices/system/node/online", buf, sizeof buf) <= 0)
+		return 1;
+	highest = 0;
+	for_each_in_list(buf, note_highest, 0);
+	return highest + 1;
+}
+
+static void build_cpu_table(void)
+{
+	char path[64], buf[1024];
+	memset(cpu_node, 0, sizeof cpu_node);
+	for (int n = 0; n < nodes; n++) {
+		/* "/sys/devices/system/node/node" + n + "/cpulist" */
+		int len = (int)strlen(strcpy(path, "/sys/devices/system/node/node"));
+		if (n >= 10)
+			path[len++] = (char)('0' + n / 10);
+		path[len++] = (char)('0' + n % 10);
+		strcpy(path + len, "/cpulist");
+		if (read_sys(path, buf, sizeof buf) > 0)
+			for_each_in_list(buf, set_cpu_node, n);
+	}
+}
+
+static int parse_mode(const char *env)
+{
+	if (env && !strcmp(env, "off"))
+		return HK_NUMA_OFF;
+	return env && !strcmp(env, "interleave") ? HK_NUMA_INTERLEAVE : HK_NUMA_LOCAL;
+}
 
 void hk_numa_init(const char *env)
 {
 	mode = HK_NUMA_OFF;
 	nodes = 1;
-	if (!CONFIG_HK_NUMA || (env && !strcmp(env, "off")))
+	process_policy = 0;
+	if (!CONFIG_HK_NUMA || parse_mode(env) == HK_NUMA_OFF)
 		return;
+	int saved = errno, n = sys_node_count();
 #if CONFIG_HK_NUMA
-	int saved = errno;
-	if (numa_available() >= 0) {
+	if (n > 1 && numa_available() >= 0) {
 		nodes = numa_max_node() + 1;
 		if (nodes > CONFIG_HK_NUMA_MAX_NODES)
 			nodes = CONFIG_HK_NUMA_MAX_NODES;
+		int pol = 0;
+		if (get_mempolicy(&pol, NULL, 0, NULL, 0) == 0 &&
+		    (pol == MPOL_BIND || pol == MPOL_INTERLEAVE || pol == MPOL_PREFERRED))
+			process_policy = pol;
 	}
-	errno = saved;
 #endif
-	if (nodes > 1)
-		mode = env && !strcmp(env, "interleave") ? HK_NUMA_INTERLEAVE : HK_NUMA_LOCAL;
+	(void)n;
+	errno = saved;
+	if (nodes > 1) {
+		mode = parse_mode(env);
+		build_cpu_table();
+	}
 }
 
 int hk_numa_mode(void)
@@ -46,33 +139,63 @@ int hk_numa_node_count(void)
 	return nodes;
 }
 
+int hk_numa_process_policy(void)
+{
+	return process_policy;
+}
+
+int hk_numa_node_of_cpu(int cpu)
+{
+	if (nodes == 1 || cpu < 0 || cpu >= CPU_MAX)
+		return 0;
+	return cpu_node[cpu] % nodes;
+}
+
+/* The CPU we run on: glibc's registered rseq area when there is one. */
+static int current_cpu(void)
+{
+#if CONFIG_HK_NUMA
+	if (__rseq_size > 0) {
+		const struct rseq *rs = (const struct rseq *)
+			((char *)__builtin_thread_pointer() + __rseq_offset);
+		int cpu = (int)__atomic_load_n(&rs->cpu_id, __ATOMIC_RELAXED);
+		if (cpu >= 0)
+			return cpu;
+	}
+#endif
+	return sched_getcpu();
+}
+
 int hk_numa_current_node(void)
 {
 	if (nodes == 1)
 		return 0;
-#if CONFIG_HK_NUMA
-	int cpu = sched_getcpu();
-	int node = cpu >= 0 ? numa_node_of_cpu(cpu) : 0;
-	return node >= 0 ? node % nodes : 0;
-#else
-	return 0;
-#endif
+	return hk_numa_node_of_cpu(current_cpu());
 }
 
 int hk_numa_bind(void *p, size_t len, int node)
 {
-	if (nodes == 1 || mode == HK_NUMA_OFF)
+	if (nodes == 1 || mode == HK_NUMA_OFF || process_policy)
 		return 0;
+	if (node < 0 || node >= nodes)
+		return EINVAL;
 #if CONFIG_HK_NUMA
 	unsigned long mask[(CONFIG_HK_NUMA_MAX_NODES + 63) / 64] = { 0 };
-	mask[node / 64] |= 1ul << (node % 64);
+	int policy = MPOL_BIND;
+	if (mode == HK_NUMA_INTERLEAVE) {
+		policy = MPOL_INTERLEAVE;
+		for (int n = 0; n < nodes; n++)
+			mask[n / 64] |= 1ul << (n % 64);
+	} else {
+		mask[node / 64] |= 1ul << (node % 64);
+	}
 	int saved = errno;
-	int rc = mbind(p, len, MPOL_BIND, mask, CONFIG_HK_NUMA_MAX_NODES + 1, 0);
+	int rc = mbind(p, len, policy, mask, CONFIG_HK_NUMA_MAX_NODES + 1, 0);
 	int err = rc ? errno : 0;
 	errno = saved;
 	return err;
 #else
-	(void)p; (void)len; (void)node;
+	(void)p; (void)len;
 	return 0;
 #endif
 }
@@ -80,12 +203,12 @@ int hk_numa_bind(void *p, size_t len, int node)
 int hk_numa_page_node(const void *p)
 {
 #if CONFIG_HK_NUMA
-	void *pages[1] = { (void *)p };
+	void *pages[1] = { (void *)((uintptr_t)p & ~(uintptr_t)4095) };
 	int status[1] = { -1 };
 	int saved = errno;
-	int rc = move_pages(0, 1, pages, NULL, status, 0);
+	long rc = move_pages(0, 1, pages, NULL, status, 0);
 	errno = saved;
-	return rc == 0 ? status[0] : -1;
+	return rc == 0 && status[0] >= 0 ? status[0] : -1;
 #else
 	(void)p;
 	return 0;

@@ -1,9 +1,12 @@
 /*
  * os/os.c — address space, commit, direct mappings and synchronous purge.
  *
- * Owns the mmap/munmap/mprotect/madvise calls and the capability probe.
- * Every function returns 0 or a positive errno and leaves errno as it found
- * it, so the allocator above can decide what the caller of malloc sees.
+ * Owns the mmap/munmap/mremap/mprotect/madvise calls and the capability
+ * probe. Every function returns 0 or a positive errno and leaves errno as it
+ * found it, so the allocator above decides what the caller of malloc sees.
+ * Invariant: a failed call leaves the range as it was (reserved stays
+ * reserved), except where a comment says the kernel gave us no choice.
+ * test/unit/fake_os.c replaces this file (and purge_uring.c) in fake-OS tests.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +29,14 @@ static atomic_int probed;
 
 #define COUNT(field) __atomic_fetch_add(&counters.field, 1, __ATOMIC_RELAXED)
 
+/* Every exit of a system-call wrapper: counts failures, passes err through. */
+static int result(int err)
+{
+	if (err)
+		COUNT(failures);
+	return err;
+}
+
 /* Reads a small /proc or /sys file without stdio (stdio may allocate). */
 static long read_file(const char *path, char *buf, size_t len)
 {
@@ -41,15 +52,27 @@ static long read_file(const char *path, char *buf, size_t len)
 	return n;
 }
 
-static size_t read_number(const char *path)
+long hk_os_read_number(const char *path)
 {
 	char buf[64];
-	size_t v = 0;
-	if (read_file(path, buf, sizeof buf) <= 0)
-		return 0;
+	long v = 0;
+	if (read_file(path, buf, sizeof buf) <= 0 || buf[0] < '0' || buf[0] > '9')
+		return -1;
 	for (const char *s = buf; *s >= '0' && *s <= '9'; s++)
-		v = v * 10 + (size_t)(*s - '0');
+		v = v * 10 + (*s - '0');
 	return v;
+}
+
+static size_t read_count(const char *dir, const char *file)
+{
+	char path[160];
+	size_t n = strlen(dir);
+	if (n + strlen(file) + 1 > sizeof path)
+		return 0;
+	memcpy(path, dir, n);
+	strcpy(path + n, file);
+	long v = hk_os_read_number(path);
+	return v > 0 ? (size_t)v : 0;
 }
 
 static int probe_thp(void)
@@ -64,19 +87,18 @@ static int probe_thp(void)
 	return HK_OS_THP_NEVER;
 }
 
+#define HSTATE_2M "/sys/kernel/mm/hugepages/hugepages-2048kB/"
+#define HSTATE_1G "/sys/kernel/mm/hugepages/hugepages-1048576kB/"
+
 void hk_os_refresh_hugetlb(void)
 {
-	const char *d2 = "/sys/kernel/mm/hugepages/hugepages-2048kB/";
-	const char *d1 = "/sys/kernel/mm/hugepages/hugepages-1048576kB/";
-	char path[128];
-	strcpy(path, d2); strcat(path, "nr_hugepages");
-	caps.hugetlb_2m_total = read_number(path);
-	strcpy(path, d2); strcat(path, "free_hugepages");
-	caps.hugetlb_2m_free = read_number(path);
-	strcpy(path, d1); strcat(path, "nr_hugepages");
-	caps.hugetlb_1g_total = read_number(path);
-	strcpy(path, d1); strcat(path, "free_hugepages");
-	caps.hugetlb_1g_free = read_number(path);
+	caps.hugetlb_2m_total = read_count(HSTATE_2M, "nr_hugepages");
+	caps.hugetlb_2m_free = read_count(HSTATE_2M, "free_hugepages");
+	caps.hugetlb_1g_total = read_count(HSTATE_1G, "nr_hugepages");
+	caps.hugetlb_1g_free = read_count(HSTATE_1G, "free_hugepages");
+	/* The directory exists only when the kernel registered a 1 GiB hstate:
+	 * without one, MAP_HUGE_1GB answers EINVAL whatever the pool says. */
+	caps.hugetlb_1g_supported = access(HSTATE_1G "nr_hugepages", F_OK) == 0;
 }
 
 static size_t rlimit_of(int resource)
@@ -98,13 +120,22 @@ void hk_os_init(const char *purge_env)
 	hk_os_refresh_hugetlb();
 	caps.as_limit = rlimit_of(RLIMIT_AS);
 	caps.data_limit = rlimit_of(RLIMIT_DATA);
-	caps.purge_mode = hk_os_purge_setup(purge_env);
+	caps.io_uring_disabled = (int)hk_os_read_number("/proc/sys/kernel/io_uring_disabled");
+	caps.purge_mode = hk_os_purge_setup(purge_env, caps.io_uring_disabled);
 	caps.io_uring = caps.purge_mode == HK_OS_PURGE_IO_URING;
+	caps.purge_note = hk_os_purge_note();
 	errno = saved;
 }
 
 const hk_os_caps_t *hk_os_caps(void)
 {
+	/* The purge mode can change after init (a fork child without a ring,
+	 * a ring that broke): report the live one. */
+	if (atomic_load_explicit(&probed, memory_order_relaxed)) {
+		caps.purge_mode = hk_os_purge_mode();
+		caps.io_uring = caps.purge_mode == HK_OS_PURGE_IO_URING;
+		caps.purge_note = hk_os_purge_note();
+	}
 	return &caps;
 }
 
@@ -127,6 +158,11 @@ void hk_os_count_purge(size_t bytes, int async, int fallback)
 		COUNT(purge_fallback);
 }
 
+void hk_os_count_batch(void)
+{
+	COUNT(purge_batches);
+}
+
 /* mmap returning 0 or an errno, errno untouched. */
 static int map_at(void *hint, size_t len, int prot, int flags, void **out)
 {
@@ -139,13 +175,18 @@ static int map_at(void *hint, size_t len, int prot, int flags, void **out)
 	return err;
 }
 
-static int call_result(int rc)
+/* munmap / mprotect / madvise: 0 or errno, errno untouched. */
+static int unmap_range(void *p, size_t len)
 {
-	int err = rc == 0 ? 0 : errno;
+	int saved = errno;
+	int err = munmap(p, len) ? errno : 0;
+	errno = saved;
 	return err;
 }
 
-/* Over-reserves by `align` and trims both ends, so the result is aligned. */
+#define RESERVE_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE)
+
+/* Maps len + align and trims both ends, so the result is aligned. */
 static int map_aligned(size_t len, size_t align, int prot, int flags, void **out)
 {
 	void *p;
@@ -158,30 +199,32 @@ static int map_aligned(size_t len, size_t align, int prot, int flags, void **out
 		return err;
 	uintptr_t start = ((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1);
 	size_t head = start - (uintptr_t)p, tail = align - head;
-	int saved = errno;
 	if (head)
-		munmap(p, head);
+		unmap_range(p, head);
 	if (tail)
-		munmap((char *)start + len, tail);
-	errno = saved;
+		unmap_range((char *)start + len, tail);
 	*out = (void *)start;
 	return 0;
+}
+
+static int reserve_aligned(size_t len, size_t align, void **out)
+{
+	return map_aligned(len, align, PROT_NONE, RESERVE_FLAGS, out);
 }
 
 int hk_os_reserve(size_t len, size_t align, void **out)
 {
 	COUNT(reserve);
-	return map_aligned(len, align, PROT_NONE,
-			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, out);
+	return result(reserve_aligned(len, align, out));
 }
 
 int hk_os_commit(void *p, size_t len)
 {
 	COUNT(commit);
 	int saved = errno;
-	int err = call_result(mprotect(p, len, PROT_READ | PROT_WRITE));
+	int err = mprotect(p, len, PROT_READ | PROT_WRITE) ? errno : 0;
 	errno = saved;
-	return err;
+	return result(err);
 }
 
 static int huge_flag(size_t page_size)
@@ -194,17 +237,21 @@ int hk_os_commit_hugetlb(void *p, size_t len, size_t page_size)
 {
 	COUNT(commit);
 	void *q;
+	if (page_size < caps.page_size || (page_size & (page_size - 1)) ||
+	    len % page_size || (uintptr_t)p % page_size)
+		return result(EINVAL);
 	/* Never MAP_NORESERVE here: hugetlb pages must be reserved at mmap time,
 	 * or the first touch of a page the pool cannot give is a SIGBUS. */
 	int err = map_at(p, len, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | huge_flag(page_size), &q);
 	if (err) {
-		/* A failed MAP_FIXED may have unmapped the range: reserve it again. */
+		/* The kernel checks the pool before it unmaps the old range, but
+		 * put the reservation back anyway: a hole could be reused by
+		 * anyone's mmap and later overwritten by ours. */
 		void *r;
-		map_at(p, len, PROT_NONE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, &r);
+		map_at(p, len, PROT_NONE, RESERVE_FLAGS | MAP_FIXED, &r);
 	}
-	return err;
+	return result(err);
 }
 
 int hk_os_decommit(void *p, size_t len)
@@ -213,41 +260,61 @@ int hk_os_decommit(void *p, size_t len)
 	void *q;
 	/* Mapping fresh PROT_NONE over the range drops its pages (4 KiB, THP or
 	 * hugetlb alike) and its commit charge in one call. */
-	return map_at(p, len, PROT_NONE,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, &q);
+	return result(map_at(p, len, PROT_NONE, RESERVE_FLAGS | MAP_FIXED, &q));
 }
 
 int hk_os_release(void *p, size_t len)
 {
 	COUNT(release);
-	int saved = errno;
-	int err = call_result(munmap(p, len));
-	errno = saved;
-	return err;
+	return result(unmap_range(p, len));
+}
+
+/* A hugetlb mapping aligned beyond its page size: reserve an aligned hole
+ * with 4 KiB bookkeeping only, then map the hugetlb pages over it, so the
+ * pool is charged exactly len bytes (over-mapping hugetlb would take
+ * len + align from the pool, or fail on a small one). */
+static int map_hugetlb_aligned(size_t len, size_t align, size_t page, void **out)
+{
+	void *hole, *q;
+	int err = reserve_aligned(len, align, &hole);
+	if (err)
+		return err;
+	err = map_at(hole, len, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | huge_flag(page), &q);
+	if (err) {
+		unmap_range(hole, len);
+		return err;
+	}
+	*out = q;
+	return 0;
 }
 
 int hk_os_map(size_t len, size_t align, size_t hugetlb_page, void **out)
 {
 	COUNT(map);
-	int flags = MAP_PRIVATE | MAP_ANONYMOUS;
-	if (hugetlb_page) {
-		flags |= huge_flag(hugetlb_page);
-		if (align < hugetlb_page)
-			align = hugetlb_page;
-		/* hugetlb mappings are aligned by the kernel to their page size. */
-		if (align == hugetlb_page)
-			return map_at(NULL, len, PROT_READ | PROT_WRITE, flags, out);
+	void *p;
+	int err;
+	if (!hugetlb_page) {
+		err = map_aligned(len, align, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, &p);
+	} else if ((hugetlb_page & (hugetlb_page - 1)) || len % hugetlb_page) {
+		err = EINVAL;
+	} else if (align <= hugetlb_page) {
+		/* The kernel aligns a hugetlb mapping to its page size. */
+		err = map_at(NULL, len, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | huge_flag(hugetlb_page), &p);
+	} else {
+		err = map_hugetlb_aligned(len, align, hugetlb_page, &p);
 	}
-	return map_aligned(len, align, PROT_READ | PROT_WRITE, flags, out);
+	if (!err)
+		*out = p;
+	return result(err);
 }
 
 int hk_os_unmap(void *p, size_t len)
 {
 	COUNT(unmap);
-	int saved = errno;
-	int err = call_result(munmap(p, len));
-	errno = saved;
-	return err;
+	return result(unmap_range(p, len));
 }
 
 int hk_os_remap(void *p, size_t old_len, size_t new_len, void **out)
@@ -259,23 +326,28 @@ int hk_os_remap(void *p, size_t old_len, size_t new_len, void **out)
 	errno = saved;
 	if (!err)
 		*out = q;
-	return err;
+	return result(err);
 }
 
 int hk_os_advise_thp(void *p, size_t len, int enable)
 {
 	COUNT(advise);
 	int saved = errno;
-	int err = call_result(madvise(p, len, enable ? MADV_HUGEPAGE : MADV_NOHUGEPAGE));
+	int err = madvise(p, len, enable ? MADV_HUGEPAGE : MADV_NOHUGEPAGE) ? errno : 0;
 	errno = saved;
-	return err;
+	return result(err);
+}
+
+int hk_os_purge_sync(void *p, size_t len, int fallback)
+{
+	int saved = errno;
+	int err = madvise(p, len, MADV_DONTNEED) ? errno : 0;
+	errno = saved;
+	hk_os_count_purge(len, 0, fallback);
+	return result(err);
 }
 
 int hk_os_purge(void *p, size_t len)
 {
-	int saved = errno;
-	int err = call_result(madvise(p, len, MADV_DONTNEED));
-	errno = saved;
-	hk_os_count_purge(len, 0, 0);
-	return err;
+	return hk_os_purge_sync(p, len, 0);
 }

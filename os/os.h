@@ -28,15 +28,22 @@ typedef struct hk_os_caps {
 	size_t hugetlb_2m_total, hugetlb_2m_free; /* pages in the 2 MiB pool */
 	size_t hugetlb_1g_total, hugetlb_1g_free; /* pages in the 1 GiB pool */
 	int io_uring;            /* 1 if a ring could be set up */
-	int purge_mode;          /* enum hk_os_purge_mode, after HAKMEM_PURGE */
+	int purge_mode;          /* enum hk_os_purge_mode, after HAKMEM_PURGE (live) */
 	size_t as_limit;         /* RLIMIT_AS soft limit, SIZE_MAX if none */
 	size_t data_limit;       /* RLIMIT_DATA soft limit, SIZE_MAX if none */
+	/* Added after the first version (append only): */
+	int hugetlb_1g_supported; /* the kernel has a 1 GiB hstate (CPU has pdpe1gb) */
+	int io_uring_disabled;    /* kernel.io_uring_disabled: 0, 1, 2; -1 if absent */
+	const char *purge_note;   /* why this purge mode, e.g. "io_uring setup: EPERM" */
 } hk_os_caps_t;
 
 /* Counters of every call made, for stats and the fake-OS tests. */
 typedef struct hk_os_counters {
 	uint64_t reserve, commit, decommit, release, map, unmap, advise, purge;
 	uint64_t purge_async, purge_fallback, purged_bytes;
+	/* Added after the first version (append only): */
+	uint64_t purge_batches;  /* io_uring_enter calls that carried purges */
+	uint64_t failures;       /* calls of any kind that returned an errno */
 } hk_os_counters_t;
 
 /* Probes capabilities; `purge_env` is HAKMEM_PURGE ("madvise", "uring" or NULL).

@@ -1,24 +1,40 @@
 /*
  * os/purge.c — returning memory to the kernel, asynchronously when it can.
  *
- * Owns the purge queue and the choice between io_uring and plain madvise.
- * A range handed to hk_os_purge_queue() belongs to this file until done()
- * is called for it: the madvise may run at any moment before that.
- * Callers serialise (the core holds its purge lock around these calls).
+ * Owns the purge queue, the in-flight slots and the choice between io_uring
+ * and plain madvise. A range handed to hk_os_purge_queue() belongs to this
+ * file until done() is called for it, exactly once: the madvise may run at
+ * any moment before that. Callers serialise (the core holds its purge lock
+ * around these calls). Never blocks except in hk_os_purge_drain().
+ *
+ * States of a range: pending (queued, not yet submitted) → in flight (in a
+ * slot, its SQE in the ring) → done. Completions arrive in any order, so
+ * slots come from a free list, never from a rotating index.
  */
 #include <errno.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "os/os.h"
 #include "os/os_internal.h"
 
-static int mode = HK_OS_PURGE_MADVISE;
-
-/* Ranges queued and not yet submitted (madvise mode runs them at submit). */
 #define PENDING_MAX 256
-static struct pending { void *p; size_t len; void *cookie; } pending[PENDING_MAX];
+/* In flight at most: the ring's completion queue size (purge_uring.c). */
+#define SLOTS 256
+/* IORING_OP_MADVISE carries a 32-bit length: larger ranges go synchronously. */
+#define ASYNC_MAX_LEN ((size_t)1 << 31)
+
+struct range { void *p; size_t len; void *cookie; };
+struct slot { struct range r; struct slot *next_free; int busy; };
+
+static int mode = HK_OS_PURGE_MADVISE;
+static const char *note = "madvise";
+static struct range pending[PENDING_MAX];
 static unsigned npending;
+static struct slot slots[SLOTS];
+static struct slot *free_slots;
+/* Set when in-flight slots lost their ring (fork child, broken ring): they
+ * are finished synchronously at the next call that has a done() to call. */
+static int orphans;
 
 /* Folds to 0 without CONFIG_HK_IO_URING, so purge_uring.c need not exist. */
 static inline int uring_mode(void)
@@ -31,11 +47,52 @@ static int env_is(const char *env, const char *word)
 	return env && strcmp(env, word) == 0;
 }
 
-int hk_os_purge_setup(const char *purge_env)
+static void slots_reset(void)
 {
+	free_slots = NULL;
+	for (int i = SLOTS - 1; i >= 0; i--) {
+		slots[i].busy = 0;
+		slots[i].next_free = free_slots;
+		free_slots = &slots[i];
+	}
+	orphans = 0;
+}
+
+static const char *setup_failure(int err)
+{
+	switch (err) {
+	case EPERM: return "io_uring setup: EPERM (using madvise)";
+	case ENOSYS: return "io_uring setup: ENOSYS (using madvise)";
+	case EOPNOTSUPP: return "io_uring lacks IORING_OP_MADVISE (using madvise)";
+	case ENOMEM: return "io_uring setup: ENOMEM (using madvise)";
+	default: return "io_uring setup failed (using madvise)";
+	}
+}
+
+static int try_uring(void)
+{
+	int err = hk_os_uring_init();
+	if (err) {
+		note = setup_failure(err);
+		return HK_OS_PURGE_MADVISE;
+	}
+	note = "io_uring";
+	return HK_OS_PURGE_IO_URING;
+}
+
+int hk_os_purge_setup(const char *purge_env, int io_uring_disabled)
+{
+	npending = 0;
+	slots_reset();
 	mode = HK_OS_PURGE_MADVISE;
-	if (CONFIG_HK_IO_URING && !env_is(purge_env, "madvise") && hk_os_uring_init() == 0)
-		mode = HK_OS_PURGE_IO_URING;
+	if (!CONFIG_HK_IO_URING)
+		note = "madvise (CONFIG_HK_IO_URING=n)";
+	else if (env_is(purge_env, "madvise"))
+		note = "madvise (HAKMEM_PURGE=madvise)";
+	else if (io_uring_disabled >= 2)
+		note = "madvise (kernel.io_uring_disabled=2)";
+	else
+		mode = try_uring();
 	return mode;
 }
 
@@ -44,20 +101,55 @@ int hk_os_purge_mode(void)
 	return mode;
 }
 
-static void purge_now(struct pending *r, hk_os_purge_done_fn done, void *ctx, int fallback)
+const char *hk_os_purge_note(void)
 {
-	int saved = errno;
-	madvise(r->p, r->len, MADV_DONTNEED);
-	errno = saved;
-	hk_os_count_purge(r->len, 0, fallback);
+	return note;
+}
+
+static void purge_now(const struct range *r, hk_os_purge_done_fn done, void *ctx, int fallback)
+{
+	hk_os_purge_sync(r->p, r->len, fallback);
 	done(r->cookie, ctx);
+}
+
+static void slot_free(struct slot *s)
+{
+	s->busy = 0;
+	s->next_free = free_slots;
+	free_slots = s;
+}
+
+/* Finishes every in-flight range synchronously (their ring is gone). A
+ * second madvise of a range is harmless: nobody touches it before done(). */
+static void settle_orphans(hk_os_purge_done_fn done, void *ctx)
+{
+	if (!orphans)
+		return;
+	orphans = 0;
+	for (int i = 0; i < SLOTS; i++) {
+		if (!slots[i].busy)
+			continue;
+		struct range r = slots[i].r;
+		slot_free(&slots[i]);
+		purge_now(&r, done, ctx, 1);
+	}
+}
+
+/* The ring failed in a way retrying will not fix: close it (the kernel
+ * then never posts the pending completions to us) and stay on madvise. */
+static void ring_broken(void)
+{
+	hk_os_uring_exit();
+	mode = HK_OS_PURGE_MADVISE;
+	note = "io_uring failed at run time (using madvise)";
+	orphans = 1;
 }
 
 int hk_os_purge_queue(void *p, size_t len, void *cookie)
 {
 	if (npending == PENDING_MAX)
 		return EAGAIN;
-	pending[npending++] = (struct pending){ p, len, cookie };
+	pending[npending++] = (struct range){ p, len, cookie };
 	return 0;
 }
 
@@ -67,40 +159,66 @@ struct reap_ctx { hk_os_purge_done_fn done; void *ctx; };
 static void uring_done(void *cookie, void *vctx, int res)
 {
 	struct reap_ctx *rc = vctx;
-	struct pending *r = cookie;
+	struct slot *s = cookie;
+	struct range r = s->r;
+	slot_free(s);
 	if (res < 0) {
-		purge_now(r, rc->done, rc->ctx, 1);
+		purge_now(&r, rc->done, rc->ctx, 1);
 		return;
 	}
-	hk_os_count_purge(r->len, 1, 0);
-	rc->done(r->cookie, rc->ctx);
+	hk_os_count_purge(r.len, 1, 0);
+	rc->done(r.cookie, rc->ctx);
 }
 
-/* In-flight ranges live here, since the ring carries only a cookie. */
-static struct pending inflight[PENDING_MAX];
-static unsigned inflight_next;
+static void flush(void)
+{
+	if (hk_os_uring_submit() == 0)
+		hk_os_count_batch();
+	/* On a transient error (EAGAIN, EBUSY, EINTR) the entries stay in the
+	 * submission queue; the next submit or the drain's wait sends them. */
+}
+
+/* Puts one range in flight; 0 if it must be purged synchronously instead. */
+static int send_async(const struct range *r, unsigned *queued)
+{
+	struct slot *s = free_slots;
+	if (!s || r->len >= ASYNC_MAX_LEN)
+		return 0;
+	free_slots = s->next_free;
+	s->busy = 1;
+	s->r = *r;
+	int err = hk_os_uring_queue(r->p, r->len, s);
+	if (err == EAGAIN && *queued) {
+		flush();
+		*queued = 0;
+		err = hk_os_uring_queue(r->p, r->len, s);
+	}
+	if (err) {
+		slot_free(s);
+		return 0;
+	}
+	(*queued)++;
+	return 1;
+}
 
 int hk_os_purge_submit(hk_os_purge_done_fn done, void *ctx)
 {
-	unsigned n = npending;
+	settle_orphans(done, ctx);
+	unsigned n = npending, queued = 0;
 	npending = 0;
 	for (unsigned i = 0; i < n; i++) {
-		struct pending *r = &pending[i];
-		if (uring_mode() && hk_os_uring_inflight() < PENDING_MAX) {
-			struct pending *slot = &inflight[inflight_next++ % PENDING_MAX];
-			*slot = *r;
-			if (hk_os_uring_queue(slot->p, slot->len, slot) == 0)
-				continue;
-		}
-		purge_now(r, done, ctx, 0);
+		if (uring_mode() && send_async(&pending[i], &queued))
+			continue;
+		purge_now(&pending[i], done, ctx, 0);
 	}
-	if (uring_mode() && n)
-		hk_os_uring_submit();
+	if (queued)
+		flush();
 	return 0;
 }
 
 int hk_os_purge_reap(hk_os_purge_done_fn done, void *ctx)
 {
+	settle_orphans(done, ctx);
 	if (!uring_mode())
 		return 0;
 	struct reap_ctx rc = { done, ctx };
@@ -110,11 +228,13 @@ int hk_os_purge_reap(hk_os_purge_done_fn done, void *ctx)
 int hk_os_purge_drain(hk_os_purge_done_fn done, void *ctx)
 {
 	hk_os_purge_submit(done, ctx);
-	if (!uring_mode())
-		return 0;
 	struct reap_ctx rc = { done, ctx };
-	while (hk_os_uring_inflight())
-		hk_os_uring_reap(uring_done, &rc, 1);
+	while (uring_mode() && hk_os_uring_inflight()) {
+		int err = hk_os_uring_reap(uring_done, &rc, 1);
+		if (err && err != EAGAIN && err != EBUSY)
+			ring_broken();
+	}
+	settle_orphans(done, ctx);
 	return 0;
 }
 
@@ -122,9 +242,10 @@ void hk_os_atfork_child(void)
 {
 	if (!uring_mode())
 		return;
-	/* The parent's ring is not ours: drop it, in-flight ranges included
-	 * (their madvise ran or runs in the parent's address space only). */
+	/* The parent's ring is not ours: its in-flight madvises act on the
+	 * parent's address space. Our copies of those ranges are purged again
+	 * synchronously at the next call, and a new ring is set up. */
 	hk_os_uring_exit();
-	if (hk_os_uring_init() != 0)
-		mode = HK_OS_PURGE_MADVISE;
+	orphans = 1;
+	mode = try_uring();
 }

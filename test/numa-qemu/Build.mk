@@ -1,0 +1,25 @@
+# test/numa-qemu/ — the two-node NUMA test in a qemu guest (run.sh, guest.c).
+# `make test-numa` builds the static guest /init from the layer objects only
+# (os/, hugepage/, numa/: the core is not needed) and boots it; make test
+# runs it once, on defconfig (once-suites-y). It needs CONFIG_HK_NUMA=y.
+NUMA_GUEST := $(O)/test/numa-qemu/init
+NUMA_GUEST_OBJS := $(filter $(O)/os/% $(O)/hugepage/% $(O)/numa/%,$(OBJS))
+
+$(NUMA_GUEST): test/numa-qemu/guest.c $(NUMA_GUEST_OBJS)
+	@mkdir -p $(dir $@)
+	@echo "  GUEST   $@"
+	@$(CC) $(TEST_CFLAGS) -static -I include -I $(O)/include -I . $< $(NUMA_GUEST_OBJS) \
+		-o $@ $(LDLIBS) 2>&1 | grep -v -e 'getaddrinfo' -e 'affinity_ip' || true
+	@test -x $@
+
+.PHONY: test-numa
+ifeq ($(CONFIG_HK_NUMA),y)
+test-numa: $(NUMA_GUEST)
+	@HK_NUMA_GUEST=$(abspath $(NUMA_GUEST)) bash tools/run-tests.sh $(HK_TEST_RESULTS) $(LABEL) test/numa-qemu/run.sh
+	@tail -n 1 $(HK_TEST_RESULTS) | grep -qv '^FAIL'
+else
+test-numa:
+	@echo "SKIP $(LABEL)/numa-qemu" >>$(HK_TEST_RESULTS)
+	@echo "  skip  numa-qemu: CONFIG_HK_NUMA=n"
+endif
+once-suites-y += test-numa

@@ -1,0 +1,217 @@
+/*
+ * test/numa-qemu/guest.c — /init of a two-node qemu guest (run.sh boots it).
+ *
+ * Proves on a real two-node kernel what one node cannot show: numa/ finds
+ * two nodes and the node of each CPU; memory bound by a thread pinned to a
+ * node's CPU lives on that node (move_pages); HAKMEM_NUMA=interleave
+ * spreads pages; a numactl-style process policy is not overridden; a
+ * per-node hugetlb pool (node1/hugepages) gives the pages. Prints one
+ * "HK-NUMA-TEST: PASS" or "HK-NUMA-TEST: FAIL" line, then powers off.
+ * libnuma reads /sys in a constructor, so as PID 1 it first mounts /proc
+ * and /sys, then re-executes itself.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <numaif.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hugepage/hugepage.h"
+#include "numa/numa.h"
+#include "os/os.h"
+
+#define MIB ((size_t)1 << 20)
+#define NODE1_POOL "/sys/devices/system/node/node1/hugepages/hugepages-2048kB/"
+
+static int failures;
+
+#define CHECK(cond, ...) do { \
+	if (!(cond)) { failures++; printf("  FAIL %s:%d: ", __FILE__, __LINE__); \
+		printf(__VA_ARGS__); printf("\n"); } \
+	else { printf("  ok   "); printf(__VA_ARGS__); printf("\n"); } \
+	fflush(stdout); } while (0)
+
+static void mount_and_reexec(char **argv)
+{
+	mkdir("/proc", 0555);
+	mkdir("/sys", 0555);
+	mkdir("/dev", 0755);
+	mount("proc", "/proc", "proc", 0, NULL);
+	mount("sysfs", "/sys", "sysfs", 0, NULL);
+	mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
+	if (fcntl(1, F_GETFD) < 0) { /* no console inherited: open it */
+		int fd = open("/dev/console", O_RDWR);
+		dup2(fd, 0), dup2(fd, 1), dup2(fd, 2);
+	}
+	char *envp[] = { "HK_GUEST_STAGE=2", NULL };
+	execve("/init", argv, envp);
+	printf("HK-NUMA-TEST: FAIL (re-exec: %s)\n", strerror(errno));
+}
+
+static long read_long(const char *path)
+{
+	long v = -1;
+	FILE *f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+static void write_long(const char *path, long v)
+{
+	FILE *f = fopen(path, "w");
+	if (f) {
+		fprintf(f, "%ld\n", v);
+		fclose(f);
+	}
+}
+
+static void pin_to_cpu(int cpu)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+	sched_yield();
+}
+
+/* Pages of [p, p+len) that live on `node`, out of those sampled (1 in 63:
+ * an odd step, so interleaved pages of both nodes are seen). */
+static int pages_on(char *p, size_t len, int node, int *sampled)
+{
+	int hits = 0;
+	*sampled = 0;
+	for (size_t off = 0; off < len; off += 63 * 4096, (*sampled)++)
+		hits += hk_numa_page_node(p + off) == node;
+	return hits;
+}
+
+struct job { int cpu, node_seen, on_node, sampled; };
+
+/* A thread on `cpu` reserves, commits, binds to its node, touches. */
+static void *local_alloc(void *arg)
+{
+	struct job *j = arg;
+	pin_to_cpu(j->cpu);
+	j->node_seen = hk_numa_current_node();
+	void *p = NULL;
+	hk_backing_t b;
+	size_t len = 8 * MIB;
+	if (hk_os_reserve(len, 2 * MIB, &p) || hk_hugepage_commit(p, len, HK_HUGEPAGE_NONE, 0, &b))
+		return NULL;
+	hk_numa_bind(p, len, j->node_seen);
+	memset(p, 7, len);
+	j->on_node = pages_on(p, len, j->node_seen, &j->sampled);
+	hk_os_release(p, len);
+	return NULL;
+}
+
+static void test_local_placement(void)
+{
+	for (int cpu = 0; cpu < 2; cpu++) {
+		struct job j = { cpu, -1, 0, 0 };
+		pthread_t t;
+		pthread_create(&t, NULL, local_alloc, &j);
+		pthread_join(t, NULL);
+		CHECK(j.node_seen == cpu, "thread on cpu %d: current node %d", cpu, j.node_seen);
+		CHECK(j.sampled > 0 && j.on_node == j.sampled,
+		      "cpu %d: %d of %d sampled pages on node %d", cpu, j.on_node, j.sampled, cpu);
+	}
+}
+
+static void test_hugetlb_node_pool(void)
+{
+	write_long(NODE1_POOL "nr_hugepages", 4);
+	long free0 = read_long(NODE1_POOL "free_hugepages");
+	CHECK(free0 == 4, "node1 hugetlb pool reserved: %ld free", free0);
+	hk_os_refresh_hugetlb();
+	pin_to_cpu(1);
+	void *p = NULL;
+	hk_backing_t b = HK_BACKING_NONE;
+	hk_os_reserve(4 * MIB, 2 * MIB, &p);
+	int err = hk_hugepage_commit(p, 4 * MIB, HK_HUGEPAGE_2M, 0, &b);
+	/* After the commit: a hugetlb commit maps anew, dropping older policy. */
+	hk_numa_bind(p, 4 * MIB, 1);
+	memset(p, 9, 4 * MIB);
+	CHECK(!err && b == HK_BACKING_2M, "2 MiB hugetlb commit: %s (%s)", hk_backing_name(b),
+	      hk_hugepage_notes());
+	long free1 = read_long(NODE1_POOL "free_hugepages");
+	CHECK(free1 == free0 - 2, "node1 pool: %ld -> %ld free pages", free0, free1);
+	CHECK(hk_numa_page_node(p) == 1 && hk_numa_page_node((char *)p + 2 * MIB) == 1,
+	      "hugepages on node %d and %d", hk_numa_page_node(p),
+	      hk_numa_page_node((char *)p + 2 * MIB));
+	hk_hugepage_decommit(p, 4 * MIB, b);
+	CHECK(read_long(NODE1_POOL "free_hugepages") == free0, "pages back in node1's pool");
+	hk_os_release(p, 4 * MIB);
+	write_long(NODE1_POOL "nr_hugepages", 0);
+}
+
+static void test_interleave(void)
+{
+	hk_numa_init("interleave");
+	CHECK(hk_numa_mode() == HK_NUMA_INTERLEAVE, "HAKMEM_NUMA=interleave");
+	void *p = NULL;
+	hk_backing_t b;
+	hk_os_reserve(8 * MIB, 2 * MIB, &p);
+	hk_hugepage_commit(p, 8 * MIB, HK_HUGEPAGE_NONE, 0, &b);
+	hk_numa_bind(p, 8 * MIB, 0);
+	memset(p, 1, 8 * MIB);
+	int s0, s1, n0 = pages_on(p, 8 * MIB, 0, &s0), n1 = pages_on(p, 8 * MIB, 1, &s1);
+	CHECK(n0 > 0 && n1 > 0 && n0 + n1 == s0, "interleaved: %d on node 0, %d on node 1", n0, n1);
+	hk_os_release(p, 8 * MIB);
+}
+
+/* numactl --membind=0 sets the process policy before exec: simulate it. */
+static void test_numactl_policy_respected(void)
+{
+	unsigned long node0 = 1;
+	set_mempolicy(MPOL_BIND, &node0, 8);
+	hk_numa_init(NULL);
+	CHECK(hk_numa_process_policy() == MPOL_BIND, "process policy seen: %d", hk_numa_process_policy());
+	struct job j = { 1, -1, 0, 0 };
+	pthread_t t;
+	pthread_create(&t, NULL, local_alloc, &j); /* on node 1, binds to 1... */
+	pthread_join(t, NULL);
+	CHECK(j.node_seen == 1 && j.on_node == 0, "...but --membind=0 wins: %d of %d pages on node 1",
+	      j.on_node, j.sampled);
+	set_mempolicy(MPOL_DEFAULT, NULL, 0);
+}
+
+int main(int argc, char **argv)
+{
+	(void)argc;
+	if (getpid() == 1 && !getenv("HK_GUEST_STAGE")) {
+		mount_and_reexec(argv);
+		return 1;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	printf("hakmem two-node guest test\n");
+	hk_os_init(NULL);
+	hk_hugepage_init(NULL);
+	hk_numa_init(NULL);
+	CHECK(hk_numa_node_count() == 2, "nodes: %d", hk_numa_node_count());
+	CHECK(hk_numa_node_of_cpu(0) == 0 && hk_numa_node_of_cpu(1) == 1, "cpu 0 on node %d, cpu 1 on node %d",
+	      hk_numa_node_of_cpu(0), hk_numa_node_of_cpu(1));
+	if (hk_numa_node_count() == 2) {
+		test_local_placement();
+		test_hugetlb_node_pool();
+		test_numactl_policy_respected();
+		test_interleave();
+	}
+	printf("HK-NUMA-TEST: %s (%d failed)\n", failures ? "FAIL" : "PASS", failures);
+	fflush(stdout);
+	sync();
+	if (getpid() == 1)
+		reboot(RB_POWER_OFF);
+	return failures != 0;
+}

@@ -1,0 +1,221 @@
+/*
+ * test/unit/test_fakeos_purge.c — os/purge.c on the fake OS: mode choice
+ * (HAKMEM_PURGE, kernel.io_uring_disabled, EPERM / ENOSYS / EOPNOTSUPP at
+ * setup), out-of-order completions, failed completions redone with madvise
+ * and counted, a full queue, a broken ring, fork. Every queued range gets
+ * exactly one done() and its memory reads as zero afterwards.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "os/fake_os.h"
+
+#define NR 300 /* more than the in-flight slots (256) and the fake SQ (8) */
+#define LEN 4096
+
+static unsigned char *mem;
+static unsigned char done_count[NR];
+
+static void on_done(void *cookie, void *ctx)
+{
+	(void)ctx;
+	done_count[((unsigned char *)cookie - mem) / LEN]++;
+}
+
+static void setup(void)
+{
+	hk_fake_os_reset();
+	mem = mmap(NULL, (size_t)NR * LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	cr_assert(mem != MAP_FAILED);
+	memset(mem, 0x77, (size_t)NR * LEN);
+	memset(done_count, 0, sizeof done_count);
+}
+
+static void teardown(void)
+{
+	munmap(mem, (size_t)NR * LEN);
+}
+
+TestSuite(fakeos_purge, .init = setup, .fini = teardown);
+
+/* Queues ranges [first, first+n), submitting whenever the queue is full. */
+static void queue_ranges(int first, int n)
+{
+	for (int i = first; i < first + n; i++) {
+		unsigned char *p = mem + (size_t)i * LEN;
+		if (hk_os_purge_queue(p, LEN, p) == EAGAIN) {
+			cr_assert_eq(hk_os_purge_submit(on_done, NULL), 0);
+			cr_assert_eq(hk_os_purge_queue(p, LEN, p), 0);
+		}
+	}
+}
+
+static void assert_all_done_once(int n)
+{
+	for (int i = 0; i < n; i++) {
+		cr_assert_eq(done_count[i], 1, "range %d delivered %d times", i, done_count[i]);
+		cr_assert_eq(mem[(size_t)i * LEN + 100], 0, "range %d not purged", i);
+	}
+}
+
+static int uring_expected(void)
+{
+	return CONFIG_HK_IO_URING;
+}
+
+Test(fakeos_purge, uring_mode_out_of_order_completions_use_a_free_list)
+{
+	hk_os_init(NULL);
+	cr_assert_eq(hk_os_purge_mode(), uring_expected() ? HK_OS_PURGE_IO_URING : HK_OS_PURGE_MADVISE);
+	/* Rounds of queue / submit / partial reap, so slots are reused while
+	 * others are still in flight, and completions come newest first. */
+	for (int round = 0; round < 3; round++) {
+		queue_ranges(round * 100, 100);
+		cr_assert_eq(hk_os_purge_submit(on_done, NULL), 0);
+		if (round == 1)
+			cr_assert_eq(hk_os_purge_reap(on_done, NULL), 0);
+	}
+	cr_assert_eq(hk_os_purge_drain(on_done, NULL), 0);
+	assert_all_done_once(NR);
+	hk_os_counters_t c;
+	hk_os_counters(&c);
+	cr_assert_eq(c.purge, NR);
+	cr_assert_eq(c.purge_async, uring_expected() ? NR : 0);
+	cr_assert_eq(c.purge_fallback, 0);
+	if (uring_expected())
+		cr_assert(c.purge_batches >= 3 && c.purge_batches < NR, "batched: %lu",
+			  (unsigned long)c.purge_batches);
+}
+
+Test(fakeos_purge, env_madvise_never_sets_up_a_ring)
+{
+	hk_os_init("madvise");
+	cr_assert_eq(hk_os_purge_mode(), HK_OS_PURGE_MADVISE);
+	cr_assert_eq(hk_fake_os_calls(HK_FAKE_URING_INIT), 0);
+	cr_assert(strstr(hk_os_caps()->purge_note, "madvise"));
+	queue_ranges(0, 10);
+	cr_assert_eq(hk_os_purge_submit(on_done, NULL), 0);
+	assert_all_done_once(10); /* madvise mode: done() from submit */
+	cr_assert_eq(hk_fake_os_calls(HK_FAKE_PURGE), 10);
+}
+
+static void setup_refused(int err, const char *word)
+{
+	hk_fake_os_fail(HK_FAKE_URING_INIT, 1, err);
+	hk_os_init("uring");
+	cr_assert_eq(hk_os_purge_mode(), HK_OS_PURGE_MADVISE);
+	cr_assert_eq(hk_os_caps()->io_uring, 0);
+	if (CONFIG_HK_IO_URING)
+		cr_assert(strstr(hk_os_caps()->purge_note, word), "%s", hk_os_caps()->purge_note);
+	queue_ranges(0, 20);
+	cr_assert_eq(hk_os_purge_drain(on_done, NULL), 0);
+	assert_all_done_once(20);
+}
+
+Test(fakeos_purge, setup_eperm_means_madvise) { setup_refused(EPERM, "EPERM"); }
+Test(fakeos_purge, setup_enosys_means_madvise) { setup_refused(ENOSYS, "ENOSYS"); }
+Test(fakeos_purge, no_madvise_op_means_madvise) { setup_refused(EOPNOTSUPP, "IORING_OP_MADVISE"); }
+
+Test(fakeos_purge, io_uring_disabled_sysctl_means_madvise)
+{
+	hk_fake_os_caps()->io_uring_disabled = 2;
+	hk_os_init(NULL);
+	cr_assert_eq(hk_os_purge_mode(), HK_OS_PURGE_MADVISE);
+	cr_assert_eq(hk_fake_os_calls(HK_FAKE_URING_INIT), 0);
+}
+
+Test(fakeos_purge, failed_completions_are_redone_with_madvise_and_counted)
+{
+	if (!CONFIG_HK_IO_URING)
+		cr_skip_test("no io_uring in this configuration");
+	hk_os_init(NULL);
+	hk_fake_os_fail(HK_FAKE_URING_COMPLETE, 3, EINVAL);
+	queue_ranges(0, 50);
+	cr_assert_eq(hk_os_purge_drain(on_done, NULL), 0);
+	assert_all_done_once(50);
+	hk_os_counters_t c;
+	hk_os_counters(&c);
+	cr_assert_eq(c.purge_fallback, 1);
+	cr_assert_eq(c.purge_async, 49);
+	cr_assert_eq(hk_fake_os_calls(HK_FAKE_PURGE), 1);
+}
+
+Test(fakeos_purge, full_submission_queue_flushes_or_falls_back)
+{
+	if (!CONFIG_HK_IO_URING)
+		cr_skip_test("no io_uring in this configuration");
+	hk_os_init(NULL);
+	hk_fake_os_fail(HK_FAKE_URING_QUEUE, 5, EAGAIN);
+	hk_fake_os_fail(HK_FAKE_URING_SUBMIT, 1, EBUSY); /* a transient error */
+	queue_ranges(0, 40);
+	cr_assert_eq(hk_os_purge_submit(on_done, NULL), 0);
+	cr_assert_eq(hk_os_purge_drain(on_done, NULL), 0);
+	assert_all_done_once(40);
+}
+
+Test(fakeos_purge, broken_ring_is_abandoned_for_madvise)
+{
+	if (!CONFIG_HK_IO_URING)
+		cr_skip_test("no io_uring in this configuration");
+	hk_os_init(NULL);
+	hk_fake_os_fail(HK_FAKE_URING_SUBMIT, 0, EINVAL);
+	queue_ranges(0, 30);
+	cr_assert_eq(hk_os_purge_submit(on_done, NULL), 0);
+	cr_assert_eq(hk_os_purge_drain(on_done, NULL), 0);
+	assert_all_done_once(30);
+	cr_assert_eq(hk_os_purge_mode(), HK_OS_PURGE_MADVISE);
+	queue_ranges(30, 10);
+	cr_assert_eq(hk_os_purge_submit(on_done, NULL), 0);
+	assert_all_done_once(40);
+}
+
+Test(fakeos_purge, fork_child_finishes_the_parents_inflight_ranges)
+{
+	if (!CONFIG_HK_IO_URING)
+		cr_skip_test("no io_uring in this configuration");
+	hk_os_init(NULL);
+	queue_ranges(0, 20);
+	/* Queued but not submitted + submitted but not reaped, then "fork". */
+	cr_assert_eq(hk_os_purge_submit(on_done, NULL), 0);
+	queue_ranges(20, 5);
+	hk_os_atfork_child();
+	cr_assert_eq(hk_os_purge_mode(), HK_OS_PURGE_IO_URING, "a new ring");
+	cr_assert_eq(hk_os_purge_reap(on_done, NULL), 0);
+	cr_assert_eq(hk_os_purge_drain(on_done, NULL), 0);
+	assert_all_done_once(25);
+}
+
+Test(fakeos_purge, fork_child_without_a_ring_uses_madvise)
+{
+	if (!CONFIG_HK_IO_URING)
+		cr_skip_test("no io_uring in this configuration");
+	hk_os_init(NULL);
+	queue_ranges(0, 10);
+	cr_assert_eq(hk_os_purge_submit(on_done, NULL), 0);
+	hk_fake_os_fail(HK_FAKE_URING_INIT, 1, ENOMEM);
+	hk_os_atfork_child();
+	cr_assert_eq(hk_os_purge_mode(), HK_OS_PURGE_MADVISE);
+	cr_assert_eq(hk_os_purge_drain(on_done, NULL), 0);
+	assert_all_done_once(10);
+}
+
+Test(fakeos_purge, synchronous_purge_failure_is_reported)
+{
+	hk_os_init("madvise");
+	hk_fake_os_fail(HK_FAKE_PURGE, 1, EINVAL);
+	cr_assert_eq(hk_os_purge(mem, LEN), EINVAL);
+	cr_assert_eq(hk_os_purge(mem, LEN), 0);
+}
+
+Test(fakeos_purge, queue_full_says_eagain)
+{
+	hk_os_init(NULL);
+	int i = 0;
+	while (hk_os_purge_queue(mem + (size_t)i * LEN, LEN, mem + (size_t)i * LEN) == 0)
+		i++;
+	cr_assert_eq(i, 256);
+	cr_assert_eq(hk_os_purge_drain(on_done, NULL), 0);
+	assert_all_done_once(256);
+}
