@@ -59,10 +59,12 @@ static inline size_t hk_small_max(void)
 /* Largest request served by POOL (0 when POOL is off). */
 #define HK_POOL_MAX ((size_t)(CONFIG_HK_POOL ? CONFIG_HK_POOL_MAX + 0 : 0))
 
-/* 32-bit reciprocal for the interior-pointer check. */
-static inline uint32_t hk_recip(size_t bsize)
+/* Divisibility magic for the interior-pointer check (Lemire et al.,
+ * "Faster remainder by direct computation"): off is a multiple of bsize
+ * iff off * m < m (mod 2^64), for every off < 2^32. */
+static inline uint64_t hk_divm(size_t bsize)
 {
-	return (uint32_t)((((uint64_t)1 << 32) + bsize - 1) / bsize);
+	return UINT64_MAX / bsize + 1;
 }
 
 #endif /* HK_CORE_SIZECLASS_H */
