@@ -6,3 +6,17 @@ obj-y += core/init.o core/stats.o
 obj-$(CONFIG_HK_TINY) += core/tiny.o
 obj-$(CONFIG_HK_MID) += core/mid.o
 obj-$(CONFIG_HK_POOL) += core/pool.o
+
+# The LD_PRELOAD shim: only in libhakmem.so (libhakmem.a leaves libc's names alone).
+preload-y += core/preload.o core/preload_cxx.o
+
+# The C++ operators throw std::bad_alloc, so this file needs exceptions (the
+# generic %.cc rule turns them off). Its C++ runtime references are then made
+# weak, so libhakmem.so needs no libstdc++: a C program under LD_PRELOAD does
+# not load it, a C++ program binds them to its own libstdc++.
+# (A pattern rule, so it never becomes the default goal; its shorter stem wins.)
+$(O)/core/%_cxx.o: core/%_cxx.cc $(GEN)
+	@mkdir -p $(dir $@)
+	@echo "  CXX     $<"
+	@$(CXX) $(CPPFLAGS) $(filter-out -std=gnu11 -Wstrict-prototypes -Wshadow,$(CFLAGS)) -std=gnu++17 -fexceptions -c $< -o $@
+	@objcopy --weaken $@

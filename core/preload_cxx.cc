@@ -1,0 +1,84 @@
+/*
+ * core/preload_cxx.cc — every C++ operator new/delete, for LD_PRELOAD (libhakmem.so only).
+ *
+ * Owns: the replaceable global allocation functions of [new.delete], forwarding to hk_*.
+ * Must not: hold allocator logic, or make libhakmem.so depend on libstdc++: the C++
+ * runtime symbols used to throw std::bad_alloc are weak references (core/Build.mk
+ * weakens this object), resolved when the program itself loads libstdc++.
+ * Invariant: libstdc++'s own operators are never used (its aligned new(SIZE_MAX, 4096)
+ * returns a 24-byte block with glibc 2.36); sized deletes are checked by hk_free_sized.
+ */
+#include <new>
+#include <unistd.h>
+#include <cstdlib>
+
+#include "hakmem.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* std::bad_alloc's type_info: non-null only when libstdc++ was loaded with the
+ * program (a weak reference under another C++ name, so the compiler keeps the test). */
+extern "C" const char hk_cxx_runtime[] __asm__("_ZTISt9bad_alloc") __attribute__((weak));
+
+/* The request failed and no new_handler helped: throw std::bad_alloc, or, in a C
+ * program that dlopen'ed C++ code after start-up (no runtime bound), abort with a
+ * message rather than jump through a null pointer. */
+[[noreturn]] static void throw_bad_alloc()
+{
+	static const char msg[] = "hakmem: operator new: out of memory and no C++ runtime to throw std::bad_alloc\n";
+
+	if (hk_cxx_runtime)
+		throw std::bad_alloc();
+	if (write(2, msg, sizeof msg - 1) < 0) { /* nothing else to do */ }
+	abort();
+}
+
+/* [new.delete.single]: retry through the new_handler while one is installed. */
+static void *new_throwing(std::size_t n, std::size_t align)
+{
+	for (;;) {
+		void *p = align ? hk_memalign(align, n) : hk_malloc(n);
+		if (p)
+			return p;
+		std::new_handler h = hk_cxx_runtime ? std::get_new_handler() : nullptr;
+		if (!h)
+			throw_bad_alloc();
+		h();
+	}
+}
+
+/* The nothrow forms behave as if they called the throwing form and caught. */
+static void *new_nothrow(std::size_t n, std::size_t align) noexcept
+{
+	if (!hk_cxx_runtime) /* no C++ runtime: no handler can be installed either */
+		return align ? hk_memalign(align, n) : hk_malloc(n);
+	try {
+		return new_throwing(n, align);
+	} catch (...) {
+		return nullptr;
+	}
+}
+
+static std::size_t al(std::align_val_t a) { return static_cast<std::size_t>(a); }
+
+EXPORT void *operator new(std::size_t n) { return new_throwing(n, 0); }
+EXPORT void *operator new[](std::size_t n) { return new_throwing(n, 0); }
+EXPORT void *operator new(std::size_t n, const std::nothrow_t &) noexcept { return new_nothrow(n, 0); }
+EXPORT void *operator new[](std::size_t n, const std::nothrow_t &) noexcept { return new_nothrow(n, 0); }
+EXPORT void *operator new(std::size_t n, std::align_val_t a) { return new_throwing(n, al(a)); }
+EXPORT void *operator new[](std::size_t n, std::align_val_t a) { return new_throwing(n, al(a)); }
+EXPORT void *operator new(std::size_t n, std::align_val_t a, const std::nothrow_t &) noexcept { return new_nothrow(n, al(a)); }
+EXPORT void *operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t &) noexcept { return new_nothrow(n, al(a)); }
+
+EXPORT void operator delete(void *p) noexcept { hk_free(p); }
+EXPORT void operator delete[](void *p) noexcept { hk_free(p); }
+EXPORT void operator delete(void *p, const std::nothrow_t &) noexcept { hk_free(p); }
+EXPORT void operator delete[](void *p, const std::nothrow_t &) noexcept { hk_free(p); }
+EXPORT void operator delete(void *p, std::size_t n) noexcept { hk_free_sized(p, n); }
+EXPORT void operator delete[](void *p, std::size_t n) noexcept { hk_free_sized(p, n); }
+EXPORT void operator delete(void *p, std::align_val_t) noexcept { hk_free(p); }
+EXPORT void operator delete[](void *p, std::align_val_t) noexcept { hk_free(p); }
+EXPORT void operator delete(void *p, std::align_val_t, const std::nothrow_t &) noexcept { hk_free(p); }
+EXPORT void operator delete[](void *p, std::align_val_t, const std::nothrow_t &) noexcept { hk_free(p); }
+EXPORT void operator delete(void *p, std::size_t n, std::align_val_t) noexcept { hk_free_sized(p, n); }
+EXPORT void operator delete[](void *p, std::size_t n, std::align_val_t) noexcept { hk_free_sized(p, n); }

@@ -1,0 +1,254 @@
+/*
+ * test/api/test_api_misuse.c — invalid frees abort at the faulty call (DESIGN §8.10).
+ *
+ * Owns: double free (small, medium, POOL, large, interleaved with other frees),
+ * interior, misaligned, stack, global and foreign (mmap'ed) pointers, realloc and
+ * usable_size of a freed block, wrong-size hk_free_sized; and, in a child process,
+ * the one-line message naming the call and the pointer. Each Criterion test runs
+ * in its own process, so an abort fails only the test that expected none.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hakmem.h"
+#include "hk_test.h"
+
+/* Sizes per band: Tiny, MID, POOL, direct mapping. */
+#define SMALL 48
+#define MEDIUM (20 * KiB)
+#define POOLSZ (1 * MiB)
+#define LARGE (48 * MiB)
+
+static void *volatile sink; /* keeps the compiler from reasoning about freed pointers */
+
+static void double_free(size_t n)
+{
+	void *p = hk_malloc(n);
+	cr_assert_not_null(p);
+	sink = p;
+	hk_free(p);
+	hk_free(sink);
+}
+
+Test(misuse, double_free_small, .signal = SIGABRT) { double_free(SMALL); }
+Test(misuse, double_free_tiny_16, .signal = SIGABRT) { double_free(16); }
+Test(misuse, double_free_medium, .signal = SIGABRT) { double_free(MEDIUM); }
+Test(misuse, double_free_pool, .signal = SIGABRT) { double_free(POOLSZ); }
+Test(misuse, double_free_large, .signal = SIGABRT) { double_free(LARGE); }
+
+/* a, b freed, then a again: the second free of a is not the latest free. */
+static void double_free_interleaved(size_t n)
+{
+	void *a = hk_malloc(n), *b = hk_malloc(n), *c = hk_malloc(n);
+	cr_assert(a && b && c);
+	sink = a;
+	hk_free(a);
+	hk_free(b);
+	hk_free(c);
+	hk_free(sink);
+}
+
+Test(misuse, double_free_interleaved_small, .signal = SIGABRT) { double_free_interleaved(SMALL); }
+Test(misuse, double_free_interleaved_medium, .signal = SIGABRT) { double_free_interleaved(MEDIUM); }
+Test(misuse, double_free_interleaved_pool, .signal = SIGABRT) { double_free_interleaved(POOLSZ); }
+Test(misuse, double_free_interleaved_large, .signal = SIGABRT) { double_free_interleaved(LARGE); }
+
+/* Thousands of frees of the same class between the two frees of a: the lane's bin
+ * has been flushed back to the page by then; the double free must still be caught. */
+static void double_free_after_flush(size_t n, int others)
+{
+	void **v = hk_malloc(sizeof(void *) * (size_t)others);
+	cr_assert_not_null(v);
+	void *a = hk_malloc(n);
+	for (int i = 0; i < others; i++)
+		v[i] = hk_malloc(n);
+	sink = a;
+	hk_free(a);
+	for (int i = 0; i < others; i++)
+		hk_free(v[i]);
+	hk_free(sink);
+}
+
+Test(misuse, double_free_after_flush_small, .signal = SIGABRT) { double_free_after_flush(SMALL, 5000); }
+Test(misuse, double_free_after_flush_medium, .signal = SIGABRT) { double_free_after_flush(MEDIUM, 300); }
+
+/* The double free comes from another thread than the first free. */
+static void *free_in_thread(void *p) { hk_free(p); return NULL; }
+Test(misuse, double_free_cross_thread, .signal = SIGABRT)
+{
+	pthread_t t;
+	void *p = hk_malloc(SMALL);
+	sink = p;
+	hk_free(p);
+	pthread_create(&t, NULL, free_in_thread, sink);
+	pthread_join(t, NULL);
+}
+
+static void interior(size_t n, size_t off)
+{
+	char *p = hk_malloc(n);
+	cr_assert_not_null(p);
+	sink = p + off;
+	hk_free(sink);
+}
+
+Test(misuse, interior_small, .signal = SIGABRT) { interior(64, 16); }
+Test(misuse, interior_medium, .signal = SIGABRT) { interior(MEDIUM, 4096); }
+Test(misuse, interior_pool, .signal = SIGABRT) { interior(POOLSZ, 64 * KiB); }
+Test(misuse, interior_large, .signal = SIGABRT) { interior(LARGE, 2 * MiB); }
+Test(misuse, misaligned_small, .signal = SIGABRT) { interior(64, 1); }
+Test(misuse, misaligned_small_8, .signal = SIGABRT) { interior(64, 8); }
+Test(misuse, misaligned_medium, .signal = SIGABRT) { interior(MEDIUM, 8); }
+Test(misuse, misaligned_pool, .signal = SIGABRT) { interior(POOLSZ, 16); }
+Test(misuse, misaligned_large, .signal = SIGABRT) { interior(LARGE, 16); }
+
+Test(misuse, stack_pointer, .signal = SIGABRT)
+{
+	char buf[64];
+	sink = buf;
+	hk_free(sink);
+}
+
+static char global_buf[4096] __attribute__((aligned(4096)));
+Test(misuse, global_pointer, .signal = SIGABRT)
+{
+	sink = global_buf;
+	hk_free(sink);
+}
+
+Test(misuse, foreign_mmap_page, .signal = SIGABRT)
+{
+	void *m = mmap(NULL, 1 << 16, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(m, MAP_FAILED);
+	sink = m;
+	hk_free(sink);
+}
+
+Test(misuse, foreign_libc_block, .signal = SIGABRT)
+{
+	sink = malloc(100); /* libc's block (this test links hakmem statically) */
+	hk_free(sink);
+}
+
+Test(misuse, realloc_of_freed_small, .signal = SIGABRT)
+{
+	void *p = hk_malloc(SMALL);
+	sink = p;
+	hk_free(p);
+	sink = hk_realloc(sink, 200);
+}
+
+Test(misuse, realloc_of_freed_large, .signal = SIGABRT)
+{
+	void *p = hk_malloc(LARGE);
+	sink = p;
+	hk_free(p);
+	sink = hk_realloc(sink, LARGE * 2);
+}
+
+Test(misuse, realloc_of_interior, .signal = SIGABRT)
+{
+	char *p = hk_malloc(256);
+	sink = p + 32;
+	sink = hk_realloc(sink, 1000);
+}
+
+/* A size the block cannot hold (past its usable size: a configuration may serve a
+ * small request from a big block, nomid_defconfig gives 32 B a 64 KiB span). */
+static void free_sized_too_big(size_t n)
+{
+	void *p = hk_malloc(n);
+	cr_assert_not_null(p);
+	sink = p;
+	hk_free_sized(sink, hk_usable_size(p) + 1);
+}
+
+Test(misuse, free_sized_too_big_small, .signal = SIGABRT) { free_sized_too_big(32); }
+Test(misuse, free_sized_too_big_medium, .signal = SIGABRT) { free_sized_too_big(MEDIUM); }
+Test(misuse, free_sized_too_big_pool, .signal = SIGABRT) { free_sized_too_big(POOLSZ); }
+Test(misuse, free_sized_too_big_large, .signal = SIGABRT) { free_sized_too_big(LARGE); }
+
+Test(misuse, free_sized_double, .signal = SIGABRT)
+{
+	void *p = hk_malloc(SMALL);
+	sink = p;
+	hk_free_sized(p, SMALL);
+	hk_free_sized(sink, SMALL);
+}
+
+/* Runs fn(arg) in a child, returns its stderr and sets *sig to the signal that ended it. */
+static void run_child(void (*fn)(void *), void *arg, char *out, size_t cap, int *sig)
+{
+	int fd[2];
+	cr_assert_eq(pipe(fd), 0);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		dup2(fd[1], 2);
+		close(fd[0]);
+		fn(arg);
+		_exit(0);
+	}
+	close(fd[1]);
+	size_t len = 0;
+	ssize_t r;
+	while (len + 1 < cap && (r = read(fd[0], out + len, cap - 1 - len)) > 0)
+		len += (size_t)r;
+	out[len] = 0;
+	close(fd[0]);
+	int st;
+	waitpid(pid, &st, 0);
+	*sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+}
+
+static void do_double_free(void *p) { hk_free(p); hk_free(p); }
+static void do_foreign_free(void *p) { hk_free(p); }
+
+/* The message names the call (free) and the pointer: the bar of DESIGN §8.10. */
+static void message_names_call_and_pointer(size_t n)
+{
+	char out[1024], hex[32];
+	int sig;
+	void *p = hk_malloc(n);
+	cr_assert_not_null(p);
+	run_child(do_double_free, p, out, sizeof out, &sig);
+	cr_assert_eq(sig, SIGABRT, "double free of a %zu-byte block: child ended with signal %d, stderr: %s", n, sig, out);
+	snprintf(hex, sizeof hex, "%lx", (unsigned long)(uintptr_t)p);
+	cr_assert(strstr(out, "free"), "message does not name the call: \"%s\"", out);
+	cr_assert(strstr(out, hex), "message does not name the pointer %s: \"%s\"", hex, out);
+	cr_assert(strstr(out, "double") || strstr(out, "invalid"), "message does not say what is wrong: \"%s\"", out);
+	hk_free(p);
+}
+
+Test(misuse_message, double_free_small) { message_names_call_and_pointer(SMALL); }
+Test(misuse_message, double_free_medium) { message_names_call_and_pointer(MEDIUM); }
+Test(misuse_message, double_free_large) { message_names_call_and_pointer(LARGE); }
+
+Test(misuse_message, foreign_pointer)
+{
+	char out[1024], hex[32];
+	int sig;
+	static char g[64] __attribute__((aligned(16)));
+	run_child(do_foreign_free, g + 16, out, sizeof out, &sig);
+	cr_assert_eq(sig, SIGABRT, "child ended with signal %d", sig);
+	snprintf(hex, sizeof hex, "%lx", (unsigned long)(uintptr_t)(g + 16));
+	cr_assert(strstr(out, "free") && strstr(out, hex), "message \"%s\" lacks the call or pointer %s", out, hex);
+}
+
+/* Valid uses next to the misuse tests: none of these may abort. */
+Test(misuse, valid_frees_do_not_abort)
+{
+	for (size_t n = 1; n <= 64 * MiB; n = n * 2 + 1) {
+		void *p = hk_malloc(n);
+		cr_assert_not_null(p);
+		hk_free_sized(p, n);
+		p = hk_malloc(n);
+		hk_free_sized(p, hk_usable_size(p)); /* the usable size fits too */
+	}
+}

@@ -1,0 +1,19 @@
+# test/preload/Build.mk — C++ helper programs for the preload tests, and the
+# real-program suite (python3, gcc, git, sqlite3, redis under LD_PRELOAD), which
+# runs once on defconfig (make check-programs), not once per configuration.
+
+cxx-prog-bins := $(patsubst %.cc,$(O)/%,$(wildcard test/preload/progs/*.cc))
+test-bins-y += $(cxx-prog-bins)
+
+$(O)/test/preload/progs/%: test/preload/progs/%.cc
+	@mkdir -p $(dir $@)
+	@echo "  PROG    $@"
+	@$(CXX) $(filter-out -std=gnu11,$(TEST_CFLAGS)) -std=gnu++17 $< -o $@ -lpthread
+
+once-suites-y += check-programs
+.PHONY: check-programs
+check-programs: export HAKMEM_SO := $(abspath $(O)/libhakmem.so)
+check-programs: export HK_O := $(abspath $(O))
+check-programs: export HK_CONFIG_H := $(abspath $(GEN))
+check-programs: build-tests
+	@bash tools/run-tests.sh $(HK_TEST_RESULTS) $(LABEL) $(wildcard test/preload/real/*.sh)

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# test/preload/cxx.sh — every C++ operator new/delete form under LD_PRELOAD
+# (progs/cxx_new.cc): hakmem's blocks, std::bad_alloc thrown (also by aligned
+# new(SIZE_MAX, 4096)), nothrow forms nullptr; a wrong-size sized delete aborts.
+set -u
+P=$HK_O/test/preload/progs
+fail() { echo "FAIL: $*"; exit 1; }
+
+HK_EXPECT_HAKMEM=1 LD_PRELOAD=$HAKMEM_SO "$P/cxx_new" || fail "progs/cxx_new under preload"
+
+out=$(LD_PRELOAD=$HAKMEM_SO "$P/cxx_new" wrong-size-delete 2>&1)
+rc=$?
+[ $rc -eq 134 ] || fail "sized delete with a wrong size: exit $rc, want SIGABRT (134): $out"
+ptr=$(sed -n 's/^ptr 0x//p' <<<"$out")
+grep -v '^ptr' <<<"$out" | grep -qi "$ptr" || fail "the wrong-size delete message does not name $ptr: $out"
+echo "C++ operators: ok"
