@@ -1,0 +1,96 @@
+/*
+ * bench/larson.c — a server simulation in the style of Larson & Krishnan:
+ * THREADS workers each own SLOTS blocks (MIN..MAX bytes) and replace random
+ * ones (check, free, malloc, stamp) OPS times; then the worker exits and a
+ * fresh thread takes over its slots, EPOCHS times. So most frees hit blocks
+ * allocated by a thread that has since exited, as in a server whose requests
+ * are handled by short-lived threads. Result: replacements per second.
+ * Self-check: each block holds its owner slot's stamp at both ends.
+ * Usage: larson [THREADS=2] [EPOCHS=20] [OPS=50000] [SLOTS=1000] [MIN=16] [MAX=512]
+ */
+#include <pthread.h>
+#include "bench.h"
+
+struct lane {
+	unsigned char **slot;
+	uint32_t *size;
+	uint32_t state, slots, min, span;
+	uint64_t ops, bad, sum;
+};
+
+static void *epoch(void *arg)
+{
+	struct lane *l = arg;
+
+	for (uint64_t i = 0; i < l->ops; i++) {
+		uint32_t r = bench_xorshift32(&l->state), k = r % l->slots;
+		uint32_t n = l->min + (r >> 8) % l->span;
+
+		l->sum += bench_verify(l->slot[k], l->size[k], k ^ l->size[k], &l->bad);
+		b_free(l->slot[k]);
+		l->slot[k] = bench_xmalloc(n);
+		l->size[k] = n;
+		bench_stamp(l->slot[k], n, k ^ n);
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned threads = (unsigned)bench_arg(argc, argv, 1, 2);
+	unsigned epochs = (unsigned)bench_arg(argc, argv, 2, 20);
+	uint64_t ops = bench_arg(argc, argv, 3, 50000);
+	uint32_t slots = (uint32_t)bench_arg(argc, argv, 4, 1000);
+	uint32_t min = (uint32_t)bench_arg(argc, argv, 5, 16);
+	uint32_t max = (uint32_t)bench_arg(argc, argv, 6, 512);
+	uint64_t bad = 0, sum = 0;
+
+	if (threads == 0 || threads > 1024 || slots == 0 || min == 0 || max < min) {
+		fprintf(stderr, "larson: need 1..1024 threads, SLOTS > 0, 0 < MIN <= MAX\n");
+		return 2;
+	}
+	struct lane *l = calloc(threads, sizeof(*l));
+	pthread_t *tid = calloc(threads, sizeof(*tid));
+	if (!l || !tid)
+		return 3;
+	/* The main thread fills every lane: the first epoch already frees remotely. */
+	for (unsigned t = 0; t < threads; t++) {
+		l[t] = (struct lane){ .state = 4242u + 17u * t, .slots = slots, .min = min,
+				      .span = max - min + 1, .ops = ops };
+		l[t].slot = malloc(slots * sizeof(*l[t].slot));
+		l[t].size = malloc(slots * sizeof(*l[t].size));
+		if (!l[t].slot || !l[t].size)
+			return 3;
+		for (uint32_t k = 0; k < slots; k++) {
+			uint32_t n = min + bench_xorshift32(&l[t].state) % l[t].span;
+
+			l[t].slot[k] = bench_xmalloc(n);
+			l[t].size[k] = n;
+			bench_stamp(l[t].slot[k], n, k ^ n);
+		}
+	}
+	double t0 = bench_now();
+	for (unsigned e = 0; e < epochs; e++) {
+		for (unsigned t = 0; t < threads; t++)
+			if (pthread_create(&tid[t], NULL, epoch, &l[t]))
+				return 3;
+		for (unsigned t = 0; t < threads; t++)
+			pthread_join(tid[t], NULL);
+	}
+	double secs = bench_now() - t0;
+	for (unsigned t = 0; t < threads; t++) {
+		for (uint32_t k = 0; k < slots; k++) {
+			l[t].sum += bench_verify(l[t].slot[k], l[t].size[k], k ^ l[t].size[k], &l[t].bad);
+			b_free(l[t].slot[k]);
+		}
+		bad += l[t].bad;
+		sum += l[t].sum;
+		free(l[t].slot);
+		free(l[t].size);
+	}
+	free(l);
+	free(tid);
+	return bench_report("larson", (double)ops * threads * epochs, secs, bad == 0,
+			    "threads=%u epochs=%u slots=%u min=%u max=%u checksum=%llu bad=%llu", threads,
+			    epochs, slots, min, max, (unsigned long long)sum, (unsigned long long)bad);
+}

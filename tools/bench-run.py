@@ -1,0 +1,759 @@
+#!/usr/bin/env python3
+"""tools/bench-run.py — runs hakmem's benchmark suite against the peers.
+
+Owns: finding the allocators, running every benchmark of a set under each of
+them interleaved (A B C D E, A B C D E, ...), medians, ratios to mimalloc,
+peak RSS, optional callgrind instructions per operation and strace syscall
+counts, and the report (markdown table, JSON, gnuplot charts).
+Must not: fail because one benchmark crashes under one allocator (that cell
+says "crash"), or use anything beyond the Python standard library.
+Invariant: a run counts only if the benchmark's own self-check passed
+(check=ok); any failing round marks the whole cell as failed.
+
+Usage: bench-run.py [--set default|full|callgrind] [--rounds N] [--only REGEX]
+                    [--alloc LIST] [--callgrind] [--strace] [--out DIR] [--O BUILD]
+"""
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LIBDIRS = ["/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib", "/lib/x86_64-linux-gnu"]
+# name, candidate sonames, Debian package (for the version and the hint)
+PEERS = [
+    ("mimalloc", ["libmimalloc.so.2", "libmimalloc.so"], "libmimalloc2.0"),
+    ("jemalloc", ["libjemalloc.so.2", "libjemalloc.so"], "libjemalloc2"),
+    ("tcmalloc", ["libtcmalloc_minimal.so.4", "libtcmalloc.so.4"], "libtcmalloc-minimal4"),
+]
+BASELINE = "mimalloc"
+LOWER_BETTER = re.compile(r"(_kb|_ns|secs|^ns_per_\w+)$")
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ---- the suite --------------------------------------------------------------------------
+
+class Bench:
+    def __init__(self, name, sets, metrics, opts, argv, origin):
+        self.name, self.sets, self.metrics, self.opts = name, sets, metrics, opts
+        self.argv, self.origin = argv, origin
+
+    @property
+    def linked(self):
+        return "linked" in self.opts
+
+    @property
+    def timeout(self):
+        return float(self.opts.get("timeout", 60))
+
+    def env_for(self, alloc):
+        """Variables option env=ALLOC:VAR=VAL;... sets for this allocator ('*': all;
+        'hakmem' also covers hakmem-linked)."""
+        out = {}
+        for item in filter(None, self.opts.get("env", "").split(";")):
+            who, _, assign = item.partition(":")
+            var, _, val = assign.partition("=")
+            if who in ("*", alloc.name) or (who == "hakmem" and alloc.name.startswith("hakmem")):
+                out[var] = val
+        return out
+
+
+def parse_suite(paths, ncpu):
+    benches = []
+    for path in paths:
+        with open(path) as f:
+            for lineno, line in enumerate(f, 1):
+                line = line.split("#", 1)[0].strip()
+                if not line:
+                    continue
+                fields = line.split()
+                if len(fields) < 5:
+                    raise SystemExit(f"{path}:{lineno}: need NAME SETS METRICS OPTIONS COMMAND")
+                name, sets, metrics, optstr = fields[:4]
+                opts = {}
+                if optstr != "-":
+                    for o in optstr.split(","):
+                        k, _, v = o.partition("=")
+                        opts[k] = v
+                threads = [None]
+                if "T" in opts:
+                    m = re.fullmatch(r"(\d+)\.\.(\d*)n", opts["T"])
+                    if not m:
+                        raise SystemExit(f"{path}:{lineno}: T= must be like 1..n or 1..2n")
+                    top = int(m.group(2) or 1) * ncpu
+                    threads = list(range(int(m.group(1)), top + 1))
+                for t in threads:
+                    sub = (lambda s: s.replace("{T}", str(t))) if t else (lambda s: s)
+                    benches.append(Bench(sub(name), sets.split(","), metrics.split(","), opts,
+                                         [sub(a) for a in fields[4:]], f"{path}:{lineno}"))
+    return benches
+
+
+# ---- allocators -------------------------------------------------------------------------
+
+class Alloc:
+    def __init__(self, name, preload=None, linked=False, note=""):
+        self.name, self.preload, self.linked, self.note = name, preload, linked, note
+
+    def env(self, extra=None):
+        env = dict(os.environ)
+        env.pop("LD_PRELOAD", None)
+        if self.preload:
+            env["LD_PRELOAD"] = self.preload
+        env.update(extra or {})
+        return env
+
+
+def find_lib(sonames):
+    for d in LIBDIRS:
+        for s in sonames:
+            p = os.path.join(d, s)
+            if os.path.exists(p):
+                return p
+    try:
+        out = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True).stdout
+        for s in sonames:
+            m = re.search(r"\s" + re.escape(s) + r" \(.*x86-64.*\) => (\S+)", out)
+            if m:
+                return m.group(1)
+    except OSError:
+        pass
+    return None
+
+
+def exports_malloc(lib):
+    """Whether a preload library defines malloc (else it would silently measure glibc)."""
+    if not shutil.which("nm"):
+        return True
+    out = subprocess.run(["nm", "-D", "--defined-only", lib], capture_output=True, text=True).stdout
+    return re.search(r"\s[TWi] malloc$", out, re.M) is not None
+
+
+def smoke(alloc, bindir):
+    """Runs a tiny self-checking benchmark under the allocator; '' or why not."""
+    if alloc.preload and not os.path.exists(alloc.preload):
+        return f"{alloc.preload} does not exist"
+    if alloc.preload and not exports_malloc(alloc.preload):
+        return f"{alloc.preload} does not define malloc (no allocator in this build yet)"
+    binary = os.path.join(bindir, "random_mixed_hk" if alloc.linked else "random_mixed")
+    if not os.path.exists(binary):
+        return f"{binary} is missing"
+    r = run_once([binary, "20000", "64"], alloc.env(), 30)
+    return "" if r["status"] == "ok" else f"smoke run: {r['status']} {r.get('detail', '')}".strip()
+
+
+def find_allocs(builddir, bindir, wanted, ideal=False):
+    allocs, absent = [Alloc("glibc", note="system malloc")], []  # glibc: no preload
+    for name, sonames, _ in PEERS:
+        lib = find_lib(sonames)
+        if lib:
+            allocs.append(Alloc(name, preload=lib))
+        else:
+            absent.append((name, f"none of {', '.join(sonames)} found (Debian: apt-get install "
+                                  f"{dict((p[0], p[2]) for p in PEERS)[name]})"))
+    # make bench says whether this build of hakmem succeeded (a stale library must not run).
+    so = os.path.join(builddir, "libhakmem.so")
+    if os.environ.get("HK_BENCH_HAKMEM") == "0":
+        absent.append(("hakmem", f"libhakmem failed to build (log: {bindir}/hakmem-build.log)"))
+    elif os.path.exists(so):
+        allocs.insert(1, Alloc("hakmem", preload=os.path.abspath(so)))
+    else:
+        absent.append(("hakmem", f"{so} was not built"))
+    if os.environ.get("HK_BENCH_LINKED") == "0":
+        if os.environ.get("HK_BENCH_HAKMEM") != "0":
+            absent.append(("hakmem-linked", "bench/*_hk binaries (libhakmem.a) failed to build"))
+    elif os.path.exists(os.path.join(bindir, "random_mixed_hk")):
+        allocs.insert(2 if len(allocs) > 1 and allocs[1].name == "hakmem" else 1,
+                      Alloc("hakmem-linked", linked=True))
+    elif os.path.exists(so):
+        absent.append(("hakmem-linked", "bench/*_hk binaries were not built (libhakmem.a)"))
+    # The cheapest possible malloc/free (bench/ideal_lifo.c): instruction counts only.
+    if ideal and os.path.exists(os.path.join(bindir, "libideal.so")):
+        allocs.append(Alloc("ideal", preload=os.path.join(bindir, "libideal.so")))
+    # HK_BENCH_EXTRA="name=/path/lib.so,..." adds preloaded libraries (an older
+    # hakmem build, a broken allocator to check the runner).
+    for item in filter(None, os.environ.get("HK_BENCH_EXTRA", "").split(",")):
+        name, _, lib = item.partition("=")
+        allocs.append(Alloc(name, preload=os.path.abspath(lib)))
+    if wanted:
+        keep = set(wanted.split(","))
+        allocs = [a for a in allocs if a.name in keep]
+    ok = []
+    for a in allocs:
+        why = smoke(a, bindir)
+        if why:
+            absent.append((a.name, why))
+        else:
+            ok.append(a)
+    return ok, absent
+
+
+# ---- running ----------------------------------------------------------------------------
+
+def parse_result(text):
+    for line in text.splitlines():
+        if line.startswith("RESULT "):
+            kv = {}
+            for tok in line.split()[1:]:
+                k, _, v = tok.partition("=")
+                kv[k] = v
+            return kv
+    return None
+
+
+def run_once(argv, env, timeout, wrap=None):
+    """One run: status ok / fail / crash / timeout / error, metrics, peak RSS (KiB)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        try:
+            p = subprocess.Popen((wrap or []) + argv, stdout=out, stderr=err, env=env,
+                                 start_new_session=True)
+        except OSError as e:
+            return {"status": "error", "detail": str(e)}
+        deadline = time.monotonic() + timeout
+        timed_out = False
+        try:
+            while True:
+                pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.monotonic() > deadline:
+                    timed_out = True
+                    os.killpg(p.pid, signal.SIGKILL)
+                    pid, status, ru = os.wait4(p.pid, 0)
+                    break
+                time.sleep(0.005)
+        except BaseException:
+            # interrupted: the benchmark is in its own session, so stop it here
+            os.killpg(p.pid, signal.SIGKILL)
+            os.wait4(p.pid, 0)
+            p.returncode = -9
+            raise
+        p.returncode = 0  # reaped here with wait4, for its rusage
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode(errors="replace")
+        stderr = err.read().decode(errors="replace")
+    res = {"maxrss_kb": ru.ru_maxrss, "stderr": stderr[-2000:]}
+    kv = parse_result(stdout)
+    if timed_out:
+        res.update(status="timeout", detail=f"killed after {timeout:.0f}s")
+    elif os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        res.update(status="crash", detail=signal.Signals(sig).name if sig in signal.valid_signals() else str(sig))
+    elif kv is None:
+        res.update(status="error", detail=f"exit {os.WEXITSTATUS(status)}, no RESULT line")
+    elif kv.get("check") != "ok" or os.WEXITSTATUS(status) != 0:
+        res.update(status="fail", detail=f"self-check {kv.get('check')} (exit {os.WEXITSTATUS(status)})")
+    else:
+        res.update(status="ok", kv=kv)
+    return res
+
+
+class hugetlb_pool:
+    """Reserves at least N 2 MiB hugetlb pages for one benchmark (root only) and puts
+    /proc/sys/vm/nr_hugepages back afterwards, also on Ctrl-C: the machine is shared."""
+    PATH = "/proc/sys/vm/nr_hugepages"
+
+    def __init__(self, n, name):
+        self.n, self.name, self.old = n, name, None
+
+    def __enter__(self):
+        if self.n <= 0:
+            return self
+        try:
+            with open(self.PATH) as f:
+                self.old = int(f.read())
+            if self.old < self.n:
+                with open(self.PATH, "w") as f:
+                    f.write(str(self.n))
+                with open(self.PATH) as f:
+                    got = int(f.read())
+                log(f"bench: {self.name}: hugetlb pool {self.old} -> {got} pages (asked {self.n})")
+            else:
+                self.old = None
+        except (OSError, ValueError) as e:
+            log(f"bench: {self.name}: cannot reserve hugetlb pages ({e}); runs without a pool")
+            self.old = None
+        return self
+
+    def __exit__(self, *exc):
+        if self.old is not None:
+            with open(self.PATH, "w") as f:
+                f.write(str(self.old))
+            log(f"bench: {self.name}: hugetlb pool restored to {self.old} pages")
+        return False
+
+
+def numactl_wrap():
+    if shutil.which("numactl") and os.path.exists("/sys/devices/system/node/node0"):
+        return ["numactl", "--cpunodebind=0", "--membind=0"]
+    return None
+
+
+def bench_argv(bench, alloc, bindir):
+    prog = bench.argv[0] + ("_hk" if alloc.linked else "")
+    return [os.path.join(bindir, prog)] + bench.argv[1:]
+
+
+def applies(bench, alloc, bindir):
+    if not alloc.linked:
+        return True
+    return bench.linked and os.path.exists(bench_argv(bench, alloc, bindir)[0])
+
+
+def fmt_num(v):
+    if v is None:
+        return "—"
+    a = abs(v)
+    for div, suf in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if a >= div:
+            return f"{v / div:.3g}{suf}"
+    return f"{v:.3g}"
+
+
+def run_rounds(b, todo, rounds, bindir, cells, wrap, progress):
+    """Round k of every allocator, then round k+1: A B C D E, A B C D E."""
+    for r in range(1, rounds + 1):
+        for a in todo:
+            cell = cells.setdefault(a.name, {"status": "ok", "values": {}, "rss": []})
+            progress["done"] += 1
+            if cell["status"] != "ok":
+                continue  # a failed cell stays failed; don't wait on it again
+            res = run_once(bench_argv(b, a, bindir), a.env(b.env_for(a)), b.timeout,
+                           wrap if "numactl" in b.opts else None)
+            if res["status"] != "ok":
+                cell.update(status=res["status"], detail=res.get("detail", ""))
+                msg = f"{res['status']}: {res.get('detail', '')}"
+                tail = res.get("stderr", "").strip().splitlines()[-1:]
+                if tail:
+                    msg += f" ({tail[0][:120]})"
+            else:
+                for m in b.metrics:
+                    v = res["kv"].get(m)
+                    cell["values"].setdefault(m, []).append(float(v) if v not in (None, "NA") else math.nan)
+                # the benchmark's own VmHWM; wait4's ru_maxrss includes the pre-exec image
+                rss = float(res["kv"].get("maxrss_kb", -1))
+                cell["rss"].append(rss if rss > 0 else res["maxrss_kb"])
+                cell["hk"] = {k: v for k, v in res["kv"].items() if k.startswith("hk_")}
+                v = cell["values"][b.metrics[0]][-1]
+                msg = f"{fmt_num(v)} {b.metrics[0]}  {cell['rss'][-1] / 1024:.1f} MB"
+            done, total = progress["done"], progress["total"]
+            el = time.monotonic() - progress["t0"]
+            eta = el / done * (total - done)
+            log(f"[{done:4d}/{total}] {b.name:<22} {a.name:<14} round {r}/{rounds}  {msg}"
+                f"   (elapsed {el:.0f}s, ~{eta:.0f}s left)")
+
+
+def run_suite(benches, allocs, rounds, bindir):
+    """results[bench][alloc] = {status, detail, values{metric: [..]}, rss: [..]}"""
+    results = {}
+    plan = [(b, a) for b in benches for a in allocs if applies(b, a, bindir)]
+    progress = {"total": len(plan) * rounds, "done": 0, "t0": time.monotonic()}
+    wrap = numactl_wrap()
+    for b in benches:
+        cells = results.setdefault(b.name, {})
+        todo = [a for a in allocs if applies(b, a, bindir)]
+        with hugetlb_pool(int(b.opts.get("hugepages", 0)), b.name):
+            run_rounds(b, todo, rounds, bindir, cells, wrap, progress)
+    for cells in results.values():
+        for cell in cells.values():
+            if cell["status"] == "ok":
+                cell["median"] = {m: statistics.median(v) for m, v in cell["values"].items()}
+                cell["rss_median_kb"] = statistics.median(cell["rss"]) if cell["rss"] else None
+    return results
+
+
+def callgrind_count(argv, env):
+    """Instructions the whole process executed under callgrind, or None."""
+    if not shutil.which("valgrind"):
+        return None
+    p = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"] + argv,
+                       env=env, capture_output=True, text=True, timeout=1800)
+    m = re.findall(r"Collected : (\d+)", p.stderr)
+    if p.returncode != 0 or not m or "check=ok" not in p.stdout:
+        return None
+    return int(m[-1])
+
+
+def run_callgrind(benches, allocs, bindir, n):
+    """(Ir(N) - Ir(0)) / N per benchmark and allocator: startup cancels out.
+    Instruction counts do not depend on load, so runs go in parallel (one per CPU)."""
+    import concurrent.futures
+    out = {}
+    plan = [(b, a) for b in benches for a in allocs if applies(b, a, bindir)]
+
+    def one(job):
+        b, a = job
+        argv = bench_argv(b, a, bindir)
+        base = callgrind_count([x.replace("{N}", "0") for x in argv], a.env(b.env_for(a)))
+        full = callgrind_count([x.replace("{N}", str(n)) for x in argv], a.env(b.env_for(a)))
+        return (full - base) / n if base is not None and full is not None else None
+
+    for b, a in plan:
+        out.setdefault(b.name, {})[a.name] = None
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as ex:
+        futs = {ex.submit(one, job): job for job in plan}
+        for i, f in enumerate(concurrent.futures.as_completed(futs), 1):
+            b, a = futs[f]
+            v = f.result()
+            out[b.name][a.name] = v
+            log(f"[{i:3d}/{len(plan)}] callgrind {b.name:<20} {a.name:<14} "
+                f"{'failed' if v is None else f'{v:.1f} instructions/op'}")
+    return out
+
+
+def run_strace(benches, allocs, bindir):
+    """System calls per run (strace -f -c), one run per benchmark and allocator."""
+    out = {}
+    if not shutil.which("strace"):
+        log("strace: not installed, skipped")
+        return out
+    plan = [(b, a) for b in benches for a in allocs if applies(b, a, bindir)]
+    for i, (b, a) in enumerate(plan, 1):
+        with tempfile.NamedTemporaryFile(mode="r") as tf:
+            env = dict(os.environ)
+            env.pop("LD_PRELOAD", None)
+            cmd = ["strace", "-f", "-c", "-o", tf.name]
+            if a.preload:
+                cmd += ["-E", f"LD_PRELOAD={a.preload}"]
+            for k, v in b.env_for(a).items():
+                cmd += ["-E", f"{k}={v}"]
+            p = subprocess.run(cmd + bench_argv(b, a, bindir), env=env, capture_output=True,
+                               text=True, timeout=b.timeout * 4)
+            text = tf.read()
+            m = re.search(r"^\S+\s+\S+\s+\S+\s+(\d+)\s+(\d+)?\s*total$", text, re.M)
+            # memory calls alone: mmap munmap madvise mremap mprotect brk
+            mem = sum(int(x) for x in re.findall(
+                r"^\s*\S+\s+\S+\s+\S+\s+(\d+)\s+(?:\d+\s+)?(?:mmap|munmap|madvise|mremap|mprotect|brk)$",
+                text, re.M))
+            v = f"{m.group(1)} ({mem})" if m and p.returncode == 0 else None
+        out.setdefault(b.name, {})[a.name] = v
+        log(f"[{i:3d}/{len(plan)}] strace {b.name:<22} {a.name:<14} {v} syscalls")
+    return out
+
+
+# ---- the report -------------------------------------------------------------------------
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=20).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def machine(allocs, absent):
+    cpu = sh("sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1")
+    mem = sh("awk '/MemTotal/ {printf \"%.1f GiB\", $2/1048576}' /proc/meminfo")
+    info = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "host": platform.node(), "kernel": platform.release(), "cpu": cpu,
+        "cpus": os.cpu_count(), "memory": mem,
+        "glibc": os.confstr("CS_GNU_LIBC_VERSION") if hasattr(os, "confstr") else "",
+        "thp": sh("cat /sys/kernel/mm/transparent_hugepage/enabled"),
+        "nr_hugepages": sh("cat /proc/sys/vm/nr_hugepages"),
+        "numa_nodes_online": sh("cat /sys/devices/system/node/online"),
+        "load_average": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "hakmem_commit": sh(f"git -C {ROOT} describe --always --dirty"),
+        "allocators": {},
+        "absent": {n: why for n, why in absent},
+    }
+    for a in allocs:
+        ver = ""
+        if a.preload:
+            pkg = sh(f"dpkg -S {os.path.realpath(a.preload)} 2>/dev/null | cut -d: -f1 | head -n1")
+            if pkg:
+                ver = pkg + " " + sh("dpkg-query -W -f='${Version}' " + pkg)
+        if a.name == "glibc":
+            ver = "libc6 " + sh("dpkg-query -W -f='${Version}' libc6")
+        info["allocators"][a.name] = (a.preload or ("libhakmem.a, linked" if a.linked else "system malloc")) + \
+            (f" ({ver})" if ver else "")
+    return info
+
+
+def cell_text(cell, metric):
+    if cell is None:
+        return None
+    if cell["status"] != "ok":
+        return cell["status"]
+    return cell["median"].get(metric)
+
+
+def ratio(v, base, metric):
+    if not isinstance(v, float) or not isinstance(base, float) or math.isnan(v) or math.isnan(base) \
+            or v <= 0 or base <= 0:
+        return None
+    return base / v if LOWER_BETTER.search(metric) else v / base
+
+
+def geomean(xs):
+    xs = [x for x in xs if x]
+    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else None
+
+
+def build_rows(benches, results):
+    """Rows of (label, metric, bench name); the first metric of each bench, then extras."""
+    rows, seen = [], set()
+    for b in benches:
+        if b.name in seen:
+            continue
+        seen.add(b.name)
+        for i, m in enumerate(b.metrics):
+            rows.append((b.name if i == 0 else f"{b.name} ({m})", m, b.name, i == 0))
+    return rows
+
+
+def speed_tables(benches, results, names, base, rounds):
+    """The ratio table (then the peak RSS table), as markdown lines."""
+    rows = build_rows(benches, results)
+    L = ["", f"## Speed relative to {base} (median of {rounds} interleaved rounds; > 1 is better)", "",
+          "Each cell: ratio (median value). Ops/s unless the row names another metric; "
+          "for _kb/_ns/secs metrics the ratio is inverted so that > 1 is still better. "
+          "crash / fail (self-check) / timeout / error: that allocator's run broke.", ""]
+    L.append("| benchmark | " + " | ".join(names) + " |")
+    L.append("|---|" + "---:|" * len(names))
+    per_alloc = {n: [] for n in names}
+    for label, metric, bname, headline in rows:
+        cells = results.get(bname, {})
+        bv = cell_text(cells.get(base), metric) if base else None
+        out = []
+        for n in names:
+            v = cell_text(cells.get(n), metric)
+            if v is None:
+                out.append("")
+            elif isinstance(v, str):
+                out.append(f"**{v}**")
+            else:
+                r = ratio(v, bv, metric)
+                if headline and r:
+                    per_alloc[n].append(r)
+                out.append(f"{r:.2f} ({fmt_num(v)})" if r else fmt_num(v))
+        L.append(f"| {label} | " + " | ".join(out) + " |")
+    g = {n: geomean(per_alloc[n]) for n in names}
+    nhead = max((len(v) for v in per_alloc.values()), default=0)
+    # An allocator that broke on some benchmarks gets "(k/n)": its mean covers only those.
+    L.append("| **geometric mean** | " + " | ".join(
+        (f"**{g[n]:.2f}**" + (f" ({len(per_alloc[n])}/{nhead})" if len(per_alloc[n]) < nhead else ""))
+        if g[n] else "" for n in names) + " |")
+    L += ["", "Geometric means cover each benchmark's headline metric where both the allocator and the "
+          "baseline ran; hakmem-linked only has the benchmarks built against libhakmem.a.", ""]
+    return L + rss_table(benches, results, names, base)
+
+
+def rss_table(benches, results, names, base):
+    """Peak RSS per benchmark and allocator, with ratios to the baseline."""
+    L = [f"## Peak RSS (MB, median of rounds; ratio to {base} in brackets; < 1 is smaller)", ""]
+    L.append("| benchmark | " + " | ".join(names) + " |")
+    L.append("|---|" + "---:|" * len(names))
+    rss_ratios = {n: [] for n in names}
+    for b in benches:
+        cells = results.get(b.name, {})
+        if not cells:
+            continue
+        bcell = cells.get(base)
+        brss = bcell.get("rss_median_kb") if bcell and bcell["status"] == "ok" else None
+        out = []
+        for n in names:
+            c = cells.get(n)
+            if c is None:
+                out.append("")
+            elif c["status"] != "ok":
+                out.append(f"**{c['status']}**")
+            else:
+                v = c["rss_median_kb"]
+                r = v / brss if brss and v else None
+                if r:
+                    rss_ratios[n].append(r)
+                out.append(f"{v / 1024:.1f}" + (f" ({r:.2f})" if r else ""))
+        L.append(f"| {b.name} | " + " | ".join(out) + " |")
+    g = {n: geomean(rss_ratios[n]) for n in names}
+    L.append("| **geometric mean of ratios** | " + " | ".join(f"**{g[n]:.2f}**" if g[n] else "" for n in names) + " |")
+    return L
+
+
+def report_md(info, benches, results, allocs, cg, st, setname, rounds, cg_names):
+    names = [a.name for a in allocs]
+    base = BASELINE if BASELINE in names else (names[0] if names else None)
+    L = [f"# hakmem benchmarks — set `{setname}`, {rounds} rounds, {info['date']}", ""]
+    L.append("Machine: " + ", ".join(f"{k}: {info[k]}" for k in
+             ("host", "cpu", "cpus", "memory", "kernel", "glibc", "thp", "nr_hugepages", "numa_nodes_online",
+              "load_average", "hakmem_commit")))
+    L.append("")
+    for n, what in info["allocators"].items():
+        L.append(f"- **{n}**: {what}")
+    for n, why in info["absent"].items():
+        L.append(f"- **{n}**: absent — {why}")
+    if benches:
+        L += speed_tables(benches, results, names, base, rounds)
+    if cg:
+        L += ["", "## Callgrind instructions per operation (repeatable; lower is better)", "",
+              "(Ir(N) − Ir(0)) / N: the benchmark loop's own instructions included, start-up excluded. "
+              "`ideal` is bench/ideal_lifo.c (a per-class LIFO behind a 16-byte header): the loop plus "
+              "the cheapest malloc/free, the floor to measure the others against.", ""]
+        L.append("| benchmark | " + " | ".join(cg_names) + " |")
+        L.append("|---|" + "---:|" * len(cg_names))
+        for bname, cells in cg.items():
+            L.append(f"| {bname} | " + " | ".join(
+                "" if n not in cells else ("failed" if cells[n] is None else f"{cells[n]:.1f}") for n in cg_names) + " |")
+    if st:
+        L += ["", "## System calls per run (strace -f -c; one run): all (memory: mmap, munmap, madvise, "
+              "mremap, mprotect, brk)", ""]
+        L.append("| benchmark | " + " | ".join(names) + " |")
+        L.append("|---|" + "---:|" * len(names))
+        for bname, cells in st.items():
+            L.append(f"| {bname} | " + " | ".join(
+                "" if n not in cells else ("failed" if cells[n] is None else str(cells[n])) for n in names) + " |")
+    hk = [(b, c["hk"]) for b, cells in results.items() for n, c in cells.items()
+          if n == "hakmem-linked" and c.get("hk")]
+    if hk:
+        keys = sorted({k for _, d in hk for k in d})
+        L += ["", "## hakmem internals (linked builds, hk_stats_get at exit, last round)", "",
+              "| benchmark | " + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys)]
+        L += [f"| {b} | " + " | ".join(d.get(k, "") for k in keys) + " |" for b, d in hk]
+    # Failures, with detail
+    fails = [(b, n, c) for b, cells in results.items() for n, c in cells.items() if c["status"] != "ok"]
+    if fails:
+        L += ["", "## Failed runs", ""]
+        for b, n, c in fails:
+            L.append(f"- {b} under {n}: {c['status']} — {c.get('detail', '')}")
+    return "\n".join(L) + "\n"
+
+
+def charts(path_base, benches, results, allocs):
+    """Two PNGs via gnuplot: ratios to the baseline, and peak RSS. Returns the files made."""
+    if not shutil.which("gnuplot"):
+        log("gnuplot not found: no charts")
+        return []
+    names = [a.name for a in allocs]
+    base = BASELINE if BASELINE in names else names[0]
+    rows = [r for r in build_rows(benches, results) if r[3]]
+    made = []
+    for kind in ("ratio", "rss"):
+        dat = f"{path_base}-{kind}.dat"
+        with open(dat, "w") as f:
+            f.write("bench " + " ".join(names) + "\n")
+            for label, metric, bname, _ in rows:
+                cells = results.get(bname, {})
+                vals = []
+                for n in names:
+                    c = cells.get(n)
+                    v = None
+                    if c and c["status"] == "ok":
+                        if kind == "ratio":
+                            v = ratio(cell_text(c, metric), cell_text(cells.get(base), metric), metric)
+                        else:
+                            v = c["rss_median_kb"] / 1024
+                    vals.append("NaN" if v is None else f"{v:.4g}")
+                f.write(label.replace(" ", "_") + " " + " ".join(vals) + "\n")
+        png = f"{path_base}-{kind}.png"
+        ylabel = (f"speed relative to {base} (higher is better)" if kind == "ratio"
+                  else "peak RSS, MB (log scale; lower is better)")
+        plots = ", ".join(f"'{dat}' using {i + 2}:xtic(1) title '{n}'" if i == 0
+                          else f"'' using {i + 2} title '{n}'" for i, n in enumerate(names))
+        width = max(1600, 300 + 8 * len(rows) * len(names))  # room for every bar
+        gp = "\n".join([
+            f"set terminal pngcairo size {width},700 font ',10'"
+            if "pngcairo" in sh("gnuplot -e 'set terminal' 2>&1") else f"set terminal png size {width},700",
+            f"set output '{png}'", "set termoption noenhanced",
+            "set datafile missing 'NaN'",
+            "set style data histograms", "set style histogram clustered gap 1",
+            "set style fill solid 0.85 border -1", "set boxwidth 0.9",
+            "set xtics rotate by -45 scale 0 font ',9'", "set key top left horizontal reverse Left",
+            "set grid ytics", f"set ylabel '{ylabel}'",
+            "set logscale y 2" if kind == "ratio" else "set logscale y 10",
+            "set arrow from graph 0, first 1 to graph 1, first 1 nohead lw 2 dt 2" if kind == "ratio" else "",
+            f"set title 'hakmem benchmarks: {'ratio to ' + base if kind == 'ratio' else 'peak RSS'}'",
+            f"plot {plots}", ""])
+        gpf = f"{path_base}-{kind}.gp"
+        with open(gpf, "w") as f:
+            f.write(gp)
+        p = subprocess.run(["gnuplot", gpf], capture_output=True, text=True)
+        if p.returncode == 0 and os.path.exists(png):
+            made.append(png)
+        else:
+            log(f"gnuplot failed for {kind}: {p.stderr.strip()[:300]}")
+    return made
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--set", default="default", help="default, full or callgrind")
+    ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 3; full 5)")
+    ap.add_argument("--only", default=None, help="regex on benchmark names")
+    ap.add_argument("--alloc", default=None, help="comma list of allocators to run")
+    ap.add_argument("--callgrind", action="store_true", help="also callgrind instructions per operation")
+    ap.add_argument("--strace", action="store_true", help="also syscall counts (strace -c)")
+    ap.add_argument("--cg-n", type=int, default=1000000, help="operations per callgrind run")
+    ap.add_argument("--O", dest="builddir", default=os.path.join(ROOT, "build"), help="build directory")
+    ap.add_argument("--out", default=None, help="where reports go (default BUILD/bench)")
+    args = ap.parse_args()
+    # SIGTERM unwinds like Ctrl-C, so a reserved hugetlb pool is given back.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    bindir = os.path.join(args.builddir, "bench")
+    outdir = args.out or bindir
+    os.makedirs(outdir, exist_ok=True)
+    rounds = args.rounds or (5 if args.set == "full" else 3)
+    suites = [os.path.join(ROOT, "bench", "suite.txt")] + sorted(
+        p for p in (os.path.join(ROOT, "bench", f) for f in os.listdir(os.path.join(ROOT, "bench")))
+        if p.endswith(".suite"))
+    all_benches = parse_suite(suites, os.cpu_count() or 1)
+    pick = lambda s: [b for b in all_benches if s in b.sets and (not args.only or re.search(args.only, b.name))]
+    cg_only = args.set == "callgrind"
+    benches = [] if cg_only else pick(args.set)
+    missing = [b for b in benches + pick("callgrind") if not os.path.exists(os.path.join(bindir, b.argv[0]))]
+    for b in missing:
+        log(f"bench: {b.name}: binary {b.argv[0]} not built ({b.origin}); skipped")
+    benches = [b for b in benches if b not in missing]
+
+    allocs, absent = find_allocs(args.builddir, bindir, args.alloc)
+    if cg_only or args.callgrind:
+        cg_allocs = allocs + [a for a in find_allocs(args.builddir, bindir, None, ideal=True)[0]
+                              if a.name == "ideal"]
+    else:
+        cg_allocs = allocs
+    for n, why in absent:
+        log(f"bench: allocator {n} absent: {why}")
+    if not allocs:
+        raise SystemExit("bench: no allocator to run")
+    log(f"bench: set {args.set}: {len(benches)} benchmarks x {len(allocs)} allocators "
+        f"({', '.join(a.name for a in allocs)}) x {rounds} rounds")
+    info = machine(allocs, absent)
+    results = run_suite(benches, allocs, rounds, bindir) if benches else {}
+    cg = st = None
+    if cg_only or args.callgrind:
+        cgb = [b for b in pick("callgrind") if b not in missing]
+        cg = run_callgrind(cgb, cg_allocs, bindir, args.cg_n)
+    if args.strace and benches:
+        st = run_strace(benches, allocs, bindir)
+
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    base = os.path.join(outdir, f"bench-{args.set}-{stamp}")
+    md = report_md(info, benches, results, allocs, cg, st, args.set, rounds,
+                   [a.name for a in cg_allocs])
+    pngs = charts(base, benches, results, allocs) if results else []
+    if pngs:
+        md += "\n" + "\n".join(f"![{os.path.basename(p)}]({os.path.basename(p)})" for p in pngs) + "\n"
+    with open(base + ".md", "w") as f:
+        f.write(md)
+    with open(base + ".json", "w") as f:
+        json.dump({"machine": info, "set": args.set, "rounds": rounds, "results": results,
+                   "callgrind": cg, "strace": st}, f, indent=1, default=str)
+    print(md)
+    log(f"bench: report {base}.md" + (f", charts {', '.join(pngs)}" if pngs else ""))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# tools/bench-smoke.sh — the benchmarks as a correctness suite (make test's
+# once-suite bench-smoke): each benchmark binary with tiny arguments, under
+# glibc and under LD_PRELOAD=libhakmem.so, must exit 0 with check=ok. No
+# timing is judged. Appends "PASS|FAIL label/name" lines like run-tests.sh.
+# Usage: tools/bench-smoke.sh RESULTS LABEL BENCH_BIN_DIR LIBHAKMEM_SO
+set -u
+results=$1 label=$2 bin=$3 so=$4
+
+# name and tiny arguments: seconds in all, even under a slow allocator
+smokes=(
+	"random_mixed 200000 8192 1234567 16 1039"
+	"random_mixed 200000 400 7 1 5000"
+	"pairs 64 100000" "pairs 40000 10000" "pairs 1048576 200"
+	"batch 5000 2 3 16 4096" "batch 5000 0 3 1 300000"
+	"mt_mixed 3 100000 1024 16 1039"
+	"prodcons 2 50000 16 2048"
+	"larson 3 4 5000 500 16 8192"
+	"cache_scratch 3 50 1000 8"
+	"realloc_grow 8 300000 1"
+	"frag 4000 2 0"
+	"thread_churn 30 3 50"
+	"large 4 1 8 2"
+	"numa 4 2 1"
+)
+# A library without malloc (the allocator not built in yet) would only rerun glibc.
+hk=0
+if [ -f "$so" ] && nm -D --defined-only "$so" 2>/dev/null | grep -qE ' [TWi] malloc$'; then hk=1; fi
+for s in "${smokes[@]}"; do
+	set -- $s
+	prog=$1
+	[ -x "$bin/$prog" ] || { echo "FAIL $label/$prog(not built)" >>"$results"; echo "---- FAIL $label/$prog: $bin/$prog missing"; continue; }
+	for alloc in glibc hakmem; do
+		pre=
+		if [ $alloc = hakmem ]; then
+			[ $hk = 1 ] || continue
+			pre=$so
+		fi
+		name="$label/${s// /_}@$alloc"
+		out=$(LD_PRELOAD=$pre timeout 60 "$bin/$@" 2>&1)
+		rc=$?
+		if [ $rc -eq 0 ] && grep -q '^RESULT .*check=ok' <<<"$out"; then
+			echo "PASS $name" >>"$results"; echo "  ok    $name"
+		else
+			echo "FAIL $name" >>"$results"; echo "---- FAIL $name (exit $rc)"; tail -n 20 <<<"$out"
+		fi
+	done
+done
+exit 0
