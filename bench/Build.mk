@@ -3,3 +3,6 @@
 bench: all
 	@bash tools/deps.sh bench
 	@echo "benchmarks: none yet"
+
+# Benchmarks contributed by other folders (bench/kv.mk: the key-value server).
+-include $(wildcard bench/*.mk)
