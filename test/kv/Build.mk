@@ -40,3 +40,6 @@ once-suites-y += check-kv
 check-kv: export KV_BIN := $(abspath $(KV_OUT))
 check-kv: $(kv-bins)
 	@bash tools/run-tests.sh $(HK_TEST_RESULTS) $(LABEL) test/kv/check-kv.sh test/kv/check-man.sh
+
+# The arena API tests share a helper header the generic rule does not know.
+$(filter %/test_arena%,$(api-bins)): test/api/arena_test.h
