@@ -16,14 +16,14 @@ run_case() { # run_case NAME "SERVER ARGS" "LOAD ARGS" [EXPECT-OOM]
 	kv_start $srv || { fails=$((fails + 1)); return; }
 	# shellcheck disable=SC2086
 	out=$(timeout 120 "$KV_BIN/kvload" -p "$kv_port" $load 2>&1); rc=$?
-	echo "$name: $out" | tail -n 3
+	echo "$name: $(grep -E '^kvload: [0-9]+ requests|rss_kb' <<<"$out" | tr '\n' ' ')"
 	if ! kv_stop; then
 		echo "$name: server exited badly"; cat "$kv_tmp/err"; rc=1
 	fi
 	if [ "$oom" = 1 ] && ! grep -q '[1-9][0-9]* SETs refused' <<<"$out"; then
 		echo "$name: expected SETs refused by the arena budget"; rc=1
 	fi
-	[ $rc -eq 0 ] || { echo "$name: FAILED"; fails=$((fails + 1)); }
+	[ $rc -eq 0 ] || { echo "$name: FAILED"; echo "$out" | tail -n 20; fails=$((fails + 1)); }
 }
 
 run_case arena "$KV_BIN/kvserver -w 3" "-t 4 -n 5000 -k 500 -s 32:4096 -r 200 -v"
