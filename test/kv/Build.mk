@@ -33,7 +33,7 @@ $(O)/examples/arena_example: examples/arena_example.c $(O)/libhakmem.a include/h
 	@$(CC) $(TEST_CFLAGS) -I include $< -o $@ $(O)/libhakmem.a $(LDLIBS)
 
 test-bins-y  += $(kv-bins) $(O)/examples/arena_example
-check-run-y  += $(O)/examples/arena_example
+check-run-y  += $(O)/examples/arena_example test/kv/check-exports.sh
 once-suites-y += check-kv
 
 .PHONY: check-kv
