@@ -1,7 +1,8 @@
 # test/kv/ — the embedding examples: examples/arena_example.c (built and run
 # in every configuration) and the key-value server of examples/kvserver/,
 # checked once (check-kv: loopback only, bounded request count, every value
-# read back, the server stopped by its PID) plus the man page's syntax.
+# read back, the server stopped by its PID) plus the man page's syntax; and
+# in every configuration, check-exports.sh (what the libraries export).
 # The server binaries are also what bench/kv.mk measures.
 
 KV_DIR      := examples/kvserver
