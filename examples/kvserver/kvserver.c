@@ -195,7 +195,7 @@ static size_t format_stats(char *buf, size_t len)
 
 static int cmd_stats(struct kv_worker *w, int fd)
 {
-	size_t cap = 512 + (size_t)kv.nworkers * 512;
+	size_t cap = 512 + (size_t)kv.nworkers * 1024;
 	char *out = kv_scratch_alloc(w->heap, cap);
 	if (!out)
 		return reply(fd, "ERROR out of memory\n");
