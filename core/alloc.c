@@ -1,0 +1,368 @@
+/*
+ * core/alloc.c — the hk_* allocation API: malloc/free fast paths and one
+ * slow function each, calloc, realloc, reallocarray, the memalign family,
+ * usable_size, free_sized. Owns the always-on checks of DESIGN §8.10 and
+ * checked size arithmetic. Must not take a lock on the fast paths.
+ * Invariant: every result is 16-byte aligned; every failure is NULL with
+ * errno ENOMEM (EINVAL for a bad alignment); free never changes errno.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "core/backend.h"
+#include "core/core.h"
+#include "core/lane.h"
+#include "core/region.h"
+#include "core/sizeclass.h"
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* Class size as a constant expression (for the band limit below). */
+#define HK_CLASS_SIZE_CONST(c)                                                   \
+	((c) < 8 ? 16u * ((c) + 1)                                                  \
+		 : (128u << (((c) - 8) / 4)) + (((c) - 8) % 4 + 1) * (32u << (((c) - 8) / 4)))
+#define HK_SMALL_MAX ((size_t)(HK_NLANE > 0 ? HK_CLASS_SIZE_CONST(HK_NLANE - 1) : 0))
+
+static void *malloc_slow(size_t size);
+
+/*
+ * Fast path budget: class lookup (table or clz), one TLS load, pop of the
+ * bin's head, one store clearing word 1: about 14 instructions. No init
+ * test: a thread without a lane reads the static empty lane, whose bins
+ * are empty, and falls into malloc_slow.
+ */
+HK_API void *hk_malloc(size_t size)
+{
+	if (likely(size <= HK_SMALL_MAX)) {
+		hk_lane_t *l = hk_lane_self;
+		hk_bin_t *b = &l->bin[hk_class_of(size)];
+		void **p = b->head;
+		if (likely(p != NULL)) {
+			b->head = p[0];
+			b->count--;
+			p[1] = NULL;
+			if (CONFIG_HK_STATS)
+				l->malloc_fast++;
+			return p;
+		}
+	}
+	return malloc_slow(size);
+}
+
+static void free_slow(void *p);
+
+/*
+ * Fast path budget: one compare for "in the region", one descriptor load
+ * for kind/cls/start/recip/bsize, a multiply for the interior check, the
+ * double-free mark compare, the room check and a push: about 22
+ * instructions. Anything unusual (not a default-arena slab block, a full
+ * bin, a marked block) goes to free_slow, which decides and reports.
+ */
+HK_API void hk_free(void *p)
+{
+	uintptr_t off = (uintptr_t)p - hk_region.base;
+	if (likely(off < atomic_load_explicit(&hk_region.used, memory_order_relaxed))) {
+		hk_desc_t *d = &hk_region.desc[off >> HK_UNIT_SHIFT];
+		uintptr_t rel = (uintptr_t)p - d->start;
+		if (likely(d->kind == HK_KIND_SLAB &&
+			   (uint32_t)((rel * d->recip) >> 32) * (uintptr_t)d->bsize == rel)) {
+			hk_lane_t *l = hk_lane_self;
+			hk_bin_t *b = &l->bin[d->cls];
+			uintptr_t mark = l->key ^ (uintptr_t)p;
+			void **q = p;
+			if (likely((uintptr_t)q[1] != mark && b->count < b->limit)) {
+				q[0] = b->head;
+				q[1] = (void *)mark;
+				b->head = q;
+				b->count++;
+				if (CONFIG_HK_STATS)
+					l->free_fast++;
+				return;
+			}
+		}
+	}
+	free_slow(p);
+}
+
+static size_t align_up(size_t n, size_t a)
+{
+	return (n + a - 1) & ~(a - 1);
+}
+
+/* The one allocation routine behind every slow path and arena call. */
+void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero)
+{
+	if (!hk_ready()) {
+		int r = hk_init();
+		if (r == -1)
+			return hk_boot_alloc(size, align);
+		if (r < 0)
+			goto fail;
+	}
+	if (!a)
+		a = &hk_arena0;
+	if (align <= 16)
+		align = 0;
+	if (size > ((size_t)1 << 62) || align > ((size_t)1 << 62))
+		goto fail;
+	void *p = NULL;
+	int fresh = 0;
+	size_t want = align ? align_up(size > align ? size : align, align) : size;
+	if (HK_NLANE > 0 && align <= HK_UNIT && want <= HK_SMALL_MAX) {
+		unsigned cls = hk_class_of(want);
+		if (a == &hk_arena0) {
+			p = hk_lane_alloc(cls);
+		} else {
+			void *chain = NULL;
+			unsigned got = 0;
+			if (CONFIG_HK_TINY && (int)cls <= HK_TINY_LAST)
+				got = hk_tiny_refill(a, cls, HK_KIND_SLAB_A, &chain, 1);
+			else if (CONFIG_HK_MID)
+				got = hk_mid_refill(a, cls, HK_KIND_SLAB_A, &chain, 1);
+			if (got)
+				((void **)(p = chain))[1] = NULL;
+		}
+		if (p && zero)
+			memset(p, 0, size);
+	} else if (CONFIG_HK_POOL && size <= HK_POOL_MAX) {
+		p = hk_pool_alloc(a, size, align);
+		if (p && zero)
+			memset(p, 0, size);
+	} else {
+		p = hk_large_alloc(a, size, align, &fresh);
+		if (p && zero && !fresh)
+			memset(p, 0, size);
+		if (p)
+			HK_STAT(large_maps, 1);
+	}
+	if (!p)
+		goto fail;
+	if (a != &hk_arena0)
+		atomic_fetch_add_explicit(&a->ctr.allocs, 1, memory_order_relaxed);
+	return p;
+fail:
+	HK_STAT(failed_allocs, 1);
+	if (a)
+		atomic_fetch_add_explicit(&a->ctr.failed, 1, memory_order_relaxed);
+	errno = ENOMEM;
+	return NULL;
+}
+
+static __attribute__((noinline)) void *malloc_slow(size_t size)
+{
+	HK_STAT(malloc_slow, 1);
+	return hk_alloc_in(&hk_arena0, size, 0, 0);
+}
+
+/* Checks a slab block; returns its usable size. Aborts on misuse. */
+static size_t check_slab(const void *p, hk_desc_t *d, const char *call)
+{
+	uintptr_t rel = (uintptr_t)p - d->start;
+	if ((uint32_t)((rel * d->recip) >> 32) * (uintptr_t)d->bsize != rel)
+		hk_fatal(call, "invalid pointer (interior or misaligned)", p);
+	if (((const uintptr_t *)p)[1] == (hk_secret ^ (uintptr_t)p))
+		hk_fatal(call, "double free or use of freed block", p);
+	return d->bsize;
+}
+
+size_t hk_usable_checked(const void *p, const char *call, unsigned *arena)
+{
+	hk_desc_t *d = hk_desc_of(p);
+	size_t usable;
+	if (d) {
+		*arena = d->arena;
+		switch (d->kind) {
+		case HK_KIND_SLAB:
+		case HK_KIND_SLAB_A:
+			return check_slab(p, d, call);
+		case HK_KIND_POOL:
+			if ((uintptr_t)p != d->start)
+				hk_fatal(call, "invalid pointer (inside a block)", p);
+			return d->bsize;
+		case HK_KIND_FREE:
+		case HK_KIND_PURGING:
+			hk_fatal(call, "double free or use of freed block", p);
+		default:
+			hk_fatal(call, "invalid pointer", p);
+		}
+	}
+	*arena = 0;
+	if (hk_boot_owns(p))
+		return hk_boot_usable(p);
+	if (hk_large_lookup(p, &usable, arena))
+		return usable;
+	hk_fatal(call, "invalid pointer", p);
+}
+
+static void count_free(unsigned arena)
+{
+	if (arena)
+		atomic_fetch_add_explicit(&hk_arena_at(arena)->ctr.frees, 1, memory_order_relaxed);
+}
+
+void hk_free_checked(void *p, const char *call, size_t size_hint)
+{
+	if (!p)
+		return;
+	hk_desc_t *d = hk_desc_of(p);
+	unsigned arena;
+	size_t usable = hk_usable_checked(p, call, &arena);
+	if (size_hint > usable)
+		hk_fatal(call, "size larger than the block", p);
+	count_free(arena);
+	if (d) {
+		if (d->kind == HK_KIND_SLAB) {
+			hk_lane_free(p, d->cls);
+		} else if (d->kind == HK_KIND_SLAB_A) {
+			((uintptr_t *)p)[1] = hk_secret ^ (uintptr_t)p;
+			*(void **)p = NULL;
+			if (hk_slab_flush(hk_arena_at(d->arena), d->cls, p))
+				hk_purge_kick();
+		} else if (CONFIG_HK_POOL) {
+			hk_pool_free(hk_arena_at(d->arena), d);
+			hk_purge_kick();
+		}
+	} else if (!hk_boot_owns(p)) {
+		hk_large_free(p);
+		HK_STAT(large_unmaps, 1);
+		if (CONFIG_HK_LARGE_CACHE)
+			hk_purge_kick();
+	}
+}
+
+static __attribute__((noinline)) void free_slow(void *p)
+{
+	int saved = errno;
+	HK_STAT(free_slow, 1);
+	hk_free_checked(p, "free", 0);
+	errno = saved;
+}
+
+HK_API void hk_free_sized(void *p, size_t size)
+{
+	int saved = errno;
+	hk_free_checked(p, "free_sized", size);
+	errno = saved;
+}
+
+HK_API size_t hk_usable_size(const void *p)
+{
+	unsigned arena;
+	if (!p)
+		return 0;
+	return hk_usable_checked(p, "malloc_usable_size", &arena);
+}
+
+HK_API void *hk_calloc(size_t count, size_t size)
+{
+	size_t total;
+	if (__builtin_mul_overflow(count, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (total <= HK_SMALL_MAX) {
+		void *p = hk_malloc(total);
+		if (p)
+			memset(p, 0, total);
+		return p;
+	}
+	return hk_alloc_in(&hk_arena0, total, 0, 1);
+}
+
+void *hk_realloc_in(hk_arena_t *a, void *p, size_t size, const char *call)
+{
+	unsigned arena;
+	size_t usable = hk_usable_checked(p, call, &arena);
+	if (!a)
+		a = hk_arena_at(arena);
+	hk_desc_t *d = hk_desc_of(p);
+	int same = a == hk_arena_at(arena);
+	if (same && size <= usable && (usable <= HK_SMALL_MAX || size >= usable / 2))
+		return p;
+	if (same && !d && !hk_boot_owns(p) && size > HK_POOL_MAX && size > HK_SMALL_MAX) {
+		void *q = hk_large_realloc(p, size);
+		if (q)
+			return q;
+	}
+	void *q = hk_alloc_in(a, size, 0, 0);
+	if (!q)
+		return NULL;
+	memcpy(q, p, size < usable ? size : usable);
+	hk_free_checked(p, call, 0);
+	return q;
+}
+
+HK_API void *hk_realloc(void *p, size_t size)
+{
+	if (!p)
+		return hk_malloc(size);
+	if (!size) {
+		hk_free_checked(p, "realloc", 0);
+		return NULL;
+	}
+	return hk_realloc_in(NULL, p, size, "realloc");
+}
+
+HK_API void *hk_reallocarray(void *p, size_t count, size_t size)
+{
+	size_t total;
+	if (__builtin_mul_overflow(count, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return hk_realloc(p, total);
+}
+
+static int pow2(size_t a)
+{
+	return a && !(a & (a - 1));
+}
+
+static void *aligned(size_t align, size_t size)
+{
+	if (!pow2(align)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (align <= 16)
+		return hk_malloc(size);
+	return hk_alloc_in(&hk_arena0, size, align, 0);
+}
+
+HK_API int hk_posix_memalign(void **out, size_t align, size_t size)
+{
+	if (!pow2(align) || align % sizeof(void *))
+		return EINVAL;
+	int saved = errno;
+	void *p = aligned(align, size);
+	errno = saved;
+	if (!p)
+		return ENOMEM;
+	*out = p;
+	return 0;
+}
+
+HK_API void *hk_aligned_alloc(size_t align, size_t size)
+{
+	return aligned(align, size);
+}
+
+HK_API void *hk_memalign(size_t align, size_t size)
+{
+	return aligned(align, size);
+}
+
+HK_API void *hk_valloc(size_t size)
+{
+	return aligned(4096, size);
+}
+
+HK_API void *hk_pvalloc(size_t size)
+{
+	if (size > SIZE_MAX - 4096) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return aligned(4096, size ? align_up(size, 4096) : 4096);
+}

@@ -1,0 +1,280 @@
+/*
+ * core/arena.c — arenas: the default heap (arena 0) and hk_arena_* for
+ * user arenas with a capacity, a node, a hugepage policy and a name; reset
+ * (every block freed at once) and destroy (memory returned, handle dead).
+ * Arena structs live in memory from platform. User arenas use the locked
+ * slab path (no lane bins), so a reset never meets a stale bin.
+ * Invariant: arena slots are never freed; a destroyed arena's struct stays
+ * mapped and says DEAD, so a later use aborts instead of corrupting memory.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "core/backend.h"
+#include "core/core.h"
+#include "core/lock.h"
+#include "core/platform.h"
+#include "core/region.h"
+#include "core/sizeclass.h"
+
+struct hk_arena hk_arena0;
+
+static struct {
+	hk_lock_t lock;
+	unsigned count;     /* slots used so far */
+	unsigned reuse;     /* next dead slot to recycle once all are used */
+	hk_arena_t *slot[HK_ARENA_MAX];
+} A;
+
+hk_arena_t *hk_arena_at(unsigned index)
+{
+	return A.slot[index];
+}
+
+unsigned hk_arena_count(void)
+{
+	return atomic_load_explicit((_Atomic unsigned *)&A.count, memory_order_acquire);
+}
+
+static void setup(hk_arena_t *a, unsigned index, const hk_arena_config_t *cfg)
+{
+	memset(a, 0, sizeof *a);
+	a->index = (uint16_t)index;
+	for (unsigned b = 0; b < HK_SPAN_BUCKETS; b++)
+		a->buckets[b] = HK_NIL;
+	for (unsigned c = 0; c < HK_NCLASS_MAX; c++)
+		a->cls[c].partial = a->cls[c].empty = HK_NIL;
+	a->runs = HK_NIL;
+	a->node = cfg ? cfg->numa_node : HK_NODE_LOCAL;
+	a->policy = cfg ? cfg->hugepages : hk_platform_default_policy();
+	a->capacity = cfg ? cfg->capacity : 0;
+	a->flags = cfg ? cfg->flags : 0;
+	const char *name = cfg && cfg->name ? cfg->name : index ? "arena" : "default";
+	strncpy(a->name, name, sizeof a->name - 1);
+	a->magic = HK_ARENA_LIVE;
+}
+
+void hk_arena_init0(void)
+{
+	setup(&hk_arena0, 0, NULL);
+	A.slot[0] = &hk_arena0;
+	A.count = 1;
+}
+
+hk_arena_t *hk_arena_check(hk_arena_t *a, const char *call)
+{
+	if (!a)
+		return &hk_arena0;
+	if (a->magic != HK_ARENA_LIVE)
+		hk_fatal(call, a->magic == HK_ARENA_DEAD ? "destroyed arena" : "invalid arena", a);
+	return a;
+}
+
+HK_API hk_arena_t *hk_arena_default(void)
+{
+	return &hk_arena0;
+}
+
+/* A slot for a new arena: a fresh one, else the next dead one. */
+static int take_slot(unsigned *index, hk_arena_t **a)
+{
+	int err = 0;
+	hk_lock(&A.lock);
+	if (A.count < HK_ARENA_MAX) {
+		void *mem;
+		err = hk_platform_map(sizeof(hk_arena_t), 0, 0, &mem);
+		if (!err) {
+			*index = A.count;
+			*a = A.slot[A.count] = mem;
+			atomic_store_explicit((_Atomic unsigned *)&A.count, A.count + 1,
+					      memory_order_release);
+		}
+	} else {
+		err = ENOMEM;
+		for (unsigned i = 0; i < HK_ARENA_MAX && err; i++) {
+			unsigned j = 1 + (A.reuse + i) % (HK_ARENA_MAX - 1);
+			if (A.slot[j]->magic == HK_ARENA_DEAD) {
+				*index = j;
+				*a = A.slot[j];
+				A.reuse = j;
+				err = 0;
+			}
+		}
+	}
+	if (!err)
+		(*a)->magic = 0; /* not live until set up, not dead for others */
+	hk_unlock(&A.lock);
+	return err;
+}
+
+HK_API hk_arena_t *hk_arena_create(const hk_arena_config_t *cfg)
+{
+	int r = hk_ready() ? 0 : hk_init();
+	if (r < 0) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (cfg && ((cfg->numa_node != HK_NODE_LOCAL &&
+		     (cfg->numa_node < 0 || cfg->numa_node >= hk_platform_node_count())) ||
+		    (unsigned)cfg->hugepages > HK_HUGEPAGE_1G)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	unsigned index;
+	hk_arena_t *a;
+	int err = take_slot(&index, &a);
+	if (err) {
+		errno = err;
+		return NULL;
+	}
+	setup(a, index, cfg);
+	return a;
+}
+
+/* Takes every lock of one arena, in the global order. */
+static void lock_arena(hk_arena_t *a)
+{
+	for (unsigned c = 0; c < HK_NCLASS_MAX; c++)
+		hk_lock(&a->cls[c].lock);
+	hk_lock(&a->lock);
+}
+
+static void unlock_arena(hk_arena_t *a, int child)
+{
+	if (child) {
+		for (unsigned c = 0; c < HK_NCLASS_MAX; c++)
+			hk_lock_init(&a->cls[c].lock);
+		hk_lock_init(&a->lock);
+		return;
+	}
+	hk_unlock(&a->lock);
+	for (unsigned c = HK_NCLASS_MAX; c-- > 0;)
+		hk_unlock(&a->cls[c].lock);
+}
+
+/* Every block of the arena is gone; with `destroy` its runs go back too. */
+static void clear_arena(hk_arena_t *a, int destroy)
+{
+	hk_large_free_arena(a->index);
+	lock_arena(a);
+	for (unsigned c = 0; c < HK_NCLASS_MAX; c++)
+		hk_slab_forget(a, c);
+	if (destroy) {
+		uint32_t h = a->runs, next;
+		for (; h != HK_NIL; h = next) {
+			uint32_t n = hk_desc_at(h)->run_units;
+			next = hk_desc_at(h)->run_next;
+			hk_platform_decommit(hk_unit_addr(h), (size_t)n << HK_UNIT_SHIFT);
+			hk_region_give_run(h, n);
+		}
+		a->runs = HK_NIL;
+		for (unsigned b = 0; b < HK_SPAN_BUCKETS; b++)
+			a->buckets[b] = HK_NIL;
+		a->ctr.committed = 0;
+		a->ctr.reserved = 0;
+		a->inuse = 0;
+	} else {
+		hk_span_reset_all(a, hk_platform_now_ms());
+	}
+	a->ctr.live = 0;
+	unlock_arena(a, 0);
+}
+
+HK_API void hk_arena_reset(hk_arena_t *a)
+{
+	a = hk_arena_check(a, "hk_arena_reset");
+	if (a == &hk_arena0)
+		return; /* the process heap is never reset */
+	clear_arena(a, 0);
+	if (a->flags & HK_ARENA_ZERO_ON_RESET) {
+		uint64_t next;
+		hk_purge_run(1, &next);
+	} else {
+		hk_purge_kick();
+	}
+}
+
+HK_API void hk_arena_destroy(hk_arena_t *a)
+{
+	if (!a)
+		return;
+	a = hk_arena_check(a, "hk_arena_destroy");
+	if (a == &hk_arena0)
+		return;
+	clear_arena(a, 1);
+	a->magic = HK_ARENA_DEAD;
+}
+
+HK_API void *hk_arena_malloc(hk_arena_t *a, size_t size)
+{
+	a = hk_arena_check(a, "hk_arena_malloc");
+	if (a == &hk_arena0)
+		return hk_malloc(size);
+	return hk_alloc_in(a, size, 0, 0);
+}
+
+HK_API void *hk_arena_calloc(hk_arena_t *a, size_t count, size_t size)
+{
+	size_t total;
+	a = hk_arena_check(a, "hk_arena_calloc");
+	if (__builtin_mul_overflow(count, size, &total)) {
+		errno = ENOMEM;
+		atomic_fetch_add_explicit(&a->ctr.failed, 1, memory_order_relaxed);
+		return NULL;
+	}
+	return hk_alloc_in(a, total, 0, 1);
+}
+
+HK_API void *hk_arena_realloc(hk_arena_t *a, void *p, size_t size)
+{
+	a = hk_arena_check(a, "hk_arena_realloc");
+	if (!p)
+		return hk_arena_malloc(a, size);
+	if (!size) {
+		hk_free_checked(p, "hk_arena_realloc", 0);
+		return NULL;
+	}
+	return hk_realloc_in(a, p, size, "hk_arena_realloc");
+}
+
+HK_API void *hk_arena_aligned_alloc(hk_arena_t *a, size_t align, size_t size)
+{
+	a = hk_arena_check(a, "hk_arena_aligned_alloc");
+	if (!align || (align & (align - 1))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return hk_alloc_in(a, size, align, 0);
+}
+
+HK_API hk_arena_t *hk_arena_of(const void *p)
+{
+	if (!p || !hk_ready())
+		return NULL;
+	hk_desc_t *d = hk_desc_of(p);
+	if (d) {
+		if (d->kind == HK_KIND_SLAB || d->kind == HK_KIND_SLAB_A || d->kind == HK_KIND_POOL)
+			return hk_arena_at(d->arena);
+		return NULL;
+	}
+	size_t usable;
+	unsigned arena;
+	return hk_large_lookup(p, &usable, &arena) ? hk_arena_at(arena) : NULL;
+}
+
+void hk_arenas_lock_all(void)
+{
+	hk_lock(&A.lock);
+	for (unsigned i = 0; i < A.count; i++)
+		lock_arena(A.slot[i]);
+}
+
+void hk_arenas_unlock_all(int child)
+{
+	for (unsigned i = A.count; i-- > 0;)
+		unlock_arena(A.slot[i], child);
+	if (child)
+		hk_lock_init(&A.lock);
+	else
+		hk_unlock(&A.lock);
+}

@@ -1,0 +1,55 @@
+/*
+ * core/backend.h — the contract between the lanes / malloc API and the
+ * backends: slabs (Tiny and MID, core/slab.c), POOL spans, direct mappings.
+ * Owns declarations only. A backend pruned by Kconfig is never called: the
+ * callers test CONFIG_HK_* first, so its symbols need not exist.
+ */
+#ifndef HK_CORE_BACKEND_H
+#define HK_CORE_BACKEND_H
+
+#include "core/types.h"
+
+/* Slabs: a batch of up to `want` blocks of class `cls`, linked through word 0
+ * (NULL-terminated) into *chain; returns how many (0: out of memory).
+ * `kind` is HK_KIND_SLAB (default arena, lane bins) or HK_KIND_SLAB_A. */
+unsigned hk_slab_refill(hk_arena_t *a, unsigned cls, uint32_t units, unsigned kind,
+			void **chain, unsigned want);
+/* Returns `n` blocks of class `cls` (a NULL-terminated chain) to their slabs.
+ * Returns 1 if a span went back to the arena (the purger may be needed). */
+int hk_slab_flush(hk_arena_t *a, unsigned cls, void *chain);
+/* Releases a class's cached empty slab if it has been idle since `until`. */
+int hk_slab_release_idle(hk_arena_t *a, unsigned cls, uint64_t until);
+/* Arena reset: forget every slab of the arena (class locks held). */
+void hk_slab_forget(hk_arena_t *a, unsigned cls);
+
+/* Tiny: classes up to HK_TINY_LAST, 64 KiB one-class pages. */
+unsigned hk_tiny_refill(hk_arena_t *a, unsigned cls, unsigned kind, void **chain, unsigned want);
+/* MID: the classes above Tiny, multi-unit spans. */
+unsigned hk_mid_refill(hk_arena_t *a, unsigned cls, unsigned kind, void **chain, unsigned want);
+
+/* POOL: one block per span of whole units, aligned to `align` (<= any power
+ * of two). NULL when out of memory or capacity. */
+void *hk_pool_alloc(hk_arena_t *a, size_t size, size_t align);
+/* Frees the POOL block of descriptor d (p == d->start checked by caller). */
+void hk_pool_free(hk_arena_t *a, hk_desc_t *d);
+
+/* Direct mappings above every enabled band. *fresh says the memory is
+ * zero (a new mapping, not from the cache). */
+void *hk_large_alloc(hk_arena_t *a, size_t size, size_t align, int *fresh);
+/* 1 and the usable size / arena if p is a live large block, else 0. */
+int hk_large_lookup(const void *p, size_t *usable, unsigned *arena);
+/* Frees a large block found by hk_large_lookup. */
+void hk_large_free(void *p);
+/* Grows or shrinks in place or by mremap; NULL (block intact) on failure. */
+void *hk_large_realloc(void *p, size_t size);
+/* Unmaps cached mappings idle since `until` (all if force). Bit 0: some
+ * were unmapped; bit 1: some remain cached. */
+int hk_large_trim(uint64_t until, int force);
+/* Frees every large block of an arena (reset/destroy). */
+void hk_large_free_arena(unsigned arena);
+/* Bytes of live direct mappings (stats). */
+size_t hk_large_bytes(void);
+void hk_large_lock_all(void);
+void hk_large_unlock_all(int child);
+
+#endif /* HK_CORE_BACKEND_H */

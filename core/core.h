@@ -1,0 +1,70 @@
+/*
+ * core/core.h — what core files share beyond the types: init state, the
+ * arena table, fatal errors, the purger, global counters. Declarations
+ * only. Invariant: nothing here is called from a fast path except through
+ * an unlikely branch.
+ */
+#ifndef HK_CORE_CORE_H
+#define HK_CORE_CORE_H
+
+#include "core/types.h"
+
+/* ---- init (core/init.c) ---- */
+enum { HK_INIT_NONE = 0, HK_INIT_BUSY, HK_INIT_DONE, HK_INIT_FAILED };
+extern _Atomic int hk_init_state;
+extern uintptr_t hk_secret; /* the double-free mark key */
+/* Makes sure the allocator is initialised. Returns 0, or -1 when the caller
+ * is the initialising thread itself (recursion: use the bootstrap area). */
+int hk_init(void);
+static inline int hk_ready(void)
+{
+	return __builtin_expect(atomic_load_explicit(&hk_init_state, memory_order_acquire) ==
+					HK_INIT_DONE, 1);
+}
+/* Bootstrap area for allocations made while initialising. */
+void *hk_boot_alloc(size_t size, size_t align);
+int hk_boot_owns(const void *p);
+size_t hk_boot_usable(const void *p);
+/* Writes "hakmem: <call>(): <what> <ptr>" and aborts. */
+__attribute__((noreturn, cold)) void hk_fatal(const char *call, const char *what, const void *p);
+extern int hk_env_stats;
+
+/* ---- arenas (core/arena.c) ---- */
+extern struct hk_arena hk_arena0;
+hk_arena_t *hk_arena_at(unsigned index);
+/* Checks a user handle: aborts on a destroyed arena. */
+hk_arena_t *hk_arena_check(hk_arena_t *a, const char *call);
+void hk_arena_init0(void);
+unsigned hk_arena_count(void);
+void hk_arenas_lock_all(void);
+void hk_arenas_unlock_all(int child);
+
+/* ---- purger (core/purge.c) ---- */
+/* A dirty span or idle cache exists: make sure the purger will see it. */
+void hk_purge_kick(void);
+/* Purges what has waited CONFIG_HK_PURGE_DELAY_MS (all if force); returns
+ * 1 if anything was returned, and *next the ms of the next deadline. */
+int hk_purge_run(int force, uint64_t *next);
+void hk_purge_atfork_prepare(void);
+void hk_purge_atfork_parent(void);
+void hk_purge_atfork_child(void);
+
+/* ---- global counters (core/stats.c) ---- */
+typedef struct hk_gstats {
+	_Atomic uint64_t large_maps, large_unmaps, failed_allocs, flushes, refills;
+	_Atomic uint64_t malloc_slow, free_slow, malloc_fast, free_fast;
+} hk_gstats_t;
+extern hk_gstats_t hk_gstats;
+#define HK_STAT(field, n)                                                                  \
+	do {                                                                               \
+		if (CONFIG_HK_STATS)                                                       \
+			atomic_fetch_add_explicit(&hk_gstats.field, (n), memory_order_relaxed); \
+	} while (0)
+
+/* ---- the API's internal entry points (core/alloc.c) ---- */
+void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero);
+void hk_free_checked(void *p, const char *call, size_t size_hint);
+size_t hk_usable_checked(const void *p, const char *call, unsigned *arena);
+void *hk_realloc_in(hk_arena_t *a, void *p, size_t size, const char *call);
+
+#endif /* HK_CORE_CORE_H */

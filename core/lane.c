@@ -1,0 +1,260 @@
+/*
+ * core/lane.c — lanes: creation on a thread's first slow path, batched
+ * refill from Tiny/MID slabs, flush of half a full bin, thread exit
+ * (flush, then the TLS pointer goes to the dead lane), fork's child.
+ * Must not call malloc. Invariant: every block in a bin is a free block of
+ * the default arena, of the bin's class, marked (word 1 = key ^ address).
+ */
+#include <pthread.h>
+#include <string.h>
+
+#include "core/backend.h"
+#include "core/core.h"
+#include "core/lane.h"
+#include "core/lock.h"
+#include "core/platform.h"
+#include "core/region.h"
+#include "core/sizeclass.h"
+
+static hk_lane_t lane_empty, lane_dead = { .state = HK_LANE_DEAD };
+__thread hk_lane_t *hk_lane_self __attribute__((tls_model("initial-exec"))) = &lane_empty;
+
+static struct {
+	hk_lock_t lock;
+	hk_lane_t *live, *spare;
+	pthread_key_t key;
+	uint64_t malloc_fast, free_fast, malloc_slow, free_slow, refills, flushes; /* of dead lanes */
+} LN;
+
+#define LANE_BLOCK ((size_t)256 << 10)
+
+static void lane_exit(void *arg);
+
+int hk_lane_global_init(void)
+{
+	lane_empty.key = lane_dead.key = hk_secret;
+	return pthread_key_create(&LN.key, lane_exit);
+}
+
+/* Lock held. */
+static hk_lane_t *take_lane(void)
+{
+	if (!LN.spare) {
+		void *mem;
+		if (hk_platform_map(LANE_BLOCK, 0, 0, &mem))
+			return NULL;
+		hk_lane_t *l = mem;
+		for (size_t i = 0; i < LANE_BLOCK / sizeof(hk_lane_t); i++) {
+			l[i].next = LN.spare;
+			LN.spare = &l[i];
+		}
+	}
+	hk_lane_t *l = LN.spare;
+	LN.spare = l->next;
+	return l;
+}
+
+static hk_lane_t *lane_create(void)
+{
+	hk_lock(&LN.lock);
+	hk_lane_t *l = take_lane();
+	if (l) {
+		memset(l, 0, sizeof *l);
+		l->next = LN.live;
+		if (LN.live)
+			LN.live->prev = l;
+		LN.live = l;
+	}
+	hk_unlock(&LN.lock);
+	if (!l)
+		return NULL;
+	for (int c = 0; c < HK_NLANE; c++) {
+		size_t n = CONFIG_HK_LANE_CLASS_BYTES / hk_class_size(c);
+		l->bin[c].limit = (uint32_t)(n < 2 ? 2 : n);
+	}
+	l->key = hk_secret;
+	l->state = HK_LANE_LIVE;
+	pthread_setspecific(LN.key, l);
+	hk_lane_self = l;
+	return l;
+}
+
+static unsigned refill(unsigned cls, void **chain, unsigned want)
+{
+	if (CONFIG_HK_TINY && (int)cls <= HK_TINY_LAST)
+		return hk_tiny_refill(&hk_arena0, cls, HK_KIND_SLAB, chain, want);
+	if (CONFIG_HK_MID)
+		return hk_mid_refill(&hk_arena0, cls, HK_KIND_SLAB, chain, want);
+	return 0;
+}
+
+static void flush_chain(unsigned cls, void *chain)
+{
+	HK_STAT(flushes, 1);
+	if (hk_slab_flush(&hk_arena0, cls, chain))
+		hk_purge_kick();
+}
+
+void *hk_lane_alloc(unsigned cls)
+{
+	hk_lane_t *l = hk_lane_self;
+	void *chain;
+	if (l->state == HK_LANE_EMPTY && hk_ready())
+		l = lane_create();
+	if (!l || l->state != HK_LANE_LIVE) {
+		/* No lane (thread exiting, or no memory for one): one block. */
+		return refill(cls, &chain, 1) ? chain : NULL;
+	}
+	hk_bin_t *b = &l->bin[cls];
+	if (!b->head) {
+		unsigned want = b->limit / 2;
+		want = want > 128 ? 128 : want ? want : 1;
+		b->count = refill(cls, &b->head, want);
+		l->refills++;
+		if (!b->count)
+			return NULL;
+	}
+	void **p = b->head;
+	b->head = p[0];
+	b->count--;
+	p[1] = NULL;
+	l->malloc_slow++;
+	return p;
+}
+
+/* Cuts the first half of a full bin and returns it to the slabs. */
+static void flush_half(hk_lane_t *l, unsigned cls)
+{
+	hk_bin_t *b = &l->bin[cls];
+	unsigned n = b->count / 2;
+	void **p = b->head, *chain = b->head;
+	if (!n)
+		n = b->count;
+	for (unsigned i = 1; i < n; i++)
+		p = p[0];
+	b->head = p[0];
+	b->count -= n;
+	p[0] = NULL;
+	l->flushes++;
+	flush_chain(cls, chain);
+}
+
+void hk_lane_free(void *p, unsigned cls)
+{
+	hk_lane_t *l = hk_lane_self;
+	((uintptr_t *)p)[1] = hk_secret ^ (uintptr_t)p;
+	if (l->state == HK_LANE_EMPTY && hk_ready())
+		l = lane_create();
+	if (!l || l->state != HK_LANE_LIVE) {
+		*(void **)p = NULL;
+		flush_chain(cls, p);
+		return;
+	}
+	hk_bin_t *b = &l->bin[cls];
+	if (b->count >= b->limit)
+		flush_half(l, cls);
+	*(void **)p = b->head;
+	b->head = p;
+	b->count++;
+	l->free_slow++;
+}
+
+static void flush_all(hk_lane_t *l)
+{
+	for (int c = 0; c < HK_NLANE; c++) {
+		hk_bin_t *b = &l->bin[c];
+		if (b->head) {
+			void *chain = b->head;
+			b->head = NULL;
+			b->count = 0;
+			flush_chain(c, chain);
+		}
+	}
+}
+
+void hk_lane_flush_self(void)
+{
+	hk_lane_t *l = hk_lane_self;
+	if (l->state == HK_LANE_LIVE)
+		flush_all(l);
+}
+
+/* Lock held. */
+static void retire(hk_lane_t *l)
+{
+	LN.malloc_fast += l->malloc_fast;
+	LN.free_fast += l->free_fast;
+	LN.malloc_slow += l->malloc_slow;
+	LN.free_slow += l->free_slow;
+	LN.refills += l->refills;
+	LN.flushes += l->flushes;
+	if (l->prev)
+		l->prev->next = l->next;
+	else
+		LN.live = l->next;
+	if (l->next)
+		l->next->prev = l->prev;
+	l->state = HK_LANE_DEAD;
+	l->next = LN.spare;
+	LN.spare = l;
+}
+
+static void lane_exit(void *arg)
+{
+	hk_lane_t *l = arg;
+	/* Late frees (other TSD destructors, TLS teardown) use the dead lane. */
+	hk_lane_self = &lane_dead;
+	flush_all(l);
+	hk_lock(&LN.lock);
+	retire(l);
+	hk_unlock(&LN.lock);
+}
+
+void hk_lane_sum(hk_stats_t *out, size_t *bin_bytes)
+{
+	size_t bytes = 0;
+	hk_lock(&LN.lock);
+	out->malloc_fast = LN.malloc_fast;
+	out->free_fast = LN.free_fast;
+	out->malloc_slow = LN.malloc_slow;
+	out->free_slow = LN.free_slow;
+	out->refills = LN.refills;
+	out->flushes = LN.flushes;
+	for (hk_lane_t *l = LN.live; l; l = l->next) {
+		out->malloc_fast += l->malloc_fast;
+		out->free_fast += l->free_fast;
+		out->malloc_slow += l->malloc_slow;
+		out->free_slow += l->free_slow;
+		out->refills += l->refills;
+		out->flushes += l->flushes;
+		for (int c = 0; c < HK_NLANE; c++)
+			bytes += (size_t)l->bin[c].count * hk_class_size(c);
+	}
+	hk_unlock(&LN.lock);
+	*bin_bytes = bytes;
+}
+
+void hk_lanes_lock(void)
+{
+	hk_lock(&LN.lock);
+}
+
+void hk_lanes_unlock(int child)
+{
+	if (child)
+		hk_lock_init(&LN.lock);
+	else
+		hk_unlock(&LN.lock);
+}
+
+void hk_lanes_after_fork_child(void)
+{
+	hk_lane_t *self = hk_lane_self, *next;
+	for (hk_lane_t *l = LN.live; l; l = next) {
+		next = l->next;
+		if (l == self)
+			continue;
+		flush_all(l);
+		retire(l);
+	}
+}

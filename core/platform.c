@@ -1,0 +1,148 @@
+/*
+ * core/platform.c — the only core file that includes os/, hugepage/ and
+ * numa/ headers (tools/check-layers.sh checks it). Translation only: no
+ * policy beyond picking the node and batching purges for the os queue.
+ * Must not allocate through malloc.
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/platform.h"
+#include "hugepage/hugepage.h"
+#include "numa/numa.h"
+#include "os/os.h"
+
+void hk_platform_init(const char *purge_env, const char *huge_env, const char *numa_env)
+{
+	hk_os_init(purge_env);
+	hk_hugepage_init(huge_env);
+	hk_numa_init(numa_env);
+}
+
+size_t hk_platform_page_size(void)
+{
+	return hk_os_caps()->page_size;
+}
+
+size_t hk_platform_as_limit(void)
+{
+	return hk_os_caps()->as_limit;
+}
+
+hk_hugepage_policy_t hk_platform_default_policy(void)
+{
+	return hk_hugepage_default_policy();
+}
+
+int hk_platform_reserve(size_t len, size_t align, void **out)
+{
+	return hk_os_reserve(len, align, out);
+}
+
+int hk_platform_commit(void *p, size_t len)
+{
+	return hk_os_commit(p, len);
+}
+
+int hk_platform_commit_chunks(void *p, size_t len, hk_hugepage_policy_t policy,
+			      int want_thp, int node, hk_backing_t *backing)
+{
+	int err = hk_hugepage_commit(p, len, policy, want_thp, backing);
+	if (err)
+		return err;
+	/* Binding after the commit and before the first touch is enough:
+	 * no page exists yet. A failed bind leaves the memory local. */
+	if (hk_platform_node_count() > 1)
+		hk_numa_bind(p, len, node >= 0 ? node : hk_numa_current_node());
+	return 0;
+}
+
+int hk_platform_decommit(void *p, size_t len)
+{
+	return hk_os_decommit(p, len);
+}
+
+int hk_platform_release(void *p, size_t len)
+{
+	return hk_os_release(p, len);
+}
+
+size_t hk_platform_purge_granule(hk_backing_t backing)
+{
+	return hk_hugepage_purge_granule(backing);
+}
+
+int hk_platform_map(size_t len, size_t align, int hugetlb, void **out)
+{
+	return hk_os_map(len, align, hugetlb ? HK_CHUNK_SIZE : 0, out);
+}
+
+int hk_platform_unmap(void *p, size_t len)
+{
+	return hk_os_unmap(p, len);
+}
+
+int hk_platform_remap(void *p, size_t old_len, size_t new_len, void **out)
+{
+	return hk_os_remap(p, old_len, new_len, out);
+}
+
+static void purge_done(void *cookie, void *ctx)
+{
+	(void)cookie;
+	(void)ctx;
+}
+
+void hk_platform_purge(void *const *ptrs, const size_t *lens, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (hk_os_purge_queue(ptrs[i], lens[i], NULL) == EAGAIN) {
+			hk_os_purge_drain(purge_done, NULL);
+			hk_os_purge_queue(ptrs[i], lens[i], NULL);
+		}
+	}
+	hk_os_purge_drain(purge_done, NULL);
+}
+
+void hk_platform_atfork_child(void)
+{
+	hk_os_atfork_child();
+}
+
+int hk_platform_node_count(void)
+{
+	/* numa/ may answer 0 when probed before libnuma's constructor ran. */
+	int n = hk_numa_node_count();
+	return n > 0 ? n : 1;
+}
+
+uint64_t hk_platform_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void hk_platform_fill_stats(hk_stats_t *out)
+{
+	const hk_os_caps_t *caps = hk_os_caps();
+	hk_os_counters_t c;
+	hk_os_refresh_hugetlb();
+	hk_os_counters(&c);
+	out->os_calls = c.reserve + c.commit + c.decommit + c.release + c.map + c.unmap +
+			c.advise + c.purge;
+	out->purges = c.purge;
+	out->purged_bytes = c.purged_bytes;
+	out->purge_fallbacks = c.purge_fallback;
+	out->purge_mode = hk_os_purge_mode() == HK_OS_PURGE_IO_URING ? HK_PURGE_IO_URING
+								     : HK_PURGE_MADVISE;
+	out->thp_mode = caps->thp_mode;
+	out->hugetlb_2m_free = caps->hugetlb_2m_free;
+	out->hugetlb_2m_total = caps->hugetlb_2m_total;
+	out->hugetlb_1g_free = caps->hugetlb_1g_free;
+	out->hugetlb_1g_total = caps->hugetlb_1g_total;
+	out->numa_nodes = hk_platform_node_count();
+	out->io_uring_available = caps->io_uring;
+	strncpy(out->notes, hk_hugepage_notes(), sizeof out->notes - 1);
+}

@@ -1,0 +1,37 @@
+/*
+ * core/pool.c — the POOL backend: one block per span of whole 64 KiB units
+ * cut from the arena's runs (reused without a system call; returned to the
+ * kernel by the purger). Built only with CONFIG_HK_POOL.
+ * Invariant: every unit of a live POOL span says POOL with start = block.
+ */
+#include "core/backend.h"
+#include "core/lock.h"
+#include "core/platform.h"
+#include "core/region.h"
+
+void *hk_pool_alloc(hk_arena_t *a, size_t size, size_t align)
+{
+	size_t units = (size + HK_UNIT - 1) >> HK_UNIT_SHIFT;
+	size_t align_units = align > HK_UNIT ? align >> HK_UNIT_SHIFT : 1;
+	if (!units)
+		units = 1;
+	if (units > UINT32_MAX / 2 || align_units > UINT32_MAX / 2)
+		return NULL;
+	hk_lock(&a->lock);
+	uint32_t h = hk_span_alloc(a, (uint32_t)units, (uint32_t)align_units);
+	if (h != HK_NIL) {
+		hk_span_mark(h, (uint32_t)units, HK_KIND_POOL, 0, a->index, units << HK_UNIT_SHIFT);
+		a->ctr.live += units << HK_UNIT_SHIFT;
+	}
+	hk_unlock(&a->lock);
+	return h == HK_NIL ? NULL : hk_unit_addr(h);
+}
+
+void hk_pool_free(hk_arena_t *a, hk_desc_t *d)
+{
+	uint64_t now = hk_platform_now_ms();
+	hk_lock(&a->lock);
+	a->ctr.live -= (size_t)hk_desc_at(d->head)->units << HK_UNIT_SHIFT;
+	hk_span_free(a, d->head, hk_desc_at(d->head)->units, now);
+	hk_unlock(&a->lock);
+}

@@ -1,0 +1,187 @@
+/*
+ * core/purge.c — memory return: the purger thread, started lazily on the
+ * first dirty span (never during init, outside every lock), sleeps until
+ * the oldest dirty span is CONFIG_HK_PURGE_DELAY_MS old, takes expired
+ * spans out of their arena (PURGING), purges them with no arena lock held
+ * (io_uring through platform when available) and puts them back clean.
+ * It also releases idle empty slabs and idle cached large mappings.
+ * Invariant: the steady state makes no system call here — a kick is one
+ * atomic store unless the purger sleeps with nothing to do.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+
+#include "core/backend.h"
+#include "core/core.h"
+#include "core/lock.h"
+#include "core/platform.h"
+#include "core/region.h"
+#include "core/sizeclass.h"
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	_Atomic int started, pending, idle;
+	pthread_mutex_t run; /* serialises the os purge queue */
+} P = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, PTHREAD_MUTEX_INITIALIZER };
+
+#define BATCH 64
+
+/* Purges the spans taken out; hugetlb backing purges whole pages only. */
+static void purge_spans(hk_arena_t *a, const uint32_t *heads, const uint32_t *units, unsigned n)
+{
+	void *ptrs[BATCH];
+	size_t lens[BATCH];
+	unsigned m = 0;
+	size_t g = a->backing >= HK_BACKING_2M ? hk_platform_purge_granule(a->backing) : 0;
+	for (unsigned i = 0; i < n; i++) {
+		uintptr_t s = (uintptr_t)hk_unit_addr(heads[i]);
+		uintptr_t e = s + ((uintptr_t)units[i] << HK_UNIT_SHIFT);
+		if (g) {
+			s = (s + g - 1) & ~(uintptr_t)(g - 1);
+			e &= ~(uintptr_t)(g - 1);
+		}
+		if (s < e) {
+			ptrs[m] = (void *)s;
+			lens[m++] = e - s;
+		}
+	}
+	if (m)
+		hk_platform_purge(ptrs, lens, m);
+}
+
+static int purge_arena(hk_arena_t *a, uint64_t until, uint64_t *next)
+{
+	uint32_t heads[BATCH], units[BATCH];
+	int any = 0;
+	for (int c = 0; c < HK_NLANE; c++)
+		hk_slab_release_idle(a, c, until);
+	for (;;) {
+		uint64_t nx;
+		hk_lock(&a->lock);
+		unsigned n = hk_span_take_dirty(a, until, heads, units, BATCH, &nx);
+		hk_unlock(&a->lock);
+		if (nx < *next)
+			*next = nx;
+		if (!n)
+			break;
+		purge_spans(a, heads, units, n);
+		hk_lock(&a->lock);
+		hk_span_put_clean(a, heads, units, n);
+		hk_unlock(&a->lock);
+		any = 1;
+	}
+	for (int c = 0; c < HK_NLANE; c++)
+		if (a->cls[c].empty != HK_NIL && a->cls[c].empty_stamp < *next)
+			*next = a->cls[c].empty_stamp;
+	return any;
+}
+
+int hk_purge_run(int force, uint64_t *next)
+{
+	uint64_t now = hk_platform_now_ms(), delay = CONFIG_HK_PURGE_DELAY_MS;
+	uint64_t until = force ? UINT64_MAX : now >= delay ? now - delay : 0;
+	int any = 0;
+	*next = UINT64_MAX;
+	pthread_mutex_lock(&P.run);
+	for (unsigned i = 0, n = hk_arena_count(); i < n; i++) {
+		hk_arena_t *a = hk_arena_at(i);
+		if (a && a->magic == HK_ARENA_LIVE)
+			any |= purge_arena(a, until, next);
+	}
+	int large = hk_large_trim(until, force);
+	any |= large & 1;
+	if (large & 2 && now < *next)
+		*next = now;
+	pthread_mutex_unlock(&P.run);
+	return any;
+}
+
+static void wait_until(uint64_t next)
+{
+	if (next == UINT64_MAX) {
+		pthread_cond_wait(&P.cv, &P.mu);
+		return;
+	}
+	uint64_t due = next + CONFIG_HK_PURGE_DELAY_MS;
+	struct timespec ts = { (time_t)(due / 1000), (long)(due % 1000) * 1000000L };
+	pthread_cond_timedwait(&P.cv, &P.mu, &ts);
+}
+
+static void *purger(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		uint64_t next;
+		atomic_store(&P.pending, 0);
+		hk_purge_run(0, &next);
+		pthread_mutex_lock(&P.mu);
+		atomic_store(&P.idle, 1);
+		if (!atomic_load(&P.pending))
+			wait_until(next);
+		atomic_store(&P.idle, 0);
+		pthread_mutex_unlock(&P.mu);
+	}
+	return NULL;
+}
+
+static void start(void)
+{
+	pthread_condattr_t ca;
+	pthread_attr_t attr;
+	pthread_t tid;
+	sigset_t all, old;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&P.cv, &ca);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, (size_t)128 << 10);
+	/* The purger must never run a program's signal handler. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	if (pthread_create(&tid, &attr, purger, NULL))
+		atomic_store(&P.started, 0);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+}
+
+void hk_purge_kick(void)
+{
+	if (!hk_ready())
+		return;
+	atomic_store(&P.pending, 1);
+	if (!atomic_load(&P.started)) {
+		if (!atomic_exchange(&P.started, 1))
+			start();
+		return;
+	}
+	if (atomic_load(&P.idle)) {
+		pthread_mutex_lock(&P.mu);
+		pthread_cond_signal(&P.cv);
+		pthread_mutex_unlock(&P.mu);
+	}
+}
+
+void hk_purge_atfork_prepare(void)
+{
+	pthread_mutex_lock(&P.run);
+	pthread_mutex_lock(&P.mu);
+}
+
+void hk_purge_atfork_parent(void)
+{
+	pthread_mutex_unlock(&P.mu);
+	pthread_mutex_unlock(&P.run);
+}
+
+void hk_purge_atfork_child(void)
+{
+	/* No purger in the child: the next dirty span starts one. */
+	pthread_mutex_init(&P.mu, NULL);
+	pthread_mutex_init(&P.run, NULL);
+	atomic_store(&P.started, 0);
+	atomic_store(&P.idle, 0);
+	atomic_store(&P.pending, 0);
+}

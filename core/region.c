@@ -1,0 +1,119 @@
+/*
+ * core/region.c — the one reserved region and its dense descriptor array.
+ * Owns hk_region: reservation at init (sized to RLIMIT_AS when one is set),
+ * the bump of runs, reuse of runs given back by destroyed arenas, and the
+ * lazy commit of descriptor pages. Runs are reserved address space; the
+ * arena commits them with its own backing policy.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "core/lock.h"
+#include "core/platform.h"
+#include "core/region.h"
+
+hk_region_t hk_region;
+
+/* A limit must still bound the heap (DESIGN §8.7): under RLIMIT_AS the
+ * region gets half of it, the rest is for direct mappings, stacks, code. */
+static size_t region_size(void)
+{
+	size_t len = (size_t)CONFIG_HK_REGION_GIB << 30;
+	size_t limit = hk_platform_as_limit();
+	if (limit != SIZE_MAX && limit / 2 < len)
+		len = limit / 2;
+	return len & ~(HK_CHUNK - 1);
+}
+
+int hk_region_init(void)
+{
+	size_t len = region_size();
+	for (; len >= 4 * HK_CHUNK; len = (len / 2) & ~(HK_CHUNK - 1)) {
+		size_t dlen = (len >> HK_UNIT_SHIFT) * sizeof(hk_desc_t);
+		void *base, *desc;
+		if (hk_platform_reserve(len, HK_CHUNK, &base))
+			continue;
+		if (hk_platform_reserve(dlen, 4096, &desc)) {
+			hk_platform_release(base, len);
+			continue;
+		}
+		hk_region.base = (uintptr_t)base;
+		hk_region.desc = desc;
+		hk_region.len = len;
+		return 0;
+	}
+	return ENOMEM;
+}
+
+/* Commits descriptors up to `end` units. Region lock held. */
+static int commit_desc(size_t end_units)
+{
+	size_t need = end_units * sizeof(hk_desc_t);
+	size_t page = hk_platform_page_size();
+	need = (need + page - 1) & ~(page - 1);
+	if (need <= hk_region.desc_committed)
+		return 0;
+	int err = hk_platform_commit((char *)hk_region.desc + hk_region.desc_committed,
+				     need - hk_region.desc_committed);
+	if (err)
+		return err;
+	hk_region.desc_committed = need;
+	return 0;
+}
+
+static int reuse_run(uint32_t units, uint32_t *unit)
+{
+	for (unsigned i = 0; i < hk_region.nfree; i++) {
+		if (hk_region.free_runs[i].units < units)
+			continue;
+		*unit = hk_region.free_runs[i].unit;
+		hk_region.free_runs[i].unit += units;
+		hk_region.free_runs[i].units -= units;
+		if (!hk_region.free_runs[i].units)
+			hk_region.free_runs[i] = hk_region.free_runs[--hk_region.nfree];
+		memset(hk_desc_at(*unit), 0, units * sizeof(hk_desc_t));
+		return 1;
+	}
+	return 0;
+}
+
+int hk_region_take_run(size_t chunks, uint32_t *unit)
+{
+	int err = 0;
+	uint32_t units = (uint32_t)(chunks * HK_CHUNK_UNITS);
+	hk_lock(&hk_region.lock);
+	if (!reuse_run(units, unit)) {
+		size_t used = atomic_load_explicit(&hk_region.used, memory_order_relaxed);
+		size_t bytes = chunks << HK_CHUNK_SHIFT;
+		if (chunks > hk_region.len >> HK_CHUNK_SHIFT || bytes > hk_region.len - used) {
+			err = ENOMEM;
+		} else if (!(err = commit_desc((used + bytes) >> HK_UNIT_SHIFT))) {
+			*unit = (uint32_t)(used >> HK_UNIT_SHIFT);
+			atomic_store_explicit(&hk_region.used, used + bytes, memory_order_release);
+		}
+	}
+	hk_unlock(&hk_region.lock);
+	return err;
+}
+
+void hk_region_give_run(uint32_t unit, uint32_t units)
+{
+	hk_lock(&hk_region.lock);
+	memset(hk_desc_at(unit), 0, units * sizeof(hk_desc_t));
+	/* Merge with a neighbour; a full table leaks address space only. */
+	for (unsigned i = 0; i < hk_region.nfree; i++) {
+		if (hk_region.free_runs[i].unit + hk_region.free_runs[i].units == unit) {
+			hk_region.free_runs[i].units += units;
+			goto out;
+		}
+		if (unit + units == hk_region.free_runs[i].unit) {
+			hk_region.free_runs[i].unit = unit;
+			hk_region.free_runs[i].units += units;
+			goto out;
+		}
+	}
+	if (hk_region.nfree < 64)
+		hk_region.free_runs[hk_region.nfree++] = (typeof(hk_region.free_runs[0])){ unit, units };
+out:
+	hk_unlock(&hk_region.lock);
+}

@@ -1,0 +1,79 @@
+/*
+ * core/region.h — the reserved region, its descriptor array, and spans of
+ * whole 64 KiB units inside an arena's runs (span.c).
+ * Must not allocate through malloc. Invariant: every unit below
+ * hk_region.used has a committed descriptor (see core/types.h).
+ */
+#ifndef HK_CORE_REGION_H
+#define HK_CORE_REGION_H
+
+#include "core/types.h"
+
+typedef struct hk_region {
+	/* read by free()'s fast path: keep together */
+	uintptr_t base;
+	_Atomic size_t used;     /* bytes handed to runs; descriptors committed below */
+	hk_desc_t *desc;
+	/* cold */
+	size_t len;              /* bytes reserved */
+	size_t desc_committed;   /* bytes of the descriptor array committed */
+	hk_lock_t lock;
+	unsigned nfree;
+	struct { uint32_t unit, units; } free_runs[64]; /* runs of destroyed arenas */
+} hk_region_t;
+
+extern hk_region_t hk_region;
+
+static inline hk_desc_t *hk_desc_at(uint32_t unit)
+{
+	return &hk_region.desc[unit];
+}
+
+static inline uint32_t hk_unit_of(const void *p)
+{
+	return (uint32_t)(((uintptr_t)p - hk_region.base) >> HK_UNIT_SHIFT);
+}
+
+static inline void *hk_unit_addr(uint32_t unit)
+{
+	return (void *)(hk_region.base + ((uintptr_t)unit << HK_UNIT_SHIFT));
+}
+
+/* The descriptor of a pointer inside the region's used part, else NULL. */
+static inline hk_desc_t *hk_desc_of(const void *p)
+{
+	uintptr_t off = (uintptr_t)p - hk_region.base;
+	if (off >= atomic_load_explicit(&hk_region.used, memory_order_acquire))
+		return NULL;
+	return &hk_region.desc[off >> HK_UNIT_SHIFT];
+}
+
+int hk_region_init(void);
+/* A run of `chunks` reserved (not committed) chunks; its units' descriptors
+ * are committed and zero (kind NONE). Returns 0 or ENOMEM. */
+int hk_region_take_run(size_t chunks, uint32_t *unit);
+/* Gives a decommitted run back for reuse by any arena. */
+void hk_region_give_run(uint32_t unit, uint32_t units);
+
+/* ---- spans (core/span.c); the arena lock is held for all of these ---- */
+
+/* Head unit of a new span of `units` (aligned to `align_units`, a power of
+ * two), grown from a new run when needed; HK_NIL when out of memory or over
+ * the arena's capacity. */
+uint32_t hk_span_alloc(hk_arena_t *a, uint32_t units, uint32_t align_units);
+/* Returns a span (head, units) to its arena: dirty, stamped now, coalesced. */
+void hk_span_free(hk_arena_t *a, uint32_t head, uint32_t units, uint64_t now);
+/* Writes the hot fields into every unit of a span. */
+void hk_span_mark(uint32_t head, uint32_t units, unsigned kind, unsigned cls,
+		  unsigned arena, size_t bsize);
+/* Takes up to `max` dirty spans stamped at or before `until` out of the
+ * lists (they become PURGING). Returns how many; *next gets the earliest
+ * stamp of a dirty span left (UINT64_MAX if none). */
+unsigned hk_span_take_dirty(hk_arena_t *a, uint64_t until, uint32_t *heads,
+			    uint32_t *units, unsigned max, uint64_t *next);
+/* Puts purged spans back, clean. */
+void hk_span_put_clean(hk_arena_t *a, const uint32_t *heads, const uint32_t *units, unsigned n);
+/* Arena reset: every run becomes one free dirty span. */
+void hk_span_reset_all(hk_arena_t *a, uint64_t now);
+
+#endif /* HK_CORE_REGION_H */

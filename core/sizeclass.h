@@ -1,0 +1,68 @@
+/*
+ * core/sizeclass.h — size classes: 16 B steps to 128 B, then 4 classes per
+ * power of two (at most 25 % waste). Owns the mapping size ↔ class and the
+ * band limits derived from the configuration. No state, no init.
+ * Invariant: class_size(class_of(n)) >= n, and every class size is a
+ * multiple of 16 (so every small block is 16-byte aligned).
+ */
+#ifndef HK_CORE_SIZECLASS_H
+#define HK_CORE_SIZECLASS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hk_config.h"
+
+extern const uint8_t hk_class_table[65];   /* (n + 15) >> 4 → class, n <= 1024 */
+extern const uint32_t hk_class_sizes[64];
+
+static inline unsigned hk_class_of_big(size_t n)
+{
+	/* n > 128: k = floor(log2(n - 1)), 4 steps of 2^(k-2) in (2^k, 2^(k+1)]. */
+	unsigned k = 63u - (unsigned)__builtin_clzl(n - 1);
+	unsigned j = (unsigned)((n - 1 - ((size_t)1 << k)) >> (k - 2));
+	return 8 + (k - 7) * 4 + j;
+}
+
+/* Class of a request; n <= HK_SMALL_MAX_CLASS_SIZE or at least < 2^30. */
+static inline unsigned hk_class_of(size_t n)
+{
+	if (n <= 1024)
+		return hk_class_table[(n + 15) >> 4];
+	return hk_class_of_big(n);
+}
+
+static inline size_t hk_class_size(unsigned cls)
+{
+	return hk_class_sizes[cls];
+}
+
+/* Compile-time class of a constant size (for the band limits). */
+#define HK_CLASS_OF_CONST(n)                                                     \
+	((n) <= 128 ? ((n) + 15) / 16 - 1                                           \
+		    : 8 + (63 - __builtin_clzl((size_t)(n) - 1) - 7) * 4 +            \
+			      (unsigned)(((size_t)(n) - 1 -                              \
+					  ((size_t)1 << (63 - __builtin_clzl((size_t)(n) - 1)))) >> \
+					 (63 - __builtin_clzl((size_t)(n) - 1) - 2)))
+
+/* Last class of each band (-1 when the band is off), and the lane classes. */
+#define HK_TINY_LAST (CONFIG_HK_TINY ? (int)HK_CLASS_OF_CONST(CONFIG_HK_TINY_MAX + 0) : -1)
+#define HK_MID_LAST (CONFIG_HK_MID ? (int)HK_CLASS_OF_CONST(CONFIG_HK_MID_MAX + 0) : HK_TINY_LAST)
+#define HK_NLANE (HK_MID_LAST + 1)
+
+/* Largest request served by the lanes (0: none). */
+static inline size_t hk_small_max(void)
+{
+	return HK_NLANE > 0 ? hk_class_sizes[HK_NLANE > 0 ? HK_NLANE - 1 : 0] : 0;
+}
+
+/* Largest request served by POOL (0 when POOL is off). */
+#define HK_POOL_MAX ((size_t)(CONFIG_HK_POOL ? CONFIG_HK_POOL_MAX + 0 : 0))
+
+/* 32-bit reciprocal for the interior-pointer check. */
+static inline uint32_t hk_recip(size_t bsize)
+{
+	return (uint32_t)((((uint64_t)1 << 32) + bsize - 1) / bsize);
+}
+
+#endif /* HK_CORE_SIZECLASS_H */

@@ -1,0 +1,171 @@
+/*
+ * core/slab.c — slab logic shared by Tiny and MID: spans of one size class,
+ * blocks carved lazily by a bump pointer (untouched pages cost no RSS),
+ * returned blocks kept on the slab's own free list. Everything here runs
+ * under the class lock of the arena (a->cls[cls].lock); the arena lock is
+ * taken inside only to get or give a span. Invariant: `used` counts blocks
+ * out of the slab; a slab with used == 0 is reset (bump = start) and either
+ * cached as the class's one empty slab or given back to the arena.
+ */
+#include "core/backend.h"
+#include "core/lock.h"
+#include "core/platform.h"
+#include "core/region.h"
+#include "core/sizeclass.h"
+
+static void partial_push(hk_class_t *k, uint32_t s)
+{
+	hk_desc_t *d = hk_desc_at(s);
+	d->prev = HK_NIL;
+	d->next = k->partial;
+	if (d->next != HK_NIL)
+		hk_desc_at(d->next)->prev = s;
+	k->partial = s;
+	d->flags |= HK_DF_LISTED;
+}
+
+static void partial_remove(hk_class_t *k, uint32_t s)
+{
+	hk_desc_t *d = hk_desc_at(s);
+	if (d->prev != HK_NIL)
+		hk_desc_at(d->prev)->next = d->next;
+	else
+		k->partial = d->next;
+	if (d->next != HK_NIL)
+		hk_desc_at(d->next)->prev = d->prev;
+	d->flags &= (uint8_t)~HK_DF_LISTED;
+}
+
+/* A slab with room: the cached empty one, else a new span. */
+static uint32_t new_slab(hk_arena_t *a, hk_class_t *k, unsigned cls, uint32_t units, unsigned kind)
+{
+	uint32_t s = k->empty;
+	if (s != HK_NIL) {
+		k->empty = HK_NIL;
+	} else {
+		hk_lock(&a->lock);
+		s = hk_span_alloc(a, units, 1);
+		hk_unlock(&a->lock);
+		if (s == HK_NIL)
+			return HK_NIL;
+		hk_span_mark(s, units, kind, cls, a->index, hk_class_size(cls));
+		hk_desc_t *d = hk_desc_at(s);
+		d->used = 0;
+		d->free = NULL;
+		d->bump = d->start;
+		d->flags = 0;
+	}
+	partial_push(k, s);
+	return s;
+}
+
+unsigned hk_slab_refill(hk_arena_t *a, unsigned cls, uint32_t units, unsigned kind,
+			void **chain, unsigned want)
+{
+	hk_class_t *k = &a->cls[cls];
+	size_t bs = hk_class_size(cls);
+	void *head = NULL, **tail = &head;
+	unsigned got = 0;
+	hk_lock(&k->lock);
+	while (got < want) {
+		uint32_t s = k->partial;
+		if (s == HK_NIL && (s = new_slab(a, k, cls, units, kind)) == HK_NIL)
+			break;
+		hk_desc_t *d = hk_desc_at(s);
+		uintptr_t end = d->start + ((uintptr_t)d->units << HK_UNIT_SHIFT);
+		while (got < want && d->free) {
+			void *b = d->free;
+			d->free = *(void **)b;
+			*tail = b;
+			tail = (void **)b;
+			got++;
+			d->used++;
+		}
+		while (got < want && d->bump + bs <= end) {
+			void *b = (void *)d->bump;
+			d->bump += bs;
+			*tail = b;
+			tail = (void **)b;
+			got++;
+			d->used++;
+		}
+		if (!d->free && d->bump + bs > end)
+			partial_remove(k, s);
+	}
+	*tail = NULL;
+	a->ctr.live += got * bs;
+	hk_unlock(&k->lock);
+	*chain = head;
+	return got;
+}
+
+/* used reached 0: cache the slab as the class's empty one, or give it back. */
+static int slab_empty(hk_arena_t *a, hk_class_t *k, uint32_t s, uint64_t now)
+{
+	hk_desc_t *d = hk_desc_at(s);
+	partial_remove(k, s);
+	d->free = NULL;
+	d->bump = d->start;
+	if (k->empty == HK_NIL) {
+		k->empty = s;
+		k->empty_stamp = now;
+		return 0;
+	}
+	hk_lock(&a->lock);
+	hk_span_free(a, s, d->units, now);
+	hk_unlock(&a->lock);
+	return 1;
+}
+
+int hk_slab_flush(hk_arena_t *a, unsigned cls, void *chain)
+{
+	hk_class_t *k = &a->cls[cls];
+	uint64_t now = 0;
+	int released = 0;
+	size_t n = 0;
+	hk_lock(&k->lock);
+	while (chain) {
+		n++;
+		void *b = chain;
+		chain = *(void **)b;
+		uint32_t s = hk_desc_at(hk_unit_of(b))->head;
+		hk_desc_t *d = hk_desc_at(s);
+		*(void **)b = d->free;
+		d->free = b;
+		if (!(d->flags & HK_DF_LISTED))
+			partial_push(k, s);
+		if (--d->used == 0) {
+			if (!now)
+				now = hk_platform_now_ms();
+			released |= slab_empty(a, k, s, now);
+		}
+	}
+	a->ctr.live -= n * hk_class_size(cls);
+	hk_unlock(&k->lock);
+	return released;
+}
+
+int hk_slab_release_idle(hk_arena_t *a, unsigned cls, uint64_t until)
+{
+	hk_class_t *k = &a->cls[cls];
+	int released = 0;
+	if (k->empty == HK_NIL)
+		return 0;
+	hk_lock(&k->lock);
+	uint32_t s = k->empty;
+	if (s != HK_NIL && k->empty_stamp <= until) {
+		k->empty = HK_NIL;
+		hk_lock(&a->lock);
+		hk_span_free(a, s, hk_desc_at(s)->units, k->empty_stamp);
+		hk_unlock(&a->lock);
+		released = 1;
+	}
+	hk_unlock(&k->lock);
+	return released;
+}
+
+void hk_slab_forget(hk_arena_t *a, unsigned cls)
+{
+	a->cls[cls].partial = HK_NIL;
+	a->cls[cls].empty = HK_NIL;
+}

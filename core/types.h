@@ -1,0 +1,175 @@
+/*
+ * core/types.h — the shared structs and constants of core/, and THE design
+ * comment. Owns no code. Every core file includes it; it includes nothing
+ * from the layers below (only core/platform.c talks to them).
+ *
+ * Invariant: the comment below stays true; change it with the code.
+ */
+#ifndef HK_CORE_TYPES_H
+#define HK_CORE_TYPES_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdatomic.h>
+
+#include "hakmem.h"
+#include "hk_config.h"
+
+/*
+ * DESIGN
+ *
+ * Memory. One PROT_NONE region reserved at init; it grows by a bump of
+ * 2 MiB chunks ("runs" of one or more chunks, committed on demand and
+ * owned by one arena). Each 64 KiB "unit" of the region has a 64-byte
+ * descriptor (hk_desc) in a dense array; descriptors are committed before
+ * the region's `used` mark passes them, so `(p - base) >= used` rejects
+ * NULL, foreign pointers and direct mappings in one compare, and every unit
+ * below `used` has a readable descriptor.
+ *
+ * Spans. An arena cuts its runs into spans of whole units. A span is FREE
+ * (in a size-bucketed free list of its arena, every unit's descriptor says
+ * FREE, head and tail carry the length), SLAB (one size class, blocks
+ * carved lazily by a bump pointer), POOL (one block), or PURGING (out of the
+ * lists while the purger returns its pages; nobody touches it). Free spans
+ * coalesce with free neighbours of the same arena through head/tail
+ * descriptors. A free span is `dirty` (pages maybe resident) with the time
+ * it became free; the purger thread purges dirty spans older than
+ * CONFIG_HK_PURGE_DELAY_MS and reinserts them clean.
+ *
+ * Descriptors. Hot fields (kind, cls, arena, recip, start, bsize, head) are
+ * copied into every unit of a span, so free() reads one descriptor. Cold
+ * slab state (free list, bump, used, list links) is in the head unit's
+ * descriptor only, protected by the class lock of its arena.
+ *
+ * Lanes. Each thread has a lane (per-class bins of free blocks of the
+ * default arena), reached by one initial-exec TLS pointer. A new thread's
+ * pointer is the static empty lane (every limit 0), so the fast paths need
+ * no init test; a dead thread's is the dead lane (frees go to the slabs).
+ * Bins take blocks of any thread (tcache style): a flush returns a batch to
+ * the blocks' slabs under the class lock, which is how cross-thread frees
+ * are made safe. Non-default arenas use a locked path (no bins), so reset
+ * and destroy never meet stale bins.
+ *
+ * Lock order (outer first): lanes lock → class locks (arena by arena, class
+ * by class) → arena lock → region lock → large lock; the purge lock is taken
+ * with none of these held except by fork. Lock-free: the malloc/free fast
+ * paths (thread-local bins), reading descriptors of live blocks, stats reads.
+ *
+ * Atomics: region.used (release after descriptors are committed); the stats
+ * counters (relaxed); hk_core.state (init); purger.started.
+ *
+ * A freed small block has word 1 = lane key ^ its address; malloc clears
+ * word 1 of the block it hands out, so free() sees a double free in one
+ * compare.
+ */
+
+#define HK_UNIT_SHIFT 16
+#define HK_UNIT ((size_t)1 << HK_UNIT_SHIFT)
+#define HK_CHUNK_SHIFT 21
+#define HK_CHUNK ((size_t)1 << HK_CHUNK_SHIFT)
+#define HK_CHUNK_UNITS (HK_CHUNK >> HK_UNIT_SHIFT)
+#define HK_ARENA_MAX 1024
+#define HK_NCLASS_MAX 64
+
+enum hk_kind {
+	HK_KIND_NONE = 0, /* never handed to an arena (or a run not yet cut) */
+	HK_KIND_FREE,     /* part of a free span */
+	HK_KIND_SLAB,     /* slab of the default arena: the only kind free()'s fast path takes */
+	HK_KIND_SLAB_A,   /* slab of another arena: locked path */
+	HK_KIND_POOL,     /* one POOL block (live) */
+	HK_KIND_PURGING,  /* free span out of the lists while being purged */
+};
+
+/* flags (cold, head unit) */
+#define HK_DF_LISTED 0x1u /* slab is on its class's partial list */
+#define HK_DF_DIRTY 0x2u  /* free span: pages may be resident */
+#define HK_DF_RUN 0x4u    /* first unit of a run (run_units valid) */
+
+typedef struct hk_desc {
+	/* hot: copied into every unit of a span */
+	uint8_t kind;
+	uint8_t cls;
+	uint16_t arena;
+	uint32_t recip;  /* ceil(2^32 / bsize): idx = (off * recip) >> 32 */
+	uintptr_t start; /* block 0 of the span */
+	uint32_t bsize;  /* block size (POOL: usable bytes) */
+	uint32_t head;   /* unit index of the span's head */
+	/* span shape: valid on head and tail units */
+	uint32_t units;
+	/* cold: head unit only */
+	uint16_t used;   /* slab: blocks out of the slab (live or in bins) */
+	uint8_t flags;
+	uint8_t pad;
+	union {
+		void *free;      /* slab: blocks returned, linked through word 0 */
+		uint64_t stamp;  /* free span: ms when it became free */
+	};
+	uintptr_t bump;  /* slab: next block never carved */
+	uint32_t next, prev; /* list links: unit indexes, HK_NIL ends */
+	uint32_t run_units;  /* run head: units in the run */
+	uint32_t run_next;   /* run head: next run of the same arena */
+} hk_desc_t;
+
+#define HK_NIL UINT32_MAX
+
+_Static_assert(sizeof(hk_desc_t) == 64, "descriptor is one cache line");
+
+/* A spin lock: fork resets it; contended only on slow paths. */
+typedef struct hk_lock { atomic_int v; } hk_lock_t;
+
+/* One size class of one arena: its partial slabs. */
+typedef struct hk_class {
+	hk_lock_t lock;
+	uint32_t partial;  /* head of slabs with free or uncarved blocks */
+	uint32_t empty;    /* one empty slab kept for reuse, or HK_NIL */
+	uint64_t empty_stamp; /* ms when `empty` was set */
+} hk_class_t;
+
+#define HK_SPAN_BUCKETS 64
+
+typedef struct hk_arena_stats_ctr {
+	atomic_size_t live, committed, reserved;
+	atomic_uint_fast64_t allocs, frees, failed, fallbacks;
+} hk_arena_ctr_t;
+
+struct hk_arena {
+	uint32_t magic;    /* HK_ARENA_LIVE or HK_ARENA_DEAD */
+	uint16_t index;
+	uint16_t pad;
+	hk_lock_t lock;    /* spans, runs, counters below */
+	uint32_t buckets[HK_SPAN_BUCKETS]; /* free spans by length */
+	uint32_t runs;     /* first run head */
+	_Atomic size_t inuse; /* bytes of spans handed out + large mappings (capacity) */
+	size_t capacity;
+	int node;
+	hk_hugepage_policy_t policy;
+	unsigned flags;
+	hk_backing_t backing;
+	char name[32];
+	hk_arena_ctr_t ctr;
+	hk_class_t cls[HK_NCLASS_MAX];
+};
+
+#define HK_ARENA_LIVE 0x4b41524eu
+#define HK_ARENA_DEAD 0x44454144u
+
+/* A lane bin: LIFO of free blocks of one class. */
+typedef struct hk_bin {
+	void *head;
+	uint32_t count;
+	uint32_t limit;
+} hk_bin_t;
+
+typedef struct hk_lane {
+	hk_bin_t bin[HK_NCLASS_MAX];
+	uintptr_t key;       /* double-free mark secret */
+	uint32_t state;      /* HK_LANE_* */
+	uint32_t pad;
+	struct hk_lane *next, *prev; /* list of live lanes */
+	/* per-thread counters, summed by stats */
+	uint64_t malloc_fast, free_fast, malloc_slow, free_slow, refills, flushes;
+} hk_lane_t;
+
+enum { HK_LANE_EMPTY = 0, HK_LANE_LIVE, HK_LANE_DEAD };
+
+#endif /* HK_CORE_TYPES_H */

@@ -1,0 +1,132 @@
+/*
+ * test/unit/test_core.c — core internals: size classes (table against the
+ * formula, waste bound, alignment), descriptor lookup (every unit of a
+ * span reaches its head; foreign pointers are rejected) and span
+ * coalescing in a private arena (free neighbours merge back into one span).
+ */
+#include <criterion/criterion.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "core/backend.h"
+#include "core/core.h"
+#include "core/lock.h"
+#include "core/region.h"
+#include "core/sizeclass.h"
+
+static void init(void) { cr_assert_eq(hk_init(), 0); }
+
+TestSuite(core, .init = init);
+
+Test(core, class_table_matches_formula)
+{
+	for (size_t n = 0; n <= ((size_t)2 << 20); n += n < 4096 ? 1 : 61) {
+		unsigned c = hk_class_of(n);
+		cr_assert_lt(c, 64u);
+		cr_assert_geq(hk_class_size(c), n, "class of %zu too small", n);
+		if (c > 0)
+			cr_assert_lt(hk_class_size(c - 1), n ? n : 1, "class of %zu not the smallest", n);
+		if (n > 128)
+			cr_assert_leq(hk_class_size(c) - n, n / 4, "waste above 25%% at %zu", n);
+		cr_assert_eq(hk_class_size(c) % 16, 0);
+	}
+	for (unsigned c = 0; c < 64; c++)
+		cr_assert_eq(hk_class_of(hk_class_size(c)), c);
+}
+
+Test(core, band_limits)
+{
+	if (CONFIG_HK_TINY)
+		cr_assert_geq(hk_class_size((unsigned)HK_TINY_LAST), 1040u);
+	if (HK_NLANE > 0)
+		cr_assert_eq(hk_small_max(), hk_class_size((unsigned)HK_NLANE - 1));
+	for (unsigned c = 0; c < 64; c++) {
+		uint32_t r = hk_recip(hk_class_size(c));
+		for (uintptr_t i = 0; i * hk_class_size(c) < ((uintptr_t)2 << 20); i++)
+			cr_assert_eq((uint32_t)((i * hk_class_size(c) * r) >> 32), i);
+	}
+}
+
+Test(core, descriptor_lookup)
+{
+	int stack;
+	cr_assert_null(hk_desc_of(NULL));
+	cr_assert_null(hk_desc_of(&stack));
+	void *big = hk_malloc((size_t)1 << 20);
+	cr_assert_not_null(big);
+	hk_desc_t *d = hk_desc_of(big);
+	if (CONFIG_HK_POOL) {
+		cr_assert_not_null(d);
+		cr_assert_eq(d->kind, HK_KIND_POOL);
+		for (size_t off = 0; off < ((size_t)1 << 20); off += HK_UNIT) {
+			hk_desc_t *e = hk_desc_of((char *)big + off);
+			cr_assert_eq(e->head, d->head);
+			cr_assert_eq(e->start, (uintptr_t)big);
+		}
+	}
+	hk_free(big);
+	if (HK_NLANE > 0) {
+		char *p = hk_malloc(100);
+		d = hk_desc_of(p);
+		cr_assert_not_null(d);
+		cr_assert_eq(d->kind, HK_KIND_SLAB);
+		cr_assert_eq(hk_class_size(d->cls), hk_usable_size(p));
+		hk_free(p);
+	}
+}
+
+Test(core, span_coalescing)
+{
+	hk_arena_config_t cfg = { .numa_node = HK_NODE_LOCAL, .hugepages = HK_HUGEPAGE_NONE };
+	hk_arena_t *a = hk_arena_create(&cfg);
+	cr_assert_not_null(a);
+	uint32_t s[4];
+	hk_lock(&a->lock);
+	for (int i = 0; i < 4; i++) {
+		s[i] = hk_span_alloc(a, 4, 1);
+		cr_assert_neq(s[i], HK_NIL);
+		hk_span_mark(s[i], 4, HK_KIND_POOL, 0, a->index, 4 * HK_UNIT);
+	}
+	/* First fit in a fresh run: the spans are adjacent. */
+	for (int i = 1; i < 4; i++)
+		cr_assert_eq(s[i], s[i - 1] + 4);
+	hk_span_free(a, s[1], 4, 1);
+	hk_span_free(a, s[3], 4, 1);
+	cr_assert_eq(hk_desc_at(s[1])->units, 4u);
+	hk_span_free(a, s[2], 4, 1); /* joins s[1] and the free rest of the run */
+	cr_assert_eq(hk_desc_at(s[1])->kind, HK_KIND_FREE);
+	cr_assert_eq(hk_desc_at(s[1])->units, HK_CHUNK_UNITS - 4);
+	hk_span_free(a, s[0], 4, 1);
+	cr_assert_eq(hk_desc_at(s[0])->units, HK_CHUNK_UNITS, "whole run is one free span");
+	/* An aligned span of 8 units starts on a 512 KiB boundary. */
+	uint32_t al = hk_span_alloc(a, 8, 8);
+	cr_assert_neq(al, HK_NIL);
+	cr_assert_eq((uintptr_t)hk_unit_addr(al) % (8 * HK_UNIT), 0);
+	hk_span_free(a, al, 8, 1);
+	cr_assert_eq(hk_desc_at(s[0])->units, HK_CHUNK_UNITS);
+	hk_unlock(&a->lock);
+	hk_arena_destroy(a);
+}
+
+Test(core, arena_capacity_and_reset)
+{
+	hk_arena_config_t cfg = { .capacity = (size_t)1 << 20, .numa_node = HK_NODE_LOCAL };
+	hk_arena_t *a = hk_arena_create(&cfg);
+	size_t got = 0;
+	void *p;
+	while ((p = hk_arena_malloc(a, 3000)) != NULL) {
+		cr_assert_eq(hk_arena_of(p), a);
+		got += 3000;
+	}
+	cr_assert_leq(got, (size_t)1 << 20);
+	/* Without a slab band for 3000 B, each block takes a 64 KiB span. */
+	cr_assert_geq(got, hk_small_max() >= 3000 ? (size_t)1 << 19 : 3000);
+	hk_arena_stats_t st;
+	hk_arena_stats(a, &st);
+	cr_assert_geq(st.failed_allocs, 1u);
+	hk_arena_reset(a);
+	hk_arena_stats(a, &st);
+	cr_assert_eq(st.live_bytes, 0u);
+	cr_assert_not_null(hk_arena_malloc(a, 3000));
+	hk_arena_destroy(a);
+}
