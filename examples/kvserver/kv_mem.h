@@ -4,8 +4,9 @@
  * kv_mem_malloc.c: plain malloc, for comparing allocators under LD_PRELOAD).
  * Owns nothing but this interface; the server never calls an allocator
  * directly. Invariant: a block from kv_store_alloc may be freed by any thread
- * with kv_store_free; kv_scratch_* blocks die at the next kv_scratch_reset of
- * the same heap, which only the heap's own worker thread calls.
+ * with kv_store_free; kv_scratch_* blocks are dead after kv_scratch_reset of
+ * the same heap (which may release them then or in a later batch), and only
+ * the heap's own worker thread calls either.
  */
 #ifndef KV_MEM_H
 #define KV_MEM_H
@@ -18,6 +19,8 @@ struct kv_mem_opts {
 	size_t capacity;   /* bytes per worker store arena; 0 = unlimited */
 	int hugepages;     /* hk_hugepage_policy_t value (arena build only) */
 	int numa_node;     /* a node, or -1 for the local node */
+	size_t scratch_batch; /* reset the scratch arena once this many bytes
+				 were handed out (0: after every request) */
 };
 
 /* "arena" or "malloc": which implementation was linked. */
@@ -31,7 +34,7 @@ void kv_heap_delete(struct kv_heap *h);
 void *kv_store_alloc(struct kv_heap *h, size_t n);
 void kv_store_free(void *p);
 
-/* Per-request memory, all released at once by kv_scratch_reset. */
+/* Per-request memory, released all at once by kv_scratch_reset. */
 void *kv_scratch_alloc(struct kv_heap *h, size_t n);
 void kv_scratch_reset(struct kv_heap *h);
 

@@ -2,8 +2,8 @@
  * kvserver.c — a small multi-threaded key-value server on 127.0.0.1 that
  * embeds hakmem: every worker thread stores the values it receives in its
  * own arena (capacity-bounded, NUMA-placed) and builds replies in a scratch
- * arena reset after each request (kv_mem.h; built on plain malloc instead
- * for comparison). Protocol, one command per line ("\n" or "\r\n"):
+ * arena that is reset between requests, in batches (kv_mem.h; built on
+ * plain malloc instead for comparison). Protocol, one command per line ("\n" or "\r\n"):
  *   SET key nbytes / <nbytes of data> "\n"  -> STORED | ERROR out of memory
  *   GET key    -> VALUE nbytes / <data> "\n" | NOT_FOUND
  *   DEL key    -> DELETED | NOT_FOUND
@@ -229,7 +229,7 @@ static int serve_one(struct kv_worker *w, struct kv_conn *c)
 		rc = -1;
 	else
 		rc = reply(c->fd, "ERROR bad command\n");
-	kv_scratch_reset(w->heap); /* everything this request built, at once */
+	kv_scratch_reset(w->heap); /* what this request built is dead now */
 	return rc == -2 ? -1 : rc;
 }
 
@@ -340,18 +340,20 @@ static void shut_down(pthread_t acceptor)
 static void usage(void)
 {
 	fprintf(stderr, "usage: kvserver [-p port (0: any)] [-w workers] [-c MiB per worker]\n"
-			"                [-H hugepage policy 0-4] [-n numa node] [-b buckets] [-m max value]\n");
+			"                [-H hugepage policy 0-4] [-n numa node] [-b buckets] [-m max value]\n"
+			"                [-R scratch bytes between resets (0: every request; default 256K)]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	int port = 0, opt;
-	struct kv_mem_opts mo = { .capacity = 0, .hugepages = 0, .numa_node = -1 };
+	struct kv_mem_opts mo = { .capacity = 0, .hugepages = 0, .numa_node = -1,
+				  .scratch_batch = 256 << 10 };
 	kv.nworkers = 4;
 	kv.nbuckets = 1 << 16;
 	kv.max_value = 1 << 20;
-	while ((opt = getopt(argc, argv, "p:w:c:H:n:b:m:")) != -1) {
+	while ((opt = getopt(argc, argv, "p:w:c:H:n:b:m:R:")) != -1) {
 		switch (opt) {
 		case 'p': port = atoi(optarg); break;
 		case 'w': kv.nworkers = atoi(optarg); break;
@@ -360,6 +362,7 @@ int main(int argc, char **argv)
 		case 'n': mo.numa_node = atoi(optarg); break;
 		case 'b': kv.nbuckets = strtoull(optarg, NULL, 0); break;
 		case 'm': kv.max_value = strtoull(optarg, NULL, 0); break;
+		case 'R': mo.scratch_batch = strtoull(optarg, NULL, 0); break;
 		default: usage();
 		}
 	}

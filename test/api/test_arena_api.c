@@ -36,6 +36,40 @@ Test(arena_api, defaults_and_names)
 	hk_arena_destroy(a);
 }
 
+/* The first hakmem call of the process goes through the default arena's
+ * handle: it must initialise the allocator, not see an unset arena. */
+Test(arena_api, default_arena_as_first_call)
+{
+	hk_arena_t *d = hk_arena_default();
+	cr_assert_not_null(d);
+	void *p = hk_arena_malloc(d, 100);
+	cr_assert_not_null(p);
+	cr_assert_eq(hk_arena_of(p), d);
+	hk_free(p);
+}
+
+Test(arena_api, default_arena_stats_as_first_call)
+{
+	hk_arena_stats_t s = arena_stats(hk_arena_default());
+	cr_assert_eq(s.capacity, 0);
+}
+
+/* The process heap is never reset or destroyed: both calls leave it alone. */
+Test(arena_api, default_arena_survives_reset_and_destroy)
+{
+	char *p = hk_malloc(1000);
+	cr_assert_not_null(p);
+	fill(p, 1000, 9);
+	hk_arena_reset(hk_arena_default());
+	hk_arena_destroy(hk_arena_default());
+	cr_assert(check_fill(p, 1000, 9), "a default-heap block survived");
+	void *q = hk_arena_malloc(hk_arena_default(), 1000);
+	cr_assert_not_null(q);
+	cr_assert_neq(q, p);
+	hk_free(q);
+	hk_free(p);
+}
+
 Test(arena_api, allocation_functions)
 {
 	hk_arena_config_t cfg = { .numa_node = HK_NODE_LOCAL, .name = "api" };
@@ -213,7 +247,9 @@ Test(arena_api, capacity_with_large_blocks)
 	size_t n = exhaust(a, 3 * MIB, blocks, 64);
 	cr_assert_geq(n, 2, "a 16 MiB budget holds at least two 3 MiB blocks");
 	cr_assert_leq(n * 3 * MIB, cap);
-	cr_assert_leq(arena_stats(a).committed_bytes, cap);
+	hk_arena_stats_t s = arena_stats(a);
+	cr_assert_leq(s.committed_bytes, cap, "%zu blocks of 3 MiB: %zu bytes committed, capacity %zu",
+		      n, s.committed_bytes, cap);
 	hk_free(blocks[0]);
 	blocks[0] = hk_arena_malloc(a, 3 * MIB);
 	cr_assert_not_null(blocks[0], "the freed space is usable again");

@@ -34,13 +34,6 @@ Test(arena_misuse, destroyed_arena_is_detected)
 	expect_abort(reset_destroyed, NULL, "destroyed");
 }
 
-static void destroy_default(void *arg) { (void)arg; hk_arena_destroy(hk_arena_default()); }
-
-Test(arena_misuse, default_arena_cannot_be_destroyed)
-{
-	expect_abort(destroy_default, NULL, "default");
-}
-
 /* The message must name the pointer: its hex digits, any case. */
 static void expect_free_abort(void (*misuse)(void *), void *ptr)
 {

@@ -4,7 +4,8 @@
 # (bounded request count; it reads back and checks every value), stop the
 # server by its PID and require a clean exit. Cases: arenas with reconnects
 # (workers free each other's blocks), arenas with a 4 MiB budget per worker
-# (SETs refused, nothing corrupted), the same server on plain malloc.
+# (SETs refused, nothing corrupted) and a scratch reset after every request,
+# the same server on plain malloc.
 set -u
 : "${KV_BIN:?KV_BIN (the built examples/kvserver folder) is not set}"
 . "$(dirname "$0")/kv-lib.sh"
@@ -27,6 +28,6 @@ run_case() { # run_case NAME "SERVER ARGS" "LOAD ARGS" [EXPECT-OOM]
 }
 
 run_case arena "$KV_BIN/kvserver -w 3" "-t 4 -n 5000 -k 500 -s 32:4096 -r 200 -v"
-run_case arena-budget "$KV_BIN/kvserver -w 2 -c 4" "-t 2 -n 3000 -k 3000 -s 1000:8000 -r 100" 1
+run_case arena-budget "$KV_BIN/kvserver -w 2 -c 4 -R 0" "-t 2 -n 3000 -k 3000 -s 1000:8000 -r 100" 1
 run_case malloc "$KV_BIN/kvserver-malloc -w 3" "-t 4 -n 3000 -k 500 -s 32:4096 -r 200"
 exit $((fails != 0))
