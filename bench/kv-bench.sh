@@ -3,7 +3,9 @@
 # arenas vs plain malloc (glibc, mimalloc, hakmem preloaded). Rounds are
 # interleaved (A B C D A B C D ...) and the median reported, since a
 # client/server pair on 2 cores is noisy; the server's CPU time is printed
-# too (the steadier figure). Loopback only; each server stopped by its PID.
+# too (the steadier figure). "arenas" resets each worker's scratch arena
+# every 256 KiB of replies, "arenas-reset1" after every request. Loopback
+# only; each server stopped by its PID.
 # Knobs: KV_ROUNDS (3), KV_THREADS (4), KV_REQUESTS per thread (50000),
 # KV_KEYS per thread (5000), KV_SIZES (32:2048).
 set -u
@@ -14,9 +16,10 @@ rounds=${KV_ROUNDS:-3} threads=${KV_THREADS:-4} requests=${KV_REQUESTS:-50000}
 keys=${KV_KEYS:-5000} sizes=${KV_SIZES:-32:2048}
 mimalloc=$(ls /usr/lib/x86_64-linux-gnu/libmimalloc.so.2* 2>/dev/null | head -n 1)
 
-names=(arenas glibc mimalloc hakmem-preload)
+names=(arenas arenas-reset1 glibc mimalloc hakmem-preload)
 declare -A cmd=(
 	[arenas]="$KV_BIN/kvserver"
+	[arenas-reset1]="$KV_BIN/kvserver -R 0"
 	[glibc]="$KV_BIN/kvserver-malloc"
 	[mimalloc]="env LD_PRELOAD=$mimalloc $KV_BIN/kvserver-malloc"
 	[hakmem-preload]="env LD_PRELOAD=${HAKMEM_SO:-} $KV_BIN/kvserver-malloc"
