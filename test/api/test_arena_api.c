@@ -175,13 +175,17 @@ Test(arena_api, stats_count_live_bytes)
 	hk_arena_destroy(a);
 }
 
-/* Fills the arena with `size` blocks until it says no; returns how many. */
-static size_t exhaust(hk_arena_t *a, size_t size, void **blocks, size_t max)
+/* Fills the arena with `size` blocks until it says no; returns how many,
+ * and in *usable the bytes they offer (a configuration without Tiny or MID
+ * serves small sizes from 64 KiB POOL blocks: budgets are in usable bytes). */
+static size_t exhaust(hk_arena_t *a, size_t size, void **blocks, size_t max, size_t *usable)
 {
 	size_t n = 0;
+	*usable = 0;
 	errno = 0;
 	while (n < max && (blocks[n] = hk_arena_malloc(a, size)) != NULL) {
 		fill(blocks[n], size, n);
+		*usable += hk_usable_size(blocks[n]);
 		n++;
 	}
 	cr_assert_lt(n, max, "capacity never reached with %zu blocks of %zu", n, size);
@@ -197,8 +201,9 @@ Test(arena_api, capacity_exhaustion)
 	cr_assert(a && other);
 	size_t max = 2 * cap / 1024;
 	void **blocks = calloc(max, sizeof(void *));
-	size_t n = exhaust(a, 1024, blocks, max);
-	cr_assert_geq(n * 1024, cap / 2, "only %zu KiB of an 8 MiB budget usable", n);
+	size_t usable, n = exhaust(a, 1024, blocks, max, &usable);
+	cr_assert_geq(usable, cap / 2, "only %zu KiB of an 8 MiB budget usable", usable >> 10);
+	cr_assert_leq(usable, cap, "%zu KiB usable from an 8 MiB budget", usable >> 10);
 	hk_arena_stats_t s = arena_stats(a);
 	cr_assert_eq(s.capacity, cap);
 	cr_assert_leq(s.committed_bytes, cap, "committed %zu over the capacity", s.committed_bytes);
@@ -228,7 +233,7 @@ Test(arena_api, capacity_exhaustion)
 	for (size_t i = 0; i < n; i++)
 		hk_free(blocks[i]);
 	cr_assert_eq(arena_stats(a).live_bytes, 0);
-	size_t again = exhaust(a, 1024, blocks, max);
+	size_t again = exhaust(a, 1024, blocks, max, &usable);
 	cr_assert_geq(again, n * 9 / 10, "%zu blocks after freeing, %zu before", again, n);
 	for (size_t i = 0; i < again; i++)
 		hk_free(blocks[i]);
@@ -244,7 +249,7 @@ Test(arena_api, capacity_with_large_blocks)
 	hk_arena_t *a = hk_arena_create(&cfg);
 	cr_assert_not_null(a);
 	void *blocks[64];
-	size_t n = exhaust(a, 3 * MIB, blocks, 64);
+	size_t usable, n = exhaust(a, 3 * MIB, blocks, 64, &usable);
 	cr_assert_geq(n, 2, "a 16 MiB budget holds at least two 3 MiB blocks");
 	cr_assert_leq(n * 3 * MIB, cap);
 	hk_arena_stats_t s = arena_stats(a);

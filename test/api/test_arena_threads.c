@@ -120,7 +120,8 @@ static void *churn(void *arg)
 {
 	(void)arg;
 	for (int round = 0; round < 100; round++) {
-		hk_arena_config_t cfg = { .capacity = 4 * MIB, .numa_node = HK_NODE_LOCAL, .name = "churn" };
+		/* 200 blocks: 13 MiB where POOL serves small sizes (no Tiny, no MID) */
+		hk_arena_config_t cfg = { .capacity = 16 * MIB, .numa_node = HK_NODE_LOCAL, .name = "churn" };
 		hk_arena_t *a = hk_arena_create(&cfg);
 		if (!a)
 			return (void *)1;
