@@ -6,13 +6,13 @@
 # too (the steadier figure). "arenas" resets each worker's scratch arena
 # every 256 KiB of replies, "arenas-reset1" after every request. Loopback
 # only; each server stopped by its PID.
-# Knobs: KV_ROUNDS (3), KV_THREADS (4), KV_REQUESTS per thread (50000),
+# Knobs: KV_ROUNDS (3), KV_THREADS (4), KV_REQUESTS per thread (30000),
 # KV_KEYS per thread (5000), KV_SIZES (32:2048).
 set -u
 : "${KV_BIN:?KV_BIN is not set (make bench-kv sets it)}"
 . "$(dirname "$0")/../test/kv/kv-lib.sh"
 
-rounds=${KV_ROUNDS:-3} threads=${KV_THREADS:-4} requests=${KV_REQUESTS:-50000}
+rounds=${KV_ROUNDS:-3} threads=${KV_THREADS:-4} requests=${KV_REQUESTS:-30000}
 keys=${KV_KEYS:-5000} sizes=${KV_SIZES:-32:2048}
 mimalloc=$(ls /usr/lib/x86_64-linux-gnu/libmimalloc.so.2* 2>/dev/null | head -n 1)
 

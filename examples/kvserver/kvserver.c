@@ -2,16 +2,10 @@
  * kvserver.c — a small multi-threaded key-value server on 127.0.0.1 that
  * embeds hakmem: every worker thread stores the values it receives in its
  * own arena (capacity-bounded, NUMA-placed) and builds replies in a scratch
- * arena that is reset between requests, in batches (kv_mem.h; built on
- * plain malloc instead for comparison). Protocol, one command per line ("\n" or "\r\n"):
- *   SET key nbytes / <nbytes of data> "\n"  -> STORED | ERROR out of memory
- *   GET key    -> VALUE nbytes / <data> "\n" | NOT_FOUND
- *   DEL key    -> DELETED | NOT_FOUND
- *   STATS      -> STAT name value ... END
- *   QUIT       -> closes the connection
+ * arena reset between requests (kv_mem.h; or plain malloc, to compare).
  * Any thread may replace or delete any key, so blocks are freed across
- * threads and arenas. SIGTERM/SIGINT stop it cleanly (workers joined, every
- * heap destroyed). Prints "PORT n" on stdout once listening.
+ * threads and arenas. Invariant: an entry is reachable only under its
+ * stripe lock, and freed only after it is unlinked.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -27,6 +21,17 @@
 
 #include "kv_io.h"
 #include "kv_mem.h"
+
+/*
+ * Protocol, one command per line ("\n" or "\r\n"):
+ *   SET key nbytes / <nbytes of data> "\n"  -> STORED | ERROR out of memory
+ *   GET key    -> VALUE nbytes / <data> "\n" | NOT_FOUND
+ *   DEL key    -> DELETED | NOT_FOUND
+ *   STATS      -> STAT name value ... END
+ *   QUIT       -> closes the connection
+ * Prints "PORT n" on stdout once listening; SIGTERM/SIGINT stop it cleanly
+ * (workers joined, every heap destroyed).
+ */
 
 #define KV_STRIPES 256 /* lock stripes over the buckets */
 #define KV_QUEUE 64    /* accepted connections waiting for a worker */
@@ -345,37 +350,28 @@ static void usage(void)
 	exit(2);
 }
 
-int main(int argc, char **argv)
+static void parse_args(int argc, char **argv, int *port, struct kv_mem_opts *mo)
 {
-	int port = 0, opt;
-	struct kv_mem_opts mo = { .capacity = 0, .hugepages = 0, .numa_node = -1,
-				  .scratch_batch = 256 << 10 };
-	kv.nworkers = 4;
-	kv.nbuckets = 1 << 16;
-	kv.max_value = 1 << 20;
+	int opt;
 	while ((opt = getopt(argc, argv, "p:w:c:H:n:b:m:R:")) != -1) {
 		switch (opt) {
-		case 'p': port = atoi(optarg); break;
+		case 'p': *port = atoi(optarg); break;
 		case 'w': kv.nworkers = atoi(optarg); break;
-		case 'c': mo.capacity = strtoull(optarg, NULL, 0) << 20; break;
-		case 'H': mo.hugepages = atoi(optarg); break;
-		case 'n': mo.numa_node = atoi(optarg); break;
+		case 'c': mo->capacity = strtoull(optarg, NULL, 0) << 20; break;
+		case 'H': mo->hugepages = atoi(optarg); break;
+		case 'n': mo->numa_node = atoi(optarg); break;
 		case 'b': kv.nbuckets = strtoull(optarg, NULL, 0); break;
 		case 'm': kv.max_value = strtoull(optarg, NULL, 0); break;
-		case 'R': mo.scratch_batch = strtoull(optarg, NULL, 0); break;
+		case 'R': mo->scratch_batch = strtoull(optarg, NULL, 0); break;
 		default: usage();
 		}
 	}
 	if (kv.nworkers < 1 || kv.nbuckets == 0 || (kv.nbuckets & (kv.nbuckets - 1)))
 		usage();
-	/* Signals are taken by sigwait in main; the other threads inherit the mask. */
-	sigset_t sigs;
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
+}
 
+static void make_tables(const struct kv_mem_opts *mo)
+{
 	for (int i = 0; i < KV_STRIPES; i++)
 		pthread_mutex_init(&kv.stripe[i], NULL);
 	pthread_mutex_init(&kv.qlock, NULL);
@@ -384,23 +380,41 @@ int main(int argc, char **argv)
 	kv.workers = kv_table_calloc((size_t)kv.nworkers, sizeof(*kv.workers));
 	if (!kv.buckets || !kv.workers) {
 		perror("kvserver: tables");
-		return 1;
+		exit(1);
 	}
 	for (int i = 0; i < kv.nworkers; i++) {
 		struct kv_worker *w = &kv.workers[i];
 		w->id = i;
 		w->fd = -1;
-		if (!(w->heap = kv_heap_new(i, &mo))) {
+		if (!(w->heap = kv_heap_new(i, mo))) {
 			perror("kvserver: worker heap");
-			return 1;
+			exit(1);
 		}
 	}
+}
+
+int main(int argc, char **argv)
+{
+	int port = 0, sig;
+	struct kv_mem_opts mo = { .capacity = 0, .hugepages = 0, .numa_node = -1,
+				  .scratch_batch = 256 << 10 };
+	kv.nworkers = 4;
+	kv.nbuckets = 1 << 16;
+	kv.max_value = 1 << 20;
+	parse_args(argc, argv, &port, &mo);
+	/* Signals are taken by sigwait in main; the other threads inherit the mask. */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	make_tables(&mo);
 	kv.listen_fd = listen_loopback(port);
 	pthread_t acceptor;
 	for (int i = 0; i < kv.nworkers; i++)
 		pthread_create(&kv.workers[i].tid, NULL, worker_main, &kv.workers[i]);
 	pthread_create(&acceptor, NULL, acceptor_main, NULL);
-	int sig;
 	sigwait(&sigs, &sig);
 	shut_down(acceptor);
 	return 0;
