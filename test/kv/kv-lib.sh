@@ -5,7 +5,7 @@ kv_pid= kv_port= kv_tmp=$(mktemp -d)
 
 kv_cleanup() {
 	if [ -n "$kv_pid" ]; then
-		kill "$kv_pid" 2>/dev/null
+		kill -KILL "$kv_pid" 2>/dev/null
 		wait "$kv_pid" 2>/dev/null
 	fi
 	kv_pid=
@@ -36,10 +36,19 @@ kv_cpu() {
 		"/proc/$kv_pid/stat"
 }
 
-# kv_stop: SIGTERM, wait; returns the server's exit status.
+# kv_stop: SIGTERM, wait (SIGKILL after 10 s: a stuck server fails, it
+# does not hang the suite); returns the server's exit status.
 kv_stop() {
 	local rc
 	kill -TERM "$kv_pid"
+	for _ in $(seq 200); do
+		kill -0 "$kv_pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	if kill -0 "$kv_pid" 2>/dev/null; then
+		echo "kvserver $kv_pid did not stop on SIGTERM: killed"
+		kill -KILL "$kv_pid"
+	fi
 	wait "$kv_pid"; rc=$?
 	kv_pid=
 	return $rc
