@@ -24,6 +24,9 @@ kv_start() {
 		sleep 0.05
 	done
 	echo "kvserver did not start: $*"; cat "$kv_tmp/err"
+	kill -KILL "$kv_pid" 2>/dev/null
+	wait "$kv_pid" 2>/dev/null
+	kv_pid=
 	return 1
 }
 
