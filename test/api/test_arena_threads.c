@@ -3,7 +3,9 @@
  * allocate from their own and a shared arena and free each other's blocks
  * (contents checked on the way), then every arena's counters balance; and
  * threads create, use and destroy arenas at the same time without the
- * process's memory growing with each round. Bounded work, no timing.
+ * process's memory growing with each round; and arenas reset while the
+ * purger returns their free spans. Bounded work, no timed assertion (a
+ * Criterion timeout turns a hang into a failure).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -158,4 +160,39 @@ Test(arena_threads, concurrent_create_destroy)
 	/* 400 arenas came and went: what they held must not have stayed. */
 	cr_assert_leq(g1.committed_bytes, g0.committed_bytes + 32 * MIB,
 		      "committed %zu before, %zu after", g0.committed_bytes, g1.committed_bytes);
+}
+
+/* Resets that land while the purger thread is returning the arena's free
+ * spans (idle ~100 ms, the default purge delay, then a burst of resets):
+ * the arena must stay consistent. Once hung the purger in an endless walk
+ * of a free list whose span pointed at itself. */
+static void *reset_idle_reset(void *arg)
+{
+	hk_arena_t *a = hk_arena_create(NULL);
+	uint32_t rng = 12345u + (uint32_t)(intptr_t)arg * 977u;
+	for (int i = 0; i < 40 && a; i++) {
+		for (int k = 0; k < 20; k++) {
+			char *p = hk_arena_malloc(a, 1000);
+			if (!p)
+				return (void *)1;
+			memset(p, 1, 1000);
+			hk_arena_reset(a);
+		}
+		usleep(95000 + xorshift32(&rng) % 10000);
+	}
+	if (a)
+		hk_arena_destroy(a);
+	return a ? NULL : (void *)2;
+}
+
+Test(arena_threads, reset_while_the_purger_runs, .timeout = 30)
+{
+	pthread_t t[8];
+	for (int i = 0; i < 8; i++)
+		pthread_create(&t[i], NULL, reset_idle_reset, (void *)(intptr_t)i);
+	for (int i = 0; i < 8; i++) {
+		void *rc;
+		pthread_join(t[i], &rc);
+		cr_assert_null(rc, "thread %d failed (%ld)", i, (long)(intptr_t)rc);
+	}
 }
