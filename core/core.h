@@ -52,7 +52,7 @@ void hk_purge_atfork_child(void);
 /* ---- global counters (core/stats.c) ---- */
 typedef struct hk_gstats {
 	_Atomic uint64_t large_maps, large_unmaps, failed_allocs, flushes, refills;
-	_Atomic uint64_t malloc_slow, free_slow, malloc_fast, free_fast;
+	_Atomic uint64_t malloc_slow, free_slow;
 } hk_gstats_t;
 extern hk_gstats_t hk_gstats;
 #define HK_STAT(field, n)                                                                  \

@@ -22,8 +22,9 @@ __thread hk_lane_t *hk_lane_self __attribute__((tls_model("initial-exec"))) = &l
 static struct {
 	hk_lock_t lock;
 	hk_lane_t *live, *spare;
+	hk_lane_t *fresh, *fresh_end; /* lanes never used, carved on demand */
 	pthread_key_t key;
-	uint64_t malloc_fast, free_fast, malloc_slow, free_slow, refills, flushes; /* of dead lanes */
+	uint64_t malloc_fast, free_fast, refills, flushes; /* of dead lanes */
 } LN;
 
 #define LANE_BLOCK ((size_t)256 << 10)
@@ -39,19 +40,20 @@ int hk_lane_global_init(void)
 /* Lock held. */
 static hk_lane_t *take_lane(void)
 {
-	if (!LN.spare) {
+	if (LN.spare) {
+		hk_lane_t *l = LN.spare;
+		LN.spare = l->next;
+		return l;
+	}
+	/* Carved one at a time so untouched lanes cost no RSS. */
+	if (LN.fresh == LN.fresh_end) {
 		void *mem;
 		if (hk_platform_map(LANE_BLOCK, 0, 0, &mem))
 			return NULL;
-		hk_lane_t *l = mem;
-		for (size_t i = 0; i < LANE_BLOCK / sizeof(hk_lane_t); i++) {
-			l[i].next = LN.spare;
-			LN.spare = &l[i];
-		}
+		LN.fresh = mem;
+		LN.fresh_end = LN.fresh + LANE_BLOCK / sizeof(hk_lane_t);
 	}
-	hk_lane_t *l = LN.spare;
-	LN.spare = l->next;
-	return l;
+	return LN.fresh++;
 }
 
 static hk_lane_t *lane_create(void)
@@ -70,7 +72,7 @@ static hk_lane_t *lane_create(void)
 		return NULL;
 	for (int c = 0; c < HK_NLANE; c++) {
 		size_t n = CONFIG_HK_LANE_CLASS_BYTES / hk_class_size(c);
-		l->bin[c].limit = (uint32_t)(n < 2 ? 2 : n);
+		l->bin[c].limit = l->bin[c].room = (uint32_t)(n < 2 ? 2 : n);
 	}
 	l->key = hk_secret;
 	l->state = HK_LANE_LIVE;
@@ -103,22 +105,30 @@ void *hk_lane_alloc(unsigned cls)
 		l = lane_create();
 	if (!l || l->state != HK_LANE_LIVE) {
 		/* No lane (thread exiting, or no memory for one): one block. */
-		return refill(cls, &chain, 1) ? chain : NULL;
+		if (!refill(cls, &chain, 1))
+			return NULL;
+		((void **)chain)[1] = NULL;
+		return chain;
 	}
 	hk_bin_t *b = &l->bin[cls];
 	if (!b->head) {
-		unsigned want = b->limit / 2;
-		want = want > 128 ? 128 : want ? want : 1;
-		b->count = refill(cls, &b->head, want);
+		/* Half the bin, at most 16 KiB or 128 blocks: carving touches
+		 * every block, so a small program must not carve far ahead. */
+		unsigned want = b->limit / 2, cap = (unsigned)((16u << 10) / hk_class_size(cls));
+		cap = cap > 128 ? 128 : cap ? cap : 1;
+		want = want > cap ? cap : want ? want : 1;
+		unsigned got = refill(cls, &b->head, want);
+		b->room = b->limit - got;
 		l->refills++;
-		if (!b->count)
+		l->refilled += got;
+		if (!got)
 			return NULL;
 	}
 	void **p = b->head;
 	b->head = p[0];
-	b->count--;
+	b->room++;
 	p[1] = NULL;
-	l->malloc_slow++;
+	l->popped_slow++;
 	return p;
 }
 
@@ -126,16 +136,16 @@ void *hk_lane_alloc(unsigned cls)
 static void flush_half(hk_lane_t *l, unsigned cls)
 {
 	hk_bin_t *b = &l->bin[cls];
-	unsigned n = b->count / 2;
+	unsigned held = b->limit - b->room;
+	unsigned n = held / 2 ? held / 2 : held;
 	void **p = b->head, *chain = b->head;
-	if (!n)
-		n = b->count;
 	for (unsigned i = 1; i < n; i++)
 		p = p[0];
 	b->head = p[0];
-	b->count -= n;
+	b->room += n;
 	p[0] = NULL;
 	l->flushes++;
+	l->flushed += n;
 	flush_chain(cls, chain);
 }
 
@@ -151,12 +161,12 @@ void hk_lane_free(void *p, unsigned cls)
 		return;
 	}
 	hk_bin_t *b = &l->bin[cls];
-	if (b->count >= b->limit)
+	if (!b->room)
 		flush_half(l, cls);
 	*(void **)p = b->head;
 	b->head = p;
-	b->count++;
-	l->free_slow++;
+	b->room--;
+	l->pushed_slow++;
 }
 
 static void flush_all(hk_lane_t *l)
@@ -165,9 +175,10 @@ static void flush_all(hk_lane_t *l)
 		hk_bin_t *b = &l->bin[c];
 		if (b->head) {
 			void *chain = b->head;
+			l->flushed += b->limit - b->room;
 			b->head = NULL;
-			b->count = 0;
-			flush_chain(c, chain);
+			b->room = b->limit;
+			flush_chain((unsigned)c, chain);
 		}
 	}
 }
@@ -179,13 +190,20 @@ void hk_lane_flush_self(void)
 		flush_all(l);
 }
 
-/* Lock held. */
+/* Fast frees are not counted on the fast path: derived (core/types.h). */
+static uint64_t free_fast_of(const hk_lane_t *l)
+{
+	uint64_t held = 0;
+	for (int c = 0; c < HK_NLANE; c++)
+		held += l->bin[c].limit - l->bin[c].room;
+	return held - l->refilled + l->flushed - l->pushed_slow + l->malloc_fast + l->popped_slow;
+}
+
+/* Lock held; the lane's bins are empty. */
 static void retire(hk_lane_t *l)
 {
 	LN.malloc_fast += l->malloc_fast;
-	LN.free_fast += l->free_fast;
-	LN.malloc_slow += l->malloc_slow;
-	LN.free_slow += l->free_slow;
+	LN.free_fast += free_fast_of(l);
 	LN.refills += l->refills;
 	LN.flushes += l->flushes;
 	if (l->prev)
@@ -216,19 +234,15 @@ void hk_lane_sum(hk_stats_t *out, size_t *bin_bytes)
 	hk_lock(&LN.lock);
 	out->malloc_fast = LN.malloc_fast;
 	out->free_fast = LN.free_fast;
-	out->malloc_slow = LN.malloc_slow;
-	out->free_slow = LN.free_slow;
 	out->refills = LN.refills;
 	out->flushes = LN.flushes;
 	for (hk_lane_t *l = LN.live; l; l = l->next) {
 		out->malloc_fast += l->malloc_fast;
-		out->free_fast += l->free_fast;
-		out->malloc_slow += l->malloc_slow;
-		out->free_slow += l->free_slow;
+		out->free_fast += free_fast_of(l);
 		out->refills += l->refills;
 		out->flushes += l->flushes;
 		for (int c = 0; c < HK_NLANE; c++)
-			bytes += (size_t)l->bin[c].count * hk_class_size(c);
+			bytes += (size_t)(l->bin[c].limit - l->bin[c].room) * hk_class_size((unsigned)c);
 	}
 	hk_unlock(&LN.lock);
 	*bin_bytes = bytes;

@@ -21,6 +21,7 @@ void *hk_pool_alloc(hk_arena_t *a, size_t size, size_t align)
 	uint32_t h = hk_span_alloc(a, (uint32_t)units, (uint32_t)align_units);
 	if (h != HK_NIL) {
 		hk_span_mark(h, (uint32_t)units, HK_KIND_POOL, 0, a->index, units << HK_UNIT_SHIFT);
+		hk_desc_at(h)->bump = size; /* the request, for sized frees */
 		a->ctr.live += units << HK_UNIT_SHIFT;
 	}
 	hk_unlock(&a->lock);
@@ -30,8 +31,9 @@ void *hk_pool_alloc(hk_arena_t *a, size_t size, size_t align)
 void hk_pool_free(hk_arena_t *a, hk_desc_t *d)
 {
 	uint64_t now = hk_platform_now_ms();
+	uint32_t head = hk_unit_of((void *)d->start);
 	hk_lock(&a->lock);
-	a->ctr.live -= (size_t)hk_desc_at(d->head)->units << HK_UNIT_SHIFT;
-	hk_span_free(a, d->head, hk_desc_at(d->head)->units, now);
+	a->ctr.live -= (size_t)hk_desc_at(head)->units << HK_UNIT_SHIFT;
+	hk_span_free(a, head, hk_desc_at(head)->units, now);
 	hk_unlock(&a->lock);
 }

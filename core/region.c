@@ -16,9 +16,17 @@ hk_region_t hk_region;
 
 /* A limit must still bound the heap (DESIGN §8.7): under RLIMIT_AS the
  * region gets half of it, the rest is for direct mappings, stacks, code. */
+#ifdef __SANITIZE_THREAD__
+#define UNDER_TSAN 1 /* TSan's application range cannot hold terabytes */
+#else
+#define UNDER_TSAN 0
+#endif
+
 static size_t region_size(void)
 {
 	size_t len = (size_t)CONFIG_HK_REGION_GIB << 30;
+	if (UNDER_TSAN && len > ((size_t)64 << 30))
+		len = (size_t)64 << 30;
 	size_t limit = hk_platform_as_limit();
 	if (limit != SIZE_MAX && limit / 2 < len)
 		len = limit / 2;

@@ -15,6 +15,7 @@
 
 extern const uint8_t hk_class_table[65];   /* (n + 15) >> 4 → class, n <= 1024 */
 extern const uint32_t hk_class_sizes[64];
+extern const uint8_t hk_class_table2[4097]; /* (n + 255) >> 8 → class, 1 KiB < n <= 1 MiB */
 
 static inline unsigned hk_class_of_big(size_t n)
 {
@@ -24,11 +25,13 @@ static inline unsigned hk_class_of_big(size_t n)
 	return 8 + (k - 7) * 4 + j;
 }
 
-/* Class of a request; n <= HK_SMALL_MAX_CLASS_SIZE or at least < 2^30. */
+/* Class of a request n < 2^30 (tables up to 1 MiB, the formula above). */
 static inline unsigned hk_class_of(size_t n)
 {
 	if (n <= 1024)
 		return hk_class_table[(n + 15) >> 4];
+	if (n <= ((size_t)1 << 20))
+		return hk_class_table2[(n + 255) >> 8];
 	return hk_class_of_big(n);
 }
 
@@ -59,10 +62,12 @@ static inline size_t hk_small_max(void)
 /* Largest request served by POOL (0 when POOL is off). */
 #define HK_POOL_MAX ((size_t)(CONFIG_HK_POOL ? CONFIG_HK_POOL_MAX + 0 : 0))
 
-/* 32-bit reciprocal for the interior-pointer check. */
-static inline uint32_t hk_recip(size_t bsize)
+/* Divisibility magic for the interior-pointer check (Lemire et al.,
+ * "Faster remainder by direct computation"): off is a multiple of bsize
+ * iff off * m < m (mod 2^64), for every off < 2^32. */
+static inline uint64_t hk_divm(size_t bsize)
 {
-	return (uint32_t)((((uint64_t)1 << 32) + bsize - 1) / bsize);
+	return UINT64_MAX / bsize + 1;
 }
 
 #endif /* HK_CORE_SIZECLASS_H */

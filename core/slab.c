@@ -128,7 +128,7 @@ int hk_slab_flush(hk_arena_t *a, unsigned cls, void *chain)
 		n++;
 		void *b = chain;
 		chain = *(void **)b;
-		uint32_t s = hk_desc_at(hk_unit_of(b))->head;
+		uint32_t s = hk_unit_of((void *)hk_desc_at(hk_unit_of(b))->start);
 		hk_desc_t *d = hk_desc_at(s);
 		*(void **)b = d->free;
 		d->free = b;

@@ -48,16 +48,17 @@ void hk_span_mark(uint32_t head, uint32_t units, unsigned kind, unsigned cls,
 		  unsigned arena, size_t bsize)
 {
 	uintptr_t start = (uintptr_t)hk_unit_addr(head);
-	uint32_t recip = kind == HK_KIND_SLAB || kind == HK_KIND_SLAB_A ? hk_recip(bsize) : 0;
+	/* Only default-arena slabs get a divisor: free()'s fast path relies on
+	 * divm == 0 for every other unit. */
+	uint64_t divm = kind == HK_KIND_SLAB ? hk_divm(bsize) : 0;
 	for (uint32_t u = head; u < head + units; u++) {
 		hk_desc_t *d = hk_desc_at(u);
 		d->kind = (uint8_t)kind;
 		d->cls = (uint8_t)cls;
 		d->arena = (uint16_t)arena;
-		d->recip = recip;
+		d->divm = divm;
 		d->start = start;
 		d->bsize = (uint32_t)bsize;
-		d->head = head;
 	}
 	hk_desc_at(head)->units = units;
 	hk_desc_at(head + units - 1)->units = units;
@@ -70,7 +71,6 @@ static void put_span(hk_arena_t *a, uint32_t h, uint32_t n, unsigned dirty, uint
 	d->kind = t->kind = HK_KIND_FREE;
 	d->arena = t->arena = a->index;
 	d->units = t->units = n;
-	d->head = h;
 	d->flags = (uint8_t)(dirty ? HK_DF_DIRTY : 0);
 	d->stamp = stamp;
 	list_push(a, h);
@@ -117,6 +117,7 @@ void hk_span_free(hk_arena_t *a, uint32_t head, uint32_t units, uint64_t now)
 	for (uint32_t u = head; u < head + units; u++) {
 		hk_desc_t *d = hk_desc_at(u);
 		d->kind = HK_KIND_FREE;
+		d->divm = 0;
 		d->arena = a->index;
 	}
 	a->inuse -= (size_t)units << HK_UNIT_SHIFT;
@@ -198,7 +199,7 @@ static int grow(hk_arena_t *a, uint32_t units, uint32_t align_units)
 	}
 	d->run_units = n;
 	d->run_next = a->runs;
-	d->pad = (uint8_t)backing;
+	d->backing = (uint8_t)backing;
 	a->runs = h;
 	a->ctr.reserved += (size_t)n << HK_UNIT_SHIFT;
 	a->ctr.committed += (size_t)n << HK_UNIT_SHIFT;
@@ -261,6 +262,7 @@ void hk_span_reset_all(hk_arena_t *a, uint64_t now)
 		uint32_t n = hk_desc_at(h)->run_units;
 		for (uint32_t u = h; u < h + n; u++) {
 			hk_desc_at(u)->kind = HK_KIND_FREE;
+			hk_desc_at(u)->divm = 0;
 			hk_desc_at(u)->arena = a->index;
 		}
 		put_span(a, h, n, 1, now);

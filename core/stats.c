@@ -25,9 +25,8 @@ HK_API int hk_stats_get(hk_stats_t *out)
 	if (!hk_ready() && hk_init() != 0)
 		return -1;
 	hk_lane_sum(out, &bins);
-	out->malloc_slow += hk_gstats.malloc_slow;
-	out->free_slow += hk_gstats.free_slow;
-	out->flushes += 0;
+	out->malloc_slow = hk_gstats.malloc_slow;
+	out->free_slow = hk_gstats.free_slow;
 	out->large_maps = hk_gstats.large_maps;
 	out->large_unmaps = hk_gstats.large_unmaps;
 	out->failed_allocs = hk_gstats.failed_allocs;
@@ -98,6 +97,8 @@ HK_API int hk_arena_stats(hk_arena_t *a, hk_arena_stats_t *out)
 		size_t bins = 0;
 		memset(&s, 0, sizeof s);
 		hk_lane_sum(&s, &bins);
+		s.malloc_slow = hk_gstats.malloc_slow;
+		s.free_slow = hk_gstats.free_slow;
 		out->live_bytes = out->live_bytes > bins ? out->live_bytes - bins : 0;
 		out->allocs += s.malloc_fast + s.malloc_slow;
 		out->frees += s.free_fast + s.free_slow;

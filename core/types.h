@@ -36,8 +36,9 @@
  * it became free; the purger thread purges dirty spans older than
  * CONFIG_HK_PURGE_DELAY_MS and reinserts them clean.
  *
- * Descriptors. Hot fields (kind, cls, arena, recip, start, bsize, head) are
- * copied into every unit of a span, so free() reads one descriptor. Cold
+ * Descriptors. Hot fields (kind, cls, arena, bsize, start, divm) are copied
+ * into every unit of a span, so free() reads one descriptor; the head unit
+ * is the one at `start`. Cold
  * slab state (free list, bump, used, list links) is in the head unit's
  * descriptor only, protected by the class lock of its arena.
  *
@@ -90,24 +91,25 @@ typedef struct hk_desc {
 	uint8_t kind;
 	uint8_t cls;
 	uint16_t arena;
-	uint32_t recip;  /* ceil(2^32 / bsize): idx = (off * recip) >> 32 */
-	uintptr_t start; /* block 0 of the span */
 	uint32_t bsize;  /* block size (POOL: usable bytes) */
-	uint32_t head;   /* unit index of the span's head */
+	uintptr_t start; /* block 0 of the span = the span's first unit */
+	uint64_t divm;   /* default-arena slab: ceil(2^64 / bsize), else 0: off
+			  * is a multiple of bsize iff off * divm (mod 2^64) <
+			  * divm, for off < 2^32 */
 	/* span shape: valid on head and tail units */
 	uint32_t units;
+	uint32_t run_units;  /* run head: units in the run (0: not a run head) */
 	/* cold: head unit only */
 	uint16_t used;   /* slab: blocks out of the slab (live or in bins) */
 	uint8_t flags;
-	uint8_t pad;
+	uint8_t backing; /* run head: hk_backing_t of the run */
+	uint32_t run_next;   /* run head: next run of the same arena */
 	union {
 		void *free;      /* slab: blocks returned, linked through word 0 */
 		uint64_t stamp;  /* free span: ms when it became free */
 	};
-	uintptr_t bump;  /* slab: next block never carved */
+	uintptr_t bump;  /* slab: next block never carved; POOL: the request */
 	uint32_t next, prev; /* list links: unit indexes, HK_NIL ends */
-	uint32_t run_units;  /* run head: units in the run */
-	uint32_t run_next;   /* run head: next run of the same arena */
 } hk_desc_t;
 
 #define HK_NIL UINT32_MAX
@@ -153,10 +155,12 @@ struct hk_arena {
 #define HK_ARENA_LIVE 0x4b41524eu
 #define HK_ARENA_DEAD 0x44454144u
 
-/* A lane bin: LIFO of free blocks of one class. */
+/* A lane bin: LIFO of free blocks of one class. `room` counts the pushes
+ * left before the bin is full (limit - blocks held), so each fast path
+ * touches one counter and compares it with zero. */
 typedef struct hk_bin {
 	void *head;
-	uint32_t count;
+	uint32_t room;
 	uint32_t limit;
 } hk_bin_t;
 
@@ -166,8 +170,12 @@ typedef struct hk_lane {
 	uint32_t state;      /* HK_LANE_* */
 	uint32_t pad;
 	struct hk_lane *next, *prev; /* list of live lanes */
-	/* per-thread counters, summed by stats */
-	uint64_t malloc_fast, free_fast, malloc_slow, free_slow, refills, flushes;
+	/* Counters. Only malloc_fast is counted on a fast path; frees on the
+	 * fast path are derived: blocks held = refilled - flushed + pushes -
+	 * pops, so free_fast = held - refilled + flushed - pushed_slow +
+	 * malloc_fast + popped_slow. */
+	uint64_t malloc_fast, popped_slow, pushed_slow, refilled, flushed;
+	uint64_t refills, flushes;
 } hk_lane_t;
 
 enum { HK_LANE_EMPTY = 0, HK_LANE_LIVE, HK_LANE_DEAD };
