@@ -16,7 +16,7 @@ run_case() { # run_case NAME "SERVER ARGS" "LOAD ARGS" [EXPECT-OOM]
 	# shellcheck disable=SC2086
 	kv_start $srv || { fails=$((fails + 1)); return; }
 	# shellcheck disable=SC2086
-	out=$(timeout 120 "$KV_BIN/kvload" -p "$kv_port" $load 2>&1); rc=$?
+	out=$(timeout 60 "$KV_BIN/kvload" -p "$kv_port" $load 2>&1); rc=$?
 	echo "$name: $(grep -E '^kvload: [0-9]+ requests|rss_kb' <<<"$out" | tr '\n' ' ')"
 	if ! kv_stop; then
 		echo "$name: server exited badly"; cat "$kv_tmp/err"; rc=1
