@@ -32,7 +32,7 @@ one_round() { # one_round NAME: appends "req/s cpu hwm rss" figures
 	local n=$1 out
 	# shellcheck disable=SC2086
 	kv_start ${cmd[$n]} -w 4 || return 1
-	out=$("$KV_BIN/kvload" -p "$kv_port" -t "$threads" -n "$requests" -k "$keys" -s "$sizes" -r 1000) ||
+	out=$(timeout 300 "$KV_BIN/kvload" -p "$kv_port" -t "$threads" -n "$requests" -k "$keys" -s "$sizes" -r 1000) ||
 		{ echo "kv-bench: $n: load generator failed: $out" >&2; kv_stop; return 1; }
 	rps[$n]+="$(sed -n 's/.*: \([0-9]*\) req\/s.*/\1/p' <<<"$out") "
 	cpu[$n]+="$(kv_cpu) "
