@@ -11,6 +11,7 @@
 
 #include "core/backend.h"
 #include "core/core.h"
+#include "core/harden.h"
 #include "core/lane.h"
 #include "core/region.h"
 #include "core/sizeclass.h"
@@ -37,10 +38,11 @@ static void *malloc_slow(size_t size);
 HK_API void *hk_malloc(size_t size)
 {
 	unsigned cls;
-	if (likely(size <= 1024 && HK_SMALL_MAX > 0))
-		cls = hk_class_table[(size + 15) >> 4];
-	else if (size <= HK_SMALL_MAX)
-		cls = hk_class_table2[(size + 255) >> 8];
+	size_t need = size + HK_CANARY; /* the hardened canary's room */
+	if (likely(need <= 1024 && HK_SMALL_MAX > 0 && need >= size))
+		cls = hk_class_table[(need + 15) >> 4];
+	else if (need <= HK_SMALL_MAX && need >= size)
+		cls = hk_class_table2[(need + 255) >> 8];
 	else
 		return malloc_slow(size);
 	{
@@ -48,11 +50,13 @@ HK_API void *hk_malloc(size_t size)
 		hk_bin_t *b = &l->bin[cls];
 		void **p = b->head;
 		if (likely(p != NULL)) {
-			b->head = p[0];
+			b->head = hk_next_get(p);
 			b->room++;
 			p[1] = NULL;
 			if (CONFIG_HK_STATS)
 				l->malloc_fast++;
+			if (CONFIG_HK_HARDENED)
+				hk_canary_set(p, size, hk_class_size(cls));
 			return p;
 		}
 	}
@@ -85,10 +89,12 @@ HK_API void hk_free(void *p)
 			uintptr_t mark = l->key ^ (uintptr_t)p;
 			void **q = p;
 			if (likely((uintptr_t)q[1] != mark && b->room)) {
+				if (CONFIG_HK_HARDENED)
+					hk_canary_check(q, d->bsize, "free");
 				q[1] = (void *)mark;
 				void *next = b->head;
 				b->head = q;
-				q[0] = next;
+				hk_next_set(q, next);
 				b->room--;
 				return;
 			}
@@ -120,7 +126,8 @@ void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero)
 		goto fail;
 	void *p = NULL;
 	int fresh = 0;
-	size_t want = align ? align_up(size > align ? size : align, align) : size;
+	size_t need = size + HK_CANARY;
+	size_t want = align ? align_up(need > align ? need : align, align) : need;
 	if (HK_NLANE > 0 && align <= HK_UNIT && want <= HK_SMALL_MAX) {
 		unsigned cls = hk_class_of(want);
 		if (a == &hk_arena0) {
@@ -135,6 +142,8 @@ void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero)
 			if (got)
 				((void **)(p = chain))[1] = NULL;
 		}
+		if (p && CONFIG_HK_HARDENED)
+			hk_canary_set(p, size, hk_class_size(cls));
 		if (p && zero)
 			memset(p, 0, size);
 	} else if (CONFIG_HK_POOL && size <= HK_POOL_MAX) {
@@ -175,6 +184,8 @@ static size_t check_slab(const void *p, hk_desc_t *d, const char *call)
 		hk_fatal(call, "invalid pointer (interior or misaligned)", p);
 	if (((const uintptr_t *)p)[1] == (hk_secret ^ (uintptr_t)p))
 		hk_fatal(call, "double free or use of freed block", p);
+	if (CONFIG_HK_HARDENED)
+		return hk_canary_check(p, d->bsize, call);
 	return d->bsize;
 }
 
@@ -233,7 +244,7 @@ void hk_free_checked(void *p, const char *call, size_t size_hint)
 			hk_lane_free(p, d->cls);
 		} else if (d->kind == HK_KIND_SLAB_A) {
 			((uintptr_t *)p)[1] = hk_secret ^ (uintptr_t)p;
-			*(void **)p = NULL;
+			hk_next_set(p, NULL);
 			if (hk_slab_flush(hk_arena_at(d->arena), d->cls, p))
 				hk_purge_kick();
 		} else if (CONFIG_HK_POOL) {
@@ -295,7 +306,14 @@ void *hk_realloc_in(hk_arena_t *a, void *p, size_t size, const char *call)
 		a = hk_arena_at(arena);
 	hk_desc_t *d = hk_desc_of(p);
 	int same = a == hk_arena_at(arena);
-	if (same && size <= usable && (usable <= HK_SMALL_MAX || size >= usable / 2)) {
+	if (CONFIG_HK_HARDENED && same && d &&
+	    (d->kind == HK_KIND_SLAB || d->kind == HK_KIND_SLAB_A)) {
+		/* The canary moves with the request: in place while it fits. */
+		if (size <= d->bsize - HK_CANARY && size >= d->bsize / 2) {
+			hk_canary_set(p, size, d->bsize);
+			return p;
+		}
+	} else if (same && size <= usable && (usable <= HK_SMALL_MAX || size >= usable / 2)) {
 		if (d && d->kind == HK_KIND_POOL)
 			hk_desc_at(hk_unit_of((void *)d->start))->bump = size;
 		return p;

@@ -162,7 +162,7 @@ static void clear_arena(hk_arena_t *a, int destroy)
 	if (destroy) {
 		uint32_t h = a->runs, next;
 		for (; h != HK_NIL; h = next) {
-			uint32_t n = hk_desc_at(h)->run_units;
+			uint32_t n = hk_desc_at(h)->run_units + HK_RUN_GUARD;
 			next = hk_desc_at(h)->run_next;
 			hk_platform_decommit(hk_unit_addr(h), (size_t)n << HK_UNIT_SHIFT);
 			hk_region_give_run(h, n);

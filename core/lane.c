@@ -10,6 +10,7 @@
 
 #include "core/backend.h"
 #include "core/core.h"
+#include "core/harden.h"
 #include "core/lane.h"
 #include "core/lock.h"
 #include "core/platform.h"
@@ -125,7 +126,7 @@ void *hk_lane_alloc(unsigned cls)
 			return NULL;
 	}
 	void **p = b->head;
-	b->head = p[0];
+	b->head = hk_next_get(p);
 	b->room++;
 	p[1] = NULL;
 	l->popped_slow++;
@@ -140,10 +141,10 @@ static void flush_half(hk_lane_t *l, unsigned cls)
 	unsigned n = held / 2 ? held / 2 : held;
 	void **p = b->head, *chain = b->head;
 	for (unsigned i = 1; i < n; i++)
-		p = p[0];
-	b->head = p[0];
+		p = hk_next_get(p);
+	b->head = hk_next_get(p);
 	b->room += n;
-	p[0] = NULL;
+	hk_next_set(p, NULL);
 	l->flushes++;
 	l->flushed += n;
 	flush_chain(cls, chain);
@@ -156,14 +157,14 @@ void hk_lane_free(void *p, unsigned cls)
 	if (l->state == HK_LANE_EMPTY && hk_ready())
 		l = lane_create();
 	if (!l || l->state != HK_LANE_LIVE) {
-		*(void **)p = NULL;
+		hk_next_set(p, NULL);
 		flush_chain(cls, p);
 		return;
 	}
 	hk_bin_t *b = &l->bin[cls];
 	if (!b->room)
 		flush_half(l, cls);
-	*(void **)p = b->head;
+	hk_next_set(p, b->head);
 	b->head = p;
 	b->room--;
 	l->pushed_slow++;

@@ -4,6 +4,8 @@
  * malloc) so free/usable_size/realloc recognise them, a small cache of
  * freed mappings (CONFIG_HK_LARGE_CACHE) unmapped by the purger when idle,
  * mremap for realloc. One lock (the last in the lock order) guards it all.
+ * Hardened: a PROT_NONE guard page follows every mapping (no cache, no
+ * mremap, so the guard always sits right after the block).
  * Invariant: a pointer is in the table iff it is a live large block.
  */
 #include <string.h>
@@ -32,6 +34,12 @@ static struct {
 	unsigned ncache;
 	cached_t cache[CONFIG_HK_LARGE_CACHE + 1];
 } L;
+
+/* Bytes mapped after a block as its guard. */
+static size_t guard_len(void)
+{
+	return CONFIG_HK_HARDENED ? hk_platform_page_size() : 0;
+}
 
 static size_t slot_of(uintptr_t addr, size_t cap)
 {
@@ -125,15 +133,17 @@ void *hk_large_alloc(hk_arena_t *a, size_t size, size_t align, int *fresh)
 		goto fail;
 	if (grow_table())
 		goto fail;
-	if (align <= page && (p = from_cache(len)) != NULL) {
+	if (!CONFIG_HK_HARDENED && align <= page && (p = from_cache(len)) != NULL) {
 		*fresh = 0;
 	} else {
 		int hugetlb = len >= HK_CHUNK && !(len & (HK_CHUNK - 1)) &&
 			      (a->policy == HK_HUGEPAGE_2M || a->policy == HK_HUGEPAGE_1G);
-		if (hugetlb && hk_platform_map(len, align, 1, &p) == 0)
+		if (hugetlb && !CONFIG_HK_HARDENED && hk_platform_map(len, align, 1, &p) == 0)
 			huge = 1;
-		else if (hk_platform_map(len, align, 0, &p))
+		else if (hk_platform_map(len + guard_len(), align, 0, &p))
 			goto fail;
+		else if (CONFIG_HK_HARDENED)
+			hk_platform_decommit((char *)p + len, guard_len());
 	}
 	put_entry(L.tab, L.cap, (large_entry_t){ (uintptr_t)p, len, a->index, (uint32_t)huge });
 	L.count++;
@@ -170,7 +180,7 @@ static void release(void *p, size_t len, unsigned arena, int huge)
 	a->inuse -= len;
 	a->ctr.committed -= len;
 	a->ctr.live -= len;
-	if (!huge && CONFIG_HK_LARGE_CACHE > 0 && arena == 0) {
+	if (!huge && !CONFIG_HK_HARDENED && CONFIG_HK_LARGE_CACHE > 0 && arena == 0) {
 		if (L.ncache == CONFIG_HK_LARGE_CACHE) {
 			hk_platform_unmap(L.cache[0].p, L.cache[0].len);
 			L.cache[0] = L.cache[--L.ncache];
@@ -178,7 +188,7 @@ static void release(void *p, size_t len, unsigned arena, int huge)
 		L.cache[L.ncache++] = (cached_t){ p, len, hk_platform_now_ms() };
 		return;
 	}
-	hk_platform_unmap(p, len);
+	hk_platform_unmap(p, huge ? len : len + guard_len());
 }
 
 void hk_large_free(void *p)
@@ -202,7 +212,7 @@ void *hk_large_realloc(void *p, size_t size)
 	void *q = NULL;
 	hk_lock(&L.lock);
 	large_entry_t *e = find((uintptr_t)p);
-	if (!e || e->huge)
+	if (!e || e->huge || CONFIG_HK_HARDENED)
 		goto out;
 	hk_arena_t *a = hk_arena_at(e->arena);
 	if (len > e->len && a->capacity && a->inuse + (len - e->len) > a->capacity)

@@ -48,6 +48,9 @@ static inline hk_desc_t *hk_desc_of(const void *p)
 	return &hk_region.desc[off >> HK_UNIT_SHIFT];
 }
 
+/* Units at the end of every run kept PROT_NONE (hardened guard). */
+#define HK_RUN_GUARD ((uint32_t)(CONFIG_HK_HARDENED ? 1 : 0))
+
 int hk_region_init(void);
 /* A run of `chunks` reserved (not committed) chunks; its units' descriptors
  * are committed and zero (kind NONE). Returns 0 or ENOMEM. */

@@ -8,6 +8,7 @@
  * cached as the class's one empty slab or given back to the arena.
  */
 #include "core/backend.h"
+#include "core/harden.h"
 #include "core/lock.h"
 #include "core/platform.h"
 #include "core/region.h"
@@ -64,7 +65,7 @@ unsigned hk_slab_refill(hk_arena_t *a, unsigned cls, uint32_t units, unsigned ki
 {
 	hk_class_t *k = &a->cls[cls];
 	size_t bs = hk_class_size(cls);
-	void *head = NULL, **tail = &head;
+	void *head = NULL, *prev = NULL;
 	unsigned got = 0;
 	hk_lock(&k->lock);
 	while (got < want) {
@@ -75,24 +76,31 @@ unsigned hk_slab_refill(hk_arena_t *a, unsigned cls, uint32_t units, unsigned ki
 		uintptr_t end = d->start + ((uintptr_t)d->units << HK_UNIT_SHIFT);
 		while (got < want && d->free) {
 			void *b = d->free;
-			d->free = *(void **)b;
-			*tail = b;
-			tail = (void **)b;
+			d->free = hk_next_get(b);
+			if (prev)
+				hk_next_set(prev, b);
+			else
+				head = b;
+			prev = b;
 			got++;
 			d->used++;
 		}
 		while (got < want && d->bump + bs <= end) {
 			void *b = (void *)d->bump;
 			d->bump += bs;
-			*tail = b;
-			tail = (void **)b;
+			if (prev)
+				hk_next_set(prev, b);
+			else
+				head = b;
+			prev = b;
 			got++;
 			d->used++;
 		}
 		if (!d->free && d->bump + bs > end)
 			partial_remove(k, s);
 	}
-	*tail = NULL;
+	if (prev)
+		hk_next_set(prev, NULL);
 	a->ctr.live += got * bs;
 	hk_unlock(&k->lock);
 	*chain = head;
@@ -127,10 +135,10 @@ int hk_slab_flush(hk_arena_t *a, unsigned cls, void *chain)
 	while (chain) {
 		n++;
 		void *b = chain;
-		chain = *(void **)b;
+		chain = hk_next_get(b);
 		uint32_t s = hk_unit_of((void *)hk_desc_at(hk_unit_of(b))->start);
 		hk_desc_t *d = hk_desc_at(s);
-		*(void **)b = d->free;
+		hk_next_set(b, d->free);
 		d->free = b;
 		if (!(d->flags & HK_DF_LISTED))
 			partial_push(k, s);

@@ -165,7 +165,7 @@ static uint32_t find_fit(hk_arena_t *a, uint32_t units, uint32_t align_units)
 /* A new run big enough for the request, committed, as one clean free span. */
 static int grow(hk_arena_t *a, uint32_t units, uint32_t align_units)
 {
-	size_t need = (size_t)units + (align_units > 1 ? align_units - 1 : 0);
+	size_t need = (size_t)units + (align_units > 1 ? align_units - 1 : 0) + HK_RUN_GUARD;
 	size_t chunks = (need + HK_CHUNK_UNITS - 1) / HK_CHUNK_UNITS;
 	uint32_t h;
 	hk_backing_t backing = HK_BACKING_4K;
@@ -191,7 +191,10 @@ static int grow(hk_arena_t *a, uint32_t units, uint32_t align_units)
 	    (a->policy == HK_HUGEPAGE_1G && backing < HK_BACKING_1G) ||
 	    (a->policy == HK_HUGEPAGE_THP && backing < HK_BACKING_THP))
 		a->ctr.fallbacks++;
-	uint32_t n = (uint32_t)(chunks * HK_CHUNK_UNITS);
+	/* Hardened: the run's last unit stays PROT_NONE, a guard between runs. */
+	uint32_t n = (uint32_t)(chunks * HK_CHUNK_UNITS) - HK_RUN_GUARD;
+	if (HK_RUN_GUARD)
+		hk_platform_decommit(hk_unit_addr(h + n), HK_RUN_GUARD * HK_UNIT);
 	hk_desc_t *d = hk_desc_at(h);
 	for (uint32_t u = h; u < h + n; u++) {
 		hk_desc_at(u)->kind = HK_KIND_FREE;

@@ -87,7 +87,9 @@ HK_API int hk_arena_stats(hk_arena_t *a, hk_arena_stats_t *out)
 	memcpy(out->name, a->name, sizeof out->name);
 	out->capacity = a->capacity;
 	out->live_bytes = a->ctr.live;
-	out->committed_bytes = a->ctr.committed;
+	/* What the arena's blocks hold (its capacity's measure); the runs they
+	 * are cut from are its reserved bytes. */
+	out->committed_bytes = a->inuse;
 	out->reserved_bytes = a->ctr.reserved;
 	out->allocs = a->ctr.allocs;
 	out->frees = a->ctr.frees;

@@ -62,6 +62,13 @@
  * A freed small block has word 1 = lane key ^ its address; malloc clears
  * word 1 of the block it hands out, so free() sees a double free in one
  * compare.
+ *
+ * Hardened (CONFIG_HK_HARDENED, core/harden.h): free-list links (word 0)
+ * are encoded with the secret and their slot's address and checked against
+ * the region when decoded; every slab block ends with a canary (pattern
+ * bytes after the request, then the encoded request) checked by free; the
+ * last unit of every run and a page after every direct mapping are
+ * PROT_NONE guards.
  */
 
 #define HK_UNIT_SHIFT 16

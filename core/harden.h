@@ -1,0 +1,73 @@
+/*
+ * core/harden.h — what CONFIG_HK_HARDENED adds on the block level: encoded
+ * free-list links (word 0 of a free block) and the canary after a slab
+ * block. Both fold away when the option is off (plain loads and stores).
+ * Invariant: every read or write of a free block's link goes through
+ * hk_next_get / hk_next_set, so the encoding is the same everywhere.
+ */
+#ifndef HK_CORE_HARDEN_H
+#define HK_CORE_HARDEN_H
+
+#include <string.h>
+
+#include "core/core.h"
+#include "core/region.h"
+
+/* A link is stored as next ^ secret ^ (slot address >> 12): a forged or
+ * overflowed link decodes to a wild pointer, caught by the region check. */
+static inline void hk_next_set(void *slot, void *next)
+{
+	uintptr_t v = (uintptr_t)next;
+	if (CONFIG_HK_HARDENED)
+		v ^= hk_secret ^ ((uintptr_t)slot >> 12);
+	*(uintptr_t *)slot = v;
+}
+
+static inline void *hk_next_get(const void *slot)
+{
+	uintptr_t v = *(const uintptr_t *)slot;
+	if (CONFIG_HK_HARDENED) {
+		v ^= hk_secret ^ ((uintptr_t)slot >> 12);
+		if (v && v - hk_region.base >= atomic_load_explicit(&hk_region.used,
+								     memory_order_relaxed))
+			hk_fatal("malloc", "corrupted free list at", slot);
+	}
+	return (void *)v;
+}
+
+/*
+ * Canary: the last 4 bytes of a slab block hold the requested size
+ * (encoded), and the bytes between the request and them hold a pattern,
+ * so free() catches even a 1-byte overflow past the request.
+ */
+#define HK_CANARY ((size_t)(CONFIG_HK_HARDENED ? 4 : 0))
+
+static inline uint8_t hk_canary_byte(void)
+{
+	return (uint8_t)((hk_secret >> 8) | 1);
+}
+
+static inline void hk_canary_set(void *p, size_t n, size_t bsize)
+{
+	unsigned char *b = p;
+	uint32_t v = (uint32_t)n ^ (uint32_t)(hk_secret >> 32) ^ (uint32_t)(uintptr_t)p;
+	memset(b + n, hk_canary_byte(), bsize - HK_CANARY - n);
+	memcpy(b + bsize - HK_CANARY, &v, sizeof v);
+}
+
+/* Returns the request the block was made for; aborts if the canary broke. */
+static inline size_t hk_canary_check(const void *p, size_t bsize, const char *call)
+{
+	const unsigned char *b = p;
+	uint32_t v;
+	memcpy(&v, b + bsize - HK_CANARY, sizeof v);
+	size_t n = v ^ (uint32_t)(hk_secret >> 32) ^ (uint32_t)(uintptr_t)p;
+	if (n > bsize - HK_CANARY)
+		hk_fatal(call, "heap overflow past the block", p);
+	for (size_t i = n; i < bsize - HK_CANARY; i++)
+		if (b[i] != hk_canary_byte())
+			hk_fatal(call, "heap overflow past the block", p);
+	return n;
+}
+
+#endif /* HK_CORE_HARDEN_H */
