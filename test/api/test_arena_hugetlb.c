@@ -4,16 +4,20 @@
  * free count, the mapping's page size); with an empty pool it falls back and
  * says so in the stats; 1 GiB falls back where the CPU or pool lacks them.
  * As root it resizes /proc/sys/vm/nr_hugepages and restores it (.fini runs
- * even when a test fails); otherwise the pool-changing tests skip.
+ * even when a test fails); otherwise the pool-changing tests skip. Criterion
+ * runs tests in parallel processes: a file lock keeps them one at a time.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <sys/file.h>
 
 #include "arena_test.h"
 
 #define NR_HUGEPAGES "/proc/sys/vm/nr_hugepages"
 
 static long saved_pool = -1;
+static int pool_lock = -1;
 
 static long read_long(const char *path)
 {
@@ -67,7 +71,25 @@ static void restore_pool(void)
 	saved_pool = -1;
 }
 
-TestSuite(arena_hugetlb, .fini = restore_pool);
+/* One test at a time reads or resizes the pool (else one saves the size
+ * another set, and restores that). */
+static void lock_pool(void)
+{
+	/* The pool's own file: nothing left behind, and flock(1) users agree. */
+	pool_lock = open(NR_HUGEPAGES, O_RDONLY | O_CLOEXEC);
+	if (pool_lock >= 0)
+		flock(pool_lock, LOCK_EX);
+}
+
+static void unlock_pool(void)
+{
+	restore_pool();
+	if (pool_lock >= 0)
+		close(pool_lock); /* releases the lock */
+	pool_lock = -1;
+}
+
+TestSuite(arena_hugetlb, .init = lock_pool, .fini = unlock_pool);
 
 /* The kernel page size of the mapping holding p, from /proc/self/smaps. */
 static long kernel_page_kb(const void *p)
