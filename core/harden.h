@@ -62,10 +62,22 @@ static inline size_t hk_canary_check(const void *p, size_t bsize, const char *ca
 	uint32_t v;
 	memcpy(&v, b + bsize - HK_CANARY, sizeof v);
 	size_t n = v ^ (uint32_t)(hk_secret >> 32) ^ (uint32_t)(uintptr_t)p;
-	if (n > bsize - HK_CANARY)
+	size_t end = bsize - HK_CANARY, i = n;
+	uint64_t word = hk_canary_byte() * 0x0101010101010101ull, w;
+	if (n > end)
 		hk_fatal(call, "heap overflow past the block", p);
-	for (size_t i = n; i < bsize - HK_CANARY; i++)
-		if (b[i] != hk_canary_byte())
+	/* Bytes up to a word boundary, then whole words: blocks are 16-byte
+	 * aligned and end is 4 short of a multiple of 16. */
+	for (; i < end && (i & 7); i++)
+		if (b[i] != (uint8_t)word)
+			hk_fatal(call, "heap overflow past the block", p);
+	for (; i + 8 <= end; i += 8) {
+		memcpy(&w, b + i, 8);
+		if (w != word)
+			hk_fatal(call, "heap overflow past the block", p);
+	}
+	for (; i < end; i++)
+		if (b[i] != (uint8_t)word)
 			hk_fatal(call, "heap overflow past the block", p);
 	return n;
 }
