@@ -92,7 +92,8 @@ typedef struct hk_arena_config {
 typedef struct hk_arena_stats {
 	char name[32];
 	size_t capacity;        /* 0 = unlimited */
-	size_t live_bytes;      /* usable bytes of blocks not freed */
+	size_t live_bytes;      /* bytes of the blocks not freed: their usable size (a hardened
+				   build adds each block's canary room) */
 	size_t committed_bytes; /* memory the arena holds from the OS */
 	size_t reserved_bytes;  /* address space the arena holds */
 	uint64_t allocs;        /* successful allocations */
