@@ -8,6 +8,7 @@
  * cached as the class's one empty slab or given back to the arena.
  */
 #include "core/backend.h"
+#include "core/core.h"
 #include "core/harden.h"
 #include "core/lock.h"
 #include "core/platform.h"
@@ -138,6 +139,10 @@ int hk_slab_flush(hk_arena_t *a, unsigned cls, void *chain)
 		chain = hk_next_get(b);
 		uint32_t s = hk_unit_of((void *)hk_desc_at(hk_unit_of(b))->start);
 		hk_desc_t *d = hk_desc_at(s);
+		/* A block boundary the bump never reached was never handed out:
+		 * taking it back would later give it to two owners. */
+		if ((uintptr_t)b >= d->bump)
+			hk_fatal("free", "invalid pointer (never allocated)", b);
 		hk_next_set(b, d->free);
 		d->free = b;
 		if (!(d->flags & HK_DF_LISTED))
