@@ -72,9 +72,13 @@ static int purge_arena(hk_arena_t *a, uint64_t until, uint64_t *next)
 		hk_unlock(&a->lock);
 		any = 1;
 	}
-	for (int c = 0; c < HK_NLANE; c++)
-		if (a->cls[c].empty != HK_NIL && a->cls[c].empty_stamp < *next)
-			*next = a->cls[c].empty_stamp;
+	for (int c = 0; c < HK_NLANE; c++) {
+		hk_class_t *k = &a->cls[c];
+		hk_lock(&k->lock); /* flushes set `empty` concurrently */
+		if (k->empty != HK_NIL && k->empty_stamp < *next)
+			*next = k->empty_stamp;
+		hk_unlock(&k->lock);
+	}
 	return any;
 }
 

