@@ -18,5 +18,5 @@ preload-y += core/preload.o core/preload_cxx.o
 $(O)/core/%_cxx.o: core/%_cxx.cc $(GEN)
 	@mkdir -p $(dir $@)
 	@echo "  CXX     $<"
-	@$(CXX) $(CPPFLAGS) $(filter-out -std=gnu11 -Wstrict-prototypes -Wshadow,$(CFLAGS)) -std=gnu++17 -fexceptions -c $< -o $@
+	@$(CXX) $(CPPFLAGS) $(filter-out -std=gnu11 -Wstrict-prototypes,$(CFLAGS)) -std=gnu++17 -fexceptions -c $< -o $@
 	@objcopy --weaken $@

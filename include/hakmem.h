@@ -89,7 +89,7 @@ typedef struct hk_arena_config {
 
 #define HK_ARENA_ZERO_ON_RESET 0x1u /* purge every page on reset (RSS drops at once) */
 
-typedef struct hk_arena_stats {
+typedef struct hk_arena_stats_s {
 	char name[32];
 	size_t capacity;        /* 0 = unlimited */
 	size_t live_bytes;      /* bytes of the blocks not freed: their usable size (a hardened
