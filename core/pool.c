@@ -1,7 +1,8 @@
 /*
  * core/pool.c — the POOL backend: one block per span of whole 64 KiB units
  * cut from the arena's runs (reused without a system call; returned to the
- * kernel by the purger). Built only with CONFIG_HK_POOL.
+ * kernel by the purger). The default arena's last freed span is held whole
+ * for a repeat of its length (core/span.c). Built only with CONFIG_HK_POOL.
  * Invariant: every unit of a live POOL span says POOL with start = block.
  */
 #include "core/backend.h"
@@ -18,9 +19,10 @@ void *hk_pool_alloc(hk_arena_t *a, size_t size, size_t align)
 	if (units > UINT32_MAX / 2 || align_units > UINT32_MAX / 2)
 		return NULL;
 	hk_lock(&a->lock);
-	uint32_t h = hk_span_alloc(a, (uint32_t)units, (uint32_t)align_units);
-	if (h != HK_NIL) {
+	uint32_t h = hk_span_unhold(a, (uint32_t)units, (uint32_t)align_units);
+	if (h == HK_NIL && (h = hk_span_alloc(a, (uint32_t)units, (uint32_t)align_units)) != HK_NIL)
 		hk_span_mark(h, (uint32_t)units, HK_KIND_POOL, 0, a->index, units << HK_UNIT_SHIFT);
+	if (h != HK_NIL) {
 		hk_desc_at(h)->bump = size; /* the request, for sized frees */
 		a->ctr.live += units << HK_UNIT_SHIFT;
 	}
@@ -32,8 +34,11 @@ void hk_pool_free(hk_arena_t *a, hk_desc_t *d)
 {
 	uint64_t now = hk_platform_now_ms();
 	uint32_t head = hk_unit_of((void *)d->start);
+	uint32_t units;
 	hk_lock(&a->lock);
-	a->ctr.live -= (size_t)hk_desc_at(head)->units << HK_UNIT_SHIFT;
-	hk_span_free(a, head, hk_desc_at(head)->units, now);
+	units = hk_desc_at(head)->units;
+	a->ctr.live -= (size_t)units << HK_UNIT_SHIFT;
+	if (!hk_span_hold(a, head, units, now))
+		hk_span_free(a, head, units, now);
 	hk_unlock(&a->lock);
 }

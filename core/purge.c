@@ -6,7 +6,7 @@
  * (io_uring through platform when available) and puts them back clean.
  * It also releases idle empty slabs and idle cached large mappings.
  * Invariant: the steady state makes no system call here — a kick is one
- * atomic store unless the purger sleeps with nothing to do.
+ * atomic store unless the purger sleeps with nothing to do (no deadline).
  */
 #include <pthread.h>
 #include <signal.h>
@@ -22,7 +22,7 @@
 static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	_Atomic int started, pending, idle;
+	_Atomic int started, pending, sleeping; /* sleeping: waits with no deadline */
 	pthread_mutex_t run; /* serialises the os purge queue */
 } P = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, PTHREAD_MUTEX_INITIALIZER };
 
@@ -112,10 +112,24 @@ int hk_purge_run(int force, uint64_t *next)
 	return any;
 }
 
+/*
+ * With a deadline the purger sleeps through kicks: whatever they announce
+ * became free after this run started, so its deadline is later than `next`
+ * and the run at `next` sees it. Only a purger with nothing to wait for is
+ * woken, and only it looks at `pending` (set by kicks during its run). A
+ * kicker stores `pending` then reads `sleeping`; the purger stores
+ * `sleeping` then reads `pending` (both seq_cst): one of them sees the
+ * other, so no kick is lost. Waking on every kick cost a futex call per
+ * POOL free, and looping while `pending` was set kept the purger spinning
+ * on the arena locks under a steady stream of frees.
+ */
 static void wait_until(uint64_t next)
 {
 	if (next == UINT64_MAX) {
-		pthread_cond_wait(&P.cv, &P.mu);
+		atomic_store(&P.sleeping, 1);
+		if (!atomic_load(&P.pending))
+			pthread_cond_wait(&P.cv, &P.mu);
+		atomic_store(&P.sleeping, 0);
 		return;
 	}
 	uint64_t due = next + CONFIG_HK_PURGE_DELAY_MS;
@@ -131,10 +145,7 @@ static void *purger(void *arg)
 		atomic_store(&P.pending, 0);
 		hk_purge_run(0, &next);
 		pthread_mutex_lock(&P.mu);
-		atomic_store(&P.idle, 1);
-		if (!atomic_load(&P.pending))
-			wait_until(next);
-		atomic_store(&P.idle, 0);
+		wait_until(next);
 		pthread_mutex_unlock(&P.mu);
 	}
 	return NULL;
@@ -171,7 +182,7 @@ void hk_purge_kick(void)
 			start();
 		return;
 	}
-	if (atomic_load(&P.idle)) {
+	if (atomic_load(&P.sleeping)) {
 		pthread_mutex_lock(&P.mu);
 		pthread_cond_signal(&P.cv);
 		pthread_mutex_unlock(&P.mu);
@@ -196,6 +207,6 @@ void hk_purge_atfork_child(void)
 	pthread_mutex_init(&P.mu, NULL);
 	pthread_mutex_init(&P.run, NULL);
 	atomic_store(&P.started, 0);
-	atomic_store(&P.idle, 0);
+	atomic_store(&P.sleeping, 0);
 	atomic_store(&P.pending, 0);
 }

@@ -66,6 +66,12 @@ void hk_region_give_run(uint32_t unit, uint32_t units);
 uint32_t hk_span_alloc(hk_arena_t *a, uint32_t units, uint32_t align_units);
 /* Returns a span (head, units) to its arena: dirty, stamped now, coalesced. */
 void hk_span_free(hk_arena_t *a, uint32_t head, uint32_t units, uint64_t now);
+/* The default arena's held POOL span (core/span.c): hk_span_hold keeps a
+ * freed POOL span whole for the next request of the same length (1: held,
+ * 0: free it as usual); hk_span_unhold gives it back as a live POOL span
+ * (head unit; `bump` is the caller's) or HK_NIL. */
+int hk_span_hold(hk_arena_t *a, uint32_t head, uint32_t units, uint64_t now);
+uint32_t hk_span_unhold(hk_arena_t *a, uint32_t units, uint32_t align_units);
 /* Writes the hot fields into every unit of a span. */
 void hk_span_mark(uint32_t head, uint32_t units, unsigned kind, unsigned cls,
 		  unsigned arena, size_t bsize);

@@ -119,7 +119,7 @@ static int slab_empty(hk_arena_t *a, hk_class_t *k, uint32_t s, uint64_t now)
 	partial_remove(k, s);
 	d->free = NULL;
 	d->bump = d->start;
-	if (k->empty == HK_NIL) {
+	if (k->empty == HK_NIL && d->units == 1) {
 		k->empty = s;
 		k->empty_stamp = now;
 		return 0;
