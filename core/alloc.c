@@ -318,7 +318,8 @@ void *hk_realloc_in(hk_arena_t *a, void *p, size_t size, const char *call)
 			hk_desc_at(hk_unit_of((void *)d->start))->bump = size;
 		return p;
 	}
-	if (same && !d && !hk_boot_owns(p) && size > HK_POOL_MAX && size > HK_SMALL_MAX) {
+	if (same && !d && !hk_boot_owns(p) && size > HK_SMALL_MAX &&
+	    (size > HK_POOL_MAX || size >= CONFIG_HK_REALLOC_MAP_MIN)) {
 		void *q = hk_large_realloc(p, size);
 		if (q) {
 			if (arena) {
@@ -328,7 +329,19 @@ void *hk_realloc_in(hk_arena_t *a, void *p, size_t size, const char *call)
 			return q;
 		}
 	}
-	void *q = hk_alloc_in(a, size, 0, 0);
+	void *q = NULL;
+	if (size > usable && size > HK_SMALL_MAX && size >= CONFIG_HK_REALLOC_MAP_MIN &&
+	    hk_ready()) {
+		/* Growth moves to a mapping; the next steps are mremaps. */
+		int fresh;
+		if ((q = hk_large_alloc(a, size, 0, &fresh)) != NULL) {
+			HK_STAT(large_maps, 1);
+			if (a != &hk_arena0)
+				atomic_fetch_add_explicit(&a->ctr.allocs, 1, memory_order_relaxed);
+		}
+	}
+	if (!q)
+		q = hk_alloc_in(a, size, 0, 0);
 	if (!q)
 		return NULL;
 	memcpy(q, p, size < usable ? size : usable);
