@@ -49,6 +49,8 @@ int hk_large_trim(uint64_t until, int force);
 void hk_large_free_arena(unsigned arena);
 /* Bytes of live direct mappings (stats). */
 size_t hk_large_bytes(void);
+/* Freed mappings kept for reuse (never more than CONFIG_HK_LARGE_CACHE). */
+unsigned hk_large_cached(void);
 void hk_large_lock_all(void);
 void hk_large_unlock_all(int child);
 

@@ -277,6 +277,11 @@ size_t hk_large_bytes(void)
 	return L.bytes;
 }
 
+unsigned hk_large_cached(void)
+{
+	return L.ncache;
+}
+
 void hk_large_lock_all(void)
 {
 	hk_lock(&L.lock);

@@ -30,11 +30,14 @@
  * (in a size-bucketed free list of its arena, every unit's descriptor says
  * FREE, head and tail carry the length), SLAB (one size class, blocks
  * carved lazily by a bump pointer), POOL (one block), or PURGING (out of the
- * lists while the purger returns its pages; nobody touches it). Free spans
+ * lists while the purger returns its pages, or held whole by core/span.c as
+ * the default arena's last freed POOL span, inner units still POOL;
+ * nobody else touches it). Free spans
  * coalesce with free neighbours of the same arena through head/tail
  * descriptors. A free span is `dirty` (pages maybe resident) with the time
  * it became free; the purger thread purges dirty spans older than
- * CONFIG_HK_PURGE_DELAY_MS and reinserts them clean.
+ * CONFIG_HK_PURGE_DELAY_MS and reinserts them clean (the held span goes
+ * back to the lists then, or before the arena grows).
  *
  * Descriptors. Hot fields (kind, cls, arena, bsize, start, divm) are copied
  * into every unit of a span, so free() reads one descriptor; the head unit

@@ -1,0 +1,238 @@
+/*
+ * test/unit/test_rss.c — the memory-return policies of core/span.c,
+ * core/pool.c, core/large.c and core/purge.c: a freed dirty span is reused
+ * before fresh memory, the default arena's held POOL span (reuse, misuse,
+ * given back before the arena grows), the large cache bound, realloc growth
+ * moving to a mapping, AUTO hugepages for one-chunk runs, and memory going
+ * back to the kernel after the purge delay. Bounded waits only.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "core/backend.h"
+#include "core/core.h"
+#include "core/lock.h"
+#include "core/platform.h"
+#include "core/region.h"
+#include "core/sizeclass.h"
+
+static void init(void) { cr_assert_eq(hk_init(), 0); }
+
+TestSuite(rss, .init = init);
+
+static hk_arena_t *private_arena(void)
+{
+	hk_arena_config_t cfg = { .numa_node = HK_NODE_LOCAL, .hugepages = HK_HUGEPAGE_NONE };
+	hk_arena_t *a = hk_arena_create(&cfg);
+	cr_assert_not_null(a);
+	return a;
+}
+
+Test(rss, dirty_span_reused_before_fresh_memory)
+{
+	hk_arena_t *a = private_arena();
+	hk_lock(&a->lock);
+	uint32_t s1 = hk_span_alloc(a, 8, 1), s2 = hk_span_alloc(a, 8, 1);
+	cr_assert_neq(s1, HK_NIL);
+	cr_assert_neq(s2, HK_NIL);
+	hk_span_mark(s1, 8, HK_KIND_POOL, 0, a->index, 8 * HK_UNIT);
+	hk_span_mark(s2, 8, HK_KIND_POOL, 0, a->index, 8 * HK_UNIT);
+	size_t committed = a->ctr.committed;
+	hk_span_free(a, s1, 8, hk_platform_now_ms());
+	cr_assert(hk_desc_at(s1)->flags & HK_DF_DIRTY);
+	/* The run's never-touched rest is a bigger clean span: the dirty one,
+	 * already resident, is the better fit for both an exact and a
+	 * smaller request. */
+	uint32_t r = hk_span_alloc(a, 6, 1);
+	cr_assert_eq(r, s1, "dirty span not reused first");
+	hk_span_mark(r, 6, HK_KIND_POOL, 0, a->index, 6 * HK_UNIT);
+	hk_span_free(a, r, 6, hk_platform_now_ms());
+	cr_assert_eq(hk_span_alloc(a, 8, 1), s1);
+	cr_assert_eq(a->ctr.committed, committed, "fresh memory committed");
+	hk_unlock(&a->lock);
+	hk_arena_destroy(a);
+}
+
+/* A POOL size for the default arena, or 0 when this config has no POOL
+ * band above the slabs. */
+static size_t pool_size(void)
+{
+	size_t n = (size_t)1 << 20;
+	if (!CONFIG_HK_POOL || n <= hk_small_max() || n > HK_POOL_MAX)
+		return 0;
+	return n;
+}
+
+Test(rss, held_pool_span_is_reused_whole)
+{
+	size_t n = pool_size();
+	if (!n || CONFIG_HK_HARDENED)
+		cr_skip_test("no POOL band or hardened (no held span)");
+	char *p = hk_malloc(n);
+	cr_assert_not_null(p);
+	memset(p, 0x5a, n);
+	hk_free(p);
+	cr_assert_eq(hk_desc_of(p)->kind, HK_KIND_PURGING, "the freed span is held");
+	cr_assert_eq(hk_desc_of(p + n - 1)->kind, HK_KIND_PURGING, "its tail too");
+	char *q = hk_malloc(n - 100);
+	cr_assert_eq(q, p, "same length: the held span comes back");
+	cr_assert_eq(hk_desc_of(q)->kind, HK_KIND_POOL);
+	cr_assert_eq(hk_desc_of(q + n - 1)->kind, HK_KIND_POOL);
+	cr_assert_eq(hk_usable_size(q), n);
+	char *r = hk_malloc(2 * n);
+	cr_assert_not_null(r);
+	cr_assert(r >= q + n || r + 2 * n <= q, "overlapping blocks");
+	hk_free(r);
+	hk_free(q);
+}
+
+Test(rss, held_pool_span_double_free_aborts, .signal = SIGABRT)
+{
+	size_t n = pool_size();
+	if (!n) {
+		raise(SIGABRT); /* nothing to test here: end as expected */
+	}
+	fclose(stderr); /* the one-line report is expected */
+	char *p = hk_malloc(n);
+	hk_free(p);
+	hk_free(p);
+}
+
+Test(rss, held_pool_span_returns_before_the_arena_grows)
+{
+	size_t n = pool_size();
+	if (!n || CONFIG_HK_HARDENED)
+		cr_skip_test("no POOL band or hardened (no held span)");
+	char *p = hk_malloc(n);
+	cr_assert_not_null(p);
+	hk_free(p);
+	cr_assert_eq(hk_desc_of(p)->kind, HK_KIND_PURGING);
+	size_t committed = hk_arena0.ctr.committed;
+	void *blocks[256];
+	int k = 0;
+	/* Longer blocks never fit the held span as it is: the arena uses up
+	 * its free spans, then the held one, and only then grows. */
+	while (hk_arena0.ctr.committed == committed && k < 256) {
+		blocks[k] = hk_malloc(n + HK_UNIT);
+		cr_assert_not_null(blocks[k]);
+		k++;
+	}
+	cr_assert_gt(hk_arena0.ctr.committed, committed, "the arena never grew");
+	cr_assert_neq(hk_desc_of(p)->kind, HK_KIND_PURGING, "grew while a span was held");
+	while (k--)
+		hk_free(blocks[k]);
+}
+
+Test(rss, large_cache_stays_under_its_bound)
+{
+	size_t n = (HK_POOL_MAX > hk_small_max() ? HK_POOL_MAX : hk_small_max()) + ((size_t)1 << 20);
+	void *p[CONFIG_HK_LARGE_CACHE + 4];
+	unsigned count = CONFIG_HK_LARGE_CACHE + 4;
+	for (unsigned i = 0; i < count; i++) {
+		p[i] = hk_malloc(n + i * 4096);
+		cr_assert_not_null(p[i]);
+		cr_assert_null(hk_desc_of(p[i]), "not a direct mapping");
+	}
+	for (unsigned i = 0; i < count; i++) {
+		hk_free(p[i]);
+		cr_assert_leq(hk_large_cached(), (unsigned)CONFIG_HK_LARGE_CACHE);
+	}
+	if (!CONFIG_HK_HARDENED)
+		cr_assert_eq(hk_large_cached(), (unsigned)CONFIG_HK_LARGE_CACHE);
+	hk_large_trim(0, 1);
+	cr_assert_eq(hk_large_cached(), 0u);
+}
+
+Test(rss, realloc_growth_moves_to_a_mapping)
+{
+	size_t small = 100000, big = CONFIG_HK_REALLOC_MAP_MIN;
+	if (big <= hk_small_max())
+		big = hk_small_max() + 1;
+	unsigned char *p = hk_malloc(small);
+	cr_assert_not_null(p);
+	for (size_t i = 0; i < small; i++)
+		p[i] = (unsigned char)(i * 7);
+	unsigned char *q = hk_realloc(p, big);
+	cr_assert_not_null(q);
+	cr_assert_null(hk_desc_of(q), "growth past the threshold stays in the heap");
+	cr_assert_geq(hk_usable_size(q), big);
+	for (size_t i = 0; i < small; i++)
+		cr_assert_eq(q[i], (unsigned char)(i * 7), "byte %zu lost", i);
+	memset(q + small, 0xee, big - small);
+	unsigned char *r = hk_realloc(q, 3 * big);
+	cr_assert_not_null(r);
+	cr_assert_null(hk_desc_of(r));
+	for (size_t i = 0; i < small; i++)
+		cr_assert_eq(r[i], (unsigned char)(i * 7), "byte %zu lost", i);
+	for (size_t i = small; i < big; i++)
+		cr_assert_eq(r[i], 0xee, "byte %zu lost", i);
+	hk_free(r);
+}
+
+Test(rss, auto_hugepages_skip_one_chunk_runs)
+{
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	char mode[128] = "";
+	if (f) {
+		if (!fgets(mode, sizeof mode, f))
+			mode[0] = 0;
+		fclose(f);
+	}
+	if (CONFIG_HK_THP_ALWAYS || strstr(mode, "[always]"))
+		cr_skip_test("THP for every chunk in this config or kernel");
+	hk_arena_config_t cfg = { .numa_node = HK_NODE_LOCAL, .hugepages = HK_HUGEPAGE_AUTO };
+	hk_arena_t *a = hk_arena_create(&cfg);
+	cr_assert_not_null(a);
+	/* 24 MiB of one-chunk POOL runs: a busy heap, but no big block. */
+	for (int i = 0; i < 24; i++)
+		cr_assert_not_null(hk_arena_malloc(a, (size_t)1 << 20));
+	hk_arena_stats_t st;
+	hk_arena_stats(a, &st);
+	cr_assert_geq(st.committed_bytes, (size_t)24 << 20);
+	cr_assert_lt(st.backing, HK_BACKING_THP, "a one-chunk run got THP");
+	hk_arena_destroy(a);
+}
+
+static size_t resident_bytes(void *p, size_t len)
+{
+	size_t page = 4096, n = len / page, r = 0;
+	unsigned char vec[1024];
+	cr_assert_leq(n, sizeof vec);
+	cr_assert_eq(mincore(p, len, vec), 0);
+	for (size_t i = 0; i < n; i++)
+		r += vec[i] & 1;
+	return r * page;
+}
+
+Test(rss, memory_returns_after_the_purge_delay)
+{
+	if (!CONFIG_HK_POOL || hk_small_max() >= ((size_t)4 << 20))
+		cr_skip_test("no POOL band");
+	hk_arena_t *a = private_arena();
+	size_t n = (size_t)2 << 20;
+	char *p = hk_arena_malloc(a, n);
+	cr_assert_not_null(p);
+	memset(p, 1, n);
+	cr_assert_eq(resident_bytes(p, n), n);
+	hk_stats_t st0, st;
+	hk_stats_get(&st0);
+	hk_free(p);
+	/* The purger thread (kicked by the free) or this loop purges it once
+	 * it is CONFIG_HK_PURGE_DELAY_MS old: wait for that, at most 10 s. */
+	struct timespec ts = { 0, 20 * 1000000L };
+	size_t res = n;
+	for (int i = 0; i < 500 && res; i++) {
+		uint64_t next;
+		nanosleep(&ts, NULL);
+		hk_purge_run(0, &next);
+		res = resident_bytes(p, n);
+	}
+	cr_assert_eq(res, 0u, "%zu bytes still resident", res);
+	hk_stats_get(&st);
+	cr_assert_geq(st.purged_bytes - st0.purged_bytes, n);
+	hk_arena_destroy(a);
+}
