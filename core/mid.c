@@ -2,9 +2,9 @@
  * core/mid.c — the MID backend: the classes above Tiny up to HK_MID_LAST,
  * served from multi-unit one-class spans through the shared slab logic.
  * Built only with CONFIG_HK_MID. Invariant: a MID span holds 8 blocks, or
- * fewer (at least 2) when 8 would pass 512 KiB, and at most one chunk.
+ * fewer (at least 2) when 8 would pass 256 KiB, and at most one chunk.
  * Smaller spans for the big classes: a lane bin's blocks pin one span per
- * class, and 2 MiB spans of 256 KiB blocks cost realloc_grow ~14 MB RSS.
+ * class, and 2 MiB spans of 256 KiB blocks cost realloc_grow ~18 MB RSS.
  */
 #include "core/backend.h"
 #include "core/sizeclass.h"
@@ -12,7 +12,7 @@
 static uint32_t hk_mid_span_units(unsigned cls)
 {
 	size_t bs = hk_class_size(cls);
-	size_t blocks = (512u << 10) / bs;
+	size_t blocks = (256u << 10) / bs;
 	blocks = blocks < 2 ? 2 : blocks > 8 ? 8 : blocks;
 	size_t units = (blocks * bs + HK_UNIT - 1) >> HK_UNIT_SHIFT;
 	return (uint32_t)(units > HK_CHUNK_UNITS ? HK_CHUNK_UNITS : units);
