@@ -54,13 +54,20 @@ static void purge_spans(hk_arena_t *a, const uint32_t *heads, const uint32_t *un
 static int purge_arena(hk_arena_t *a, uint64_t until, uint64_t *next)
 {
 	uint32_t heads[BATCH], units[BATCH];
-	int any = 0;
+	int any = 0, busy;
+	/* Idle slabs going back are the purger's own doing, not activity. */
+	hk_lock(&a->lock);
+	busy = hk_span_busy(a);
+	hk_unlock(&a->lock);
 	for (int c = 0; c < HK_NLANE; c++)
 		hk_slab_release_idle(a, c, until);
+	hk_lock(&a->lock);
+	hk_span_busy(a);
+	hk_unlock(&a->lock);
 	for (;;) {
 		uint64_t nx;
 		hk_lock(&a->lock);
-		unsigned n = hk_span_take_dirty(a, until, heads, units, BATCH, &nx);
+		unsigned n = hk_span_take_dirty(a, until, busy, heads, units, BATCH, &nx);
 		hk_unlock(&a->lock);
 		if (nx < *next)
 			*next = nx;

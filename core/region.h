@@ -75,10 +75,13 @@ uint32_t hk_span_unhold(hk_arena_t *a, uint32_t units, uint32_t align_units);
 /* Writes the hot fields into every unit of a span. */
 void hk_span_mark(uint32_t head, uint32_t units, unsigned kind, unsigned cls,
 		  unsigned arena, size_t bsize);
-/* Takes up to `max` dirty spans stamped at or before `until` out of the
- * lists (they become PURGING). Returns how many; *next gets the earliest
- * stamp of a dirty span left (UINT64_MAX if none). */
-unsigned hk_span_take_dirty(hk_arena_t *a, uint64_t until, uint32_t *heads,
+/* 1 if spans were taken or freed since the last call (the purger's look). */
+int hk_span_busy(hk_arena_t *a);
+/* Takes up to `max` dirty spans stamped at or before `until` (much earlier
+ * when `busy`) out of the lists (they become PURGING). Returns how many;
+ * *next gets the earliest due stamp of a dirty span left (UINT64_MAX if
+ * none): the purger looks again CONFIG_HK_PURGE_DELAY_MS after it. */
+unsigned hk_span_take_dirty(hk_arena_t *a, uint64_t until, int busy, uint32_t *heads,
 			    uint32_t *units, unsigned max, uint64_t *next);
 /* Puts purged spans back, clean. */
 void hk_span_put_clean(hk_arena_t *a, const uint32_t *heads, const uint32_t *units, unsigned n);

@@ -132,8 +132,20 @@ static void free_units(hk_arena_t *a, uint32_t head, uint32_t units, uint64_t no
 	insert_merged(a, head, units, 1, now);
 }
 
+/* Per arena: spans taken and given back, and the count at the purger's
+ * last look (hk_span_busy). */
+static uint64_t span_ops[HK_ARENA_MAX], span_seen[HK_ARENA_MAX];
+
+int hk_span_busy(hk_arena_t *a)
+{
+	int busy = span_ops[a->index] != span_seen[a->index];
+	span_seen[a->index] = span_ops[a->index];
+	return busy;
+}
+
 void hk_span_free(hk_arena_t *a, uint32_t head, uint32_t units, uint64_t now)
 {
+	span_ops[a->index]++;
 	a->inuse -= (size_t)units << HK_UNIT_SHIFT;
 	free_units(a, head, units, now);
 }
@@ -279,15 +291,29 @@ uint32_t hk_span_alloc(hk_arena_t *a, uint32_t units, uint32_t align_units)
 	}
 	if (h == HK_NIL && grow(a, units, align_units) == 0)
 		h = find_fit(a, units, align_units);
-	if (h != HK_NIL)
+	if (h != HK_NIL) {
 		a->inuse += (size_t)units << HK_UNIT_SHIFT;
+		span_ops[a->index]++;
+	}
 	return h;
 }
 
-unsigned hk_span_take_dirty(hk_arena_t *a, uint64_t until, uint32_t *heads,
+/*
+ * A busy arena (spans taken or freed since the purger's last look) keeps
+ * its dirty spans up to BUSY_KEEP delays: a program that frees a batch and
+ * allocates the next one reuses them, and purging them meant faulting the
+ * pages again (batch of 1-64 KiB blocks: 4.4 GB purged in a 6 s run, 1.6x
+ * mimalloc's page faults). An idle arena is purged after one delay.
+ */
+#define BUSY_KEEP 8
+
+unsigned hk_span_take_dirty(hk_arena_t *a, uint64_t until, int busy, uint32_t *heads,
 			    uint32_t *units, unsigned max, uint64_t *next)
 {
+	uint64_t delay = CONFIG_HK_PURGE_DELAY_MS, keep = (BUSY_KEEP - 1) * delay, cut = until;
 	unsigned n = 0;
+	if (busy && until != UINT64_MAX)
+		cut = until > keep ? until - keep : 0;
 	*next = UINT64_MAX;
 	if (a->index == 0 && held.head != HK_NIL && held.stamp <= until)
 		release_held(a); /* dirty with its stamp: taken below */
@@ -299,13 +325,17 @@ unsigned hk_span_take_dirty(hk_arena_t *a, uint64_t until, uint32_t *heads,
 			hk_desc_t *d = hk_desc_at(h);
 			uint32_t nx = d->next;
 			if (d->flags & HK_DF_DIRTY) {
-				if (d->stamp <= until && n < max) {
+				/* Kept while busy: due at the next look or at BUSY_KEEP delays. */
+				uint64_t due = d->stamp <= cut || d->stamp > until ? d->stamp
+					       : d->stamp + keep < until + delay ? d->stamp + keep
+										 : until + delay;
+				if (d->stamp <= cut && n < max) {
 					list_remove(a, h);
 					d->kind = hk_desc_at(h + d->units - 1)->kind = HK_KIND_PURGING;
 					heads[n] = h;
 					units[n++] = d->units;
-				} else if (d->stamp < *next) {
-					*next = d->stamp;
+				} else if (due < *next) {
+					*next = due;
 				}
 			}
 			h = nx;
