@@ -36,8 +36,9 @@
  * coalesce with free neighbours of the same arena through head/tail
  * descriptors. A free span is `dirty` (pages maybe resident) with the time
  * it became free; the purger thread purges dirty spans older than
- * CONFIG_HK_PURGE_DELAY_MS and reinserts them clean (the held span goes
- * back to the lists then, or before the arena grows).
+ * CONFIG_HK_PURGE_DELAY_MS (8 delays while the arena is busy taking and
+ * freeing spans) and reinserts them clean (the held span goes back to the
+ * lists then, or before the arena grows).
  *
  * Descriptors. Hot fields (kind, cls, arena, bsize, start, divm) are copied
  * into every unit of a span, so free() reads one descriptor; the head unit
