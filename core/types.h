@@ -164,17 +164,16 @@ struct hk_arena {
 #define HK_ARENA_LIVE 0x4b41524eu
 #define HK_ARENA_DEAD 0x44454144u
 
-/* A lane bin: LIFO of free blocks of one class. `room` counts the pushes
- * left before the bin is full (limit - blocks held), so each fast path
- * touches one counter and compares it with zero. */
-typedef struct hk_bin {
-	void *head;
-	uint32_t room;
-	uint32_t limit;
-} hk_bin_t;
-
+/*
+ * A lane: per-class bins (LIFO lists of free blocks) as three arrays, so the
+ * fast paths index each with the class in one addressing mode (no multiply).
+ * `room[c]` counts the pushes left before bin c is full (limit - blocks
+ * held): each fast path touches one counter and tests it against zero.
+ */
 typedef struct hk_lane {
-	hk_bin_t bin[HK_NCLASS_MAX];
+	void *head[HK_NCLASS_MAX];
+	int32_t room[HK_NCLASS_MAX];  /* signed: free decrements, then tests the sign */
+	int32_t limit[HK_NCLASS_MAX];
 	uintptr_t key;       /* double-free mark secret */
 	uint32_t state;      /* HK_LANE_* */
 	uint32_t pad;
