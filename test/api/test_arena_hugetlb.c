@@ -12,17 +12,19 @@
 #include "../common/hugetlb_pool.h"
 #include "arena_test.h"
 
-static struct hugetlb_pool pool;
+static struct hugetlb_pool pool, over; /* nr_hugepages, nr_overcommit_hugepages */
 
 /* One test at a time reads or resizes the pool (else one saves the size
  * another set, and restores that); the old size comes back in .fini. */
 static void lock_pool(void)
 {
 	hugetlb_pool_begin(&pool, HUGETLB_NR_PATH);
+	hugetlb_pool_begin(&over, HUGETLB_OVER_PATH); /* always after pool's lock */
 }
 
 static void unlock_pool(void)
 {
+	hugetlb_pool_end(&over);
 	hugetlb_pool_end(&pool);
 }
 
@@ -99,6 +101,9 @@ Test(arena_hugetlb, empty_pool_falls_back_and_says_so)
 		cr_skip_test("2 MiB pages are free and the pool cannot be emptied (not root)");
 	if (hugetlb_meminfo("HugePages_Free") > 0)
 		cr_skip_test("2 MiB pages still free after emptying the pool");
+	/* Surplus pages would fill the empty pool on demand. */
+	if (hugetlb_read_long(HUGETLB_OVER_PATH) > 0 && hugetlb_pool_set(&over, 0) != 0)
+		cr_skip_test("surplus 2 MiB pages are allowed (nr_overcommit_hugepages) and cannot be forbidden");
 	hk_arena_config_t cfg = { .numa_node = HK_NODE_LOCAL, .hugepages = HK_HUGEPAGE_2M,
 				  .name = "no-pool" };
 	hk_arena_t *a = hk_arena_create(&cfg);
@@ -111,6 +116,7 @@ Test(arena_hugetlb, empty_pool_falls_back_and_says_so)
 	cr_assert_eq(s.policy, HK_HUGEPAGE_2M, "the policy asked for is still reported");
 	cr_assert_neq(kernel_page_kb(p), 2048);
 	hk_arena_destroy(a);
+	hugetlb_pool_restore(&over);
 	hugetlb_pool_restore(&pool);
 }
 
