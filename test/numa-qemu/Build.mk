@@ -5,7 +5,7 @@
 NUMA_GUEST := $(O)/test/numa-qemu/init
 NUMA_GUEST_OBJS := $(filter $(O)/os/% $(O)/hugepage/% $(O)/numa/%,$(OBJS))
 
-$(NUMA_GUEST): test/numa-qemu/guest.c $(NUMA_GUEST_OBJS)
+$(NUMA_GUEST): test/numa-qemu/guest.c test/common/hugetlb_pool.h $(NUMA_GUEST_OBJS)
 	@mkdir -p $(dir $@)
 	@echo "  GUEST   $@"
 	@$(CC) $(TEST_CFLAGS) -static -I include -I $(O)/include -I . $< $(NUMA_GUEST_OBJS) \

@@ -26,6 +26,7 @@
 #include "hugepage/hugepage.h"
 #include "numa/numa.h"
 #include "os/os.h"
+#include "../common/hugetlb_pool.h"
 
 #define MIB ((size_t)1 << 20)
 #define NODE1_POOL "/sys/devices/system/node/node1/hugepages/hugepages-2048kB/"
@@ -53,27 +54,6 @@ static void mount_and_reexec(char **argv)
 	char *envp[] = { "HK_GUEST_STAGE=2", NULL };
 	execve("/init", argv, envp);
 	printf("HK-NUMA-TEST: FAIL (re-exec: %s)\n", strerror(errno));
-}
-
-static long read_long(const char *path)
-{
-	long v = -1;
-	FILE *f = fopen(path, "r");
-	if (f) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
-}
-
-static void write_long(const char *path, long v)
-{
-	FILE *f = fopen(path, "w");
-	if (f) {
-		fprintf(f, "%ld\n", v);
-		fclose(f);
-	}
 }
 
 static void pin_to_cpu(int cpu)
@@ -131,8 +111,10 @@ static void test_local_placement(void)
 
 static void test_hugetlb_node_pool(void)
 {
-	write_long(NODE1_POOL "nr_hugepages", 4);
-	long free0 = read_long(NODE1_POOL "free_hugepages");
+	struct hugetlb_pool pool;
+	hugetlb_pool_begin(&pool, NODE1_POOL "nr_hugepages");
+	hugetlb_pool_set(&pool, 4);
+	long free0 = hugetlb_read_long(NODE1_POOL "free_hugepages");
 	CHECK(free0 == 4, "node1 hugetlb pool reserved: %ld free", free0);
 	hk_os_refresh_hugetlb();
 	pin_to_cpu(1);
@@ -145,15 +127,15 @@ static void test_hugetlb_node_pool(void)
 	memset(p, 9, 4 * MIB);
 	CHECK(!err && b == HK_BACKING_2M, "2 MiB hugetlb commit: %s (%s)", hk_backing_name(b),
 	      hk_hugepage_notes());
-	long free1 = read_long(NODE1_POOL "free_hugepages");
+	long free1 = hugetlb_read_long(NODE1_POOL "free_hugepages");
 	CHECK(free1 == free0 - 2, "node1 pool: %ld -> %ld free pages", free0, free1);
 	CHECK(hk_numa_page_node(p) == 1 && hk_numa_page_node((char *)p + 2 * MIB) == 1,
 	      "hugepages on node %d and %d", hk_numa_page_node(p),
 	      hk_numa_page_node((char *)p + 2 * MIB));
 	hk_hugepage_decommit(p, 4 * MIB, b);
-	CHECK(read_long(NODE1_POOL "free_hugepages") == free0, "pages back in node1's pool");
+	CHECK(hugetlb_read_long(NODE1_POOL "free_hugepages") == free0, "pages back in node1's pool");
 	hk_os_release(p, 4 * MIB);
-	write_long(NODE1_POOL "nr_hugepages", 0);
+	CHECK(hugetlb_pool_end(&pool) == 0, "node1 pool restored");
 }
 
 static void test_interleave(void)
