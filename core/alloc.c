@@ -121,6 +121,9 @@ void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero)
 	}
 	if (!a)
 		a = &hk_arena0;
+	int heap = a->heap;
+	if (heap)
+		a = hk_heap_arena(); /* POOL and large blocks from the caller's node */
 	if (align <= 16)
 		align = 0;
 	if (size > ((size_t)1 << 62) || align > ((size_t)1 << 62))
@@ -131,7 +134,7 @@ void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero)
 	size_t want = align ? align_up(need > align ? need : align, align) : need;
 	if (HK_NLANE > 0 && align <= HK_UNIT && want <= HK_SMALL_MAX) {
 		unsigned cls = hk_class_of(want);
-		if (a == &hk_arena0) {
+		if (heap) {
 			p = hk_lane_alloc(cls);
 		} else {
 			void *chain = NULL;
@@ -160,7 +163,7 @@ void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero)
 	}
 	if (!p)
 		goto fail;
-	if (a != &hk_arena0)
+	if (!heap)
 		atomic_fetch_add_explicit(&a->ctr.allocs, 1, memory_order_relaxed);
 	return p;
 fail:
@@ -219,10 +222,12 @@ size_t hk_usable_checked(const void *p, const char *call, unsigned *arena)
 	hk_fatal(call, "invalid pointer", p);
 }
 
+/* The default heap's frees are counted by the lanes and free_slow. */
 static void count_free(unsigned arena)
 {
-	if (arena)
-		atomic_fetch_add_explicit(&hk_arena_at(arena)->ctr.frees, 1, memory_order_relaxed);
+	hk_arena_t *a = hk_arena_at(arena);
+	if (!a->heap)
+		atomic_fetch_add_explicit(&a->ctr.frees, 1, memory_order_relaxed);
 }
 
 void hk_free_checked(void *p, const char *call, size_t size_hint)
@@ -303,10 +308,11 @@ void *hk_realloc_in(hk_arena_t *a, void *p, size_t size, const char *call)
 {
 	unsigned arena;
 	size_t usable = hk_usable_checked(p, call, &arena);
+	hk_arena_t *from = hk_arena_at(arena);
 	if (!a)
-		a = hk_arena_at(arena);
+		a = from;
 	hk_desc_t *d = hk_desc_of(p);
-	int same = a == hk_arena_at(arena);
+	int same = a == from || (a->heap && from->heap);
 	if (CONFIG_HK_HARDENED && same && d &&
 	    (d->kind == HK_KIND_SLAB || d->kind == HK_KIND_SLAB_A)) {
 		/* The canary moves with the request: in place while it fits. */
@@ -322,7 +328,7 @@ void *hk_realloc_in(hk_arena_t *a, void *p, size_t size, const char *call)
 	if (same && !d && !hk_boot_owns(p) && size > HK_POOL_MAX && size > HK_SMALL_MAX) {
 		void *q = hk_large_realloc(p, size);
 		if (q) {
-			if (arena) {
+			if (!from->heap) {
 				atomic_fetch_add_explicit(&a->ctr.allocs, 1, memory_order_relaxed);
 				atomic_fetch_add_explicit(&a->ctr.frees, 1, memory_order_relaxed);
 			}

@@ -82,19 +82,39 @@ static hk_lane_t *lane_create(void)
 	return l;
 }
 
+/* New blocks come from the default heap's arena of the caller's node. */
 static unsigned refill(unsigned cls, void **chain, unsigned want)
 {
+	hk_arena_t *a = hk_heap_arena();
 	if (CONFIG_HK_TINY && (int)cls <= HK_TINY_LAST)
-		return hk_tiny_refill(&hk_arena0, cls, HK_KIND_SLAB, chain, want);
+		return hk_tiny_refill(a, cls, HK_KIND_SLAB, chain, want);
 	if (CONFIG_HK_MID)
-		return hk_mid_refill(&hk_arena0, cls, HK_KIND_SLAB, chain, want);
+		return hk_mid_refill(a, cls, HK_KIND_SLAB, chain, want);
 	return 0;
 }
 
+/* A bin mixes blocks of every node's arena (frees go to the freeing
+ * thread's bin): each stretch of one arena goes back under its own lock. On
+ * one node every block is hk_arena0's and the chain goes back whole. */
 static void flush_chain(unsigned cls, void *chain)
 {
+	int kick = 0;
 	HK_STAT(flushes, 1);
-	if (hk_slab_flush(&hk_arena0, cls, chain))
+	while (chain) {
+		unsigned arena = hk_desc_of(chain)->arena;
+		void **last = chain, *rest = NULL;
+		if (hk_heap_split()) {
+			for (void **n; (n = hk_next_get(last)) != NULL; last = n)
+				if (hk_desc_of(n)->arena != arena) {
+					rest = n;
+					hk_next_set(last, NULL);
+					break;
+				}
+		}
+		kick |= hk_slab_flush(hk_arena_at(arena), cls, chain);
+		chain = rest;
+	}
+	if (kick)
 		hk_purge_kick();
 }
 

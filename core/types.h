@@ -42,8 +42,14 @@
  * slab state (free list, bump, used, list links) is in the head unit's
  * descriptor only, protected by the class lock of its arena.
  *
+ * Default heap. The process heap behind malloc is one arena per NUMA node
+ * (`heap` set): hk_arena0 and, on a machine with more nodes, one more per
+ * node, made on the first slow path of a thread running there. Slow paths
+ * take new slabs, POOL spans and large blocks from the caller's node's
+ * arena; to the API they are all the default arena.
+ *
  * Lanes. Each thread has a lane (per-class bins of free blocks of the
- * default arena), reached by one initial-exec TLS pointer. A new thread's
+ * default heap, whatever their node), reached by one initial-exec TLS pointer. A new thread's
  * pointer is the static empty lane (every limit 0), so the fast paths need
  * no init test; a dead thread's is the dead lane (frees go to the slabs).
  * Bins take blocks of any thread (tcache style): a flush returns a batch to
@@ -146,7 +152,7 @@ typedef struct hk_arena_stats_ctr {
 struct hk_arena {
 	uint32_t magic;    /* HK_ARENA_LIVE or HK_ARENA_DEAD */
 	uint16_t index;
-	uint16_t pad;
+	uint16_t heap;     /* 1: part of the default heap (a NUMA node's arena) */
 	hk_lock_t lock;    /* spans, runs, counters below */
 	uint32_t buckets[HK_SPAN_BUCKETS]; /* free spans by length */
 	uint32_t runs;     /* first run head */
