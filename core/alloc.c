@@ -19,10 +19,6 @@
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
-/* Class size as a constant expression (for the band limit below). */
-#define HK_CLASS_SIZE_CONST(c)                                                   \
-	((c) < 8 ? 16u * ((c) + 1)                                                  \
-		 : (128u << (((c) - 8) / 4)) + (((c) - 8) % 4 + 1) * (32u << (((c) - 8) / 4)))
 #define HK_SMALL_MAX ((size_t)(HK_NLANE > 0 ? HK_CLASS_SIZE_CONST(HK_NLANE - 1) : 0))
 
 static void *malloc_slow(size_t size);
