@@ -82,7 +82,9 @@ $(O)/%.o: %.cc $(GEN)
 	@$(CXX) $(CPPFLAGS) $(filter-out -std=gnu11 -Wstrict-prototypes,$(CFLAGS)) -std=gnu++17 -fno-exceptions -c $< -o $@
 
 # The preload library: the allocator, the hk_* API and the libc names.
-$(O)/libhakmem.so: $(OBJS) $(PRELOAD_OBJS)
+# core/preload.lds, an implicit linker script, adds the libc names that are
+# aliases of hk_* functions.
+$(O)/libhakmem.so: $(OBJS) $(PRELOAD_OBJS) core/preload.lds
 	@echo "  LD      $@"
 	@$(CC) -shared -Wl,-z,now -Wl,-soname,libhakmem.so $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -23,7 +23,7 @@ bench-hk-y   := $(O)/bench/random_mixed_hk $(O)/bench/pairs_hk
 
 -include $(filter-out bench/Build.mk,$(wildcard bench/*.mk))
 
-$(O)/bench/%: bench/%.c bench/bench.h
+$(O)/bench/%: bench/%.c bench/bench.h bench/bench_threads.h
 	@mkdir -p $(dir $@)
 	@echo "  BENCH   $@"
 	@$(CC) $(BENCH_CFLAGS) $< -o $@

@@ -8,13 +8,13 @@
  * Self-check: each thread's write count is read back from its object.
  * Usage: cache_scratch [THREADS=2] [ITERS=2000] [WRITES=10000] [SIZE=8]
  */
-#include <pthread.h>
 #include "bench.h"
+#include "bench_threads.h"
 
 struct worker {
-	pthread_t tid;
+	struct bench_thread th; /* first: see bench_threads.h */
 	unsigned char *first;
-	uint64_t iters, writes, bad, sum;
+	uint64_t iters, writes;
 	size_t size;
 };
 
@@ -37,8 +37,8 @@ static void *work(void *arg)
 		uint64_t want = 0;
 		for (size_t j = 0; j < w->size; j++)
 			want += (unsigned char)(w->writes / w->size + (j < w->writes % w->size));
-		w->bad += got != want;
-		w->sum += got;
+		w->th.bad += got != want;
+		w->th.sum += got;
 		b_free((void *)p);
 	}
 	return NULL;
@@ -50,31 +50,23 @@ int main(int argc, char **argv)
 	uint64_t iters = bench_arg(argc, argv, 2, 2000);
 	uint64_t writes = bench_arg(argc, argv, 3, 10000);
 	size_t size = bench_arg(argc, argv, 4, 8);
-	uint64_t bad = 0, sum = 0;
+	struct bench_thread all = { 0 };
 
 	if (threads == 0 || threads > 1024 || size == 0) {
 		fprintf(stderr, "cache_scratch: need 1..1024 threads and SIZE > 0\n");
 		return 2;
 	}
-	struct worker *w = calloc(threads, sizeof(*w));
-	if (!w)
-		return 3;
+	struct worker *w = bench_workers(threads, sizeof(*w));
 	for (unsigned t = 0; t < threads; t++)
 		w[t] = (struct worker){ .first = bench_xmalloc(size), .iters = iters, .writes = writes,
 					.size = size };
 	double t0 = bench_now();
-	for (unsigned t = 0; t < threads; t++)
-		if (pthread_create(&w[t].tid, NULL, work, &w[t]))
-			return 3;
-	for (unsigned t = 0; t < threads; t++) {
-		pthread_join(w[t].tid, NULL);
-		bad += w[t].bad;
-		sum += w[t].sum;
-	}
+	bench_threads_start(w, sizeof(*w), threads, work);
+	bench_threads_join(w, sizeof(*w), threads, &all);
 	double secs = bench_now() - t0;
 	free(w);
-	return bench_report("cache_scratch", (double)threads * iters * writes, secs, bad == 0,
+	return bench_report("cache_scratch", (double)threads * iters * writes, secs, all.bad == 0,
 			    "threads=%u iters=%llu writes=%llu size=%zu checksum=%llu bad=%llu", threads,
 			    (unsigned long long)iters, (unsigned long long)writes, size,
-			    (unsigned long long)sum, (unsigned long long)bad);
+			    (unsigned long long)all.sum, (unsigned long long)all.bad);
 }

@@ -6,12 +6,12 @@
  * Self-check: head and tail stamps per block, checked at free and at the end.
  * Usage: mt_mixed [THREADS=2] [ITERS_PER_THREAD=4000000] [SLOTS=8192] [MIN=16] [MAX=1039]
  */
-#include <pthread.h>
 #include "bench.h"
+#include "bench_threads.h"
 
 struct worker {
-	pthread_t tid;
-	uint64_t iters, bad, sum;
+	struct bench_thread th; /* first: see bench_threads.h */
+	uint64_t iters;
 	uint32_t slots, min, span, seed;
 };
 
@@ -52,8 +52,8 @@ static void *work(void *arg)
 		}
 	free(slot);
 	free(size);
-	w->bad = bad;
-	w->sum = sum;
+	w->th.bad = bad;
+	w->th.sum = sum;
 	return NULL;
 }
 
@@ -64,32 +64,24 @@ int main(int argc, char **argv)
 	uint32_t slots = (uint32_t)bench_arg(argc, argv, 3, 8192);
 	uint32_t min = (uint32_t)bench_arg(argc, argv, 4, 16);
 	uint32_t max = (uint32_t)bench_arg(argc, argv, 5, 1039);
-	uint64_t bad = 0, sum = 0;
+	struct bench_thread all = { 0 };
 
 	if (threads == 0 || threads > 1024 || slots == 0 || min == 0 || max < min) {
 		fprintf(stderr, "mt_mixed: need 1..1024 threads, SLOTS > 0, 0 < MIN <= MAX\n");
 		return 2;
 	}
-	struct worker *w = calloc(threads, sizeof(*w));
-	if (!w)
-		return 3;
+	struct worker *w = bench_workers(threads, sizeof(*w));
 	pthread_barrier_init(&start, NULL, threads + 1);
-	for (unsigned t = 0; t < threads; t++) {
+	for (unsigned t = 0; t < threads; t++)
 		w[t] = (struct worker){ .iters = iters, .slots = slots, .min = min,
 					.span = max - min + 1, .seed = 1234567u + 7919u * t };
-		if (pthread_create(&w[t].tid, NULL, work, &w[t]))
-			return 3;
-	}
+	bench_threads_start(w, sizeof(*w), threads, work);
 	pthread_barrier_wait(&start);
 	double t0 = bench_now();
-	for (unsigned t = 0; t < threads; t++) {
-		pthread_join(w[t].tid, NULL);
-		bad += w[t].bad;
-		sum += w[t].sum;
-	}
+	bench_threads_join(w, sizeof(*w), threads, &all);
 	double secs = bench_now() - t0;
 	free(w);
-	return bench_report("mt_mixed", (double)iters * threads, secs, bad == 0,
+	return bench_report("mt_mixed", (double)iters * threads, secs, all.bad == 0,
 			    "threads=%u slots=%u min=%u max=%u checksum=%llu bad=%llu", threads, slots, min,
-			    max, (unsigned long long)sum, (unsigned long long)bad);
+			    max, (unsigned long long)all.sum, (unsigned long long)all.bad);
 }

@@ -6,7 +6,7 @@ OS_BENCH := $(O)/bench/os_bench
 OS_BENCH_OBJS := $(filter $(O)/os/% $(O)/hugepage/% $(O)/numa/%,$(OBJS))
 OS_BENCH_ARGS ?=
 
-$(OS_BENCH): bench/os_bench.c $(OS_BENCH_OBJS)
+$(OS_BENCH): bench/os_bench.c test/common/hugetlb_pool.h $(OS_BENCH_OBJS)
 	@mkdir -p $(dir $@)
 	@echo "  BENCH   $@"
 	@$(CC) -std=gnu11 -O2 -g -Wall -Wextra -D_GNU_SOURCE $(if $(filter 1,$(WERROR)),-Werror) \

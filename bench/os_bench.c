@@ -17,9 +17,9 @@
 
 #include "hugepage/hugepage.h"
 #include "os/os.h"
+#include "test/common/hugetlb_pool.h"
 
 #define MIB ((size_t)1 << 20)
-#define NR_PATH "/proc/sys/vm/nr_hugepages"
 #define MAX_ROUNDS 50
 
 static size_t region_mib = 64;
@@ -51,27 +51,6 @@ static double median(double *v, int n)
 {
 	qsort(v, (size_t)n, sizeof *v, cmp_double);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static long nr_hugepages(void)
-{
-	long v = -1;
-	FILE *f = fopen(NR_PATH, "r");
-	if (f) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
-}
-
-static int set_nr_hugepages(long v)
-{
-	FILE *f = fopen(NR_PATH, "w");
-	if (!f)
-		return -1;
-	fprintf(f, "%ld\n", v);
-	return fclose(f);
 }
 
 static void touch(char *p, size_t len)
@@ -179,10 +158,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s [MiB >= 2] [rounds 1..%d]\n", argv[0], MAX_ROUNDS);
 		return 2;
 	}
-	long saved = nr_hugepages(), want_pages = (long)(region_mib / 2);
-	int reserved = 0;
-	if (geteuid() == 0 && saved >= 0 && set_nr_hugepages(saved + want_pages) == 0)
-		reserved = 1;
+	/* Held until the end: tests that count pool pages wait meanwhile. */
+	struct hugetlb_pool pool;
+	hugetlb_pool_begin(&pool, HUGETLB_NR_PATH);
+	long nr = hugetlb_read_long(HUGETLB_NR_PATH);
+	int reserved = nr >= 0 && hugetlb_pool_set(&pool, nr + (long)(region_mib / 2)) == 0;
 	hk_os_init(getenv("HAKMEM_PURGE"));
 	hk_hugepage_init(NULL);
 	const hk_os_caps_t *c = hk_os_caps();
@@ -206,8 +186,7 @@ int main(int argc, char **argv)
 	row("THP", measure(HK_HUGEPAGE_THP, HK_BACKING_THP), "THP unavailable");
 	row("hugetlb-2M", measure(HK_HUGEPAGE_2M, HK_BACKING_2M),
 	    reserved ? hk_hugepage_notes() : "no pool: run as root or tools/hugepages.sh reserve 2M N");
-	if (reserved)
-		set_nr_hugepages(saved);
+	hugetlb_pool_end(&pool);
 	if (c->purge_mode != HK_OS_PURGE_IO_URING)
 		printf("\nnote: io_uring is not in use, so the uring columns are madvise too\n");
 	return 0;

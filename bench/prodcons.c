@@ -7,16 +7,17 @@
  * consumer checks both and that sequence numbers arrive in order.
  * Usage: prodcons [PAIRS=1] [BLOCKS_PER_PAIR=2000000] [MIN=16] [MAX=256]
  */
-#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include "bench.h"
+#include "bench_threads.h"
 
 #define RING 1024 /* a power of two */
 
 struct pair {
-	pthread_t prod, cons;
-	uint64_t blocks, bad, sum;
+	struct bench_thread cons; /* first: see bench_threads.h; the consumer checks */
+	pthread_t prod;
+	uint64_t blocks;
 	uint32_t min, span, seed;
 	_Alignas(64) _Atomic uint64_t head; /* written by the producer */
 	_Alignas(64) _Atomic uint64_t tail; /* written by the consumer */
@@ -68,8 +69,8 @@ static void *consume(void *arg)
 		atomic_store_explicit(&q->tail, seq + 1, memory_order_release);
 		b_free(p);
 	}
-	q->bad = bad;
-	q->sum = sum;
+	q->cons.bad = bad;
+	q->cons.sum = sum;
 	return NULL;
 }
 
@@ -79,7 +80,7 @@ int main(int argc, char **argv)
 	uint64_t blocks = bench_arg(argc, argv, 2, 2000000);
 	uint32_t min = (uint32_t)bench_arg(argc, argv, 3, 16);
 	uint32_t max = (uint32_t)bench_arg(argc, argv, 4, 256);
-	uint64_t bad = 0, sum = 0;
+	struct bench_thread all = { 0 };
 
 	if (pairs == 0 || pairs > 256 || min == 0 || max < min) {
 		fprintf(stderr, "prodcons: need 1..256 pairs, 0 < MIN <= MAX\n");
@@ -95,19 +96,17 @@ int main(int argc, char **argv)
 		q[i].min = min;
 		q[i].span = max - min + 1;
 		q[i].seed = 99991u + 131u * i;
-		if (pthread_create(&q[i].cons, NULL, consume, &q[i]) ||
+		/* each pair's consumer first, then its producer: not bench_threads_start() */
+		if (pthread_create(&q[i].cons.tid, NULL, consume, &q[i]) ||
 		    pthread_create(&q[i].prod, NULL, produce, &q[i]))
 			return 3;
 	}
-	for (unsigned i = 0; i < pairs; i++) {
+	for (unsigned i = 0; i < pairs; i++)
 		pthread_join(q[i].prod, NULL);
-		pthread_join(q[i].cons, NULL);
-		bad += q[i].bad;
-		sum += q[i].sum;
-	}
+	bench_threads_join(q, sizeof(*q), pairs, &all);
 	double secs = bench_now() - t0;
 	free(q);
-	return bench_report("prodcons", (double)blocks * pairs, secs, bad == 0,
+	return bench_report("prodcons", (double)blocks * pairs, secs, all.bad == 0,
 			    "pairs=%u min=%u max=%u checksum=%llu bad=%llu", pairs, min, max,
-			    (unsigned long long)sum, (unsigned long long)bad);
+			    (unsigned long long)all.sum, (unsigned long long)all.bad);
 }

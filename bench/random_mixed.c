@@ -7,7 +7,9 @@
  * the seed's (which stored one byte): the first byte of each block holds its
  * slot's low byte, checked when freed; at the end every live block is checked
  * at both ends (its last byte is stamped too). Nothing else is written.
- * Usage: random_mixed [ITERS=10000000] [SLOTS=8192] [SEED=1234567] [MIN=16] [MAX=1039]
+ * MODE "seed" runs the seed's exact loop (one byte stored per malloc, no check
+ * in the loop): its instruction counts compare with DESIGN §6's directly.
+ * Usage: random_mixed [ITERS=10000000] [SLOTS=8192] [SEED=1234567] [MIN=16] [MAX=1039] [MODE=check|seed]
  */
 #include "bench.h"
 
@@ -17,11 +19,13 @@ struct run {
 	unsigned char **slot;
 	uint32_t *size;
 	uint64_t bad;
+	int seed_loop; /* MODE=seed: the seed's loop, no per-iteration check */
 };
 
 /* The loop. Power-of-two slot counts and spans are masked instead of divided
  * (the callers pass constants, so each variant folds to its own loop). */
-static inline __attribute__((always_inline)) void run_loop(struct run *b, int pow2_slots, int pow2_span)
+static inline __attribute__((always_inline)) void run_loop(struct run *b, int pow2_slots, int pow2_span,
+							  int seed_loop)
 {
 	/* Locals, not b->: stores through unsigned char * alias everything. */
 	const uint32_t slots = b->slots, span = b->span, min = b->min;
@@ -37,7 +41,8 @@ static inline __attribute__((always_inline)) void run_loop(struct run *b, int po
 		unsigned char *p = slot[idx];
 
 		if (p) {
-			bad += p[0] != (unsigned char)idx;
+			if (!seed_loop)
+				bad += p[0] != (unsigned char)idx;
 			b_free(p);
 			slot[idx] = NULL;
 		} else {
@@ -48,9 +53,11 @@ static inline __attribute__((always_inline)) void run_loop(struct run *b, int po
 				bad++;
 				continue;
 			}
-			p[n - 1] = (unsigned char)~idx; /* tail first: for n == 1 the head wins */
+			if (!seed_loop) {
+				p[n - 1] = (unsigned char)~idx; /* tail first: for n == 1 the head wins */
+				size[idx] = n;
+			}
 			p[0] = (unsigned char)idx;
-			size[idx] = n;
 			slot[idx] = p;
 		}
 	}
@@ -61,14 +68,16 @@ static void run_any(struct run *b)
 {
 	int ps = (b->slots & (b->slots - 1)) == 0, pz = (b->span & (b->span - 1)) == 0;
 
+	int sl = b->seed_loop;
+
 	if (ps && pz)
-		run_loop(b, 1, 1);
+		sl ? run_loop(b, 1, 1, 1) : run_loop(b, 1, 1, 0);
 	else if (ps)
-		run_loop(b, 1, 0);
+		sl ? run_loop(b, 1, 0, 1) : run_loop(b, 1, 0, 0);
 	else if (pz)
-		run_loop(b, 0, 1);
+		sl ? run_loop(b, 0, 1, 1) : run_loop(b, 0, 1, 0);
 	else
-		run_loop(b, 0, 0);
+		sl ? run_loop(b, 0, 0, 1) : run_loop(b, 0, 0, 0);
 }
 
 int main(int argc, char **argv)
@@ -82,6 +91,7 @@ int main(int argc, char **argv)
 	seed = (uint32_t)bench_arg(argc, argv, 3, 1234567);
 	b.min = (uint32_t)bench_arg(argc, argv, 4, 16);
 	uint32_t max = (uint32_t)bench_arg(argc, argv, 5, 1039);
+	b.seed_loop = argc > 6 && strcmp(argv[6], "seed") == 0;
 	if (b.slots == 0 || b.min == 0 || max < b.min) {
 		fprintf(stderr, "random_mixed: need SLOTS > 0 and 0 < MIN <= MAX\n");
 		return 2;
@@ -102,8 +112,8 @@ int main(int argc, char **argv)
 
 		if (p) {
 			b.bad += p[0] != (unsigned char)i ||
-				 (b.size[i] > 1 && p[b.size[i] - 1] != (unsigned char)~i);
-			sum += p[0] + p[b.size[i] - 1];
+				 (!b.seed_loop && b.size[i] > 1 && p[b.size[i] - 1] != (unsigned char)~i);
+			sum += p[0] + (b.seed_loop ? 0 : p[b.size[i] - 1]);
 			b_free(p);
 			live++;
 		}

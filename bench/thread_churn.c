@@ -7,15 +7,14 @@
  * Result: threads per second. Self-check: stamps at both ends of each block.
  * Usage: thread_churn [ROUNDS=2000] [THREADS=2] [BLOCKS=200]
  */
-#include <pthread.h>
 #include "bench.h"
+#include "bench_threads.h"
 
 struct job {
-	pthread_t tid;
+	struct bench_thread th; /* first: see bench_threads.h; the tally spans rounds */
 	uint32_t seed, blocks;
 	unsigned char **kept;
 	uint32_t *size;
-	uint64_t bad, sum;
 };
 
 static void *work(void *arg)
@@ -31,7 +30,7 @@ static void *work(void *arg)
 		bench_stamp(j->kept[i], n, i ^ n);
 	}
 	for (uint32_t i = 0; i < j->blocks; i += 2) {
-		j->sum += bench_verify(j->kept[i], j->size[i], i ^ j->size[i], &j->bad);
+		j->th.sum += bench_verify(j->kept[i], j->size[i], i ^ j->size[i], &j->th.bad);
 		b_free(j->kept[i]);
 		j->kept[i] = NULL;
 	}
@@ -43,15 +42,13 @@ int main(int argc, char **argv)
 	unsigned rounds = (unsigned)bench_arg(argc, argv, 1, 2000);
 	unsigned threads = (unsigned)bench_arg(argc, argv, 2, 2);
 	uint32_t blocks = (uint32_t)bench_arg(argc, argv, 3, 200);
-	uint64_t bad = 0, sum = 0;
+	struct bench_thread all = { 0 };
 
 	if (threads == 0 || threads > 256 || blocks == 0) {
 		fprintf(stderr, "thread_churn: need 1..256 threads and BLOCKS > 0\n");
 		return 2;
 	}
-	struct job *j = calloc(threads, sizeof(*j));
-	if (!j)
-		return 3;
+	struct job *j = bench_workers(threads, sizeof(*j));
 	for (unsigned t = 0; t < threads; t++) {
 		j[t].kept = calloc(blocks, sizeof(*j[t].kept));
 		j[t].size = calloc(blocks, sizeof(*j[t].size));
@@ -63,26 +60,27 @@ int main(int argc, char **argv)
 		for (unsigned t = 0; t < threads; t++) {
 			j[t].seed = 1 + r * 7919u + t;
 			j[t].blocks = blocks;
-			if (pthread_create(&j[t].tid, NULL, work, &j[t]))
-				return 3;
 		}
+		bench_threads_start(j, sizeof(*j), threads, work);
+		/* Each thread's blocks are freed right after its join, while later
+		 * threads may still run: not bench_threads_join(). */
 		for (unsigned t = 0; t < threads; t++) {
-			pthread_join(j[t].tid, NULL);
+			pthread_join(j[t].th.tid, NULL);
 			for (uint32_t i = 1; i < blocks; i += 2) {
-				j[t].sum += bench_verify(j[t].kept[i], j[t].size[i], i ^ j[t].size[i], &j[t].bad);
+				j[t].th.sum += bench_verify(j[t].kept[i], j[t].size[i], i ^ j[t].size[i], &j[t].th.bad);
 				b_free(j[t].kept[i]);
 			}
 		}
 	}
 	double secs = bench_now() - t0;
 	for (unsigned t = 0; t < threads; t++) {
-		bad += j[t].bad;
-		sum += j[t].sum;
+		all.bad += j[t].th.bad;
+		all.sum += j[t].th.sum;
 		free(j[t].kept);
 		free(j[t].size);
 	}
 	free(j);
-	return bench_report("thread_churn", (double)rounds * threads, secs, bad == 0,
+	return bench_report("thread_churn", (double)rounds * threads, secs, all.bad == 0,
 			    "threads=%u blocks=%u checksum=%llu bad=%llu", threads, blocks,
-			    (unsigned long long)sum, (unsigned long long)bad);
+			    (unsigned long long)all.sum, (unsigned long long)all.bad);
 }

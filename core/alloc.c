@@ -19,17 +19,13 @@
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
-/* Class size as a constant expression (for the band limit below). */
-#define HK_CLASS_SIZE_CONST(c)                                                   \
-	((c) < 8 ? 16u * ((c) + 1)                                                  \
-		 : (128u << (((c) - 8) / 4)) + (((c) - 8) % 4 + 1) * (32u << (((c) - 8) / 4)))
 #define HK_SMALL_MAX ((size_t)(HK_NLANE > 0 ? HK_CLASS_SIZE_CONST(HK_NLANE - 1) : 0))
 
 static void *malloc_slow(size_t size);
 
 /*
- * Fast path budget (x86-64, measured with callgrind): about 17 instructions
- * — class lookup (byte table up to 1 KiB, clz above), the TLS lane
+ * Fast path budget (x86-64, callgrind): 18 instructions with the return —
+ * class lookup (byte table up to 1 KiB, a second table above), the TLS lane
  * pointer (2 loads from a shared object), pop of the bin's head, the room
  * counter, one store clearing word 1 (the free mark), one counter. No init
  * test: a thread without a lane reads the static empty lane, whose bins are
@@ -47,11 +43,10 @@ HK_API void *hk_malloc(size_t size)
 		return malloc_slow(size);
 	{
 		hk_lane_t *l = hk_lane_self;
-		hk_bin_t *b = &l->bin[cls];
-		void **p = b->head;
+		void **p = l->head[cls];
 		if (likely(p != NULL)) {
-			b->head = hk_next_get(p);
-			b->room++;
+			l->head[cls] = hk_next_get(p);
+			l->room[cls]++;
 			p[1] = NULL;
 			if (CONFIG_HK_STATS)
 				l->malloc_fast++;
@@ -66,37 +61,39 @@ HK_API void *hk_malloc(size_t size)
 static void free_slow(void *p);
 
 /*
- * Fast path budget: about 30 instructions — one compare for "in the
- * region", the descriptor (start, divm, cls: one cache line), a multiply
- * and compare for the interior/misalignment check (always on, DESIGN
- * §8.10; it also rejects every unit that is not a default-arena slab, whose
- * divm is 0), the double-free mark compare, the room check and the push
- * (word 0 = next, word 1 = mark). Anything unusual (not a
- * default-arena slab block, a full bin, a marked block) goes to free_slow,
- * which decides and reports.
+ * Fast path budget: 27 instructions with the return — one compare for "in
+ * the region", the descriptor (start, divm, cls: one cache line), a
+ * multiply and compare for the interior/misalignment check (always on,
+ * DESIGN §8.10; it also rejects every unit that is not a default-arena
+ * slab, whose divm is 0), the double-free mark compare, the room counter
+ * (decremented and tested in one instruction) and the push (word 0 = next,
+ * word 1 = mark). Anything unusual (not a default-arena slab block, a full
+ * bin, a marked block) goes to free_slow, which decides and reports.
  */
 HK_API void hk_free(void *p)
 {
-	uintptr_t off = (uintptr_t)p - hk_region.base;
-	if (likely(off < atomic_load_explicit(&hk_region.used, memory_order_relaxed))) {
-		hk_desc_t *d = &hk_region.desc[off >> HK_UNIT_SHIFT];
+	uintptr_t off = (uintptr_t)p - hk_region_base;
+	if (likely(off < atomic_load_explicit(&hk_region_used, memory_order_relaxed))) {
+		hk_desc_t *d = &hk_region_desc[off >> HK_UNIT_SHIFT];
 		uint64_t rel = (uintptr_t)p - d->start;
 		/* divm is 0 unless the unit is a default-arena slab: one test
 		 * says "lane block" and "block boundary" at once. */
 		if (likely(rel * d->divm < d->divm)) {
 			hk_lane_t *l = hk_lane_self;
-			hk_bin_t *b = &l->bin[d->cls];
+			size_t cls = d->cls;
 			uintptr_t mark = l->key ^ (uintptr_t)p;
 			void **q = p;
-			if (likely((uintptr_t)q[1] != mark && b->room)) {
-				if (CONFIG_HK_HARDENED)
-					hk_canary_check(q, d->bsize, "free");
-				q[1] = (void *)mark;
-				void *next = b->head;
-				b->head = q;
-				hk_next_set(q, next);
-				b->room--;
-				return;
+			if (likely((uintptr_t)q[1] != mark)) {
+				if (likely(--l->room[cls] >= 0)) {
+					if (CONFIG_HK_HARDENED)
+						hk_canary_check(q, d->bsize, "free");
+					q[1] = (void *)mark;
+					hk_next_set(q, l->head[cls]);
+					l->head[cls] = q;
+					return;
+				}
+				/* Full: room is -1 until hk_lane_free (via free_slow)
+				 * puts it right and flushes half the bin. */
 			}
 		}
 	}
@@ -120,6 +117,9 @@ void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero)
 	}
 	if (!a)
 		a = &hk_arena0;
+	int heap = a->heap;
+	if (heap)
+		a = hk_heap_arena(); /* POOL and large blocks from the caller's node */
 	if (align <= 16)
 		align = 0;
 	if (size > ((size_t)1 << 62) || align > ((size_t)1 << 62))
@@ -130,7 +130,7 @@ void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero)
 	size_t want = align ? align_up(need > align ? need : align, align) : need;
 	if (HK_NLANE > 0 && align <= HK_UNIT && want <= HK_SMALL_MAX) {
 		unsigned cls = hk_class_of(want);
-		if (a == &hk_arena0) {
+		if (heap) {
 			p = hk_lane_alloc(cls);
 		} else {
 			void *chain = NULL;
@@ -159,7 +159,7 @@ void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero)
 	}
 	if (!p)
 		goto fail;
-	if (a != &hk_arena0)
+	if (!heap)
 		atomic_fetch_add_explicit(&a->ctr.allocs, 1, memory_order_relaxed);
 	return p;
 fail:
@@ -218,10 +218,12 @@ size_t hk_usable_checked(const void *p, const char *call, unsigned *arena)
 	hk_fatal(call, "invalid pointer", p);
 }
 
+/* The default heap's frees are counted by the lanes and free_slow. */
 static void count_free(unsigned arena)
 {
-	if (arena)
-		atomic_fetch_add_explicit(&hk_arena_at(arena)->ctr.frees, 1, memory_order_relaxed);
+	hk_arena_t *a = hk_arena_at(arena);
+	if (!a->heap)
+		atomic_fetch_add_explicit(&a->ctr.frees, 1, memory_order_relaxed);
 }
 
 void hk_free_checked(void *p, const char *call, size_t size_hint)
@@ -302,10 +304,11 @@ void *hk_realloc_in(hk_arena_t *a, void *p, size_t size, const char *call)
 {
 	unsigned arena;
 	size_t usable = hk_usable_checked(p, call, &arena);
+	hk_arena_t *from = hk_arena_at(arena);
 	if (!a)
-		a = hk_arena_at(arena);
+		a = from;
 	hk_desc_t *d = hk_desc_of(p);
-	int same = a == hk_arena_at(arena);
+	int same = a == from || (a->heap && from->heap);
 	if (CONFIG_HK_HARDENED && same && d &&
 	    (d->kind == HK_KIND_SLAB || d->kind == HK_KIND_SLAB_A)) {
 		/* The canary moves with the request: in place while it fits. */
@@ -322,7 +325,7 @@ void *hk_realloc_in(hk_arena_t *a, void *p, size_t size, const char *call)
 	    (size > HK_POOL_MAX || size >= CONFIG_HK_REALLOC_MAP_MIN)) {
 		void *q = hk_large_realloc(p, size);
 		if (q) {
-			if (arena) {
+			if (!from->heap) {
 				atomic_fetch_add_explicit(&a->ctr.allocs, 1, memory_order_relaxed);
 				atomic_fetch_add_explicit(&a->ctr.frees, 1, memory_order_relaxed);
 			}

@@ -1,5 +1,6 @@
 /*
- * core/arena.c — arenas: the default heap (arena 0) and hk_arena_* for
+ * core/arena.c — arenas: the default heap (arena 0 and one more arena per
+ * further NUMA node) and hk_arena_* for
  * user arenas with a capacity, a node, a hugepage policy and a name; reset
  * (every block freed at once) and destroy (memory returned, handle dead).
  * Arena structs live in memory from platform. User arenas use the locked
@@ -57,6 +58,7 @@ static void setup(hk_arena_t *a, unsigned index, const hk_arena_config_t *cfg)
 void hk_arena_init0(void)
 {
 	setup(&hk_arena0, 0, NULL);
+	hk_arena0.heap = 1;
 	A.slot[0] = &hk_arena0;
 	A.count = 1;
 }
@@ -79,11 +81,10 @@ HK_API hk_arena_t *hk_arena_default(void)
 	return &hk_arena0;
 }
 
-/* A slot for a new arena: a fresh one, else the next dead one. */
-static int take_slot(unsigned *index, hk_arena_t **a)
+/* A slot for a new arena: a fresh one, else the next dead one. A.lock held. */
+static int take_slot_locked(unsigned *index, hk_arena_t **a)
 {
 	int err = 0;
-	hk_lock(&A.lock);
 	if (A.count < HK_ARENA_MAX) {
 		void *mem;
 		err = hk_platform_map(sizeof(hk_arena_t), 0, 0, &mem);
@@ -107,8 +108,56 @@ static int take_slot(unsigned *index, hk_arena_t **a)
 	}
 	if (!err)
 		(*a)->magic = 0; /* not live until set up, not dead for others */
+	return err;
+}
+
+static int take_slot(unsigned *index, hk_arena_t **a)
+{
+	hk_lock(&A.lock);
+	int err = take_slot_locked(index, a);
 	hk_unlock(&A.lock);
 	return err;
+}
+
+/* Arenas of the default heap by NUMA node; [0] stays NULL (hk_arena0). */
+#define HEAP_NODES (CONFIG_HK_NUMA && CONFIG_HK_NUMA_MAX_NODES > 1 ? CONFIG_HK_NUMA_MAX_NODES : 1)
+static hk_arena_t *_Atomic heap_node[HEAP_NODES];
+static atomic_int heap_split;
+
+/* Made under A.lock (fork takes it), so two threads of one node make one. */
+static hk_arena_t *heap_node_create(int node)
+{
+	hk_arena_t *a = NULL;
+	unsigned index;
+	hk_lock(&A.lock);
+	a = atomic_load_explicit(&heap_node[node], memory_order_relaxed);
+	if (!a && take_slot_locked(&index, &a) == 0) {
+		hk_arena_config_t cfg = { .numa_node = node,
+					  .hugepages = hk_platform_default_policy(),
+					  .name = "default" };
+		setup(a, index, &cfg);
+		a->heap = 1;
+		atomic_store_explicit(&heap_split, 1, memory_order_relaxed);
+		atomic_store_explicit(&heap_node[node], a, memory_order_release);
+	}
+	hk_unlock(&A.lock);
+	return a ? a : &hk_arena0;
+}
+
+int hk_heap_split(void)
+{
+	return atomic_load_explicit(&heap_split, memory_order_relaxed);
+}
+
+hk_arena_t *hk_heap_arena(void)
+{
+	if (HEAP_NODES == 1)
+		return &hk_arena0;
+	int node = hk_platform_current_node();
+	if (node <= 0 || node >= HEAP_NODES)
+		return &hk_arena0;
+	hk_arena_t *a = atomic_load_explicit(&heap_node[node], memory_order_acquire);
+	return a ? a : heap_node_create(node);
 }
 
 HK_API hk_arena_t *hk_arena_create(const hk_arena_config_t *cfg)
@@ -259,14 +308,18 @@ HK_API hk_arena_t *hk_arena_of(const void *p)
 	if (!p || !hk_ready())
 		return NULL;
 	hk_desc_t *d = hk_desc_of(p);
+	hk_arena_t *a = NULL;
 	if (d) {
 		if (d->kind == HK_KIND_SLAB || d->kind == HK_KIND_SLAB_A || d->kind == HK_KIND_POOL)
-			return hk_arena_at(d->arena);
-		return NULL;
+			a = hk_arena_at(d->arena);
+	} else {
+		size_t usable;
+		unsigned arena;
+		if (hk_large_lookup(p, &usable, &arena))
+			a = hk_arena_at(arena);
 	}
-	size_t usable;
-	unsigned arena;
-	return hk_large_lookup(p, &usable, &arena) ? hk_arena_at(arena) : NULL;
+	/* Every node's part of the default heap is the default arena. */
+	return a && a->heap ? &hk_arena0 : a;
 }
 
 void hk_arenas_lock_all(void)

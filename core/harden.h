@@ -28,7 +28,7 @@ static inline void *hk_next_get(const void *slot)
 	uintptr_t v = *(const uintptr_t *)slot;
 	if (CONFIG_HK_HARDENED) {
 		v ^= hk_secret ^ ((uintptr_t)slot >> 12);
-		if (v && v - hk_region.base >= atomic_load_explicit(&hk_region.used,
+		if (v && v - hk_region_base >= atomic_load_explicit(&hk_region_used,
 								     memory_order_relaxed))
 			hk_fatal("malloc", "corrupted free list at", slot);
 	}

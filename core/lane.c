@@ -73,7 +73,7 @@ static hk_lane_t *lane_create(void)
 		return NULL;
 	for (int c = 0; c < HK_NLANE; c++) {
 		size_t n = CONFIG_HK_LANE_CLASS_BYTES / hk_class_size(c);
-		l->bin[c].limit = l->bin[c].room = (uint32_t)(n < 2 ? 2 : n);
+		l->limit[c] = l->room[c] = (int32_t)(n < 2 ? 2 : n);
 	}
 	l->key = hk_secret;
 	l->state = HK_LANE_LIVE;
@@ -82,19 +82,39 @@ static hk_lane_t *lane_create(void)
 	return l;
 }
 
+/* New blocks come from the default heap's arena of the caller's node. */
 static unsigned refill(unsigned cls, void **chain, unsigned want)
 {
+	hk_arena_t *a = hk_heap_arena();
 	if (CONFIG_HK_TINY && (int)cls <= HK_TINY_LAST)
-		return hk_tiny_refill(&hk_arena0, cls, HK_KIND_SLAB, chain, want);
+		return hk_tiny_refill(a, cls, HK_KIND_SLAB, chain, want);
 	if (CONFIG_HK_MID)
-		return hk_mid_refill(&hk_arena0, cls, HK_KIND_SLAB, chain, want);
+		return hk_mid_refill(a, cls, HK_KIND_SLAB, chain, want);
 	return 0;
 }
 
+/* A bin mixes blocks of every node's arena (frees go to the freeing
+ * thread's bin): each stretch of one arena goes back under its own lock. On
+ * one node every block is hk_arena0's and the chain goes back whole. */
 static void flush_chain(unsigned cls, void *chain)
 {
+	int kick = 0;
 	HK_STAT(flushes, 1);
-	if (hk_slab_flush(&hk_arena0, cls, chain))
+	while (chain) {
+		unsigned arena = hk_desc_of(chain)->arena;
+		void **last = chain, *rest = NULL;
+		if (hk_heap_split()) {
+			for (void **n; (n = hk_next_get(last)) != NULL; last = n)
+				if (hk_desc_of(n)->arena != arena) {
+					rest = n;
+					hk_next_set(last, NULL);
+					break;
+				}
+		}
+		kick |= hk_slab_flush(hk_arena_at(arena), cls, chain);
+		chain = rest;
+	}
+	if (kick)
 		hk_purge_kick();
 }
 
@@ -111,23 +131,22 @@ void *hk_lane_alloc(unsigned cls)
 		((void **)chain)[1] = NULL;
 		return chain;
 	}
-	hk_bin_t *b = &l->bin[cls];
-	if (!b->head) {
+	if (!l->head[cls]) {
 		/* Half the bin, at most 16 KiB or 128 blocks: carving touches
 		 * every block, so a small program must not carve far ahead. */
-		unsigned want = b->limit / 2, cap = (unsigned)((16u << 10) / hk_class_size(cls));
+		unsigned want = l->limit[cls] / 2, cap = (unsigned)((16u << 10) / hk_class_size(cls));
 		cap = cap > 128 ? 128 : cap ? cap : 1;
 		want = want > cap ? cap : want ? want : 1;
-		unsigned got = refill(cls, &b->head, want);
-		b->room = b->limit - got;
+		unsigned got = refill(cls, &l->head[cls], want);
+		l->room[cls] = l->limit[cls] - (int32_t)got;
 		l->refills++;
 		l->refilled += got;
 		if (!got)
 			return NULL;
 	}
-	void **p = b->head;
-	b->head = hk_next_get(p);
-	b->room++;
+	void **p = l->head[cls];
+	l->head[cls] = hk_next_get(p);
+	l->room[cls]++;
 	p[1] = NULL;
 	l->popped_slow++;
 	return p;
@@ -136,14 +155,13 @@ void *hk_lane_alloc(unsigned cls)
 /* Cuts the first half of a full bin and returns it to the slabs. */
 static void flush_half(hk_lane_t *l, unsigned cls)
 {
-	hk_bin_t *b = &l->bin[cls];
-	unsigned held = b->limit - b->room;
+	unsigned held = (unsigned)(l->limit[cls] - l->room[cls]);
 	unsigned n = held / 2 ? held / 2 : held;
-	void **p = b->head, *chain = b->head;
+	void **p = l->head[cls], *chain = l->head[cls];
 	for (unsigned i = 1; i < n; i++)
 		p = hk_next_get(p);
-	b->head = hk_next_get(p);
-	b->room += n;
+	l->head[cls] = hk_next_get(p);
+	l->room[cls] += (int32_t)n;
 	hk_next_set(p, NULL);
 	l->flushes++;
 	l->flushed += n;
@@ -161,24 +179,24 @@ void hk_lane_free(void *p, unsigned cls)
 		flush_chain(cls, p);
 		return;
 	}
-	hk_bin_t *b = &l->bin[cls];
-	if (!b->room)
+	if (l->room[cls] <= 0) {
+		l->room[cls] = 0; /* hk_free leaves -1 in a full bin's counter */
 		flush_half(l, cls);
-	hk_next_set(p, b->head);
-	b->head = p;
-	b->room--;
+	}
+	hk_next_set(p, l->head[cls]);
+	l->head[cls] = p;
+	l->room[cls]--;
 	l->pushed_slow++;
 }
 
 static void flush_all(hk_lane_t *l)
 {
 	for (int c = 0; c < HK_NLANE; c++) {
-		hk_bin_t *b = &l->bin[c];
-		if (b->head) {
-			void *chain = b->head;
-			l->flushed += b->limit - b->room;
-			b->head = NULL;
-			b->room = b->limit;
+		if (l->head[c]) {
+			void *chain = l->head[c];
+			l->flushed += (uint64_t)(l->limit[c] - l->room[c]);
+			l->head[c] = NULL;
+			l->room[c] = l->limit[c];
 			flush_chain((unsigned)c, chain);
 		}
 	}
@@ -196,7 +214,7 @@ static uint64_t free_fast_of(const hk_lane_t *l)
 {
 	uint64_t held = 0;
 	for (int c = 0; c < HK_NLANE; c++)
-		held += l->bin[c].limit - l->bin[c].room;
+		held += (uint64_t)(l->limit[c] - l->room[c]);
 	return held - l->refilled + l->flushed - l->pushed_slow + l->malloc_fast + l->popped_slow;
 }
 
@@ -243,7 +261,7 @@ void hk_lane_sum(hk_stats_t *out, size_t *bin_bytes)
 		out->refills += l->refills;
 		out->flushes += l->flushes;
 		for (int c = 0; c < HK_NLANE; c++)
-			bytes += (size_t)(l->bin[c].limit - l->bin[c].room) * hk_class_size((unsigned)c);
+			bytes += (size_t)(l->limit[c] - l->room[c]) * hk_class_size((unsigned)c);
 	}
 	hk_unlock(&LN.lock);
 	*bin_bytes = bytes;

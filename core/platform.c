@@ -117,6 +117,11 @@ int hk_platform_node_count(void)
 	return n > 0 ? n : 1;
 }
 
+int hk_platform_current_node(void)
+{
+	return hk_numa_current_node();
+}
+
 uint64_t hk_platform_now_ms(void)
 {
 	struct timespec ts;

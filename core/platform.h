@@ -40,6 +40,8 @@ void hk_platform_purge(void *const *ptrs, const size_t *lens, unsigned n);
 
 void hk_platform_atfork_child(void);
 int hk_platform_node_count(void);
+/* Node of the CPU the caller runs on (0 on one node). */
+int hk_platform_current_node(void);
 uint64_t hk_platform_now_ms(void);
 
 /* Capabilities and OS counters, for hk_stats_get. */

@@ -1,7 +1,8 @@
 /*
  * core/preload.c — the libc allocation names, for LD_PRELOAD (libhakmem.so only).
  *
- * Owns: one forwarding line per libc symbol to the hk_* API of include/hakmem.h.
+ * Owns: the libc names that are not plain aliases of an hk_* function (those
+ * are in core/preload.lds), each forwarding to the hk_* API of include/hakmem.h.
  * Must not: hold allocator logic, state or checks (they live behind hk_*), or be
  * linked into libhakmem.a (a static user keeps its libc malloc).
  * Invariant: every libc function that can hand out or take back a heap block is
@@ -14,22 +15,12 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-/* C23 names glibc 2.36 does not declare yet. */
-void free_sized(void *ptr, size_t size);
+/* A C23 name glibc 2.36 does not declare yet. */
 void free_aligned_sized(void *ptr, size_t alignment, size_t size);
 
-EXPORT void *malloc(size_t n) { return hk_malloc(n); }
-EXPORT void free(void *p) { hk_free(p); }
-EXPORT void *calloc(size_t k, size_t n) { return hk_calloc(k, n); }
-EXPORT void *realloc(void *p, size_t n) { return hk_realloc(p, n); }
-EXPORT void *reallocarray(void *p, size_t k, size_t n) { return hk_reallocarray(p, k, n); }
-EXPORT int posix_memalign(void **out, size_t a, size_t n) { return hk_posix_memalign(out, a, n); }
-EXPORT void *aligned_alloc(size_t a, size_t n) { return hk_aligned_alloc(a, n); }
-EXPORT void *memalign(size_t a, size_t n) { return hk_memalign(a, n); }
-EXPORT void *valloc(size_t n) { return hk_valloc(n); }
-EXPORT void *pvalloc(size_t n) { return hk_pvalloc(n); }
-EXPORT size_t malloc_usable_size(void *p) { return hk_usable_size(p); }
-EXPORT void free_sized(void *p, size_t n) { hk_free_sized(p, n); }
+/* malloc, free, calloc, realloc, reallocarray, posix_memalign, aligned_alloc,
+ * memalign, valloc, pvalloc, malloc_usable_size and free_sized are aliases of
+ * their hk_* functions: core/preload.lds. */
 /* The block of an aligned allocation is at least `size` usable bytes too. */
 EXPORT void free_aligned_sized(void *p, size_t a, size_t n) { (void)a; hk_free_sized(p, n); }
 EXPORT int malloc_trim(size_t pad) { return hk_trim(pad); }

@@ -13,6 +13,9 @@
 #include "core/region.h"
 
 hk_region_t hk_region;
+uintptr_t hk_region_base;
+_Atomic size_t hk_region_used;
+hk_desc_t *hk_region_desc;
 
 /* A limit must still bound the heap (DESIGN §8.7): under RLIMIT_AS the
  * region gets half of it, the rest is for direct mappings, stacks, code. */
@@ -45,8 +48,8 @@ int hk_region_init(void)
 			hk_platform_release(base, len);
 			continue;
 		}
-		hk_region.base = (uintptr_t)base;
-		hk_region.desc = desc;
+		hk_region_base = (uintptr_t)base;
+		hk_region_desc = desc;
 		hk_region.len = len;
 		return 0;
 	}
@@ -61,7 +64,7 @@ static int commit_desc(size_t end_units)
 	need = (need + page - 1) & ~(page - 1);
 	if (need <= hk_region.desc_committed)
 		return 0;
-	int err = hk_platform_commit((char *)hk_region.desc + hk_region.desc_committed,
+	int err = hk_platform_commit((char *)hk_region_desc + hk_region.desc_committed,
 				     need - hk_region.desc_committed);
 	if (err)
 		return err;
@@ -91,13 +94,13 @@ int hk_region_take_run(size_t chunks, uint32_t *unit)
 	uint32_t units = (uint32_t)(chunks * HK_CHUNK_UNITS);
 	hk_lock(&hk_region.lock);
 	if (!reuse_run(units, unit)) {
-		size_t used = atomic_load_explicit(&hk_region.used, memory_order_relaxed);
+		size_t used = atomic_load_explicit(&hk_region_used, memory_order_relaxed);
 		size_t bytes = chunks << HK_CHUNK_SHIFT;
 		if (chunks > hk_region.len >> HK_CHUNK_SHIFT || bytes > hk_region.len - used) {
 			err = ENOMEM;
 		} else if (!(err = commit_desc((used + bytes) >> HK_UNIT_SHIFT))) {
 			*unit = (uint32_t)(used >> HK_UNIT_SHIFT);
-			atomic_store_explicit(&hk_region.used, used + bytes, memory_order_release);
+			atomic_store_explicit(&hk_region_used, used + bytes, memory_order_release);
 		}
 	}
 	hk_unlock(&hk_region.lock);

@@ -2,19 +2,21 @@
  * core/region.h — the reserved region, its descriptor array, and spans of
  * whole 64 KiB units inside an arena's runs (span.c).
  * Must not allocate through malloc. Invariant: every unit below
- * hk_region.used has a committed descriptor (see core/types.h).
+ * hk_region_used has a committed descriptor (see core/types.h).
  */
 #ifndef HK_CORE_REGION_H
 #define HK_CORE_REGION_H
 
 #include "core/types.h"
 
+/* Read by free()'s fast path: plain globals, so each is one RIP-relative
+ * operand (fields of a struct cost an address load first). */
+#define HK_HIDDEN __attribute__((visibility("hidden")))
+extern HK_HIDDEN uintptr_t hk_region_base;
+extern HK_HIDDEN _Atomic size_t hk_region_used; /* bytes handed to runs; descriptors committed below */
+extern HK_HIDDEN hk_desc_t *hk_region_desc;
+
 typedef struct hk_region {
-	/* read by free()'s fast path: keep together */
-	uintptr_t base;
-	_Atomic size_t used;     /* bytes handed to runs; descriptors committed below */
-	hk_desc_t *desc;
-	/* cold */
 	size_t len;              /* bytes reserved */
 	size_t desc_committed;   /* bytes of the descriptor array committed */
 	hk_lock_t lock;
@@ -26,26 +28,26 @@ extern hk_region_t hk_region;
 
 static inline hk_desc_t *hk_desc_at(uint32_t unit)
 {
-	return &hk_region.desc[unit];
+	return &hk_region_desc[unit];
 }
 
 static inline uint32_t hk_unit_of(const void *p)
 {
-	return (uint32_t)(((uintptr_t)p - hk_region.base) >> HK_UNIT_SHIFT);
+	return (uint32_t)(((uintptr_t)p - hk_region_base) >> HK_UNIT_SHIFT);
 }
 
 static inline void *hk_unit_addr(uint32_t unit)
 {
-	return (void *)(hk_region.base + ((uintptr_t)unit << HK_UNIT_SHIFT));
+	return (void *)(hk_region_base + ((uintptr_t)unit << HK_UNIT_SHIFT));
 }
 
 /* The descriptor of a pointer inside the region's used part, else NULL. */
 static inline hk_desc_t *hk_desc_of(const void *p)
 {
-	uintptr_t off = (uintptr_t)p - hk_region.base;
-	if (off >= atomic_load_explicit(&hk_region.used, memory_order_acquire))
+	uintptr_t off = (uintptr_t)p - hk_region_base;
+	if (off >= atomic_load_explicit(&hk_region_used, memory_order_acquire))
 		return NULL;
-	return &hk_region.desc[off >> HK_UNIT_SHIFT];
+	return &hk_region_desc[off >> HK_UNIT_SHIFT];
 }
 
 /* Units at the end of every run kept PROT_NONE (hardened guard). */

@@ -40,6 +40,10 @@ static inline size_t hk_class_size(unsigned cls)
 	return hk_class_sizes[cls];
 }
 
+/* Size of class c as a constant expression (tables, band limits). */
+#define HK_CLASS_SIZE_CONST(c)                                                   \
+	((c) < 8 ? 16u * ((c) + 1)                                                  \
+		 : (128u << (((c) - 8) / 4)) + (((c) - 8) % 4 + 1) * (32u << (((c) - 8) / 4)))
 /* Compile-time class of a constant size (for the band limits). */
 #define HK_CLASS_OF_CONST(n)                                                     \
 	((n) <= 128 ? ((n) + 15) / 16 - 1                                           \

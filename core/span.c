@@ -85,7 +85,7 @@ static int mergeable(hk_arena_t *a, uint32_t u)
 /* Inserts [h, h+n) (inner units marked FREE), merged with free neighbours. */
 static void insert_merged(hk_arena_t *a, uint32_t h, uint32_t n, unsigned dirty, uint64_t stamp)
 {
-	size_t used_units = atomic_load_explicit(&hk_region.used, memory_order_relaxed) >> HK_UNIT_SHIFT;
+	size_t used_units = atomic_load_explicit(&hk_region_used, memory_order_relaxed) >> HK_UNIT_SHIFT;
 	if (!hk_desc_at(h)->run_units && h > 0) {
 		hk_desc_t *t = hk_desc_at(h - 1);
 		if (t->kind == HK_KIND_FREE && t->arena == a->index) {

@@ -94,9 +94,21 @@ HK_API int hk_arena_stats(hk_arena_t *a, hk_arena_stats_t *out)
 	out->allocs = a->ctr.allocs;
 	out->frees = a->ctr.frees;
 	out->failed_allocs = a->ctr.failed;
+	out->fallbacks = a->ctr.fallbacks;
 	if (a == hk_arena_default()) {
 		hk_stats_t s;
 		size_t bins = 0;
+		/* The other nodes' arenas of the default heap. */
+		for (unsigned i = 1, n = hk_arena_count(); i < n; i++) {
+			hk_arena_t *h = hk_arena_at(i);
+			if (!h || h->magic != HK_ARENA_LIVE || !h->heap)
+				continue;
+			out->live_bytes += h->ctr.live;
+			out->committed_bytes += h->inuse;
+			out->reserved_bytes += h->ctr.reserved;
+			out->failed_allocs += h->ctr.failed;
+			out->fallbacks += h->ctr.fallbacks;
+		}
 		memset(&s, 0, sizeof s);
 		hk_lane_sum(&s, &bins);
 		s.malloc_slow = hk_gstats.malloc_slow;
@@ -108,7 +120,6 @@ HK_API int hk_arena_stats(hk_arena_t *a, hk_arena_stats_t *out)
 	out->backing = a->backing;
 	out->policy = a->policy;
 	out->numa_node = a->node;
-	out->fallbacks = a->ctr.fallbacks;
 	return 0;
 }
 

@@ -46,8 +46,14 @@
  * slab state (free list, bump, used, list links) is in the head unit's
  * descriptor only, protected by the class lock of its arena.
  *
+ * Default heap. The process heap behind malloc is one arena per NUMA node
+ * (`heap` set): hk_arena0 and, on a machine with more nodes, one more per
+ * node, made on the first slow path of a thread running there. Slow paths
+ * take new slabs, POOL spans and large blocks from the caller's node's
+ * arena; to the API they are all the default arena.
+ *
  * Lanes. Each thread has a lane (per-class bins of free blocks of the
- * default arena), reached by one initial-exec TLS pointer. A new thread's
+ * default heap, whatever their node), reached by one initial-exec TLS pointer. A new thread's
  * pointer is the static empty lane (every limit 0), so the fast paths need
  * no init test; a dead thread's is the dead lane (frees go to the slabs).
  * Bins take blocks of any thread (tcache style): a flush returns a batch to
@@ -150,7 +156,7 @@ typedef struct hk_arena_stats_ctr {
 struct hk_arena {
 	uint32_t magic;    /* HK_ARENA_LIVE or HK_ARENA_DEAD */
 	uint16_t index;
-	uint16_t pad;
+	uint16_t heap;     /* 1: part of the default heap (a NUMA node's arena) */
 	hk_lock_t lock;    /* spans, runs, counters below */
 	uint32_t buckets[HK_SPAN_BUCKETS]; /* free spans by length */
 	uint32_t runs;     /* first run head */
@@ -168,17 +174,16 @@ struct hk_arena {
 #define HK_ARENA_LIVE 0x4b41524eu
 #define HK_ARENA_DEAD 0x44454144u
 
-/* A lane bin: LIFO of free blocks of one class. `room` counts the pushes
- * left before the bin is full (limit - blocks held), so each fast path
- * touches one counter and compares it with zero. */
-typedef struct hk_bin {
-	void *head;
-	uint32_t room;
-	uint32_t limit;
-} hk_bin_t;
-
+/*
+ * A lane: per-class bins (LIFO lists of free blocks) as three arrays, so the
+ * fast paths index each with the class in one addressing mode (no multiply).
+ * `room[c]` counts the pushes left before bin c is full (limit - blocks
+ * held): each fast path touches one counter and tests it against zero.
+ */
 typedef struct hk_lane {
-	hk_bin_t bin[HK_NCLASS_MAX];
+	void *head[HK_NCLASS_MAX];
+	int32_t room[HK_NCLASS_MAX];  /* signed: free decrements, then tests the sign */
+	int32_t limit[HK_NCLASS_MAX];
 	uintptr_t key;       /* double-free mark secret */
 	uint32_t state;      /* HK_LANE_* */
 	uint32_t pad;

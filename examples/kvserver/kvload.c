@@ -130,16 +130,22 @@ static int do_set(struct client *c, const char *key, uint32_t version)
 	return -1;
 }
 
+/* Sends "VERB key", counts it, returns the reply line (NULL: connection lost). */
+static char *key_request(struct client *c, const char *verb, const char *key, long *count)
+{
+	char head[KV_LINE_MAX];
+	int h = snprintf(head, sizeof(head), "%s %s\n", verb, key);
+	if (kv_write_all(c->conn.fd, head, (size_t)h))
+		return NULL;
+	(*count)++;
+	return kv_read_line(&c->conn);
+}
+
 /* GET and check: expect = 0 must be absent, a version must match exactly,
  * -1 accepts absence or any well-formed value of this key. */
 static int do_get(struct client *c, const char *key, int64_t expect)
 {
-	char head[KV_LINE_MAX];
-	int h = snprintf(head, sizeof(head), "GET %s\n", key);
-	if (kv_write_all(c->conn.fd, head, (size_t)h))
-		return -1;
-	c->gets++;
-	char *line = kv_read_line(&c->conn);
+	char *line = key_request(c, "GET", key, &c->gets);
 	unsigned long n;
 	if (line && !strcmp(line, "NOT_FOUND")) {
 		if (expect > 0)
@@ -165,12 +171,7 @@ static int do_get(struct client *c, const char *key, int64_t expect)
 
 static int do_del(struct client *c, const char *key, int expect_present)
 {
-	char head[KV_LINE_MAX];
-	int h = snprintf(head, sizeof(head), "DEL %s\n", key);
-	if (kv_write_all(c->conn.fd, head, (size_t)h))
-		return -1;
-	c->dels++;
-	char *line = kv_read_line(&c->conn);
+	char *line = key_request(c, "DEL", key, &c->dels);
 	if (!line || (strcmp(line, "DELETED") && strcmp(line, "NOT_FOUND")))
 		return -1;
 	if (expect_present >= 0 && expect_present != !strcmp(line, "DELETED"))

@@ -1,3 +1,4 @@
-# test/api/Build.mk — the API tests share test/api/hk_test.h (sizes, fill patterns):
-# a change to it rebuilds them.
+# test/api/Build.mk — the API tests share test/api/hk_test.h (sizes, fill patterns),
+# test_arena_hugetlb also test/common/hugetlb_pool.h: a change rebuilds them.
 $(api-bins): test/api/hk_test.h
+$(O)/test/api/test_arena_hugetlb: test/common/hugetlb_pool.h

@@ -247,22 +247,6 @@ Test(align, stats_trim_and_print)
 	fclose(f);
 }
 
-/* Each Criterion test runs in a fresh process: here the first call of all is an
- * arena call on the default arena. */
-Test(align, default_arena_before_any_allocation)
-{
-	hk_arena_t *d = hk_arena_default();
-	cr_assert_not_null(d);
-	void *p = hk_arena_malloc(d, 10);
-	cr_assert_not_null(p);
-	cr_assert_eq(hk_arena_of(p), d);
-	p = hk_arena_realloc(d, p, 5000);
-	cr_assert_not_null(p);
-	hk_free(p);
-	hk_arena_stats_t as;
-	cr_assert_eq(hk_arena_stats(d, &as), 0);
-}
-
 Test(align, arena_basics)
 {
 	hk_arena_config_t cfg = { .capacity = 0, .numa_node = HK_NODE_LOCAL,

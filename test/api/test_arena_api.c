@@ -37,7 +37,8 @@ Test(arena_api, defaults_and_names)
 }
 
 /* The first hakmem call of the process goes through the default arena's
- * handle: it must initialise the allocator, not see an unset arena. */
+ * handle (each Criterion test runs in a fresh process): it must initialise
+ * the allocator, not see an unset arena. */
 Test(arena_api, default_arena_as_first_call)
 {
 	hk_arena_t *d = hk_arena_default();
@@ -45,7 +46,12 @@ Test(arena_api, default_arena_as_first_call)
 	void *p = hk_arena_malloc(d, 100);
 	cr_assert_not_null(p);
 	cr_assert_eq(hk_arena_of(p), d);
+	p = hk_arena_realloc(d, p, 5000);
+	cr_assert_not_null(p);
+	cr_assert_eq(hk_arena_of(p), d);
 	hk_free(p);
+	hk_arena_stats_t s;
+	cr_assert_eq(hk_arena_stats(d, &s), 0);
 }
 
 Test(arena_api, default_arena_stats_as_first_call)

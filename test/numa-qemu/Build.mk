@@ -1,15 +1,15 @@
 # test/numa-qemu/ — the two-node NUMA test in a qemu guest (run.sh, guest.c).
-# `make test-numa` builds the static guest /init from the layer objects only
-# (os/, hugepage/, numa/: the core is not needed) and boots it; make test
+# `make test-numa` builds the static guest /init from the layer objects (os/,
+# hugepage/, numa/) and libhakmem.a (the default heap's node arenas) and boots it; make test
 # runs it once, on defconfig (once-suites-y). It needs CONFIG_HK_NUMA=y.
 NUMA_GUEST := $(O)/test/numa-qemu/init
 NUMA_GUEST_OBJS := $(filter $(O)/os/% $(O)/hugepage/% $(O)/numa/%,$(OBJS))
 
-$(NUMA_GUEST): test/numa-qemu/guest.c $(NUMA_GUEST_OBJS)
+$(NUMA_GUEST): test/numa-qemu/guest.c test/common/hugetlb_pool.h $(NUMA_GUEST_OBJS) $(O)/libhakmem.a
 	@mkdir -p $(dir $@)
 	@echo "  GUEST   $@"
 	@$(CC) $(TEST_CFLAGS) -static -I include -I $(O)/include -I . $< $(NUMA_GUEST_OBJS) \
-		-o $@ $(LDLIBS) 2>&1 | grep -v -e 'getaddrinfo' -e 'affinity_ip' || true
+		$(O)/libhakmem.a -o $@ $(LDLIBS) -lpthread 2>&1 | grep -v -e 'getaddrinfo' -e 'affinity_ip' || true
 	@test -x $@
 
 .PHONY: test-numa

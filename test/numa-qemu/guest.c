@@ -5,7 +5,9 @@
  * two nodes and the node of each CPU; memory bound by a thread pinned to a
  * node's CPU lives on that node (move_pages); HAKMEM_NUMA=interleave
  * spreads pages; a numactl-style process policy is not overridden; a
- * per-node hugetlb pool (node1/hugepages) gives the pages. Prints one
+ * per-node hugetlb pool (node1/hugepages) gives the pages; the default heap
+ * (hk_malloc, libhakmem.a) gives each thread blocks of its own node, and
+ * frees across nodes go back to the right arena. Prints one
  * "HK-NUMA-TEST: PASS" or "HK-NUMA-TEST: FAIL" line, then powers off.
  * libnuma reads /sys in a constructor, so as PID 1 it first mounts /proc
  * and /sys, then re-executes itself.
@@ -23,9 +25,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hakmem.h"
 #include "hugepage/hugepage.h"
 #include "numa/numa.h"
 #include "os/os.h"
+#include "../common/hugetlb_pool.h"
 
 #define MIB ((size_t)1 << 20)
 #define NODE1_POOL "/sys/devices/system/node/node1/hugepages/hugepages-2048kB/"
@@ -53,27 +57,6 @@ static void mount_and_reexec(char **argv)
 	char *envp[] = { "HK_GUEST_STAGE=2", NULL };
 	execve("/init", argv, envp);
 	printf("HK-NUMA-TEST: FAIL (re-exec: %s)\n", strerror(errno));
-}
-
-static long read_long(const char *path)
-{
-	long v = -1;
-	FILE *f = fopen(path, "r");
-	if (f) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
-}
-
-static void write_long(const char *path, long v)
-{
-	FILE *f = fopen(path, "w");
-	if (f) {
-		fprintf(f, "%ld\n", v);
-		fclose(f);
-	}
 }
 
 static void pin_to_cpu(int cpu)
@@ -129,10 +112,81 @@ static void test_local_placement(void)
 	}
 }
 
+/* Small (Tiny, MID), POOL and large blocks of the default heap. */
+#define HEAP_SMALL 512
+struct heap_job { int cpu, node_seen; char *small[HEAP_SMALL], *pool, *large; };
+
+static void *heap_alloc(void *arg)
+{
+	struct heap_job *j = arg;
+	pin_to_cpu(j->cpu);
+	j->node_seen = hk_numa_current_node();
+	for (int i = 0; i < HEAP_SMALL; i++)
+		if ((j->small[i] = hk_malloc(i % 2 ? 4096 : 24 * 1024)))
+			memset(j->small[i], i, i % 2 ? 4096 : 24 * 1024);
+	if ((j->pool = hk_malloc(768 * 1024)))
+		memset(j->pool, 1, 768 * 1024);
+	if ((j->large = hk_malloc(40 * MIB)))
+		memset(j->large, 2, 40 * MIB);
+	return NULL;
+}
+
+static int block_on(const char *p, size_t len, int node)
+{
+	int sampled;
+	return p && pages_on((char *)p, len, node, &sampled) == sampled;
+}
+
+static void test_default_heap_local(void)
+{
+	struct heap_job *job[2];
+	for (int cpu = 0; cpu < 2; cpu++) {
+		pthread_t t;
+		job[cpu] = calloc(1, sizeof *job[cpu]);
+		job[cpu]->cpu = cpu;
+		pthread_create(&t, NULL, heap_alloc, job[cpu]);
+		pthread_join(t, NULL);
+	}
+	for (int cpu = 0; cpu < 2; cpu++) {
+		struct heap_job *j = job[cpu];
+		int small_ok = 0;
+		for (int i = 0; i < HEAP_SMALL; i++)
+			small_ok += block_on(j->small[i], i % 2 ? 4096 : 24 * 1024, cpu);
+		CHECK(small_ok == HEAP_SMALL, "default heap, thread on node %d: %d of %d small blocks on it",
+		      cpu, small_ok, HEAP_SMALL);
+		CHECK(block_on(j->pool, 768 * 1024, cpu) && block_on(j->large, 40 * MIB, cpu),
+		      "default heap, thread on node %d: POOL and large blocks on it", cpu);
+		CHECK(hk_arena_of(j->small[0]) == hk_arena_default() &&
+		      hk_arena_of(j->pool) == hk_arena_default(),
+		      "node %d's blocks belong to the default arena", cpu);
+	}
+	/* This thread frees both nodes' blocks: its bins mix them, and its
+	 * flushes must give each block back to its own node's arena. */
+	hk_arena_stats_t before, after;
+	hk_arena_stats(hk_arena_default(), &before);
+	int intact = 1;
+	for (int cpu = 0; cpu < 2; cpu++) {
+		for (int i = 0; i < HEAP_SMALL; i++) {
+			intact &= job[cpu]->small[i][0] == (char)i;
+			hk_free(job[cpu]->small[i]);
+		}
+		hk_free(job[cpu]->pool);
+		hk_free(job[cpu]->large);
+		free(job[cpu]);
+	}
+	hk_trim(0);
+	hk_arena_stats(hk_arena_default(), &after);
+	CHECK(intact && after.live_bytes + 2 * 41 * MIB < before.live_bytes,
+	      "cross-node frees: contents intact, live bytes %zu -> %zu", before.live_bytes,
+	      after.live_bytes);
+}
+
 static void test_hugetlb_node_pool(void)
 {
-	write_long(NODE1_POOL "nr_hugepages", 4);
-	long free0 = read_long(NODE1_POOL "free_hugepages");
+	struct hugetlb_pool pool;
+	hugetlb_pool_begin(&pool, NODE1_POOL "nr_hugepages");
+	hugetlb_pool_set(&pool, 4);
+	long free0 = hugetlb_read_long(NODE1_POOL "free_hugepages");
 	CHECK(free0 == 4, "node1 hugetlb pool reserved: %ld free", free0);
 	hk_os_refresh_hugetlb();
 	pin_to_cpu(1);
@@ -145,15 +199,15 @@ static void test_hugetlb_node_pool(void)
 	memset(p, 9, 4 * MIB);
 	CHECK(!err && b == HK_BACKING_2M, "2 MiB hugetlb commit: %s (%s)", hk_backing_name(b),
 	      hk_hugepage_notes());
-	long free1 = read_long(NODE1_POOL "free_hugepages");
+	long free1 = hugetlb_read_long(NODE1_POOL "free_hugepages");
 	CHECK(free1 == free0 - 2, "node1 pool: %ld -> %ld free pages", free0, free1);
 	CHECK(hk_numa_page_node(p) == 1 && hk_numa_page_node((char *)p + 2 * MIB) == 1,
 	      "hugepages on node %d and %d", hk_numa_page_node(p),
 	      hk_numa_page_node((char *)p + 2 * MIB));
 	hk_hugepage_decommit(p, 4 * MIB, b);
-	CHECK(read_long(NODE1_POOL "free_hugepages") == free0, "pages back in node1's pool");
+	CHECK(hugetlb_read_long(NODE1_POOL "free_hugepages") == free0, "pages back in node1's pool");
 	hk_os_release(p, 4 * MIB);
-	write_long(NODE1_POOL "nr_hugepages", 0);
+	CHECK(hugetlb_pool_end(&pool) == 0, "node1 pool restored");
 }
 
 static void test_interleave(void)
@@ -204,6 +258,7 @@ int main(int argc, char **argv)
 	      hk_numa_node_of_cpu(0), hk_numa_node_of_cpu(1));
 	if (hk_numa_node_count() == 2) {
 		test_local_placement();
+		test_default_heap_local();
 		test_hugetlb_node_pool();
 		test_numactl_policy_respected();
 		test_interleave();

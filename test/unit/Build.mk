@@ -14,3 +14,6 @@ $(O)/test/unit/test_fakeos%: test/unit/test_fakeos%.c $(O)/libhakmem_fakeos.a
 	@echo "  TEST    $@ (fake OS)"
 	@$(CC) $(TEST_CFLAGS) -I include -I $(O)/include -I . $< -o $@ \
 		$(O)/libhakmem_fakeos.a -lcriterion $(LDLIBS)
+
+# Tests that resize a hugetlb pool share test/common/hugetlb_pool.h.
+$(O)/test/unit/test_hugepage: test/common/hugetlb_pool.h

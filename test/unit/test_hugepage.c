@@ -9,76 +9,37 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "hugepage/hugepage.h"
 #include "os/os.h"
+#include "../common/hugetlb_pool.h"
 
 #define MIB ((size_t)1 << 20)
-#define NR_PATH "/proc/sys/vm/nr_hugepages"
-#define OVER_PATH "/proc/sys/vm/nr_overcommit_hugepages"
 #define EXTRA 4
 
-static long saved_nr = -1;   /* what to restore; -1: nothing changed */
-static long saved_over = -1; /* surplus pages would hide an empty pool */
-
-static long read_long(const char *path)
-{
-	long v = -1;
-	FILE *f = fopen(path, "r");
-	if (f) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
-}
-
-static int write_long(const char *path, long v)
-{
-	FILE *f = fopen(path, "w");
-	if (!f)
-		return -1;
-	int ok = fprintf(f, "%ld\n", v) > 0;
-	return fclose(f) == 0 && ok ? 0 : -1;
-}
-
-static long meminfo(const char *key)
-{
-	char line[128];
-	long v = -1;
-	size_t n = strlen(key);
-	FILE *f = fopen("/proc/meminfo", "r");
-	while (f && fgets(line, sizeof line, f))
-		if (!strncmp(line, key, n) && line[n] == ':')
-			sscanf(line + n + 1, "%ld", &v);
-	if (f)
-		fclose(f);
-	return v;
-}
+static struct hugetlb_pool nr_pool, over_pool;
+static int reserved; /* the pool grew by EXTRA pages for this test */
 
 /* Criterion runs .init and .fini in the test's process, so a failed
  * assertion still restores the pool. Tests run in parallel processes, so
- * everything that reserves or counts pool pages is one test (pool). */
+ * everything that reserves or counts pool pages is one test (pool), and
+ * the flock keeps other programs that resize the pool out meanwhile. */
 static void reserve_pool(void)
 {
-	long nr = read_long(NR_PATH);
-	if (geteuid() != 0 || nr < 0)
-		return;
-	if (write_long(NR_PATH, nr + EXTRA) == 0)
-		saved_nr = nr;
-	long over = read_long(OVER_PATH);
-	if (over > 0 && write_long(OVER_PATH, 0) == 0)
-		saved_over = over;
+	hugetlb_pool_begin(&nr_pool, HUGETLB_NR_PATH);
+	hugetlb_pool_begin(&over_pool, HUGETLB_OVER_PATH);
+	long nr = hugetlb_read_long(HUGETLB_NR_PATH);
+	reserved = nr >= 0 && hugetlb_pool_set(&nr_pool, nr + EXTRA) == 0;
+	/* surplus pages would hide an empty pool */
+	if (hugetlb_read_long(HUGETLB_OVER_PATH) > 0)
+		hugetlb_pool_set(&over_pool, 0);
 }
 
 static void restore_pool(void)
 {
-	if (saved_nr >= 0)
-		write_long(NR_PATH, saved_nr);
-	if (saved_over >= 0)
-		write_long(OVER_PATH, saved_over);
-	saved_nr = saved_over = -1;
+	hugetlb_pool_end(&over_pool);
+	hugetlb_pool_end(&nr_pool);
+	reserved = 0;
 }
 
 TestSuite(hugepage_pool, .init = reserve_pool, .fini = restore_pool);
@@ -86,9 +47,9 @@ TestSuite(hugepage_real);
 
 static void need_pool(size_t pages)
 {
-	if (saved_nr < 0)
+	if (!reserved)
 		cr_skip_test("not root: cannot reserve hugetlb pages (run tools/hugepages.sh reserve 2M %d as root)", EXTRA);
-	if (meminfo("HugePages_Free") < (long)pages)
+	if (hugetlb_meminfo("HugePages_Free") < (long)pages)
 		cr_skip_test("the kernel gave fewer than %zu free 2 MiB pages", pages);
 	if (!CONFIG_HK_HUGETLB_2M)
 		cr_skip_test("CONFIG_HK_HUGETLB_2M=n");
@@ -99,26 +60,26 @@ static void pool_pages_are_taken_used_and_given_back(void)
 	hk_hugepage_init("2m");
 	void *p = NULL;
 	cr_assert_eq(hk_os_reserve(16 * MIB, 2 * MIB, &p), 0);
-	long free0 = meminfo("HugePages_Free");
+	long free0 = hugetlb_meminfo("HugePages_Free");
 	hk_backing_t b;
 	cr_assert_eq(hk_hugepage_commit(p, 4 * MIB, hk_hugepage_default_policy(), 0, &b), 0);
 	cr_assert_eq(b, HK_BACKING_2M, "notes: %s", hk_hugepage_notes());
 	memset(p, 0x5c, 4 * MIB);
 	cr_assert_eq(((unsigned char *)p)[4 * MIB - 1], 0x5c);
-	cr_assert_eq(meminfo("HugePages_Free"), free0 - 2, "two pages from the pool");
+	cr_assert_eq(hugetlb_meminfo("HugePages_Free"), free0 - 2, "two pages from the pool");
 	cr_assert_eq(hk_hugepage_purge_granule(b), 2 * MIB);
 	/* A purge of one hugepage zeroes it (the kernel may keep it reserved). */
 	cr_assert_eq(hk_os_purge(p, 2 * MIB), 0);
 	cr_assert_eq(((unsigned char *)p)[100], 0);
 	cr_assert_eq(hk_hugepage_decommit(p, 4 * MIB, b), 0);
-	cr_assert_eq(meminfo("HugePages_Free"), free0, "pages back in the pool");
+	cr_assert_eq(hugetlb_meminfo("HugePages_Free"), free0, "pages back in the pool");
 	cr_assert_eq(hk_os_release(p, 16 * MIB), 0);
 }
 
 static void an_exhausted_pool_falls_back_cleanly(void)
 {
 	hk_hugepage_init("2m");
-	long free0 = meminfo("HugePages_Free");
+	long free0 = hugetlb_meminfo("HugePages_Free");
 	size_t len = (size_t)(free0 + 1) * 2 * MIB;
 	void *p = NULL;
 	cr_assert_eq(hk_os_reserve(len, 2 * MIB, &p), 0);
@@ -127,7 +88,7 @@ static void an_exhausted_pool_falls_back_cleanly(void)
 	cr_assert_neq(b, HK_BACKING_2M);
 	cr_assert(strstr(hk_hugepage_notes(), "pool empty"), "%s", hk_hugepage_notes());
 	memset(p, 1, len); /* no SIGBUS: the fallback is ordinary memory */
-	cr_assert_eq(meminfo("HugePages_Free"), free0);
+	cr_assert_eq(hugetlb_meminfo("HugePages_Free"), free0);
 	cr_assert_eq(hk_os_release(p, len), 0);
 }
 
@@ -135,13 +96,13 @@ static void direct_hugetlb_map_aligned_beyond_its_page(void)
 {
 	hk_hugepage_init("2m");
 	void *p = NULL;
-	long free0 = meminfo("HugePages_Free");
+	long free0 = hugetlb_meminfo("HugePages_Free");
 	cr_assert_eq(hk_os_map(4 * MIB, 64 * MIB, 2 * MIB, &p), 0);
 	cr_assert_eq((uintptr_t)p % (64 * MIB), 0);
 	memset(p, 3, 4 * MIB); /* reserved pages count as free until touched */
-	cr_assert_eq(meminfo("HugePages_Free"), free0 - 2, "exactly len from the pool");
+	cr_assert_eq(hugetlb_meminfo("HugePages_Free"), free0 - 2, "exactly len from the pool");
 	cr_assert_eq(hk_os_unmap(p, 4 * MIB), 0);
-	cr_assert_eq(meminfo("HugePages_Free"), free0);
+	cr_assert_eq(hugetlb_meminfo("HugePages_Free"), free0);
 }
 
 Test(hugepage_pool, pool)
@@ -182,7 +143,7 @@ Test(hugepage_real, thp_policy_is_visible_in_smaps)
 	cr_assert_eq(hk_hugepage_commit(p, 8 * MIB, HK_HUGEPAGE_THP, 1, &b), 0);
 	cr_assert_eq(b, HK_BACKING_THP);
 	memset(p, 1, 8 * MIB);
-	long before = meminfo("AnonHugePages");
+	long before = hugetlb_meminfo("AnonHugePages");
 	cr_assert(before >= 2048, "AnonHugePages %ld kB", before);
 	cr_assert_eq(hk_hugepage_decommit(p, 8 * MIB, b), 0);
 	cr_assert_eq(hk_os_release(p, 8 * MIB), 0);
