@@ -337,9 +337,9 @@ void *hk_realloc_in(hk_arena_t *a, void *p, size_t size, const char *call)
 	    hk_ready()) {
 		/* Growth moves to a mapping; the next steps are mremaps. */
 		int fresh;
-		if ((q = hk_large_alloc(a, size, 0, &fresh)) != NULL) {
+		if ((q = hk_large_alloc(a->heap ? hk_heap_arena() : a, size, 0, &fresh)) != NULL) {
 			HK_STAT(large_maps, 1);
-			if (a != &hk_arena0)
+			if (!a->heap)
 				atomic_fetch_add_explicit(&a->ctr.allocs, 1, memory_order_relaxed);
 		}
 	}
