@@ -151,7 +151,7 @@ void hk_span_free(hk_arena_t *a, uint32_t head, uint32_t units, uint64_t now)
 }
 
 /*
- * The held span: the default arena's last freed POOL span, kept whole and
+ * The held span: hk_arena0's last freed POOL span, kept whole and
  * still marked POOL inside, its head and tail PURGING (out of the lists: no
  * merge takes it, a free of its address reads as a double free). A request
  * of the same length takes it back without re-marking every unit or

@@ -31,7 +31,7 @@
  * FREE, head and tail carry the length), SLAB (one size class, blocks
  * carved lazily by a bump pointer), POOL (one block), or PURGING (out of the
  * lists while the purger returns its pages, or held whole by core/span.c as
- * the default arena's last freed POOL span, inner units still POOL;
+ * hk_arena0's last freed POOL span, inner units still POOL;
  * nobody else touches it). Free spans
  * coalesce with free neighbours of the same arena through head/tail
  * descriptors. A free span is `dirty` (pages maybe resident) with the time
