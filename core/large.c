@@ -105,16 +105,20 @@ static void erase(large_entry_t *e)
 	L.count--;
 }
 
-static void *from_cache(size_t len)
+/* The smallest cached mapping of at least *len bytes (at most 25 % more);
+ * *len becomes its whole length, so the block owns, and later unmaps, all
+ * of it. */
+static void *from_cache(size_t *len)
 {
 	unsigned best = L.ncache;
 	for (unsigned i = 0; i < L.ncache; i++)
-		if (L.cache[i].len >= len && L.cache[i].len - len <= len / 4 &&
+		if (L.cache[i].len >= *len && L.cache[i].len - *len <= *len / 4 &&
 		    (best == L.ncache || L.cache[i].len < L.cache[best].len))
 			best = i;
 	if (best == L.ncache)
 		return NULL;
 	void *p = L.cache[best].p;
+	*len = L.cache[best].len;
 	L.cache[best] = L.cache[--L.ncache];
 	return p;
 }
@@ -133,7 +137,7 @@ void *hk_large_alloc(hk_arena_t *a, size_t size, size_t align, int *fresh)
 		goto fail;
 	if (grow_table())
 		goto fail;
-	if (!CONFIG_HK_HARDENED && align <= page && (p = from_cache(len)) != NULL) {
+	if (!CONFIG_HK_HARDENED && align <= page && !a->capacity && (p = from_cache(&len)) != NULL) {
 		*fresh = 0;
 	} else {
 		int hugetlb = len >= HK_CHUNK && !(len & (HK_CHUNK - 1)) &&

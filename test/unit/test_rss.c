@@ -7,6 +7,7 @@
  * back to the kernel after the purge delay. Bounded waits only.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -152,6 +153,30 @@ Test(rss, large_cache_stays_under_its_bound)
 		cr_assert_eq(hk_large_cached(), (unsigned)CONFIG_HK_LARGE_CACHE);
 	hk_large_trim(0, 1);
 	cr_assert_eq(hk_large_cached(), 0u);
+}
+
+/* A cached mapping reused for a smaller request belongs whole to the new
+ * block: its usable size says so and its free unmaps every page of it. */
+Test(rss, large_cache_reuse_keeps_the_whole_mapping)
+{
+	if (CONFIG_HK_HARDENED || CONFIG_HK_LARGE_CACHE == 0)
+		return; /* no cache */
+	size_t top = pool_max() > hk_small_max() ? pool_max() : hk_small_max();
+	size_t n = top + ((size_t)1 << 20), page = 4096;
+	hk_large_trim(0, 1);
+	char *p = hk_malloc(n);
+	cr_assert_not_null(p);
+	cr_assert_null(hk_desc_of(p), "not a direct mapping");
+	hk_free(p);
+	char *q = hk_malloc(n - 16 * page); /* within 25 %: served from the cache */
+	cr_assert_eq(q, p, "the cached mapping was reused");
+	cr_assert_eq(hk_usable_size(q), n, "usable size is the whole mapping");
+	hk_free(q);
+	hk_large_trim(0, 1);
+	cr_assert_eq(hk_large_cached(), 0u);
+	/* msync fails with ENOMEM on a range that is no longer mapped. */
+	cr_assert_eq(msync(p + n - page, page, MS_ASYNC), -1, "tail page still mapped");
+	cr_assert_eq(errno, ENOMEM);
 }
 
 Test(rss, realloc_growth_moves_to_a_mapping)
