@@ -41,9 +41,10 @@ static inline size_t hk_class_size(unsigned cls)
 }
 
 /* Size of class c as a constant expression (tables, band limits). */
-#define HK_CLASS_SIZE_CONST(c)                                                   \
-	((c) < 8 ? 16u * ((c) + 1)                                                  \
-		 : (128u << (((c) - 8) / 4)) + (((c) - 8) % 4 + 1) * (32u << (((c) - 8) / 4)))
+#define HK_CLASS_SIZE_CONST(c) ((c) < 8 ? 16u * ((c) + 1) : HK_CLASS_SIZE_BIG_((c) < 8 ? 8 : (c)))
+/* c >= 8 (the clamp above keeps every shift count of the unused branch
+ * non-negative, which clang checks too). */
+#define HK_CLASS_SIZE_BIG_(c) ((128u << (((c) - 8) / 4)) + (((c) - 8) % 4 + 1) * (32u << (((c) - 8) / 4)))
 /* Compile-time class of a constant size (for the band limits). */
 #define HK_CLASS_OF_CONST(n)                                                     \
 	((n) <= 128 ? ((n) + 15) / 16 - 1                                           \
