@@ -156,9 +156,12 @@ static void unlock_arena(hk_arena_t *a, int child)
 		hk_unlock(&a->cls[c].lock);
 }
 
-/* Every block of the arena is gone; with `destroy` its runs go back too. */
-static void clear_arena(hk_arena_t *a, int destroy)
+/* Every block of the arena is gone; with `destroy` its runs go back too.
+ * Returns 1 if the arena held anything (spans became dirty, or mappings went
+ * to the large cache): the purger has something new. */
+static int clear_arena(hk_arena_t *a, int destroy)
 {
+	int dirty = a->inuse != 0;
 	hk_large_free_arena(a->index);
 	/* Lock order: the purge lock before the arena's locks (core/types.h). */
 	hk_purge_exclude();
@@ -179,12 +182,15 @@ static void clear_arena(hk_arena_t *a, int destroy)
 		a->ctr.committed = 0;
 		a->ctr.reserved = 0;
 		a->inuse = 0;
-	} else {
+	} else if (a->inuse) {
+		/* inuse == 0: no span was handed out since the last reset, so the
+		 * free lists are already right and their stamps still true. */
 		hk_span_reset_all(a, hk_platform_now_ms());
 	}
 	a->ctr.live = 0;
 	unlock_arena(a, 0);
 	hk_purge_allow();
+	return dirty;
 }
 
 HK_API void hk_arena_reset(hk_arena_t *a)
@@ -192,11 +198,11 @@ HK_API void hk_arena_reset(hk_arena_t *a)
 	a = hk_arena_check(a, "hk_arena_reset");
 	if (a == &hk_arena0)
 		return; /* the process heap is never reset */
-	clear_arena(a, 0);
+	int dirty = clear_arena(a, 0);
 	if (a->flags & HK_ARENA_ZERO_ON_RESET) {
 		uint64_t next;
 		hk_purge_run(1, &next);
-	} else {
+	} else if (dirty) {
 		hk_purge_kick();
 	}
 }

@@ -6,7 +6,7 @@
  * (io_uring through platform when available) and puts them back clean.
  * It also releases idle empty slabs and idle cached large mappings.
  * Invariant: the steady state makes no system call here — a kick is one
- * atomic store unless the purger sleeps with nothing to do.
+ * atomic store unless the purger sleeps with no deadline at all.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -24,7 +24,11 @@ static struct {
 	pthread_cond_t cv;
 	_Atomic int started, pending, idle;
 	pthread_mutex_t run; /* serialises the os purge queue */
-} P = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, PTHREAD_MUTEX_INITIALIZER };
+	/* While idle: the ms at which the purger wakes by itself, or UINT64_MAX
+	 * (no deadline). Written under mu before idle is set. */
+	_Atomic uint64_t due;
+} P = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, PTHREAD_MUTEX_INITIALIZER,
+	UINT64_MAX };
 
 #define BATCH 64
 
@@ -112,13 +116,12 @@ int hk_purge_run(int force, uint64_t *next)
 	return any;
 }
 
-static void wait_until(uint64_t next)
+static void wait_until(uint64_t due)
 {
-	if (next == UINT64_MAX) {
+	if (due == UINT64_MAX) {
 		pthread_cond_wait(&P.cv, &P.mu);
 		return;
 	}
-	uint64_t due = next + CONFIG_HK_PURGE_DELAY_MS;
 	struct timespec ts = { (time_t)(due / 1000), (long)(due % 1000) * 1000000L };
 	pthread_cond_timedwait(&P.cv, &P.mu, &ts);
 }
@@ -131,9 +134,11 @@ static void *purger(void *arg)
 		atomic_store(&P.pending, 0);
 		hk_purge_run(0, &next);
 		pthread_mutex_lock(&P.mu);
+		uint64_t due = next == UINT64_MAX ? UINT64_MAX : next + CONFIG_HK_PURGE_DELAY_MS;
+		atomic_store(&P.due, due);
 		atomic_store(&P.idle, 1);
 		if (!atomic_load(&P.pending))
-			wait_until(next);
+			wait_until(due);
 		atomic_store(&P.idle, 0);
 		pthread_mutex_unlock(&P.mu);
 	}
@@ -161,6 +166,13 @@ static void start(void)
 	pthread_attr_destroy(&attr);
 }
 
+/*
+ * Whatever a kick announces became dirty or idle now, so it is due no
+ * earlier than CONFIG_HK_PURGE_DELAY_MS from now: a purger already sleeping
+ * towards a deadline will see it when it wakes (it rescans everything).
+ * Only a purger sleeping with no deadline needs the signal (a futex wake
+ * and a context switch: ~4 µs per arena reset before this test).
+ */
 void hk_purge_kick(void)
 {
 	if (!hk_ready())
@@ -171,7 +183,7 @@ void hk_purge_kick(void)
 			start();
 		return;
 	}
-	if (atomic_load(&P.idle)) {
+	if (atomic_load(&P.idle) && atomic_load(&P.due) == UINT64_MAX) {
 		pthread_mutex_lock(&P.mu);
 		pthread_cond_signal(&P.cv);
 		pthread_mutex_unlock(&P.mu);
@@ -198,4 +210,5 @@ void hk_purge_atfork_child(void)
 	atomic_store(&P.started, 0);
 	atomic_store(&P.idle, 0);
 	atomic_store(&P.pending, 0);
+	atomic_store(&P.due, UINT64_MAX);
 }
