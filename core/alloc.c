@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "core/arena_lane.h"
 #include "core/backend.h"
 #include "core/core.h"
 #include "core/harden.h"
@@ -125,7 +126,7 @@ void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero)
 	if (size > ((size_t)1 << 62) || align > ((size_t)1 << 62))
 		goto fail;
 	void *p = NULL;
-	int fresh = 0;
+	int fresh = 0, counted = 0;
 	size_t need = size + HK_CANARY;
 	size_t want = align ? align_up(need > align ? need : align, align) : need;
 	if (HK_NLANE > 0 && align <= HK_UNIT && want <= HK_SMALL_MAX) {
@@ -133,14 +134,8 @@ void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero)
 		if (a == &hk_arena0) {
 			p = hk_lane_alloc(cls);
 		} else {
-			void *chain = NULL;
-			unsigned got = 0;
-			if (CONFIG_HK_TINY && (int)cls <= HK_TINY_LAST)
-				got = hk_tiny_refill(a, cls, HK_KIND_SLAB_A, &chain, 1);
-			else if (CONFIG_HK_MID)
-				got = hk_mid_refill(a, cls, HK_KIND_SLAB_A, &chain, 1);
-			if (got)
-				((void **)(p = chain))[1] = NULL;
+			p = hk_alane_alloc(a, cls); /* counts the allocation */
+			counted = 1;
 		}
 		if (p && CONFIG_HK_HARDENED)
 			hk_canary_set(p, size, hk_class_size(cls));
@@ -159,7 +154,7 @@ void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero)
 	}
 	if (!p)
 		goto fail;
-	if (a != &hk_arena0)
+	if (a != &hk_arena0 && !counted)
 		atomic_fetch_add_explicit(&a->ctr.allocs, 1, memory_order_relaxed);
 	return p;
 fail:
@@ -238,15 +233,15 @@ void hk_free_checked(void *p, const char *call, size_t size_hint)
 	    (size_hint && size_hint != usable && d && d->kind == HK_KIND_POOL &&
 	     size_hint > hk_desc_at(hk_unit_of((void *)d->start))->bump))
 		hk_fatal(call, "size larger than the block", p);
+	if (d && d->kind == HK_KIND_SLAB_A) {
+		/* Into this thread's slot for the arena; counted there. */
+		hk_alane_free(p, d->arena, d->cls);
+		return;
+	}
 	count_free(arena);
 	if (d) {
 		if (d->kind == HK_KIND_SLAB) {
 			hk_lane_free(p, d->cls);
-		} else if (d->kind == HK_KIND_SLAB_A) {
-			((uintptr_t *)p)[1] = hk_secret ^ (uintptr_t)p;
-			hk_next_set(p, NULL);
-			if (hk_slab_flush(hk_arena_at(d->arena), d->cls, p))
-				hk_purge_kick();
 		} else if (CONFIG_HK_POOL) {
 			hk_pool_free(hk_arena_at(d->arena), d);
 			hk_purge_kick();

@@ -2,14 +2,17 @@
  * core/arena.c — arenas: the default heap (arena 0) and hk_arena_* for
  * user arenas with a capacity, a node, a hugepage policy and a name; reset
  * (every block freed at once) and destroy (memory returned, handle dead).
- * Arena structs live in memory from platform. User arenas use the locked
- * slab path (no lane bins), so a reset never meets a stale bin.
+ * Arena structs live in memory from platform. User arenas' small blocks
+ * go through per-thread arena slots (core/arena_lane.c); reset and destroy
+ * bump the arena's epoch so that slots filled before are dropped.
  * Invariant: arena slots are never freed; a destroyed arena's struct stays
  * mapped and says DEAD, so a later use aborts instead of corrupting memory.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
+#include "core/arena_lane.h"
 #include "core/backend.h"
 #include "core/core.h"
 #include "core/lock.h"
@@ -36,14 +39,19 @@ unsigned hk_arena_count(void)
 	return atomic_load_explicit((_Atomic unsigned *)&A.count, memory_order_acquire);
 }
 
+/* The locks are left alone: a thread flushing a stale arena slot may hold
+ * a class lock of the dead arena this slot is recycled from (it finds the
+ * epoch changed and lets go). A fresh slot's are zero, i.e. unlocked. */
 static void setup(hk_arena_t *a, unsigned index, const hk_arena_config_t *cfg)
 {
-	memset(a, 0, sizeof *a);
+	memset(&a->buckets, 0, offsetof(hk_arena_t, cls) - offsetof(hk_arena_t, buckets));
 	a->index = (uint16_t)index;
 	for (unsigned b = 0; b < HK_SPAN_BUCKETS; b++)
 		a->buckets[b] = HK_NIL;
-	for (unsigned c = 0; c < HK_NCLASS_MAX; c++)
+	for (unsigned c = 0; c < HK_NCLASS_MAX; c++) {
 		a->cls[c].partial = a->cls[c].empty = HK_NIL;
+		a->cls[c].empty_stamp = 0;
+	}
 	a->runs = HK_NIL;
 	a->node = cfg ? cfg->numa_node : HK_NODE_LOCAL;
 	a->policy = cfg ? cfg->hugepages : hk_platform_default_policy();
@@ -131,7 +139,12 @@ HK_API hk_arena_t *hk_arena_create(const hk_arena_config_t *cfg)
 		errno = err;
 		return NULL;
 	}
+	/* Under the lanes lock: a slot folding counters of the arena's
+	 * earlier life must not meet setup's zeroing (core/arena_lane.c). */
+	hk_lanes_lock();
 	setup(a, index, cfg);
+	hk_alane_born(index);
+	hk_lanes_unlock(0);
 	return a;
 }
 
@@ -166,6 +179,8 @@ static int clear_arena(hk_arena_t *a, int destroy)
 	/* Lock order: the purge lock before the arena's locks (core/types.h). */
 	hk_purge_exclude();
 	lock_arena(a);
+	/* Every thread's cached blocks of the arena become stale at once. */
+	hk_alane_bump(a->index);
 	for (unsigned c = 0; c < HK_NCLASS_MAX; c++)
 		hk_slab_forget(a, c);
 	if (destroy) {
@@ -218,8 +233,27 @@ HK_API void hk_arena_destroy(hk_arena_t *a)
 	a->magic = HK_ARENA_DEAD;
 }
 
+/*
+ * Fast path: as hk_malloc's, plus the arena's index and epoch compared with
+ * the thread's slot (one more load from the arena, one from the epoch
+ * array). A destroyed arena's epoch moved on, so it falls through to
+ * hk_arena_check, which aborts.
+ */
 HK_API void *hk_arena_malloc(hk_arena_t *a, size_t size)
 {
+	size_t need = size + HK_CANARY;
+	if (__builtin_expect(a != NULL && HK_NLANE > 0 && need <= 1024 && need >= size, 1)) {
+		unsigned cls = hk_class_table[(need + 15) >> 4];
+		hk_aslot_t *s = hk_alane_slot(a->index);
+		if (__builtin_expect(s != NULL && (int)cls < HK_NLANE, 1)) {
+			void *p = hk_alane_pop(s, cls);
+			if (__builtin_expect(p != NULL, 1)) {
+				if (CONFIG_HK_HARDENED)
+					hk_canary_set(p, size, hk_class_size(cls));
+				return p;
+			}
+		}
+	}
 	a = hk_arena_check(a, "hk_arena_malloc");
 	if (a == &hk_arena0)
 		return hk_malloc(size);
