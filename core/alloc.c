@@ -171,10 +171,16 @@ static __attribute__((noinline)) void *malloc_slow(size_t size)
 	return hk_alloc_in(&hk_arena0, size, 0, 0);
 }
 
+/* hk_divm of every class size, so the checks below need no division. */
+#define DIVM(c) (UINT64_MAX / HK_CLASS_SIZE_CONST(c) + 1)
+#define DIVM4(c) DIVM(c), DIVM(c + 1), DIVM(c + 2), DIVM(c + 3)
+#define DIVM16(c) DIVM4(c), DIVM4(c + 4), DIVM4(c + 8), DIVM4(c + 12)
+static const uint64_t class_divm[HK_NCLASS_MAX] = { DIVM16(0), DIVM16(16), DIVM16(32), DIVM16(48) };
+
 /* Checks a slab block; returns its usable size. Aborts on misuse. */
-static size_t check_slab(const void *p, hk_desc_t *d, const char *call)
+static size_t check_slab(const void *p, const hk_desc_t *d, const char *call)
 {
-	uint64_t rel = (uintptr_t)p - d->start, divm = hk_divm(d->bsize);
+	uint64_t rel = (uintptr_t)p - d->start, divm = class_divm[d->cls];
 	if (rel * divm >= divm)
 		hk_fatal(call, "invalid pointer (interior or misaligned)", p);
 	if (((const uintptr_t *)p)[1] == (hk_secret ^ (uintptr_t)p))
@@ -219,11 +225,27 @@ static void count_free(unsigned arena)
 		atomic_fetch_add_explicit(&hk_arena_at(arena)->ctr.frees, 1, memory_order_relaxed);
 }
 
+static void free_other(void *p, hk_desc_t *d, const char *call, size_t size_hint);
+
+/* A user arena's slab block goes first, with the same checks as any slab
+ * block, into this thread's slot for the arena (which counts it): the
+ * arenas' free path, kept free of the general path's frame. */
 void hk_free_checked(void *p, const char *call, size_t size_hint)
 {
-	if (!p)
+	hk_desc_t *d = hk_desc_of(p); /* NULL for p == NULL */
+	if (d && d->kind == HK_KIND_SLAB_A) {
+		if (size_hint > check_slab(p, d, call))
+			hk_fatal(call, "size larger than the block", p);
+		hk_alane_free(p, d->arena, d->cls);
 		return;
-	hk_desc_t *d = hk_desc_of(p);
+	}
+	if (p)
+		free_other(p, d, call, size_hint);
+}
+
+static __attribute__((noinline)) void free_other(void *p, hk_desc_t *d, const char *call,
+						 size_t size_hint)
+{
 	unsigned arena;
 	size_t usable = hk_usable_checked(p, call, &arena);
 	/* A POOL block can be much larger than a small request: check against
@@ -233,11 +255,6 @@ void hk_free_checked(void *p, const char *call, size_t size_hint)
 	    (size_hint && size_hint != usable && d && d->kind == HK_KIND_POOL &&
 	     size_hint > hk_desc_at(hk_unit_of((void *)d->start))->bump))
 		hk_fatal(call, "size larger than the block", p);
-	if (d && d->kind == HK_KIND_SLAB_A) {
-		/* Into this thread's slot for the arena; counted there. */
-		hk_alane_free(p, d->arena, d->cls);
-		return;
-	}
 	count_free(arena);
 	if (d) {
 		if (d->kind == HK_KIND_SLAB) {

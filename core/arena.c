@@ -233,6 +233,14 @@ HK_API void hk_arena_destroy(hk_arena_t *a)
 	a->magic = HK_ARENA_DEAD;
 }
 
+static __attribute__((noinline)) void *arena_malloc_slow(hk_arena_t *a, size_t size)
+{
+	a = hk_arena_check(a, "hk_arena_malloc");
+	if (a == &hk_arena0)
+		return hk_malloc(size);
+	return hk_alloc_in(a, size, 0, 0);
+}
+
 /*
  * Fast path: as hk_malloc's, plus the arena's index and epoch compared with
  * the thread's slot (one more load from the arena, one from the epoch
@@ -254,10 +262,7 @@ HK_API void *hk_arena_malloc(hk_arena_t *a, size_t size)
 			}
 		}
 	}
-	a = hk_arena_check(a, "hk_arena_malloc");
-	if (a == &hk_arena0)
-		return hk_malloc(size);
-	return hk_alloc_in(a, size, 0, 0);
+	return arena_malloc_slow(a, size);
 }
 
 HK_API void *hk_arena_calloc(hk_arena_t *a, size_t count, size_t size)

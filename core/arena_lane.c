@@ -239,7 +239,7 @@ void *hk_alane_alloc(hk_arena_t *a, unsigned cls)
 	return p;
 }
 
-static void free_slow(void *p, unsigned index, unsigned cls)
+static __attribute__((noinline)) void free_slow(void *p, unsigned index, unsigned cls)
 {
 	int released = 0;
 	hk_arena_t *a = hk_arena_at(index);
