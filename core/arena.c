@@ -59,7 +59,7 @@ static void setup(hk_arena_t *a, unsigned index, const hk_arena_config_t *cfg)
 	a->flags = cfg ? cfg->flags : 0;
 	const char *name = cfg && cfg->name ? cfg->name : index ? "arena" : "default";
 	strncpy(a->name, name, sizeof a->name - 1);
-	a->magic = HK_ARENA_LIVE;
+	__atomic_store_n(&a->magic, HK_ARENA_LIVE, __ATOMIC_RELEASE); /* the purger reads it */
 }
 
 void hk_arena_init0(void)
@@ -114,7 +114,7 @@ static int take_slot(unsigned *index, hk_arena_t **a)
 		}
 	}
 	if (!err)
-		(*a)->magic = 0; /* not live until set up, not dead for others */
+		__atomic_store_n(&(*a)->magic, 0, __ATOMIC_RELAXED); /* not live until set up, not dead for others */
 	hk_unlock(&A.lock);
 	return err;
 }
@@ -203,6 +203,8 @@ static int clear_arena(hk_arena_t *a, int destroy)
 		hk_span_reset_all(a, hk_platform_now_ms());
 	}
 	a->ctr.live = 0;
+	if (destroy) /* before the purger may look again */
+		__atomic_store_n(&a->magic, HK_ARENA_DEAD, __ATOMIC_RELAXED);
 	unlock_arena(a, 0);
 	hk_purge_allow();
 	return dirty;
@@ -230,7 +232,6 @@ HK_API void hk_arena_destroy(hk_arena_t *a)
 	if (a == &hk_arena0)
 		return;
 	clear_arena(a, 1);
-	a->magic = HK_ARENA_DEAD;
 }
 
 static __attribute__((noinline)) void *arena_malloc_slow(hk_arena_t *a, size_t size)
