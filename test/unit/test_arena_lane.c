@@ -93,7 +93,8 @@ Test(arena_lane, reset_makes_slots_stale_and_drops_them)
 	hk_desc_t *d = hk_desc_of(q);
 	cr_assert_eq(d->kind, HK_KIND_SLAB_A);
 	uint32_t head = hk_unit_of((void *)d->start);
-	cr_assert_eq(hk_desc_at(head)->used, s->bin[hk_class_of(128)].limit - s->bin[hk_class_of(128)].room + 1,
+	hk_abin_t *b = &s->bin[hk_class_of(128 + HK_CANARY)];
+	cr_assert_eq(hk_desc_at(head)->used, b->limit - b->room + 1,
 		     "the slab counts exactly the blocks of this epoch");
 	hk_free(q);
 	hk_arena_stats_t st = stats(a);
