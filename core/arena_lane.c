@@ -123,8 +123,8 @@ static int flush_bin(hk_aslot_t *s, unsigned cls)
 static int flush_slot(hk_aslot_t *s)
 {
 	int released = 0;
-	for (unsigned c = 0; c < (unsigned)HK_NLANE; c++)
-		released |= flush_bin(s, c);
+	for (int c = 0; c < HK_NLANE; c++)
+		released |= flush_bin(s, (unsigned)c);
 	return released;
 }
 
