@@ -28,6 +28,7 @@ static struct {
 } S;
 
 #define SLOT_BLOCK ((size_t)64 << 10)
+#define FIRST_BATCH 8
 
 static uint32_t epoch_of(unsigned index)
 {
@@ -192,23 +193,32 @@ static hk_aslot_t *slot_get(hk_arena_t *a, int *released)
 			*place = s;
 	} else {
 		*released |= flush_slot(s); /* stale bins are dropped inside */
-		fold(s);
+		/* Renewed after a reset of the same arena: its counters go on
+		 * (a per-request arena passes here after every reset). */
+		if (s->index != index || !same_life(s))
+			fold(s);
 	}
 	if (s) {
 		s->index = index;
 		s->epoch = epoch;
+		s->batch = FIRST_BATCH;
 	}
 	hk_lanes_unlock(0);
 	return s;
 }
 
-/* Half the bin, at most 16 KiB or 128 blocks (as the default lanes). */
+/* Half the bin, at most 16 KiB or 128 blocks (as the default lanes), and
+ * at most s->batch: a per-request arena (a few blocks, then a reset) must
+ * not carve 128 blocks after every reset. */
 static unsigned fill_bin(hk_arena_t *a, hk_aslot_t *s, unsigned cls)
 {
 	hk_abin_t *b = &s->bin[cls];
 	unsigned want = b->limit / 2, cap = (unsigned)((16u << 10) / hk_class_size(cls));
 	cap = cap > 128 ? 128 : cap ? cap : 1;
+	cap = cap > s->batch ? s->batch : cap;
 	want = want > cap ? cap : want ? want : 1;
+	if (s->batch < 128)
+		s->batch *= 2;
 	unsigned got = refill(a, cls, &b->head, want);
 	hk_abin_set_room(b, b->limit - got);
 	hk_alane_add(&s->refilled, got);

@@ -210,6 +210,8 @@ typedef struct hk_abin {
 typedef struct hk_aslot {
 	uint32_t index;  /* arena index; 0: unused (arena 0 never uses slots) */
 	uint32_t epoch;  /* hk_arena_epoch[index] when the bins were filled */
+	uint32_t batch;  /* most blocks one refill takes: small after a claim
+			  * or a reset, doubling with each refill */
 	_Atomic uint64_t allocs, refilled, flushed; /* blocks, not yet folded */
 	struct hk_aslot *next; /* spare list */
 	hk_abin_t bin[HK_NCLASS_MAX];
