@@ -172,7 +172,11 @@ static __attribute__((noinline)) void *malloc_slow(size_t size)
 }
 
 /* hk_divm of every class size, so the checks below need no division. */
-#define DIVM(c) (UINT64_MAX / HK_CLASS_SIZE_CONST(c) + 1)
+#define CLS8(c) ((c) < 8 ? 8 : (c)) /* no negative shift, even unevaluated (clang) */
+#define CLASS_SIZE_SAFE(c)                                                                 \
+	((c) < 8 ? 16u * ((c) + 1)                                                       \
+		 : (128u << ((CLS8(c) - 8) / 4)) + ((CLS8(c) - 8) % 4 + 1) * (32u << ((CLS8(c) - 8) / 4)))
+#define DIVM(c) (UINT64_MAX / CLASS_SIZE_SAFE(c) + 1)
 #define DIVM4(c) DIVM(c), DIVM(c + 1), DIVM(c + 2), DIVM(c + 3)
 #define DIVM16(c) DIVM4(c), DIVM4(c + 4), DIVM4(c + 8), DIVM4(c + 12)
 static const uint64_t class_divm[HK_NCLASS_MAX] = { DIVM16(0), DIVM16(16), DIVM16(32), DIVM16(48) };
