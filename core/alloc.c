@@ -60,6 +60,7 @@ HK_API void *hk_malloc(size_t size)
 }
 
 static void free_slow(void *p);
+static void free_unit(void *p, const hk_desc_t *d);
 
 /*
  * Fast path budget: 27 instructions with the return — one compare for "in
@@ -96,7 +97,11 @@ HK_API void hk_free(void *p)
 				/* Full: room is -1 until hk_lane_free (via free_slow)
 				 * puts it right and flushes half the bin. */
 			}
+			free_slow(p);
+			return;
 		}
+		free_unit(p, d);
+		return;
 	}
 	free_slow(p);
 }
@@ -182,7 +187,8 @@ static __attribute__((noinline)) void *malloc_slow(size_t size)
 static const uint64_t class_divm[HK_NCLASS_MAX] = { DIVM16(0), DIVM16(16), DIVM16(32), DIVM16(48) };
 
 /* Checks a slab block; returns its usable size. Aborts on misuse. */
-static size_t check_slab(const void *p, const hk_desc_t *d, const char *call)
+static inline __attribute__((always_inline)) size_t check_slab(const void *p, const hk_desc_t *d,
+								const char *call)
 {
 	uint64_t rel = (uintptr_t)p - d->start, divm = class_divm[d->cls];
 	if (rel * divm >= divm)
@@ -233,19 +239,22 @@ static void count_free(unsigned arena)
 
 static void free_other(void *p, hk_desc_t *d, const char *call, size_t size_hint);
 
-/* A user arena's slab block goes first, with the same checks as any slab
- * block, into this thread's slot for the arena (which counts it): the
- * arenas' free path, kept free of the general path's frame. */
+/* A user arena's slab block goes, with the same checks as any slab block,
+ * into this thread's slot for the arena (which counts it): the arenas'
+ * free path, kept free of the general path's frame. */
+static inline void free_arena_block(void *p, const hk_desc_t *d, const char *call, size_t size_hint)
+{
+	if (size_hint > check_slab(p, d, call))
+		hk_fatal(call, "size larger than the block", p);
+	hk_alane_free(p, d->arena, d->cls);
+}
+
 void hk_free_checked(void *p, const char *call, size_t size_hint)
 {
 	hk_desc_t *d = hk_desc_of(p); /* NULL for p == NULL */
-	if (d && d->kind == HK_KIND_SLAB_A) {
-		if (size_hint > check_slab(p, d, call))
-			hk_fatal(call, "size larger than the block", p);
-		hk_alane_free(p, d->arena, d->cls);
-		return;
-	}
-	if (p)
+	if (d && d->kind == HK_KIND_SLAB_A)
+		free_arena_block(p, d, call, size_hint);
+	else if (p)
 		free_other(p, d, call, size_hint);
 }
 
@@ -283,6 +292,17 @@ static __attribute__((noinline)) void free_slow(void *p)
 	HK_STAT(free_slow, 1);
 	hk_free_checked(p, "free", 0);
 	errno = saved;
+}
+
+/* hk_free of a region pointer that is not a default-heap slab block: a
+ * user arena's block goes to its slot (no errno to save: that path keeps
+ * errno), anything else to free_slow. */
+static __attribute__((noinline)) void free_unit(void *p, const hk_desc_t *d)
+{
+	if (d->kind == HK_KIND_SLAB_A)
+		free_arena_block(p, d, "free", 0);
+	else
+		free_slow(p);
 }
 
 HK_API void hk_free_sized(void *p, size_t size)

@@ -302,7 +302,8 @@ HK_API void *hk_arena_malloc(hk_arena_t *a, size_t size)
 	if (__builtin_expect(a != NULL && HK_NLANE > 0 && need <= 1024 && need >= size, 1)) {
 		unsigned cls = hk_class_table[(need + 15) >> 4];
 		hk_aslot_t *s = hk_alane_slot(a->index);
-		if (__builtin_expect(s != NULL && (int)cls < HK_NLANE, 1)) {
+		/* Every class up to 1 KiB is a lane class unless Tiny is pruned. */
+		if (__builtin_expect(s != NULL && (CONFIG_HK_TINY || (int)cls < HK_NLANE), 1)) {
 			void *p = hk_alane_pop(s, cls);
 			if (__builtin_expect(p != NULL, 1)) {
 				if (CONFIG_HK_HARDENED)

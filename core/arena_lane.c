@@ -7,6 +7,7 @@
  * a free, marked block of the slot's arena and class, taken from the slabs
  * during the slot's epoch; a stale slot's blocks are never touched again.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "core/arena_lane.h"
@@ -252,8 +253,9 @@ void *hk_alane_alloc(hk_arena_t *a, unsigned cls)
 	return p;
 }
 
-static __attribute__((noinline)) void free_slow(void *p, unsigned index, unsigned cls)
+void hk_alane_free_slow(void *p, unsigned index, unsigned cls)
 {
+	int saved = errno; /* free() keeps errno: a new slot maps memory */
 	int released = 0;
 	hk_arena_t *a = hk_arena_at(index);
 	hk_aslot_t *s = slot_get(a, &released);
@@ -271,24 +273,7 @@ static __attribute__((noinline)) void free_slow(void *p, unsigned index, unsigne
 	}
 	if (released)
 		hk_purge_kick();
-}
-
-/* Frees are not counted here: derived from the bins (frees_of). */
-void hk_alane_free(void *p, unsigned index, unsigned cls)
-{
-	((uintptr_t *)p)[1] = hk_secret ^ (uintptr_t)p;
-	hk_aslot_t *s = hk_alane_slot(index);
-	if (__builtin_expect(s != NULL, 1)) {
-		hk_abin_t *b = &s->bin[cls];
-		uint32_t room = hk_abin_room(b);
-		if (__builtin_expect(room != 0, 1)) {
-			hk_next_set(p, b->head);
-			b->head = p;
-			hk_abin_set_room(b, room - 1);
-			return;
-		}
-	}
-	free_slow(p, index, cls);
+	errno = saved;
 }
 
 void hk_alane_sum(hk_arena_t *a, uint64_t *allocs, uint64_t *frees, size_t *held)

@@ -65,9 +65,28 @@ static inline void *hk_alane_pop(hk_aslot_t *s, unsigned cls)
  * refilled from the slabs; the locked path without a lane). Counts the
  * allocation; NULL when the arena's capacity or memory is exhausted. */
 void *hk_alane_alloc(hk_arena_t *a, unsigned cls);
+/* hk_alane_free without a current slot or with a full bin. */
+void hk_alane_free_slow(void *p, unsigned index, unsigned cls);
+
 /* Frees a checked block of user arena `index`, class cls, into the calling
- * thread's slot (flushing half of a full bin first). */
-void hk_alane_free(void *p, unsigned index, unsigned cls);
+ * thread's slot (flushing half of a full bin first). Frees are not counted
+ * here: derived from the bins. Leaves errno alone. */
+static inline void hk_alane_free(void *p, unsigned index, unsigned cls)
+{
+	((uintptr_t *)p)[1] = hk_secret ^ (uintptr_t)p;
+	hk_aslot_t *s = hk_alane_slot(index);
+	if (__builtin_expect(s != NULL, 1)) {
+		hk_abin_t *b = &s->bin[cls];
+		uint32_t room = hk_abin_room(b);
+		if (__builtin_expect(room != 0, 1)) {
+			hk_next_set(p, b->head);
+			b->head = p;
+			hk_abin_set_room(b, room - 1);
+			return;
+		}
+	}
+	hk_alane_free_slow(p, index, cls);
+}
 /* Stats of arena a held in live slots (lanes lock taken): allocs and frees
  * not yet folded into a->ctr, and bytes sitting in current bins. */
 void hk_alane_sum(hk_arena_t *a, uint64_t *allocs, uint64_t *frees, size_t *held);
