@@ -16,10 +16,10 @@ BENCH_PY   ?= $(KPY)
 BENCH_ARGS ?=
 
 bench-progs  := random_mixed pairs batch mt_mixed prodcons larson cache_scratch \
-		realloc_grow frag thread_churn large numa
+		realloc_grow frag thread_churn large numa arena_pairs
 bench-bins-y := $(addprefix $(O)/bench/,$(bench-progs)) $(O)/bench/libideal.so
 # Also built against libhakmem.a (hk_malloc/hk_free, no preload): the "hakmem-linked" column.
-bench-hk-y   := $(O)/bench/random_mixed_hk $(O)/bench/pairs_hk
+bench-hk-y   := $(O)/bench/random_mixed_hk $(O)/bench/pairs_hk $(O)/bench/arena_pairs_hk
 
 -include $(filter-out bench/Build.mk,$(wildcard bench/*.mk))
 

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "core/arena_lane.h"
 #include "core/backend.h"
 #include "core/core.h"
 #include "core/harden.h"
@@ -59,6 +60,7 @@ HK_API void *hk_malloc(size_t size)
 }
 
 static void free_slow(void *p);
+static void free_unit(void *p, const hk_desc_t *d);
 
 /*
  * Fast path budget: 27 instructions with the return — one compare for "in
@@ -95,7 +97,11 @@ HK_API void hk_free(void *p)
 				/* Full: room is -1 until hk_lane_free (via free_slow)
 				 * puts it right and flushes half the bin. */
 			}
+			free_slow(p);
+			return;
 		}
+		free_unit(p, d);
+		return;
 	}
 	free_slow(p);
 }
@@ -125,7 +131,7 @@ void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero)
 	if (size > ((size_t)1 << 62) || align > ((size_t)1 << 62))
 		goto fail;
 	void *p = NULL;
-	int fresh = 0;
+	int fresh = 0, counted = 0;
 	size_t need = size + HK_CANARY;
 	size_t want = align ? align_up(need > align ? need : align, align) : need;
 	if (HK_NLANE > 0 && align <= HK_UNIT && want <= HK_SMALL_MAX) {
@@ -133,14 +139,8 @@ void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero)
 		if (heap) {
 			p = hk_lane_alloc(cls);
 		} else {
-			void *chain = NULL;
-			unsigned got = 0;
-			if (CONFIG_HK_TINY && (int)cls <= HK_TINY_LAST)
-				got = hk_tiny_refill(a, cls, HK_KIND_SLAB_A, &chain, 1);
-			else if (CONFIG_HK_MID)
-				got = hk_mid_refill(a, cls, HK_KIND_SLAB_A, &chain, 1);
-			if (got)
-				((void **)(p = chain))[1] = NULL;
+			p = hk_alane_alloc(a, cls); /* counts the allocation */
+			counted = 1;
 		}
 		if (p && CONFIG_HK_HARDENED)
 			hk_canary_set(p, size, hk_class_size(cls));
@@ -159,7 +159,7 @@ void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero)
 	}
 	if (!p)
 		goto fail;
-	if (!heap)
+	if (!heap && !counted)
 		atomic_fetch_add_explicit(&a->ctr.allocs, 1, memory_order_relaxed);
 	return p;
 fail:
@@ -176,10 +176,21 @@ static __attribute__((noinline)) void *malloc_slow(size_t size)
 	return hk_alloc_in(&hk_arena0, size, 0, 0);
 }
 
+/* hk_divm of every class size, so the checks below need no division. */
+#define CLS8(c) ((c) < 8 ? 8 : (c)) /* no negative shift, even unevaluated (clang) */
+#define CLASS_SIZE_SAFE(c)                                                                 \
+	((c) < 8 ? 16u * ((c) + 1)                                                       \
+		 : (128u << ((CLS8(c) - 8) / 4)) + ((CLS8(c) - 8) % 4 + 1) * (32u << ((CLS8(c) - 8) / 4)))
+#define DIVM(c) (UINT64_MAX / CLASS_SIZE_SAFE(c) + 1)
+#define DIVM4(c) DIVM(c), DIVM(c + 1), DIVM(c + 2), DIVM(c + 3)
+#define DIVM16(c) DIVM4(c), DIVM4(c + 4), DIVM4(c + 8), DIVM4(c + 12)
+static const uint64_t class_divm[HK_NCLASS_MAX] = { DIVM16(0), DIVM16(16), DIVM16(32), DIVM16(48) };
+
 /* Checks a slab block; returns its usable size. Aborts on misuse. */
-static size_t check_slab(const void *p, hk_desc_t *d, const char *call)
+static inline __attribute__((always_inline)) size_t check_slab(const void *p, const hk_desc_t *d,
+								const char *call)
 {
-	uint64_t rel = (uintptr_t)p - d->start, divm = hk_divm(d->bsize);
+	uint64_t rel = (uintptr_t)p - d->start, divm = class_divm[d->cls];
 	if (rel * divm >= divm)
 		hk_fatal(call, "invalid pointer (interior or misaligned)", p);
 	if (((const uintptr_t *)p)[1] == (hk_secret ^ (uintptr_t)p))
@@ -226,11 +237,30 @@ static void count_free(unsigned arena)
 		atomic_fetch_add_explicit(&a->ctr.frees, 1, memory_order_relaxed);
 }
 
+static void free_other(void *p, hk_desc_t *d, const char *call, size_t size_hint);
+
+/* A user arena's slab block goes, with the same checks as any slab block,
+ * into this thread's slot for the arena (which counts it): the arenas'
+ * free path, kept free of the general path's frame. */
+static inline void free_arena_block(void *p, const hk_desc_t *d, const char *call, size_t size_hint)
+{
+	if (size_hint > check_slab(p, d, call))
+		hk_fatal(call, "size larger than the block", p);
+	hk_alane_free(p, d->arena, d->cls);
+}
+
 void hk_free_checked(void *p, const char *call, size_t size_hint)
 {
-	if (!p)
-		return;
-	hk_desc_t *d = hk_desc_of(p);
+	hk_desc_t *d = hk_desc_of(p); /* NULL for p == NULL */
+	if (d && d->kind == HK_KIND_SLAB_A)
+		free_arena_block(p, d, call, size_hint);
+	else if (p)
+		free_other(p, d, call, size_hint);
+}
+
+static __attribute__((noinline)) void free_other(void *p, hk_desc_t *d, const char *call,
+						 size_t size_hint)
+{
 	unsigned arena;
 	size_t usable = hk_usable_checked(p, call, &arena);
 	/* A POOL block can be much larger than a small request: check against
@@ -244,11 +274,6 @@ void hk_free_checked(void *p, const char *call, size_t size_hint)
 	if (d) {
 		if (d->kind == HK_KIND_SLAB) {
 			hk_lane_free(p, d->cls);
-		} else if (d->kind == HK_KIND_SLAB_A) {
-			((uintptr_t *)p)[1] = hk_secret ^ (uintptr_t)p;
-			hk_next_set(p, NULL);
-			if (hk_slab_flush(hk_arena_at(d->arena), d->cls, p))
-				hk_purge_kick();
 		} else if (CONFIG_HK_POOL) {
 			hk_pool_free(hk_arena_at(d->arena), d);
 			hk_purge_kick();
@@ -267,6 +292,17 @@ static __attribute__((noinline)) void free_slow(void *p)
 	HK_STAT(free_slow, 1);
 	hk_free_checked(p, "free", 0);
 	errno = saved;
+}
+
+/* hk_free of a region pointer that is not a default-heap slab block: a
+ * user arena's block goes to its slot (no errno to save: that path keeps
+ * errno), anything else to free_slow. */
+static __attribute__((noinline)) void free_unit(void *p, const hk_desc_t *d)
+{
+	if (d->kind == HK_KIND_SLAB_A)
+		free_arena_block(p, d, "free", 0);
+	else
+		free_slow(p);
 }
 
 HK_API void hk_free_sized(void *p, size_t size)

@@ -3,14 +3,17 @@
  * further NUMA node) and hk_arena_* for
  * user arenas with a capacity, a node, a hugepage policy and a name; reset
  * (every block freed at once) and destroy (memory returned, handle dead).
- * Arena structs live in memory from platform. User arenas use the locked
- * slab path (no lane bins), so a reset never meets a stale bin.
+ * Arena structs live in memory from platform. User arenas' small blocks
+ * go through per-thread arena slots (core/arena_lane.c); reset and destroy
+ * bump the arena's epoch so that slots filled before are dropped.
  * Invariant: arena slots are never freed; a destroyed arena's struct stays
  * mapped and says DEAD, so a later use aborts instead of corrupting memory.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
+#include "core/arena_lane.h"
 #include "core/backend.h"
 #include "core/core.h"
 #include "core/lock.h"
@@ -37,14 +40,19 @@ unsigned hk_arena_count(void)
 	return atomic_load_explicit((_Atomic unsigned *)&A.count, memory_order_acquire);
 }
 
-static void setup(hk_arena_t *a, unsigned index, const hk_arena_config_t *cfg)
+/* The locks are left alone: a thread flushing a stale arena slot may hold
+ * a class lock of the dead arena this slot is recycled from (it finds the
+ * epoch changed and lets go). A fresh slot's are zero, i.e. unlocked. */
+static void setup(hk_arena_t *a, unsigned index, const hk_arena_config_t *cfg, int heap)
 {
-	memset(a, 0, sizeof *a);
+	memset(&a->buckets, 0, offsetof(hk_arena_t, cls) - offsetof(hk_arena_t, buckets));
 	a->index = (uint16_t)index;
 	for (unsigned b = 0; b < HK_SPAN_BUCKETS; b++)
 		a->buckets[b] = HK_NIL;
-	for (unsigned c = 0; c < HK_NCLASS_MAX; c++)
+	for (unsigned c = 0; c < HK_NCLASS_MAX; c++) {
 		a->cls[c].partial = a->cls[c].empty = HK_NIL;
+		a->cls[c].empty_stamp = 0;
+	}
 	a->runs = HK_NIL;
 	a->node = cfg ? cfg->numa_node : HK_NODE_LOCAL;
 	a->policy = cfg ? cfg->hugepages : hk_platform_default_policy();
@@ -52,13 +60,13 @@ static void setup(hk_arena_t *a, unsigned index, const hk_arena_config_t *cfg)
 	a->flags = cfg ? cfg->flags : 0;
 	const char *name = cfg && cfg->name ? cfg->name : index ? "arena" : "default";
 	strncpy(a->name, name, sizeof a->name - 1);
-	a->magic = HK_ARENA_LIVE;
+	a->heap = (uint16_t)heap;
+	__atomic_store_n(&a->magic, HK_ARENA_LIVE, __ATOMIC_RELEASE); /* the purger reads it */
 }
 
 void hk_arena_init0(void)
 {
-	setup(&hk_arena0, 0, NULL);
-	hk_arena0.heap = 1;
+	setup(&hk_arena0, 0, NULL, 1);
 	A.slot[0] = &hk_arena0;
 	A.count = 1;
 }
@@ -107,7 +115,7 @@ static int take_slot_locked(unsigned *index, hk_arena_t **a)
 		}
 	}
 	if (!err)
-		(*a)->magic = 0; /* not live until set up, not dead for others */
+		__atomic_store_n(&(*a)->magic, 0, __ATOMIC_RELAXED); /* not live until set up, not dead for others */
 	return err;
 }
 
@@ -135,8 +143,7 @@ static hk_arena_t *heap_node_create(int node)
 		hk_arena_config_t cfg = { .numa_node = node,
 					  .hugepages = hk_platform_default_policy(),
 					  .name = "default" };
-		setup(a, index, &cfg);
-		a->heap = 1;
+		setup(a, index, &cfg, 1);
 		atomic_store_explicit(&heap_split, 1, memory_order_relaxed);
 		atomic_store_explicit(&heap_node[node], a, memory_order_release);
 	}
@@ -180,7 +187,12 @@ HK_API hk_arena_t *hk_arena_create(const hk_arena_config_t *cfg)
 		errno = err;
 		return NULL;
 	}
-	setup(a, index, cfg);
+	/* Under the lanes lock: a slot folding counters of the arena's
+	 * earlier life must not meet setup's zeroing (core/arena_lane.c). */
+	hk_lanes_lock();
+	setup(a, index, cfg, 0);
+	hk_alane_born(index);
+	hk_lanes_unlock(0);
 	return a;
 }
 
@@ -205,13 +217,18 @@ static void unlock_arena(hk_arena_t *a, int child)
 		hk_unlock(&a->cls[c].lock);
 }
 
-/* Every block of the arena is gone; with `destroy` its runs go back too. */
-static void clear_arena(hk_arena_t *a, int destroy)
+/* Every block of the arena is gone; with `destroy` its runs go back too.
+ * Returns 1 if the arena held anything (spans became dirty, or mappings went
+ * to the large cache): the purger has something new. */
+static int clear_arena(hk_arena_t *a, int destroy)
 {
+	int dirty = a->inuse != 0;
 	hk_large_free_arena(a->index);
 	/* Lock order: the purge lock before the arena's locks (core/types.h). */
 	hk_purge_exclude();
 	lock_arena(a);
+	/* Every thread's cached blocks of the arena become stale at once. */
+	hk_alane_bump(a->index);
 	for (unsigned c = 0; c < HK_NCLASS_MAX; c++)
 		hk_slab_forget(a, c);
 	if (destroy) {
@@ -228,12 +245,17 @@ static void clear_arena(hk_arena_t *a, int destroy)
 		a->ctr.committed = 0;
 		a->ctr.reserved = 0;
 		a->inuse = 0;
-	} else {
+	} else if (a->inuse) {
+		/* inuse == 0: no span was handed out since the last reset, so the
+		 * free lists are already right and their stamps still true. */
 		hk_span_reset_all(a, hk_platform_now_ms());
 	}
 	a->ctr.live = 0;
+	if (destroy) /* before the purger may look again */
+		__atomic_store_n(&a->magic, HK_ARENA_DEAD, __ATOMIC_RELAXED);
 	unlock_arena(a, 0);
 	hk_purge_allow();
+	return dirty;
 }
 
 HK_API void hk_arena_reset(hk_arena_t *a)
@@ -241,11 +263,11 @@ HK_API void hk_arena_reset(hk_arena_t *a)
 	a = hk_arena_check(a, "hk_arena_reset");
 	if (a == &hk_arena0)
 		return; /* the process heap is never reset */
-	clear_arena(a, 0);
+	int dirty = clear_arena(a, 0);
 	if (a->flags & HK_ARENA_ZERO_ON_RESET) {
 		uint64_t next;
 		hk_purge_run(1, &next);
-	} else {
+	} else if (dirty) {
 		hk_purge_kick();
 	}
 }
@@ -258,15 +280,39 @@ HK_API void hk_arena_destroy(hk_arena_t *a)
 	if (a == &hk_arena0)
 		return;
 	clear_arena(a, 1);
-	a->magic = HK_ARENA_DEAD;
 }
 
-HK_API void *hk_arena_malloc(hk_arena_t *a, size_t size)
+static __attribute__((noinline)) void *arena_malloc_slow(hk_arena_t *a, size_t size)
 {
 	a = hk_arena_check(a, "hk_arena_malloc");
 	if (a == &hk_arena0)
 		return hk_malloc(size);
 	return hk_alloc_in(a, size, 0, 0);
+}
+
+/*
+ * Fast path: as hk_malloc's, plus the arena's index and epoch compared with
+ * the thread's slot (one more load from the arena, one from the epoch
+ * array). A destroyed arena's epoch moved on, so it falls through to
+ * hk_arena_check, which aborts.
+ */
+HK_API void *hk_arena_malloc(hk_arena_t *a, size_t size)
+{
+	size_t need = size + HK_CANARY;
+	if (__builtin_expect(a != NULL && HK_NLANE > 0 && need <= 1024 && need >= size, 1)) {
+		unsigned cls = hk_class_table[(need + 15) >> 4];
+		hk_aslot_t *s = hk_alane_slot(a->index);
+		/* Every class up to 1 KiB is a lane class unless Tiny is pruned. */
+		if (__builtin_expect(s != NULL && (CONFIG_HK_TINY || (int)cls < HK_NLANE), 1)) {
+			void *p = hk_alane_pop(s, cls);
+			if (__builtin_expect(p != NULL, 1)) {
+				if (CONFIG_HK_HARDENED)
+					hk_canary_set(p, size, hk_class_size(cls));
+				return p;
+			}
+		}
+	}
+	return arena_malloc_slow(a, size);
 }
 
 HK_API void *hk_arena_calloc(hk_arena_t *a, size_t count, size_t size)

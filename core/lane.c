@@ -4,10 +4,13 @@
  * (flush, then the TLS pointer goes to the dead lane), fork's child.
  * Must not call malloc. Invariant: every block in a bin is a free block of
  * the default arena, of the bin's class, marked (word 1 = key ^ address).
+ * A lane's arena slots (user arenas) are core/arena_lane.c's; this file
+ * only points them at the empty slot and has them released on exit/fork.
  */
 #include <pthread.h>
 #include <string.h>
 
+#include "core/arena_lane.h"
 #include "core/backend.h"
 #include "core/core.h"
 #include "core/harden.h"
@@ -17,7 +20,13 @@
 #include "core/region.h"
 #include "core/sizeclass.h"
 
-static hk_lane_t lane_empty, lane_dead = { .state = HK_LANE_DEAD };
+extern hk_aslot_t hk_aslot_none;
+#define NO_SLOTS                                                                   \
+	.aslot = { &hk_aslot_none, &hk_aslot_none, &hk_aslot_none, &hk_aslot_none, \
+		   &hk_aslot_none, &hk_aslot_none, &hk_aslot_none, &hk_aslot_none }
+_Static_assert(HK_ASLOTS == 8, "NO_SLOTS lists every arena slot");
+
+static hk_lane_t lane_empty = { NO_SLOTS }, lane_dead = { .state = HK_LANE_DEAD, NO_SLOTS };
 __thread hk_lane_t *hk_lane_self __attribute__((tls_model("initial-exec"))) = &lane_empty;
 
 static struct {
@@ -63,6 +72,8 @@ static hk_lane_t *lane_create(void)
 	hk_lane_t *l = take_lane();
 	if (l) {
 		memset(l, 0, sizeof *l);
+		for (int i = 0; i < HK_ASLOTS; i++)
+			l->aslot[i] = &hk_aslot_none;
 		l->next = LN.live;
 		if (LN.live)
 			LN.live->prev = l;
@@ -116,6 +127,19 @@ static void flush_chain(unsigned cls, void *chain)
 	}
 	if (kick)
 		hk_purge_kick();
+}
+
+hk_lane_t *hk_lane_get(void)
+{
+	hk_lane_t *l = hk_lane_self;
+	if (l->state == HK_LANE_EMPTY && hk_ready())
+		l = lane_create();
+	return l && l->state == HK_LANE_LIVE ? l : NULL;
+}
+
+hk_lane_t *hk_lanes_live(void)
+{
+	return LN.live;
 }
 
 void *hk_lane_alloc(unsigned cls)
@@ -243,8 +267,11 @@ static void lane_exit(void *arg)
 	hk_lane_self = &lane_dead;
 	flush_all(l);
 	hk_lock(&LN.lock);
+	int released = hk_alane_release(l);
 	retire(l);
 	hk_unlock(&LN.lock);
+	if (released)
+		hk_purge_kick(); /* outside the lock: it may start the purger */
 }
 
 void hk_lane_sum(hk_stats_t *out, size_t *bin_bytes)
@@ -288,6 +315,7 @@ void hk_lanes_after_fork_child(void)
 		if (l == self)
 			continue;
 		flush_all(l);
+		hk_alane_release(l);
 		retire(l);
 	}
 }

@@ -14,6 +14,11 @@ extern __thread hk_lane_t *hk_lane_self __attribute__((tls_model("initial-exec")
 
 /* Sets up the key whose destructor runs at thread exit (init only). */
 int hk_lane_global_init(void);
+/* The calling thread's lane, created on first use; NULL when it has none
+ * (exiting thread, or no memory for one). */
+hk_lane_t *hk_lane_get(void);
+/* First live lane (lanes lock held; linked by `next`). */
+hk_lane_t *hk_lanes_live(void);
 /* A block of lane class `cls` for the default arena (bin, refill, or a
  * direct slab block for a dead lane); NULL when out of memory. */
 void *hk_lane_alloc(unsigned cls);

@@ -29,12 +29,13 @@ static struct {
 #define BATCH 64
 
 /* Purges the spans taken out; hugetlb backing purges whole pages only. */
-static void purge_spans(hk_arena_t *a, const uint32_t *heads, const uint32_t *units, unsigned n)
+static void purge_spans(hk_backing_t backing, const uint32_t *heads, const uint32_t *units,
+			unsigned n)
 {
 	void *ptrs[BATCH];
 	size_t lens[BATCH];
 	unsigned m = 0;
-	size_t g = a->backing >= HK_BACKING_2M ? hk_platform_purge_granule(a->backing) : 0;
+	size_t g = backing >= HK_BACKING_2M ? hk_platform_purge_granule(backing) : 0;
 	for (unsigned i = 0; i < n; i++) {
 		uintptr_t s = (uintptr_t)hk_unit_addr(heads[i]);
 		uintptr_t e = s + ((uintptr_t)units[i] << HK_UNIT_SHIFT);
@@ -68,12 +69,13 @@ static int purge_arena(hk_arena_t *a, uint64_t until, uint64_t *next)
 		uint64_t nx;
 		hk_lock(&a->lock);
 		unsigned n = hk_span_take_dirty(a, until, busy, heads, units, BATCH, &nx);
+		hk_backing_t backing = a->backing; /* grow() sets it under this lock */
 		hk_unlock(&a->lock);
 		if (nx < *next)
 			*next = nx;
 		if (!n)
 			break;
-		purge_spans(a, heads, units, n);
+		purge_spans(backing, heads, units, n);
 		hk_lock(&a->lock);
 		hk_span_put_clean(a, heads, units, n);
 		hk_unlock(&a->lock);
@@ -108,7 +110,8 @@ int hk_purge_run(int force, uint64_t *next)
 	pthread_mutex_lock(&P.run);
 	for (unsigned i = 0, n = hk_arena_count(); i < n; i++) {
 		hk_arena_t *a = hk_arena_at(i);
-		if (a && a->magic == HK_ARENA_LIVE)
+		/* Acquire: pairs with setup's release, so a LIVE arena is whole. */
+		if (a && __atomic_load_n(&a->magic, __ATOMIC_ACQUIRE) == HK_ARENA_LIVE)
 			any |= purge_arena(a, until, next);
 	}
 	int large = hk_large_trim(until, force);

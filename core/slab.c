@@ -130,13 +130,12 @@ static int slab_empty(hk_arena_t *a, hk_class_t *k, uint32_t s, uint64_t now)
 	return 1;
 }
 
-int hk_slab_flush(hk_arena_t *a, unsigned cls, void *chain)
+int hk_slab_flush_locked(hk_arena_t *a, unsigned cls, void *chain)
 {
 	hk_class_t *k = &a->cls[cls];
 	uint64_t now = 0;
 	int released = 0;
 	size_t n = 0;
-	hk_lock(&k->lock);
 	while (chain) {
 		n++;
 		void *b = chain;
@@ -158,7 +157,14 @@ int hk_slab_flush(hk_arena_t *a, unsigned cls, void *chain)
 		}
 	}
 	a->ctr.live -= n * hk_class_size(cls);
-	hk_unlock(&k->lock);
+	return released;
+}
+
+int hk_slab_flush(hk_arena_t *a, unsigned cls, void *chain)
+{
+	hk_lock(&a->cls[cls].lock);
+	int released = hk_slab_flush_locked(a, cls, chain);
+	hk_unlock(&a->cls[cls].lock);
 	return released;
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/arena_lane.h"
 #include "core/backend.h"
 #include "core/core.h"
 #include "core/lane.h"
@@ -116,6 +117,13 @@ HK_API int hk_arena_stats(hk_arena_t *a, hk_arena_stats_t *out)
 		out->live_bytes = out->live_bytes > bins ? out->live_bytes - bins : 0;
 		out->allocs += s.malloc_fast + s.malloc_slow;
 		out->frees += s.free_fast + s.free_slow;
+	} else {
+		uint64_t allocs, frees;
+		size_t held;
+		hk_alane_sum(a, &allocs, &frees, &held);
+		out->live_bytes = out->live_bytes > held ? out->live_bytes - held : 0;
+		out->allocs += allocs;
+		out->frees += frees;
 	}
 	out->backing = a->backing;
 	out->policy = a->policy;

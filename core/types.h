@@ -58,18 +58,39 @@
  * no init test; a dead thread's is the dead lane (frees go to the slabs).
  * Bins take blocks of any thread (tcache style): a flush returns a batch to
  * the blocks' slabs under the class lock, which is how cross-thread frees
- * are made safe. Non-default arenas use a locked path (no bins), so reset
- * and destroy never meet stale bins.
+ * are made safe.
+ *
+ * Arena slots (core/arena_lane.c). A lane also has HK_ASLOTS slots for
+ * user arenas, direct-mapped by arena index & (HK_ASLOTS - 1); each holds
+ * per-class bins of one arena, tagged with the arena's index and epoch.
+ * Unused slots point at a static empty slot, so the fast paths test no
+ * NULL. hk_arena_epoch[index] (a global array: it outlives destroy and
+ * re-create of the index) is bumped by reset and destroy with every class
+ * lock of the arena held: a slot whose epoch differs is stale and its bins
+ * are dropped, never flushed (the reset already took their blocks back). A
+ * flush re-reads the epoch under the class lock. A slot changes identity
+ * (claimed, renewed after a reset, evicted, released at thread exit) only
+ * under the lanes lock, and its counters are folded into its arena then,
+ * unless the arena was destroyed since (hk_alane born epoch), so stats
+ * readers, who sum live slots under the lanes lock, see each count once.
+ * Using an arena while another thread resets or destroys it is the
+ * caller's error (include/hakmem.h).
  *
  * Lock order (outer first): purge lock → lanes lock → class locks (arena by
  * arena, class by class) → arena lock → region lock → large lock. The purge
  * lock is taken with none of the others held: by the purger, by arena
  * reset/destroy (so spans the purger holds between taking them dirty and
- * putting them clean are never rebuilt under it) and by fork. Lock-free: the malloc/free fast
- * paths (thread-local bins), reading descriptors of live blocks, stats reads.
+ * putting them clean are never rebuilt under it) and by fork. Arena slots
+ * flush under the lanes lock (eviction, thread exit) or with no lock
+ * (a full bin), always taking the class lock inside. Lock-free: the
+ * malloc/free fast paths of every arena (thread-local bins), reading
+ * descriptors of live blocks, stats reads.
  *
  * Atomics: region.used (release after descriptors are committed); the stats
- * counters (relaxed); hk_core.state (init); purger.started.
+ * counters (relaxed); hk_core.state (init); purger.started; arena epochs
+ * and arena slots' rooms and counters (relaxed loads and stores only, no
+ * read-modify-write: one writer, the owning thread; atomic so that stats
+ * readers may look).
  *
  * A freed small block has word 1 = lane key ^ its address; malloc clears
  * word 1 of the block it hands out, so free() sees a double free in one
@@ -174,6 +195,30 @@ struct hk_arena {
 #define HK_ARENA_LIVE 0x4b41524eu
 #define HK_ARENA_DEAD 0x44454144u
 
+/* An arena slot's bin: a LIFO of free blocks and its room counter (pushes
+ * left before it is full). `room` is read by stats readers while its
+ * thread runs (relaxed load/store, a plain mov either way). */
+typedef struct hk_abin {
+	void *head;
+	_Atomic uint32_t room;
+	uint32_t limit;
+} hk_abin_t;
+
+#define HK_ASLOTS 8
+
+/* Per-thread cache of one user arena (core/arena_lane.c). index and epoch
+ * change under the lanes lock only. Blocks held in bins = refilled -
+ * flushed + frees - allocs, so frees are derived, not counted. */
+typedef struct hk_aslot {
+	uint32_t index;  /* arena index; 0: unused (arena 0 never uses slots) */
+	uint32_t epoch;  /* hk_arena_epoch[index] when the bins were filled */
+	uint32_t batch;  /* most blocks one refill takes: small after a claim
+			  * or a reset, doubling with each refill */
+	_Atomic uint64_t allocs, refilled, flushed; /* blocks, not yet folded */
+	struct hk_aslot *next; /* spare list */
+	hk_abin_t bin[HK_NCLASS_MAX];
+} hk_aslot_t;
+
 /*
  * A lane: per-class bins (LIFO lists of free blocks) as three arrays, so the
  * fast paths index each with the class in one addressing mode (no multiply).
@@ -194,6 +239,7 @@ typedef struct hk_lane {
 	 * malloc_fast + popped_slow. */
 	uint64_t malloc_fast, popped_slow, pushed_slow, refilled, flushed;
 	uint64_t refills, flushes;
+	hk_aslot_t *aslot[HK_ASLOTS]; /* never NULL: unused ones are the empty slot */
 } hk_lane_t;
 
 enum { HK_LANE_EMPTY = 0, HK_LANE_LIVE, HK_LANE_DEAD };

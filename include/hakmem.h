@@ -107,9 +107,12 @@ typedef struct hk_arena_stats_s {
 
 /* NULL config = the defaults (unlimited, local node, AUTO). NULL + errno on failure. */
 HK_API hk_arena_t *hk_arena_create(const hk_arena_config_t *config);
-/* Frees every block and releases the arena's address space. */
+/* Frees every block and releases the arena's address space. No other
+ * thread may allocate from the arena or free its blocks meanwhile. */
 HK_API void hk_arena_destroy(hk_arena_t *arena);
-/* Frees every block at once; the arena stays usable. */
+/* Frees every block at once; the arena stays usable. No other thread may
+ * allocate from the arena or free its blocks meanwhile (other threads'
+ * cached blocks of it are dropped when they next use it). */
 HK_API void hk_arena_reset(hk_arena_t *arena);
 HK_API HK_MALLOC_ATTR void *hk_arena_malloc(hk_arena_t *arena, size_t size);
 HK_API HK_MALLOC_ATTR void *hk_arena_calloc(hk_arena_t *arena, size_t count, size_t size);

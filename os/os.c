@@ -130,9 +130,16 @@ const hk_os_caps_t *hk_os_caps(void)
 	/* The purge mode can change after init (a fork child without a ring,
 	 * a ring that broke): report the live one. */
 	if (atomic_load_explicit(&probed, memory_order_relaxed)) {
-		caps.purge_mode = hk_os_purge_mode();
-		caps.io_uring = caps.purge_mode == HK_OS_PURGE_IO_URING;
-		caps.purge_note = hk_os_purge_note();
+		/* Written only when it changed: threads call this at the same
+		 * time (page size, hugepage commits) and must not race on it. */
+		int mode = hk_os_purge_mode();
+		const char *note = hk_os_purge_note();
+		if (caps.purge_mode != mode) {
+			caps.purge_mode = mode;
+			caps.io_uring = mode == HK_OS_PURGE_IO_URING;
+		}
+		if (caps.purge_note != note)
+			caps.purge_note = note;
 	}
 	return &caps;
 }

@@ -22,6 +22,7 @@ smokes=(
 	"thread_churn 30 3 50"
 	"large 4 1 8 2"
 	"numa 4 2 1"
+	"arena_pairs 64 10000 0" "arena_pairs 1024 2000 4"
 )
 # A library without malloc (the allocator not built in yet) would only rerun glibc.
 hk=0
