@@ -53,8 +53,8 @@
  * arena; to the API they are all the default arena.
  *
  * Lanes. Each thread has a lane (per-class bins of free blocks of the
- * default heap, whatever their node), reached by one initial-exec TLS pointer. A new thread's
- * pointer is the static empty lane (every limit 0), so the fast paths need
+ * default heap, whatever their node), reached by one initial-exec TLS
+ * pointer. A new thread's pointer is the static empty lane (every limit 0), so the fast paths need
  * no init test; a dead thread's is the dead lane (frees go to the slabs).
  * Bins take blocks of any thread (tcache style): a flush returns a batch to
  * the blocks' slabs under the class lock, which is how cross-thread frees
@@ -116,7 +116,7 @@ enum hk_kind {
 	HK_KIND_NONE = 0, /* never handed to an arena (or a run not yet cut) */
 	HK_KIND_FREE,     /* part of a free span */
 	HK_KIND_SLAB,     /* slab of the default arena: the only kind free()'s fast path takes */
-	HK_KIND_SLAB_A,   /* slab of another arena: locked path */
+	HK_KIND_SLAB_A,   /* slab of a user arena: its blocks go through arena slots */
 	HK_KIND_POOL,     /* one POOL block (live) */
 	HK_KIND_PURGING,  /* free span out of the lists while being purged */
 };
