@@ -192,7 +192,7 @@ HK_API hk_arena_t *hk_arena_create(const hk_arena_config_t *cfg)
 	hk_lanes_lock();
 	setup(a, index, cfg, 0);
 	hk_alane_born(index);
-	hk_lanes_unlock(0);
+	hk_lanes_unlock();
 	return a;
 }
 
@@ -204,14 +204,8 @@ static void lock_arena(hk_arena_t *a)
 	hk_lock(&a->lock);
 }
 
-static void unlock_arena(hk_arena_t *a, int child)
+static void unlock_arena(hk_arena_t *a)
 {
-	if (child) {
-		for (unsigned c = 0; c < HK_NCLASS_MAX; c++)
-			hk_lock_init(&a->cls[c].lock);
-		hk_lock_init(&a->lock);
-		return;
-	}
 	hk_unlock(&a->lock);
 	for (unsigned c = HK_NCLASS_MAX; c-- > 0;)
 		hk_unlock(&a->cls[c].lock);
@@ -253,7 +247,7 @@ static int clear_arena(hk_arena_t *a, int destroy)
 	a->ctr.live = 0;
 	if (destroy) /* before the purger may look again */
 		__atomic_store_n(&a->magic, HK_ARENA_DEAD, __ATOMIC_RELAXED);
-	unlock_arena(a, 0);
+	unlock_arena(a);
 	hk_purge_allow();
 	return dirty;
 }
@@ -375,12 +369,9 @@ void hk_arenas_lock_all(void)
 		lock_arena(A.slot[i]);
 }
 
-void hk_arenas_unlock_all(int child)
+void hk_arenas_unlock_all(void)
 {
 	for (unsigned i = A.count; i-- > 0;)
-		unlock_arena(A.slot[i], child);
-	if (child)
-		hk_lock_init(&A.lock);
-	else
-		hk_unlock(&A.lock);
+		unlock_arena(A.slot[i]);
+	hk_unlock(&A.lock);
 }

@@ -207,7 +207,7 @@ static hk_aslot_t *slot_get(hk_arena_t *a, int *released)
 		s->epoch = epoch;
 		s->batch = FIRST_BATCH;
 	}
-	hk_lanes_unlock(0);
+	hk_lanes_unlock();
 	return s;
 }
 
@@ -295,7 +295,7 @@ void hk_alane_sum(hk_arena_t *a, uint64_t *allocs, uint64_t *frees, size_t *held
 			*held += (size_t)(s->bin[c].limit - hk_abin_room(&s->bin[c])) *
 				 hk_class_size((unsigned)c);
 	}
-	hk_lanes_unlock(0);
+	hk_lanes_unlock();
 }
 
 int hk_alane_release(hk_lane_t *l)

@@ -55,6 +55,6 @@ size_t hk_large_bytes(void);
 /* Freed mappings kept for reuse (never more than CONFIG_HK_LARGE_CACHE). */
 unsigned hk_large_cached(void);
 void hk_large_lock_all(void);
-void hk_large_unlock_all(int child);
+void hk_large_unlock_all(void);
 
 #endif /* HK_CORE_BACKEND_H */

@@ -42,7 +42,7 @@ int hk_heap_split(void);
 void hk_arena_init0(void);
 unsigned hk_arena_count(void);
 void hk_arenas_lock_all(void);
-void hk_arenas_unlock_all(int child);
+void hk_arenas_unlock_all(void);
 
 /* ---- purger (core/purge.c) ---- */
 /* A dirty span or idle cache exists: make sure the purger will see it. */

@@ -112,21 +112,25 @@ static void fork_prepare(void)
 	hk_large_lock_all();
 }
 
+/* The forking thread took every spin lock in prepare, and it is the child's
+ * only thread: parent and child both just release them. */
+static void fork_unlock(void)
+{
+	hk_large_unlock_all();
+	hk_unlock(&hk_region.lock);
+	hk_arenas_unlock_all();
+	hk_lanes_unlock();
+}
+
 static void fork_parent(void)
 {
-	hk_large_unlock_all(0);
-	hk_unlock(&hk_region.lock);
-	hk_arenas_unlock_all(0);
-	hk_lanes_unlock(0);
+	fork_unlock();
 	hk_purge_atfork_parent();
 }
 
 static void fork_child(void)
 {
-	hk_large_unlock_all(1);
-	hk_lock_init(&hk_region.lock);
-	hk_arenas_unlock_all(1);
-	hk_lanes_unlock(1);
+	fork_unlock();
 	hk_purge_atfork_child();
 	hk_platform_atfork_child();
 	hk_lanes_after_fork_child();

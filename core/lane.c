@@ -299,12 +299,9 @@ void hk_lanes_lock(void)
 	hk_lock(&LN.lock);
 }
 
-void hk_lanes_unlock(int child)
+void hk_lanes_unlock(void)
 {
-	if (child)
-		hk_lock_init(&LN.lock);
-	else
-		hk_unlock(&LN.lock);
+	hk_unlock(&LN.lock);
 }
 
 void hk_lanes_after_fork_child(void)

@@ -30,7 +30,7 @@ void hk_lane_flush_self(void);
 /* Sums lane counters and the bytes held in bins. */
 void hk_lane_sum(hk_stats_t *out, size_t *bin_bytes);
 void hk_lanes_lock(void);
-void hk_lanes_unlock(int child);
+void hk_lanes_unlock(void);
 /* fork child: the other threads are gone; their bins go back to the slabs. */
 void hk_lanes_after_fork_child(void);
 

@@ -291,12 +291,9 @@ void hk_large_lock_all(void)
 	hk_lock(&L.lock);
 }
 
-void hk_large_unlock_all(int child)
+void hk_large_unlock_all(void)
 {
-	if (child)
-		hk_lock_init(&L.lock);
-	else
-		hk_unlock(&L.lock);
+	hk_unlock(&L.lock);
 }
 
 /* The cache has room for one more than the limit only to keep the array

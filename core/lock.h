@@ -1,8 +1,8 @@
 /*
  * core/lock.h — the spin lock of every core structure. Owns nothing else.
  * Held only on slow paths and for short sections; after spinning a while
- * it yields the CPU (2 cores: the holder may be descheduled). fork's child
- * re-initialises every lock with hk_lock_init.
+ * it yields the CPU (2 cores: the holder may be descheduled). fork takes
+ * every lock in prepare; parent and child both release them.
  */
 #ifndef HK_CORE_LOCK_H
 #define HK_CORE_LOCK_H
@@ -11,11 +11,6 @@
 #include <stdatomic.h>
 
 #include "core/types.h"
-
-static inline void hk_lock_init(hk_lock_t *l)
-{
-	atomic_store_explicit(&l->v, 0, memory_order_relaxed);
-}
 
 static inline void hk_lock(hk_lock_t *l)
 {

@@ -39,6 +39,16 @@ static void partial_remove(hk_class_t *k, uint32_t s)
 }
 
 /* A slab with room: the cached empty one, else a new span. */
+/* Appends block b to the chain head..*prev (links through hk_next_set). */
+static inline void chain_append(void **head, void **prev, void *b)
+{
+	if (*prev)
+		hk_next_set(*prev, b);
+	else
+		*head = b;
+	*prev = b;
+}
+
 static uint32_t new_slab(hk_arena_t *a, hk_class_t *k, unsigned cls, uint32_t units, unsigned kind)
 {
 	uint32_t s = k->empty;
@@ -79,27 +89,15 @@ unsigned hk_slab_refill(hk_arena_t *a, unsigned cls, uint32_t units, unsigned ki
 			break;
 		hk_desc_t *d = hk_desc_at(s);
 		uintptr_t end = d->start + ((uintptr_t)d->units << HK_UNIT_SHIFT);
-		while (got < want && d->free) {
+		/* Returned blocks first, then never-carved ones. */
+		for (; got < want && d->free; got++, d->used++) {
 			void *b = d->free;
 			d->free = hk_next_get(b);
-			if (prev)
-				hk_next_set(prev, b);
-			else
-				head = b;
-			prev = b;
-			got++;
-			d->used++;
+			chain_append(&head, &prev, b);
 		}
-		while (got < want && d->bump + bs <= end) {
-			void *b = (void *)d->bump;
+		for (; got < want && d->bump + bs <= end; got++, d->used++) {
+			chain_append(&head, &prev, (void *)d->bump);
 			d->bump += bs;
-			if (prev)
-				hk_next_set(prev, b);
-			else
-				head = b;
-			prev = b;
-			got++;
-			d->used++;
 		}
 		if (!d->free && d->bump + bs > end)
 			partial_remove(k, s);
