@@ -96,6 +96,14 @@
  * word 1 of the block it hands out, so free() sees a double free in one
  * compare.
  *
+ * Sampling (CONFIG_HK_SAMPLE, core/sample.c): each lane counts down the
+ * bytes its thread mallocs; below zero, the block is served specially — in
+ * a guarded slot outside the region (core/guard.c), or, for the profiler,
+ * from a direct mapping (lane sizes) or as usual (POOL, large) and
+ * recorded (core/profile.c) — so no sampled block is a default-heap slab
+ * block and hk_free's fast path never sees one. The guard's and the
+ * profiler's locks are leaf locks (nothing is taken inside them but the OS).
+ *
  * Hardened (CONFIG_HK_HARDENED, core/harden.h): free-list links (word 0)
  * are encoded with the secret and their slot's address and checked against
  * the region when decoded; every slab block ends with a canary (pattern
@@ -233,12 +241,17 @@ typedef struct hk_lane {
 	uint32_t state;      /* HK_LANE_* */
 	uint32_t pad;
 	struct hk_lane *next, *prev; /* list of live lanes */
+	/* Sampler (core/sample.c): bytes left before the next sampled malloc
+	 * (the fast path subtracts and tests the sign; next to malloc_fast, one
+	 * cache line); 0 in a new lane, so its first malloc sets it. */
+	int64_t sample_left;
 	/* Counters. Only malloc_fast is counted on a fast path; frees on the
 	 * fast path are derived: blocks held = refilled - flushed + pushes -
 	 * pops, so free_fast = held - refilled + flushed - pushed_slow +
 	 * malloc_fast + popped_slow. */
 	uint64_t malloc_fast, popped_slow, pushed_slow, refilled, flushed;
 	uint64_t refills, flushes;
+	uint64_t sample_rng; /* the sampler's random state */
 	hk_aslot_t *aslot[HK_ASLOTS]; /* never NULL: unused ones are the empty slot */
 } hk_lane_t;
 
