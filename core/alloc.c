@@ -369,8 +369,9 @@ void *hk_realloc_in(hk_arena_t *a, void *p, size_t size, const char *call)
 			hk_canary_set(p, size, d->bsize);
 			return p;
 		}
-	} else if (same && d && d->kind == HK_KIND_BUMP && hk_bump_resize(from, p, usable, size)) {
-		return p; /* the region's last block, grown or shrunk in place */
+	} else if (same && d && d->kind == HK_KIND_BUMP &&
+		   (hk_bump_resize(from, p, usable, size) || size <= usable)) {
+		return p; /* the last block grows or shrinks in place; moving frees nothing */
 	} else if (same && size <= usable && (usable <= HK_SMALL_MAX || size >= usable / 2)) {
 		if (d && d->kind == HK_KIND_POOL)
 			hk_desc_at(hk_unit_of((void *)d->start))->bump = size;
