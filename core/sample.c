@@ -18,7 +18,7 @@
 #include "core/sample.h"
 #include "core/stack.h"
 
-#define GUARD_RATE_DEFAULT ((size_t)8 << 20)
+#define GUARD_RATE_DEFAULT ((size_t)64 << 20)
 /* Neither guard nor profiler: the countdown still runs out now and then
  * (once per 64 MiB a thread allocates), which is when a thread notices that
  * hk_profile_start turned the profiler on. */
