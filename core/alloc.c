@@ -217,11 +217,12 @@ static HK_ENTRY __attribute__((noinline)) void *malloc_slow(size_t size)
 {
 	HK_STAT(malloc_slow, 1);
 	if (CONFIG_HK_SAMPLE) {
-		/* Only a live lane counts down: the static lanes are shared.
+		/* Only a live lane counts down: the static lanes are shared. A
+		 * build without lane classes (nomid) makes one here for it.
 		 * (Sizes past 2^62 fail anyway; the clamp keeps the sign.) */
-		hk_lane_t *l = hk_lane_self;
+		hk_lane_t *l = hk_lane_get();
 		int64_t n = size < ((size_t)1 << 62) ? (int64_t)size : (int64_t)1 << 62;
-		if (l->state == HK_LANE_LIVE && (l->sample_left -= n) < 0)
+		if (l && (l->sample_left -= n) < 0)
 			return sample_slow(size);
 	}
 	return hk_alloc_in(&hk_arena0, size, 0, 0);
