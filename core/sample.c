@@ -17,6 +17,7 @@
 #include "core/profile.h"
 #include "core/sample.h"
 #include "core/stack.h"
+#include "core/statlog.h"
 
 #define GUARD_RATE_DEFAULT ((size_t)64 << 20)
 /* Neither guard nor profiler: the countdown still runs out now and then
@@ -57,6 +58,7 @@ void hk_sample_init(const char *(*get)(const char *name))
 	if (guard_rate)
 		hk_guard_install();
 	hk_profile_init(get);
+	hk_statlog_init(get);
 }
 
 /* ln(x) for 0 < x <= 1 without libm: x = m * 2^e with m in [1, 2), and
@@ -105,6 +107,7 @@ HK_ENTRY __attribute__((noinline)) int hk_sample_take(hk_lane_t *l, size_t size,
 	size_t prate = hk_profile_rate();
 	*out = NULL;
 	reset(l, prate);
+	hk_statlog_kick();
 	if (!prate && !guard_rate)
 		return HK_SAMPLE_NONE;
 	hk_profile_poll();
