@@ -187,12 +187,12 @@ typedef struct hk_bump {
 	uintptr_t end;           /* end of the current chunk; 0: no chunk */
 	uintptr_t key;           /* header key: changes at every reset */
 	_Atomic uint64_t allocs; /* bump blocks handed out since create */
+	_Atomic uintptr_t base;  /* first header of the current chunk */
 	uint32_t chunk, first;   /* head units of the current and first chunk (HK_NIL: none) */
 	_Atomic uint32_t mixed;  /* blocks of the normal paths exist: reset takes the full path */
 	/* Since the last reset; live bytes are derived from them. */
 	_Atomic uint64_t round_allocs; /* `allocs` at the last reset */
-	_Atomic size_t used;     /* bytes consumed in chunks retired since */
-	_Atomic size_t pad;      /* alignment padding */
+	_Atomic size_t extra;    /* bytes consumed in chunks retired since, less padding */
 	_Atomic size_t freed;    /* bytes of blocks freed (any thread) */
 } hk_bump_t;
 
