@@ -137,13 +137,13 @@ void hk_bump_mixed(hk_arena_t *a)
 }
 
 /* Where the handed-out part of chunk d ends: the cursor while it is inside
- * the chunk (from its base to its very end; a full chunk just before this
- * one may leave the cursor at this one's start), else the end recorded
- * when the chunk was retired, stored before the cursor left. */
+ * the chunk (up to its very end; being 8 mod 16 it is never at a chunk's
+ * start), else the end recorded when the chunk was retired, stored before
+ * the cursor left. */
 static uintptr_t used_end(hk_bump_t *b, const hk_desc_t *d)
 {
 	uintptr_t cur = atomic_load_explicit(&b->cur, memory_order_acquire);
-	if (cur - d->start - HK_BUMP_HDR <= d->bsize - HK_BUMP_HDR)
+	if (cur - d->start <= d->bsize)
 		return cur;
 	return __atomic_load_n(&hk_desc_at(hk_unit_of((void *)d->start))->bump, __ATOMIC_ACQUIRE);
 }

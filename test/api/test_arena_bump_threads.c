@@ -14,15 +14,6 @@
 
 #define THREADS 4
 
-static uint32_t xorshift32(uint32_t *s)
-{
-	uint32_t x = *s;
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	return *s = x;
-}
-
 static hk_arena_t *bump_arena(hk_arena_t *parent)
 {
 	hk_arena_config_t cfg = { .numa_node = HK_NODE_LOCAL, .flags = HK_ARENA_BUMP,
