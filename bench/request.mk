@@ -1,7 +1,8 @@
 # bench/request.mk — the per-request benchmark (bench/request/): K blocks then
 # free-all, one binary per way of doing it (request.h), and its own runner
 # (tools/bench-request.py: the columns are ways, not preloads). Included by
-# bench/Build.mk; `make bench` runs it first, `make bench-request` alone too.
+# bench/Build.mk; `make bench` runs it first, `make bench-request` alone too
+# (REQ_ARGS="--rounds 5 --only 'hk|apr'" passes options to the runner).
 # The peers' libraries come from tools/deps.sh's bench group. -flto lets the
 # driver inline its way's four functions, the same for every way.
 
@@ -30,7 +31,8 @@ $(O)/bench/request_hk: $(REQ_DIR)/request_hk.c $(REQ_SRC) include/hakmem.h $(O)/
 bench-smoke: $(O)/bench/request_hk
 
 .PHONY: bench-request
-bench-request: export HK_BENCH_REQUEST_ROUNDS ?=
+REQ_SET  ?= default
+REQ_ARGS ?=
 bench-request:
 	@bash tools/deps.sh bench
 	@mkdir -p $(O)/bench
@@ -38,6 +40,9 @@ bench-request:
 	  $(MAKE) --no-print-directory $(O)/bench/request_hk >>$(O)/bench/request-build.log 2>&1 || \
 	  echo "bench-request: hakmem did not build (see $(O)/bench/request-build.log): its columns are absent"
 	@$(MAKE) --no-print-directory $(addprefix $(O)/bench/request_,$(req-ways))
-	@$(BENCH_PY) tools/bench-request.py --O $(O) $(REQ_ARGS)
+	@$(BENCH_PY) tools/bench-request.py --O $(O) --set $(REQ_SET) $(REQ_ARGS)
 
+# make bench-full runs it with more rows (K = 16, 256) and 5 rounds.
 bench: bench-request
+bench-full: REQ_SET := full
+bench-full: bench-request
