@@ -1,7 +1,7 @@
 -- strings.lua: builds and drops strings (format, rep, concat, gmatch, upper)
 -- and hashes them (32-bit FNV-1a) piece by piece and whole; the two hashes
 -- must agree. Inputs: JOB, SCALE. Returns hash, length and word count.
-local n = 400 * SCALE + JOB % 89
+local n = 400 * SCALE + JOB % 89 + 1
 local function fnv(s, h)
 	for i = 1, #s do
 		h = ((h ~ s:byte(i)) * 16777619) & 0xffffffff
