@@ -36,7 +36,7 @@ typedef struct slot {
 	void *free_stack[GUARD_STACK];
 } slot_t;
 
-uintptr_t hk_guard_base, hk_guard_end;
+_Atomic uintptr_t hk_guard_base, hk_guard_end;
 
 static struct {
 	hk_lock_t lock;
@@ -69,8 +69,9 @@ static int pool_init(void)
 		return -1;
 	}
 	G.slots = meta;
-	hk_guard_end = (uintptr_t)base + HK_GUARD_SLOTS * G.stride;
-	hk_guard_base = (uintptr_t)base;
+	atomic_store_explicit(&hk_guard_end, (uintptr_t)base + HK_GUARD_SLOTS * G.stride,
+			      memory_order_relaxed);
+	atomic_store_explicit(&hk_guard_base, (uintptr_t)base, memory_order_release);
 	return 0;
 }
 
@@ -198,8 +199,10 @@ void hk_guard_unlock(void)
 
 void hk_guard_counts(size_t *live, size_t *committed)
 {
+	hk_lock(&G.lock);
 	*live = G.live;
 	*committed = G.live * G.page;
+	hk_unlock(&G.lock);
 }
 
 /* ---- the report ---- */

@@ -20,8 +20,12 @@ void *hk_guard_alloc(size_t size, void *const *stack, int depth);
 /* 1 if p is inside the pool (a live, freed or never used slot). */
 static inline int hk_guard_owns(const void *p)
 {
-	extern uintptr_t hk_guard_base, hk_guard_end;
-	return (uintptr_t)p - hk_guard_base < hk_guard_end - hk_guard_base;
+	/* end is set before base is published (release): a reader that sees
+	 * the base sees the end (0 and 0 before the pool exists: no range). */
+	extern _Atomic uintptr_t hk_guard_base, hk_guard_end;
+	uintptr_t base = atomic_load_explicit(&hk_guard_base, memory_order_acquire);
+	return (uintptr_t)p - base <
+	       atomic_load_explicit(&hk_guard_end, memory_order_relaxed) - base;
 }
 /* The usable size of a live guarded block; aborts naming `call` on a
  * pointer that is not one. */

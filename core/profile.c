@@ -132,8 +132,10 @@ void hk_profile_unlock(void)
 
 void hk_profile_counts(size_t *records, size_t *bytes, uint64_t *dropped)
 {
+	hk_lock(&P.lock);
 	*records = P.count;
 	*bytes = P.tab ? tab_bytes() : 0;
+	hk_unlock(&P.lock);
 	*dropped = P.dropped;
 }
 

@@ -105,10 +105,13 @@ HK_ENTRY __attribute__((noinline)) int hk_sample_take(hk_lane_t *l, size_t size,
 {
 	void *stack[HK_STACK_MAX];
 	size_t prate = hk_profile_rate();
+	int first = !l->sample_rng;
 	*out = NULL;
 	reset(l, prate);
 	hk_statlog_kick();
-	if (!prate && !guard_rate)
+	/* A new lane's countdown starts at 0: its first malloc only draws the
+	 * first interval (else every thread's first block would be sampled). */
+	if ((!prate && !guard_rate) || first)
 		return HK_SAMPLE_NONE;
 	hk_profile_poll();
 	if (size > hk_platform_page_size())

@@ -1,7 +1,7 @@
 /*
  * core/stack.c — captures and prints the call stacks of sampled blocks.
  * Debian builds programs without frame pointers, so the capture unwinds
- * with libunwind's unw_backtrace (DWARF CFI, its own mmap'd caches: no
+ * with libunwind's unw_step (DWARF CFI, its own mmap'd caches: no
  * malloc, no lock of ours). Frames up to the last one inside the hk_entry
  * section are hakmem's and are dropped. Printing uses dladdr (no malloc).
  */
@@ -41,7 +41,20 @@ HK_ENTRY __attribute__((noinline)) int hk_stack_capture(void **out, int max)
 	int want = max + ENTRY_DEPTH;
 	if (want > (int)(sizeof buf / sizeof buf[0]))
 		want = (int)(sizeof buf / sizeof buf[0]);
-	int n = unw_backtrace(buf, want);
+	int n = 0;
+	unw_context_t uc;
+	unw_cursor_t c;
+	/* unw_step, not unw_backtrace: the latter's per-thread cache has a
+	 * thread-exit destructor that takes a mutex after ThreadSanitizer tore
+	 * the thread down (the sanitizer suite crashed at thread exit). */
+	if (unw_getcontext(&uc) || unw_init_local(&c, &uc))
+		return 0;
+	while (n < want && unw_step(&c) > 0) {
+		unw_word_t ip;
+		if (unw_get_reg(&c, UNW_REG_IP, &ip) || !ip)
+			break;
+		buf[n++] = (void *)ip;
+	}
 	int skip = 0;
 	for (int i = 0; i < n && i < ENTRY_DEPTH; i++)
 		if (in_entry(buf[i]))
