@@ -6,13 +6,14 @@
 # writes through CRITERION_OUTPUTS: "ok", "not ok" or "ok ... # SKIP reason") or
 # any other executable / shell script (one test: exit status 0 passes, 77 skips
 # with its last output line as the reason). Every TEST runs under `timeout`
-# ($HK_TEST_TIMEOUT seconds, 300 by default): a hung test fails, it does not hang
-# the suite. Appends "PASS|FAIL|SKIP label/name[: reason]" lines to RESULTS_FILE
+# ($HK_TEST_TIMEOUT seconds, 600 by default: the slowest, test-kconfig.sh, takes
+# 40 s of CPU and 5 minutes at a load of 28 on 2 cores): a hung test fails, it
+# does not hang the suite. Appends "PASS|FAIL|SKIP label/name[: reason]" lines to RESULTS_FILE
 # and prints each failure's output and each skip's reason.
 set -u
 results=$1 label=$2
 shift 2
-limit=${HK_TEST_TIMEOUT:-300}
+limit=${HK_TEST_TIMEOUT:-600}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -43,7 +44,7 @@ count_tap() {
 	elif [ "$rc" -ne 0 ] && [ $bad -eq 0 ]; then
 		note FAIL "$name" "exit $rc with no failed test"; bad=1
 	fi
-	[ $bad -eq 0 ] && echo "  ok    $name ($pass tests, $skip skipped)"
+	[ $bad -eq 0 ] && echo "  ok    $name ($pass tests, $skip skipped, $secs s)"
 	return $bad
 }
 
@@ -55,14 +56,15 @@ for t in "$@"; do
 	*.sh) cmd=(bash "$t") ;;
 	*) cmd=(env CRITERION_OUTPUTS="tap:$tap" "$t") ;;
 	esac
+	start=$(date +%s)
 	timeout --verbose -k 10 "$limit" "${cmd[@]}" </dev/null >"$log" 2>&1
-	rc=$?
+	rc=$? secs=$(( $(date +%s) - start ))
 	if grep -q '^timeout: sending signal' "$log"; then
 		note FAIL "$name" "timed out after $limit s (tools/run-tests.sh, HK_TEST_TIMEOUT)"
 	elif [ -s "$tap" ]; then
 		count_tap "$tap" "$name" $rc && continue
 	elif [ $rc -eq 0 ]; then
-		echo "PASS $name" >>"$results"; echo "  ok    $name"
+		echo "PASS $name" >>"$results"; echo "  ok    $name ($secs s)"
 		continue
 	elif [ $rc -eq 77 ]; then
 		note SKIP "$name" "$(tail -n 1 "$log")"

@@ -58,7 +58,7 @@ done
 # Once, on the default configuration: the suites too slow for every config.
 dir=build/test/defconfig
 once=${HK_TEST_ONCE-$(make -s O="$dir" list-once-suites)}
-[ -n "$once" ] || fail once-suites "make list-once-suites named none"
+[ -n "$once" ] || [ -n "${HK_TEST_ONCE+set}" ] || fail once-suites "make list-once-suites named none"
 for s in $once; do
 	stage "$s"
 	suite "$s" -j"$jobs" O="$dir" "$s" LABEL="$s"
