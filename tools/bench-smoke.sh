@@ -26,6 +26,7 @@ smokes=(
 	"request_malloc 64 16 4096 20000" "request_obstack 64 16 4096 20000"
 	"request_apr 64 16 4096 20000" "request_talloc 64 16 4096 20000"
 	"request_mi 64 16 4096 20000" "request_hk 64 16 4096 20000" "request_hk 1024 16 256 20000"
+	"request_hk 64 16 4096 20000 400 bump"
 )
 # A library without malloc (the allocator not built in yet) would only rerun glibc.
 hk=0
