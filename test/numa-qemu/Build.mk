@@ -12,7 +12,7 @@ $(NUMA_GUEST): test/numa-qemu/guest.c test/common/hugetlb_pool.h $(NUMA_GUEST_OB
 		$(O)/libhakmem.a -o $@ $(LDLIBS) -lpthread 2>$@.log; rc=$$?; \
 		grep -v -e 'getaddrinfo' -e 'affinity_ip' $@.log >&2; exit $$rc
 
-# run.sh bounds the boot itself (HK_NUMA_TIMEOUT, 240 s), run-tests.sh the whole (600 s).
+# run.sh bounds the boot itself (HK_NUMA_TIMEOUT, 240 s), run-tests.sh the whole (1200 s).
 
 .PHONY: test-numa
 ifeq ($(CONFIG_HK_NUMA),y)
