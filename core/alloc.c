@@ -63,11 +63,13 @@ static void free_slow(void *p);
 static void free_unit(void *p, const hk_desc_t *d);
 
 /*
- * Fast path budget: 27 instructions with the return — one compare for "in
- * the region", the descriptor (start, divm, cls: one cache line), a
+ * Fast path budget: 31 instructions with the return — one compare for "in
+ * the region", the descriptor (start, divm, bump, cls: one cache line), a
  * multiply and compare for the interior/misalignment check (always on,
  * DESIGN §8.10; it also rejects every unit that is not a default-arena
- * slab, whose divm is 0), the double-free mark compare, the room counter
+ * slab, whose divm is 0), a compare with the unit's carved end (a position
+ * never handed out: slack after the last block, the uncarved rest; issue
+ * 12 bug 1), the double-free mark compare, the room counter
  * (decremented and tested in one instruction) and the push (word 0 = next,
  * word 1 = mark). Anything unusual (not a default-arena slab block, a full
  * bin, a marked block) goes to free_slow, which decides and reports.
@@ -79,8 +81,9 @@ HK_API void hk_free(void *p)
 		hk_desc_t *d = &hk_region_desc[off >> HK_UNIT_SHIFT];
 		uint64_t rel = (uintptr_t)p - d->start;
 		/* divm is 0 unless the unit is a default-arena slab: one test
-		 * says "lane block" and "block boundary" at once. */
-		if (likely(rel * d->divm < d->divm)) {
+		 * says "lane block" and "block boundary" at once; below the
+		 * unit's carved end, the block was handed out once. */
+		if (likely(rel * d->divm < d->divm && (uintptr_t)p < hk_desc_carved(d))) {
 			hk_lane_t *l = hk_lane_self;
 			size_t cls = d->cls;
 			uintptr_t mark = l->key ^ (uintptr_t)p;
@@ -193,6 +196,8 @@ static inline __attribute__((always_inline)) size_t check_slab(const void *p, co
 	uint64_t rel = (uintptr_t)p - d->start, divm = class_divm[d->cls];
 	if (rel * divm >= divm)
 		hk_fatal(call, "invalid pointer (interior or misaligned)", p);
+	if ((uintptr_t)p >= hk_desc_carved(d))
+		hk_fatal(call, "invalid pointer (never allocated)", p);
 	if (((const uintptr_t *)p)[1] == (hk_secret ^ (uintptr_t)p))
 		hk_fatal(call, "double free or use of freed block", p);
 	if (CONFIG_HK_HARDENED)

@@ -59,6 +59,7 @@ void hk_span_mark(uint32_t head, uint32_t units, unsigned kind, unsigned cls,
 		d->divm = divm;
 		d->start = start;
 		d->bsize = (uint32_t)bsize;
+		hk_desc_set_carved(d, start); /* slab: nothing carved yet */
 	}
 	hk_desc_at(head)->units = units;
 	hk_desc_at(head + units - 1)->units = units;

