@@ -22,6 +22,8 @@ static void init(void) { cr_assert_eq(hk_init(), 0); }
 
 TestSuite(reliability, .init = init);
 
+static char child_err[512]; /* the last child's stderr */
+
 /* Runs fn(arg) in a child; returns 1 if it died by SIGABRT after writing a
  * line containing `want` and the hex address `ptr` (0: any), 0 if it exited
  * normally; anything else (another signal, a missing message) fails. */
@@ -38,10 +40,10 @@ static int aborts_with(void (*fn)(void *), void *arg, const char *want, const vo
 		_exit(0);
 	}
 	close(fd[1]);
-	char buf[512];
+	char *buf = child_err;
 	size_t n = 0;
 	ssize_t r;
-	while (n < sizeof buf - 1 && (r = read(fd[0], buf + n, sizeof buf - 1 - n)) > 0)
+	while (n < sizeof child_err - 1 && (r = read(fd[0], buf + n, sizeof child_err - 1 - n)) > 0)
 		n += (size_t)r;
 	buf[n] = 0;
 	close(fd[0]);
@@ -136,4 +138,61 @@ Test(reliability, carved_blocks_free_normally)
 		cr_assert_not_null(v[i] = hk_malloc(48 - HK_CANARY));
 	for (int i = N - 1; i >= 0; i--)
 		hk_free(v[i]);
+}
+
+/* ---- bug 7: a write into a freed block's link ---- */
+
+struct corrupt { uintptr_t value; int live; };
+
+/* Frees a block, writes its word 0 (a use after free), then allocates: the
+ * pop that reads the link must abort naming the block. Before, the garbage
+ * became the bin's head: a SIGSEGV a few mallocs later, or (value = a live
+ * block) that block handed out a second time. */
+static void corrupt_link(void *arg)
+{
+	struct corrupt *c = arg;
+	void *live = hk_malloc(48 - HK_CANARY);
+	void *p = hk_malloc(48 - HK_CANARY), *q = hk_malloc(48 - HK_CANARY);
+	hk_free(q);
+	hk_free(p);
+	fprintf(stderr, "victim %p\n", p);
+	*(uintptr_t *)p = c->live ? (uintptr_t)live : c->value;
+	for (int i = 0; i < 1000; i++) {
+		void *r = hk_malloc(48 - HK_CANARY);
+		if (r == live)
+			_exit(3); /* a live block handed out twice */
+		if (r)
+			*(volatile char *)r = 1;
+	}
+}
+
+static void expect_link_abort(struct corrupt *c)
+{
+	if (HK_NLANE == 0)
+		cr_skip_test("no slab bins in this configuration");
+	cr_assert_eq(aborts_with(corrupt_link, c, "corrupted free list", NULL), 1,
+		     "a corrupted link went unnoticed");
+	char want[64];
+	unsigned long victim;
+	cr_assert_eq(sscanf(child_err, "victim %lx", &victim), 1);
+	snprintf(want, sizeof want, "corrupted free list at 0x%lx\n", victim);
+	cr_assert(strstr(child_err, want), "\"%s\" does not name the block (%s)", child_err, want);
+}
+
+Test(reliability, corrupted_link_garbage_aborts)
+{
+	struct corrupt c = { 0x4141414141414141ull, 0 };
+	expect_link_abort(&c);
+}
+
+Test(reliability, corrupted_link_small_aborts)
+{
+	struct corrupt c = { 1, 0 };
+	expect_link_abort(&c);
+}
+
+Test(reliability, corrupted_link_live_block_aborts)
+{
+	struct corrupt c = { 0, 1 };
+	expect_link_abort(&c);
 }
