@@ -280,11 +280,15 @@ static __attribute__((noinline)) void free_other(void *p, hk_desc_t *d, const ch
 		if (d->kind == HK_KIND_SLAB) {
 			hk_lane_free(p, d->cls);
 		} else if (CONFIG_HK_POOL) {
-			hk_pool_free(hk_arena_at(d->arena), d);
+			/* Seen live above, unlocked: two racing frees both get
+			 * here, the loser learns it under the lock (bug 6). */
+			if (hk_pool_free(hk_arena_at(d->arena), d))
+				hk_fatal(call, "double free or use of freed block", p);
 			hk_purge_kick();
 		}
 	} else if (!hk_boot_owns(p)) {
-		hk_large_free(p);
+		if (hk_large_free(p))
+			hk_fatal(call, "double free or use of freed block", p);
 		HK_STAT(large_unmaps, 1);
 		if (CONFIG_HK_LARGE_CACHE)
 			hk_purge_kick();

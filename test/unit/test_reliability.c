@@ -6,6 +6,7 @@
  * by SIGABRT with the one-line message naming the call and the pointer.
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -196,3 +197,41 @@ Test(reliability, corrupted_link_live_block_aborts)
 	struct corrupt c = { 0, 1 };
 	expect_link_abort(&c);
 }
+
+/* ---- bug 6: two threads double-freeing one block at the same time ---- */
+
+static pthread_barrier_t race_start;
+
+static void *racing_free(void *p)
+{
+	pthread_barrier_wait(&race_start);
+	hk_free(p);
+	return NULL;
+}
+
+/* Both frees passed the unlocked "is it live" check and freed the span
+ * twice. Whoever loses the race now aborts under the lock: every round
+ * must end in exactly one abort, whatever the interleaving. */
+static void double_free_race(void *arg)
+{
+	void *p = hk_malloc(*(size_t *)arg);
+	pthread_t t[2];
+	pthread_barrier_init(&race_start, NULL, 2);
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, racing_free, p);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+}
+
+static void race_rounds(size_t size)
+{
+	int aborted = 0, rounds = 200;
+	for (int i = 0; i < rounds; i++)
+		aborted += aborts_with(double_free_race, &size, "hakmem: free(): ", NULL);
+	cr_assert_eq(aborted, rounds, "%d of %d racing double frees went unnoticed",
+		     rounds - aborted, rounds);
+}
+
+/* 1 MiB: a POOL block, or a direct mapping when POOL is off (minimal). */
+Test(reliability, racing_double_free_pool_aborts) { race_rounds((size_t)1 << 20); }
+Test(reliability, racing_double_free_large_aborts) { race_rounds((size_t)64 << 20); }
