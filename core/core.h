@@ -10,6 +10,8 @@
 #include "core/types.h"
 
 /* ---- init (core/init.c) ---- */
+/* BUSY is stored with the initialising process's pid above the two state
+ * bits: a forked child knows whether the initialiser is its own. */
 enum { HK_INIT_NONE = 0, HK_INIT_BUSY, HK_INIT_DONE, HK_INIT_FAILED };
 extern _Atomic int hk_init_state;
 /* The double-free mark and free-list link key; hidden: one RIP-relative
@@ -59,6 +61,7 @@ int hk_purge_run(int force, uint64_t *next);
 void hk_purge_atfork_prepare(void);
 void hk_purge_atfork_parent(void);
 void hk_purge_atfork_child(void);
+void hk_purge_atfork_child_done(void);
 
 /* ---- global counters (core/stats.c) ---- */
 typedef struct hk_gstats {
