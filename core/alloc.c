@@ -149,7 +149,12 @@ void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero)
 			hk_canary_set(p, size, hk_class_size(cls));
 		if (p && zero)
 			memset(p, 0, size);
-	} else if (CONFIG_HK_POOL && size <= HK_POOL_MAX) {
+	} else if (CONFIG_HK_POOL && size <= HK_POOL_MAX && (align <= HK_CHUNK || align <= size)) {
+		/* A POOL span pads to its alignment inside a run, with a
+		 * descriptor per 64 KiB of padding: a larger alignment than the
+		 * block (aligned_alloc(1 << 40, 16) wrote 1 GiB of descriptors)
+		 * goes to a direct mapping, which reserves the padding and
+		 * trims it (issue 12 bug 2). */
 		p = hk_pool_alloc(a, size, align);
 		if (p && zero)
 			memset(p, 0, size);

@@ -6,6 +6,7 @@
  * by SIGABRT with the one-line message naming the call and the pointer.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -235,3 +236,59 @@ static void race_rounds(size_t size)
 /* 1 MiB: a POOL block, or a direct mapping when POOL is off (minimal). */
 Test(reliability, racing_double_free_pool_aborts) { race_rounds((size_t)1 << 20); }
 Test(reliability, racing_double_free_large_aborts) { race_rounds((size_t)64 << 20); }
+
+/* ---- bug 2: a huge alignment must cost memory in proportion to the block ---- */
+
+static long rss_kib(void)
+{
+	long pages = 0, res = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	cr_assert_not_null(f);
+	cr_assert_eq(fscanf(f, "%ld %ld", &pages, &res), 2);
+	fclose(f);
+	return res * (sysconf(_SC_PAGESIZE) >> 10);
+}
+
+/* Before: a POOL span padded to the alignment inside a run, writing one
+ * descriptor per 64 KiB of padding: 2^38 cost +256 MiB, 2^40 +1 GiB and
+ * 4 s, kept after free. Now a direct mapping reserves the padding and trims
+ * it; NULL with ENOMEM would be a fair answer too. */
+Test(reliability, huge_alignment_costs_no_memory)
+{
+	for (int shift = 36; shift <= 40; shift += 2) {
+		size_t align = (size_t)1 << shift;
+		long before = rss_kib();
+		errno = 0;
+		char *p = hk_aligned_alloc(align, 16);
+		if (!p) {
+			cr_assert_eq(errno, ENOMEM, "2^%d: NULL with errno %d", shift, errno);
+			continue;
+		}
+		cr_assert_eq((uintptr_t)p & (align - 1), 0, "2^%d: %p misaligned", shift, p);
+		memset(p, 0x5a, 16);
+		long held = rss_kib() - before;
+		hk_free(p);
+		long after = rss_kib() - before;
+		cr_assert_lt(held, 8 << 10, "2^%d: +%ld KiB while held", shift, held);
+		cr_assert_lt(after, 8 << 10, "2^%d: +%ld KiB after free", shift, after);
+	}
+}
+
+/* Every power of two up to 64 MiB stays exact on both sides of the POOL /
+ * mapping split, for a small block and for size == alignment. */
+Test(reliability, alignment_exact_up_to_64m)
+{
+	for (int shift = 4; shift <= 26; shift++) {
+		size_t align = (size_t)1 << shift, sizes[2] = { 16, align };
+		for (int i = 0; i < 2; i++) {
+			char *p = hk_aligned_alloc(align, sizes[i]);
+			cr_assert_not_null(p, "2^%d size %zu", shift, sizes[i]);
+			cr_assert_eq((uintptr_t)p & (align - 1), 0, "2^%d size %zu: %p", shift,
+				     sizes[i], p);
+			cr_assert_geq(hk_usable_size(p), sizes[i]);
+			p[0] = 1;
+			p[sizes[i] - 1] = 2;
+			hk_free(p);
+		}
+	}
+}
