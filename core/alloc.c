@@ -114,6 +114,8 @@ static size_t align_up(size_t n, size_t a)
 	return (n + a - 1) & ~(a - 1);
 }
 
+static void *alloc_band(hk_arena_t *a, int heap, size_t size, size_t align, int zero, int *counted);
+
 /* The one allocation routine behind every slow path and arena call. */
 void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero)
 {
@@ -133,8 +135,38 @@ void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero)
 		align = 0;
 	if (size > ((size_t)1 << 62) || align > ((size_t)1 << 62))
 		goto fail;
+	int counted = 0;
+	void *p = alloc_band(a, heap, size, align, zero, &counted);
+	if (!p && !a->capacity) {
+		/* Out of memory: what this thread's bins, empty slabs, free
+		 * spans and cached mappings hold may be what the request needs
+		 * (a mapping the address-space limit refused while the large
+		 * cache held the room: issue 12 bug 3). Give it back, retry once.
+		 * Not for an arena at its capacity: an expected answer there,
+		 * which a purge of every arena would make slow. */
+		hk_lane_flush_self();
+		hk_purge_reclaim();
+		p = alloc_band(a, heap, size, align, zero, &counted);
+	}
+	if (!p)
+		goto fail;
+	if (!heap && !counted)
+		atomic_fetch_add_explicit(&a->ctr.allocs, 1, memory_order_relaxed);
+	return p;
+fail:
+	HK_STAT(failed_allocs, 1);
+	if (a)
+		atomic_fetch_add_explicit(&a->ctr.failed, 1, memory_order_relaxed);
+	errno = ENOMEM;
+	return NULL;
+}
+
+/* One try in the band the request belongs to; *counted when the arena
+ * slot counted the allocation itself. */
+static void *alloc_band(hk_arena_t *a, int heap, size_t size, size_t align, int zero, int *counted)
+{
 	void *p = NULL;
-	int fresh = 0, counted = 0;
+	int fresh = 0;
 	size_t need = size + HK_CANARY;
 	size_t want = align ? align_up(need > align ? need : align, align) : need;
 	if (HK_NLANE > 0 && align <= HK_UNIT && want <= HK_SMALL_MAX) {
@@ -143,7 +175,7 @@ void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero)
 			p = hk_lane_alloc(cls);
 		} else {
 			p = hk_alane_alloc(a, cls); /* counts the allocation */
-			counted = 1;
+			*counted = 1;
 		}
 		if (p && CONFIG_HK_HARDENED)
 			hk_canary_set(p, size, hk_class_size(cls));
@@ -165,17 +197,7 @@ void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero)
 		if (p)
 			HK_STAT(large_maps, 1);
 	}
-	if (!p)
-		goto fail;
-	if (!heap && !counted)
-		atomic_fetch_add_explicit(&a->ctr.allocs, 1, memory_order_relaxed);
 	return p;
-fail:
-	HK_STAT(failed_allocs, 1);
-	if (a)
-		atomic_fetch_add_explicit(&a->ctr.failed, 1, memory_order_relaxed);
-	errno = ENOMEM;
-	return NULL;
 }
 
 static __attribute__((noinline)) void *malloc_slow(size_t size)

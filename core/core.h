@@ -58,6 +58,9 @@ void hk_purge_allow(void);
 /* Purges what has waited CONFIG_HK_PURGE_DELAY_MS (all if force); returns
  * 1 if anything was returned, and *next the ms of the next deadline. */
 int hk_purge_run(int force, uint64_t *next);
+/* Out of memory: returns everything returnable now (every empty slab,
+ * dirty span and cached mapping); 1 if anything went back. */
+int hk_purge_reclaim(void);
 void hk_purge_atfork_prepare(void);
 void hk_purge_atfork_parent(void);
 void hk_purge_atfork_child(void);

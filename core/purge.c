@@ -122,6 +122,12 @@ int hk_purge_run(int force, uint64_t *next)
 	return any;
 }
 
+int hk_purge_reclaim(void)
+{
+	uint64_t next;
+	return hk_purge_run(1, &next);
+}
+
 /*
  * With a deadline the purger sleeps through kicks: whatever they announce
  * became free after this run started, so its deadline is later than `next`
