@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "core/arena_bump.h"
 #include "core/arena_lane.h"
 #include "core/backend.h"
 #include "core/core.h"
@@ -135,8 +136,19 @@ void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero)
 		align = 0;
 	if (size > ((size_t)1 << 62) || align > ((size_t)1 << 62))
 		goto fail;
+	void *p = NULL;
+	if (a->flags & HK_ARENA_BUMP) {
+		if (size <= HK_BUMP_MAX && align <= HK_BUMP_ALIGN_MAX) {
+			if (!(p = hk_bump_alloc(a, size, align)))
+				goto fail;
+			if (zero)
+				memset(p, 0, size);
+			return p;
+		}
+		hk_bump_mixed(a); /* a POOL block or mapping: never a slab */
+	}
 	int counted = 0;
-	void *p = alloc_band(a, heap, size, align, zero, &counted);
+	p = alloc_band(a, heap, size, align, zero, &counted);
 	if (!p && !a->capacity) {
 		/* Out of memory: what this thread's bins, empty slabs, free
 		 * spans and cached mappings hold may be what the request needs
@@ -169,7 +181,7 @@ static void *alloc_band(hk_arena_t *a, int heap, size_t size, size_t align, int 
 	int fresh = 0;
 	size_t need = size + HK_CANARY;
 	size_t want = align ? align_up(need > align ? need : align, align) : need;
-	if (HK_NLANE > 0 && align <= HK_UNIT && want <= HK_SMALL_MAX) {
+	if (HK_NLANE > 0 && align <= HK_UNIT && want <= HK_SMALL_MAX && !(a->flags & HK_ARENA_BUMP)) {
 		unsigned cls = hk_class_of(want);
 		if (heap) {
 			p = hk_lane_alloc(cls);
@@ -242,6 +254,8 @@ size_t hk_usable_checked(const void *p, const char *call, unsigned *arena)
 		case HK_KIND_SLAB:
 		case HK_KIND_SLAB_A:
 			return check_slab(p, d, call);
+		case HK_KIND_BUMP:
+			return hk_bump_check(p, d, call);
 		case HK_KIND_POOL:
 			if ((uintptr_t)p != d->start)
 				hk_fatal(call, "invalid pointer (inside a block)", p);
@@ -286,6 +300,8 @@ void hk_free_checked(void *p, const char *call, size_t size_hint)
 	hk_desc_t *d = hk_desc_of(p); /* NULL for p == NULL */
 	if (d && d->kind == HK_KIND_SLAB_A)
 		free_arena_block(p, d, call, size_hint);
+	else if (d && d->kind == HK_KIND_BUMP)
+		hk_bump_free(p, d, call, size_hint);
 	else if (p)
 		free_other(p, d, call, size_hint);
 }
@@ -337,6 +353,8 @@ static __attribute__((noinline)) void free_unit(void *p, const hk_desc_t *d)
 {
 	if (d->kind == HK_KIND_SLAB_A)
 		free_arena_block(p, d, "free", 0);
+	else if (d->kind == HK_KIND_BUMP)
+		hk_bump_free(p, d, "free", 0); /* keeps errno */
 	else
 		free_slow(p);
 }
@@ -388,6 +406,9 @@ void *hk_realloc_in(hk_arena_t *a, void *p, size_t size, const char *call)
 			hk_canary_set(p, size, d->bsize);
 			return p;
 		}
+	} else if (same && d && d->kind == HK_KIND_BUMP &&
+		   (hk_bump_resize(from, p, usable, size) || size <= usable)) {
+		return p; /* the last block grows or shrinks in place; moving frees nothing */
 	} else if (same && size <= usable && (usable <= HK_SMALL_MAX || size >= usable / 2)) {
 		if (d && d->kind == HK_KIND_POOL)
 			hk_desc_at(hk_unit_of((void *)d->start))->bump = size;
@@ -406,7 +427,7 @@ void *hk_realloc_in(hk_arena_t *a, void *p, size_t size, const char *call)
 	}
 	void *q = NULL;
 	if (size > usable && size > HK_SMALL_MAX && size >= CONFIG_HK_REALLOC_MAP_MIN &&
-	    hk_ready()) {
+	    hk_ready() && !(a->flags & HK_ARENA_BUMP)) {
 		/* Growth moves to a mapping; the next steps are mremaps. */
 		int fresh;
 		if ((q = hk_large_alloc(a->heap ? hk_heap_arena() : a, size, 0, &fresh)) != NULL) {

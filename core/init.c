@@ -116,6 +116,7 @@ static void fork_prepare(void)
 {
 	while (init_busy(atomic_load(&hk_init_state)) && !in_init)
 		sched_yield();
+	hk_arena_family_lock();
 	hk_purge_atfork_prepare();
 	hk_lanes_lock();
 	hk_arenas_lock_all();
@@ -137,6 +138,7 @@ static void fork_parent(void)
 {
 	fork_unlock();
 	hk_purge_atfork_parent();
+	hk_arena_family_unlock();
 }
 
 static void fork_child(void)
@@ -145,6 +147,7 @@ static void fork_child(void)
 	hk_purge_atfork_child();
 	hk_platform_atfork_child();
 	hk_lanes_after_fork_child();
+	hk_arena_family_unlock();
 	hk_purge_atfork_child_done();
 }
 
