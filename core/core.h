@@ -31,6 +31,15 @@ int hk_boot_owns(const void *p);
 size_t hk_boot_usable(const void *p);
 /* Writes "hakmem: <call>(): <what> <ptr>" and aborts. */
 __attribute__((noreturn, cold)) void hk_fatal(const char *call, const char *what, const void *p);
+/* A debug assertion on the allocator's own state (DESIGN §8.10's first
+ * kind): compiled in with CONFIG_HK_ASSERT_CHEAP or _FULL, O(1), slow paths
+ * only. The always-on checks of user pointers call hk_fatal themselves.
+ * _FULL also runs the validators (core/validate.h) at every hk_trim. */
+#define HK_ASSERT(cond)                                                                    \
+	do {                                                                               \
+		if ((CONFIG_HK_ASSERT_CHEAP || CONFIG_HK_ASSERT_FULL) && !(cond))          \
+			hk_fatal("assert", #cond " failed, " __FILE__, NULL);              \
+	} while (0)
 extern int hk_env_stats;
 
 /* ---- arenas (core/arena.c) ---- */

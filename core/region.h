@@ -98,6 +98,8 @@ void hk_span_free(hk_arena_t *a, uint32_t head, uint32_t units, uint64_t now);
  * (head unit; `bump` is the caller's) or HK_NIL. */
 int hk_span_hold(hk_arena_t *a, uint32_t head, uint32_t units, uint64_t now);
 uint32_t hk_span_unhold(hk_arena_t *a, uint32_t units, uint32_t align_units);
+/* The free-list bucket of a span of `units` (for the validators). */
+unsigned hk_span_bucket(uint32_t units);
 /* Writes the hot fields into every unit of a span. */
 void hk_span_mark(uint32_t head, uint32_t units, unsigned kind, unsigned cls,
 		  unsigned arena, size_t bsize);

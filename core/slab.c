@@ -109,6 +109,7 @@ unsigned hk_slab_refill(hk_arena_t *a, unsigned cls, uint32_t units, unsigned ki
 			break;
 		hk_desc_t *d = hk_desc_at(s);
 		uintptr_t end = d->start + ((uintptr_t)d->units << HK_UNIT_SHIFT);
+		HK_ASSERT(d->kind == kind && d->cls == cls && (d->flags & HK_DF_LISTED));
 		/* Returned blocks first, then never-carved ones. */
 		for (; got < want && d->free; got++, d->used++) {
 			void *b = d->free;
@@ -171,6 +172,7 @@ int hk_slab_flush_locked(hk_arena_t *a, unsigned cls, void *chain)
 		d->free = b;
 		if (!(d->flags & HK_DF_LISTED))
 			partial_push(k, s);
+		HK_ASSERT(d->used > 0 && d->cls == cls);
 		if (--d->used == 0) {
 			if (!now)
 				now = hk_platform_now_ms();

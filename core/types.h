@@ -88,22 +88,30 @@
  * malloc/free fast paths of every arena (thread-local bins), reading
  * descriptors of live blocks, stats reads.
  *
- * Atomics: region.used (release after descriptors are committed); the stats
- * counters (relaxed); hk_core.state (init); purger.started; arena epochs
+ * Atomics: hk_region_used (release after descriptors are committed); the
+ * stats counters (relaxed); hk_init_state (init: BUSY carries the
+ * initialiser's pid); the purger's started/pending/sleeping flags
+ * (core/purge.c); a slab unit's carved end (`bump`: written under the class
+ * lock, read by free() without it); arena epochs
  * and arena slots' rooms and counters (relaxed loads and stores only, no
  * read-modify-write: one writer, the owning thread; atomic so that stats
  * readers may look).
  *
  * A freed small block has word 1 = lane key ^ its address; malloc clears
  * word 1 of the block it hands out, so free() sees a double free in one
- * compare.
+ * compare. Its word 0, the free-list link, is stored encoded with the
+ * secret and every decode checks it (NULL, or aligned inside the region),
+ * so a write into a freed block aborts naming it (core/harden.h).
  *
- * Hardened (CONFIG_HK_HARDENED, core/harden.h): free-list links (word 0)
- * are encoded with the secret and their slot's address and checked against
- * the region when decoded; every slab block ends with a canary (pattern
+ * Hardened (CONFIG_HK_HARDENED, core/harden.h): links are also encoded with
+ * their slot's address; every slab block ends with a canary (pattern
  * bytes after the request, then the encoded request) checked by free; the
  * last unit of every run and a page after every direct mapping are
  * PROT_NONE guards.
+ *
+ * Debug (CONFIG_HK_ASSERT_CHEAP/FULL): HK_ASSERT checks O(1) invariants on
+ * slow paths; core/validate.c checks every statement above that a walk can
+ * (tests, the fuzzer, and every hk_trim of the full build call it).
  */
 
 #define HK_UNIT_SHIFT 16

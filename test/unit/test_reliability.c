@@ -18,7 +18,9 @@
 #include "core/core.h"
 #include "core/harden.h"
 #include "core/region.h"
+#include "core/lane.h"
 #include "core/sizeclass.h"
+#include "core/validate.h"
 
 static void init(void) { cr_assert_eq(hk_init(), 0); }
 
@@ -291,4 +293,89 @@ Test(reliability, alignment_exact_up_to_64m)
 			hk_free(p);
 		}
 	}
+}
+
+/* ---- bug 9: the debug validators check what they claim ---- */
+
+/* Blocks of every band, some freed, some kept, a user arena beside. */
+static void mixed_workload(void **keep, int n)
+{
+	static const size_t sizes[] = { 16, 48, 64, 100, 1000, 2048, 5000, 16 << 10,
+					100 << 10, 300 << 10, 1 << 20, 40 << 20 };
+	void *tmp[64];
+	for (int i = 0; i < n; i++) {
+		size_t sz = sizes[i % 12];
+		tmp[i % 64] = hk_malloc(sz);
+		keep[i] = hk_malloc(sz / 2 + 1);
+		cr_assert(tmp[i % 64] && keep[i]);
+		if (i % 64 == 63)
+			for (int j = 0; j < 64; j++)
+				hk_free(tmp[j]);
+	}
+}
+
+Test(reliability, validators_pass_on_a_busy_heap)
+{
+	static void *keep[640];
+	hk_arena_t *a = hk_arena_create(NULL);
+	cr_assert_not_null(a);
+	for (int i = 0; i < 2000; i++)
+		hk_free(hk_arena_malloc(a, (size_t)(i % 700) + 1));
+	void *kept = hk_arena_malloc(a, 100);
+	mixed_workload(keep, 640);
+	hk_validate_heap();
+	for (int i = 0; i < 640; i += 2)
+		hk_free(keep[i]);
+	hk_validate_heap();
+	hk_trim(0);
+	hk_validate_heap();
+	for (int i = 1; i < 640; i += 2)
+		hk_free(keep[i]);
+	hk_free(kept);
+	hk_arena_reset(a);
+	hk_validate_heap();
+	hk_arena_destroy(a);
+	hk_validate_heap();
+}
+
+static void break_used(void *arg)
+{
+	(void)arg;
+	void *p = hk_malloc(64);
+	hk_trim(0); /* bins back to the slab: used counts p only */
+	hk_desc_at(hk_unit_of(p))->used++;
+	hk_validate_heap();
+}
+
+static void break_free_span(void *arg)
+{
+	(void)arg;
+	hk_free(hk_malloc(1 << 20));
+	hk_trim(0);
+	hk_arena_t *a = hk_arena_at(0);
+	for (unsigned b = 0; b < HK_SPAN_BUCKETS; b++)
+		if (a->buckets[b] != HK_NIL && hk_desc_at(a->buckets[b])->units > 2) {
+			hk_desc_at(a->buckets[b] + 1)->kind = HK_KIND_POOL;
+			break;
+		}
+	hk_validate_heap();
+}
+
+static void break_bin(void *arg)
+{
+	(void)arg;
+	hk_free(hk_malloc(48));
+	hk_lane_self->room[hk_class_of(48 + HK_CANARY)]++;
+	hk_validate_heap();
+}
+
+/* Each validator catches a broken invariant of its kind (not a no-op). */
+Test(reliability, validators_catch_broken_invariants)
+{
+	if (HK_NLANE > 0) {
+		cr_assert_eq(aborts_with(break_used, NULL, "validate(): slab: used + free != carved", NULL), 1);
+		cr_assert_eq(aborts_with(break_bin, NULL, "validate(): bin's room counter", NULL), 1);
+	}
+	cr_assert_eq(aborts_with(break_free_span, NULL, "validate(): free span holds a unit not free",
+				 NULL), 1);
 }
