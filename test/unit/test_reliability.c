@@ -1,9 +1,10 @@
 /*
  * test/unit/test_reliability.c — the bugs of issue 12 that need internals to
- * aim at: frees of positions a slab never handed out (bug 1), corrupted
- * free-list links (bug 7), racing double frees of a POOL block (bug 6).
- * Each misuse runs in a forked child whose stderr is captured: it must die
- * by SIGABRT with the one-line message naming the call and the pointer.
+ * aim at: frees of positions a slab never handed out (bug 1), huge
+ * alignments (bug 2), racing double frees (bug 6), corrupted free-list links
+ * (bug 7) and the debug validators (bug 9). Each misuse runs in a forked
+ * child whose stderr is captured: it must die by SIGABRT with the one-line
+ * message naming the call and the pointer.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include "core/lane.h"
 #include "core/sizeclass.h"
 #include "core/validate.h"
+#include "../common/child.h"
 
 static void init(void) { cr_assert_eq(hk_init(), 0); }
 
@@ -33,26 +35,9 @@ static char child_err[512]; /* the last child's stderr */
  * normally; anything else (another signal, a missing message) fails. */
 static int aborts_with(void (*fn)(void *), void *arg, const char *want, const void *ptr)
 {
-	int fd[2];
-	cr_assert_eq(pipe(fd), 0);
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		dup2(fd[1], 2);
-		close(fd[0]);
-		fn(arg);
-		_exit(0);
-	}
-	close(fd[1]);
 	char *buf = child_err;
-	size_t n = 0;
-	ssize_t r;
-	while (n < sizeof child_err - 1 && (r = read(fd[0], buf + n, sizeof child_err - 1 - n)) > 0)
-		n += (size_t)r;
-	buf[n] = 0;
-	close(fd[0]);
-	int st;
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	int st = child_stderr(fn, arg, child_err, sizeof child_err);
+	cr_assert_neq(st, -1);
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		return 0;
 	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT,
@@ -240,16 +225,6 @@ Test(reliability, racing_double_free_pool_aborts) { race_rounds((size_t)1 << 20)
 Test(reliability, racing_double_free_large_aborts) { race_rounds((size_t)64 << 20); }
 
 /* ---- bug 2: a huge alignment must cost memory in proportion to the block ---- */
-
-static long rss_kib(void)
-{
-	long pages = 0, res = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-	cr_assert_not_null(f);
-	cr_assert_eq(fscanf(f, "%ld %ld", &pages, &res), 2);
-	fclose(f);
-	return res * (sysconf(_SC_PAGESIZE) >> 10);
-}
 
 /* Before: a POOL span padded to the alignment inside a run, writing one
  * descriptor per 64 KiB of padding: 2^38 cost +256 MiB, 2^40 +1 GiB and
