@@ -315,7 +315,7 @@ def bench_argv(bench, alloc, bindir):
     if bench.program:
         return [sys.executable, PROGRAMS_PY, "run"] + bench.argv + ["--work", os.path.join(bindir, "programs")]
     prog = bench.argv[0] + ("_hk" if alloc.linked else "")
-    return [os.path.join(bindir, prog)] + bench.argv[1:]
+    return [os.path.join(bindir, prog)] + [a.replace("{ROOT}", ROOT) for a in bench.argv[1:]]
 
 
 def bench_env(bench, alloc):
