@@ -152,7 +152,7 @@ int hk_span_busy(hk_arena_t *a)
 
 void hk_span_free(hk_arena_t *a, uint32_t head, uint32_t units, uint64_t now)
 {
-	HK_ASSERT(units && hk_desc_at(head)->units == units && hk_desc_at(head)->arena == a->index);
+	HK_ASSERT(units && hk_desc_at(head)->arena == a->index);
 	span_ops[a->index]++;
 	a->inuse -= (size_t)units << HK_UNIT_SHIFT;
 	free_units(a, head, units, now);
