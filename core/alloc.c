@@ -340,14 +340,13 @@ static __attribute__((noinline)) size_t usable_slow(const void *p)
 }
 
 /*
- * redis asks for the usable size on every allocation and free, so a default
- * heap slab block is answered inline with the checks of check_slab: the
- * descriptor's divm (0 unless a default-arena slab) says "block boundary",
- * then the double-free mark; 21 instructions (hk_usable_checked: ~54).
- * Everything else (NULL, POOL, large, user arenas, hardened canaries) goes
- * the checked way.
+ * The usable size of a live default-heap slab block, with the checks of
+ * check_slab, or 0 for anything else (NULL, POOL, large, user arenas, a
+ * freed or interior pointer, hardened canaries): those go the checked way.
+ * The descriptor's divm (0 unless a default-arena slab) says "block
+ * boundary", then the double-free mark.
  */
-HK_API size_t hk_usable_size(const void *p)
+static inline __attribute__((always_inline)) size_t heap_slab_usable(const void *p)
 {
 	uintptr_t off = (uintptr_t)p - hk_region_base;
 	if (likely(!CONFIG_HK_HARDENED &&
@@ -358,7 +357,15 @@ HK_API size_t hk_usable_size(const void *p)
 			   ((const uintptr_t *)p)[1] != (hk_secret ^ (uintptr_t)p)))
 			return d->bsize;
 	}
-	return usable_slow(p);
+	return 0;
+}
+
+/* redis asks on every allocation and free: 21 instructions for a slab
+ * block (hk_usable_checked: ~54). */
+HK_API size_t hk_usable_size(const void *p)
+{
+	size_t n = heap_slab_usable(p);
+	return likely(n) ? n : usable_slow(p);
 }
 
 HK_API void *hk_calloc(size_t count, size_t size)
@@ -445,6 +452,22 @@ HK_API void *hk_realloc(void *p, size_t size)
 	if (!size) {
 		hk_free_checked(p, "realloc", 0);
 		return NULL;
+	}
+	/* A default-heap slab block stays in place while it fits and moves
+	 * through the malloc and free fast paths below the mapping threshold
+	 * (perl, sqlite3: most reallocs). */
+	size_t usable = heap_slab_usable(p);
+	if (likely(usable)) {
+		if (size <= usable)
+			return p;
+		if (size <= HK_SMALL_MAX || size < CONFIG_HK_REALLOC_MAP_MIN) {
+			void *q = hk_malloc(size);
+			if (q) {
+				memcpy(q, p, usable);
+				hk_free(p);
+			}
+			return q;
+		}
 	}
 	return hk_realloc_in(NULL, p, size, "realloc");
 }
