@@ -2,8 +2,7 @@
  * bench/request/request_hk.c — a request in one hakmem arena (libhakmem.a):
  * hk_arena_malloc per block, hk_arena_reset as the free-all. Variant "bump":
  * the arena is created with HK_ARENA_BUMP (pointer-bump allocation, frees
- * deferred to the reset); a hakmem without that flag reports the variant
- * absent rather than measuring the plain arena under its name.
+ * deferred to the reset: the APR/obstack way).
  */
 #include <stdio.h>
 #include <string.h>
@@ -12,12 +11,6 @@
 
 #include "request.h"
 
-#ifdef HK_ARENA_BUMP
-#define REQ_BUMP HK_ARENA_BUMP
-#else
-#define REQ_BUMP 0u /* this hakmem has no bump arenas yet */
-#endif
-
 static hk_arena_t *arena;
 
 int req_open(const char *variant)
@@ -25,11 +18,7 @@ int req_open(const char *variant)
 	hk_arena_config_t cfg = { .numa_node = HK_NODE_LOCAL, .name = "request" };
 
 	if (!strcmp(variant, "bump")) {
-		if (!REQ_BUMP) {
-			fprintf(stderr, "request_hk: this hakmem has no HK_ARENA_BUMP\n");
-			return -1;
-		}
-		cfg.flags = REQ_BUMP;
+		cfg.flags = HK_ARENA_BUMP;
 	} else if (variant[0]) {
 		fprintf(stderr, "request_hk: unknown variant '%s'\n", variant);
 		return -1;
