@@ -5,7 +5,9 @@
  * under the class lock of the arena (a->cls[cls].lock); the arena lock is
  * taken inside only to get or give a span. Invariant: `used` counts blocks
  * out of the slab; a slab with used == 0 is reset (bump = start) and either
- * cached as the class's one empty slab or given back to the arena.
+ * cached as the class's one empty slab or given back to the arena; every
+ * unit's `bump` is at least the end of the blocks carved in it, and at most
+ * the unit's start where nothing was carved (free() checks against it).
  */
 #include "core/backend.h"
 #include "core/core.h"
@@ -38,7 +40,6 @@ static void partial_remove(hk_class_t *k, uint32_t s)
 	d->flags &= (uint8_t)~HK_DF_LISTED;
 }
 
-/* A slab with room: the cached empty one, else a new span. */
 /* Appends block b to the chain head..*prev (links through hk_next_set). */
 static inline void chain_append(void **head, void **prev, void *b)
 {
@@ -49,6 +50,7 @@ static inline void chain_append(void **head, void **prev, void *b)
 	*prev = b;
 }
 
+/* A slab with room: the cached empty one, else a new span. */
 static uint32_t new_slab(hk_arena_t *a, hk_class_t *k, unsigned cls, uint32_t units, unsigned kind)
 {
 	uint32_t s = k->empty;
@@ -67,12 +69,30 @@ static uint32_t new_slab(hk_arena_t *a, hk_class_t *k, unsigned cls, uint32_t un
 		hk_desc_t *d = hk_desc_at(s);
 		d->used = 0;
 		d->free = NULL;
-		d->bump = d->start;
 		d->flags = 0;
 		hk_unlock(&a->lock);
 	}
 	partial_push(k, s);
 	return s;
+}
+
+/* Carving [from, to): every unit it reaches, and the head, learn the new
+ * end. free() compares a block with its own unit's `bump` (one descriptor
+ * read): a unit the carve never reached still says `start`, so a free of a
+ * never-carved position, or of the slack after the last block, fails it.
+ * Units wholly carved earlier keep an older end, above all their blocks. */
+static void set_carved(uint32_t s, uintptr_t from, uintptr_t to)
+{
+	for (uint32_t u = hk_unit_of((void *)from); u <= hk_unit_of((void *)(to - 1)); u++)
+		hk_desc_set_carved(hk_desc_at(u), to);
+	hk_desc_set_carved(hk_desc_at(s), to);
+}
+
+/* used reached 0 (or a new slab): nothing is carved in any unit. */
+static void reset_carved(uint32_t s, hk_desc_t *d)
+{
+	for (uint32_t u = s; u < s + d->units; u++)
+		hk_desc_set_carved(hk_desc_at(u), d->start);
 }
 
 unsigned hk_slab_refill(hk_arena_t *a, unsigned cls, uint32_t units, unsigned kind,
@@ -89,17 +109,21 @@ unsigned hk_slab_refill(hk_arena_t *a, unsigned cls, uint32_t units, unsigned ki
 			break;
 		hk_desc_t *d = hk_desc_at(s);
 		uintptr_t end = d->start + ((uintptr_t)d->units << HK_UNIT_SHIFT);
+		HK_ASSERT(d->kind == kind && d->cls == cls && (d->flags & HK_DF_LISTED));
 		/* Returned blocks first, then never-carved ones. */
 		for (; got < want && d->free; got++, d->used++) {
 			void *b = d->free;
 			d->free = hk_next_get(b);
 			chain_append(&head, &prev, b);
 		}
-		for (; got < want && d->bump + bs <= end; got++, d->used++) {
-			chain_append(&head, &prev, (void *)d->bump);
-			d->bump += bs;
+		uintptr_t bump = d->bump;
+		for (; got < want && bump + bs <= end; got++, d->used++) {
+			chain_append(&head, &prev, (void *)bump);
+			bump += bs;
 		}
-		if (!d->free && d->bump + bs > end)
+		if (bump != d->bump)
+			set_carved(s, d->bump, bump);
+		if (!d->free && bump + bs > end)
 			partial_remove(k, s);
 	}
 	if (prev)
@@ -116,7 +140,7 @@ static int slab_empty(hk_arena_t *a, hk_class_t *k, uint32_t s, uint64_t now)
 	hk_desc_t *d = hk_desc_at(s);
 	partial_remove(k, s);
 	d->free = NULL;
-	d->bump = d->start;
+	reset_carved(s, d);
 	if (k->empty == HK_NIL && d->units == 1) {
 		k->empty = s;
 		k->empty_stamp = now;
@@ -142,12 +166,13 @@ int hk_slab_flush_locked(hk_arena_t *a, unsigned cls, void *chain)
 		hk_desc_t *d = hk_desc_at(s);
 		/* A block boundary the bump never reached was never handed out:
 		 * taking it back would later give it to two owners. */
-		if ((uintptr_t)b >= d->bump)
+		if ((uintptr_t)b >= hk_desc_carved(d))
 			hk_fatal("free", "invalid pointer (never allocated)", b);
 		hk_next_set(b, d->free);
 		d->free = b;
 		if (!(d->flags & HK_DF_LISTED))
 			partial_push(k, s);
+		HK_ASSERT(d->used > 0 && d->cls == cls);
 		if (--d->used == 0) {
 			if (!now)
 				now = hk_platform_now_ms();
