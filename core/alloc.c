@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <string.h>
 
-#include "core/arena_lane.h"
 #include "core/backend.h"
 #include "core/core.h"
 #include "core/harden.h"
@@ -34,7 +33,7 @@ static void *malloc_slow(size_t size);
  */
 HK_API void *hk_malloc(size_t size)
 {
-	unsigned cls;
+	size_t cls;
 	size_t need = size + HK_CANARY; /* the hardened canary's room */
 	if (likely(need <= 1024 && HK_SMALL_MAX > 0 && need >= size))
 		cls = hk_class_table[(need + 15) >> 4];
@@ -47,10 +46,10 @@ HK_API void *hk_malloc(size_t size)
 		void **p = l->head[cls];
 		if (likely(p != NULL)) {
 			l->head[cls] = hk_next_get(p);
-			l->room[cls]++;
+			HK_ROOM(l, cls)++;
 			p[1] = NULL;
 			if (CONFIG_HK_STATS)
-				l->malloc_fast++;
+				hk_lane_cache(l, 0)->allocs++;
 			if (CONFIG_HK_HARDENED)
 				hk_canary_set(p, size, hk_class_size(cls));
 			return p;
@@ -60,17 +59,18 @@ HK_API void *hk_malloc(size_t size)
 }
 
 static void free_slow(void *p);
-static void free_unit(void *p, const hk_desc_t *d);
 
 /*
  * Fast path budget: 27 instructions with the return — one compare for "in
- * the region", the descriptor (start, divm, cls: one cache line), a
+ * the region", the descriptor (start, divm, bin: one cache line), a
  * multiply and compare for the interior/misalignment check (always on,
- * DESIGN §8.10; it also rejects every unit that is not a default-arena
- * slab, whose divm is 0), the double-free mark compare, the room counter
- * (decremented and tested in one instruction) and the push (word 0 = next,
- * word 1 = mark). Anything unusual (not a default-arena slab block, a full
- * bin, a marked block) goes to free_slow, which decides and reports.
+ * DESIGN §8.10; it also rejects every unit that is not a slab, whose divm
+ * is 0), the double-free mark compare, the room counter (tested, then
+ * decremented: the static lanes' rooms are 0 and never written) and the
+ * push (word 0 = next, word 1 = mark). The descriptor's bin is its arena's
+ * bin of its class, so every arena's blocks take this path. Anything
+ * unusual (not a slab block, a full or unset bin, a marked block) goes to
+ * free_slow, which decides and reports.
  */
 HK_API void hk_free(void *p)
 {
@@ -78,31 +78,25 @@ HK_API void hk_free(void *p)
 	if (likely(off < atomic_load_explicit(&hk_region_used, memory_order_relaxed))) {
 		hk_desc_t *d = &hk_region_desc[off >> HK_UNIT_SHIFT];
 		uint64_t rel = (uintptr_t)p - d->start;
-		/* divm is 0 unless the unit is a default-arena slab: one test
-		 * says "lane block" and "block boundary" at once. */
+		/* divm is 0 unless the unit is a slab: one test says "slab
+		 * block" and "block boundary" at once. */
 		if (likely(rel * d->divm < d->divm)) {
 			hk_lane_t *l = hk_lane_self;
-			size_t cls = d->cls;
-			uintptr_t mark = l->key ^ (uintptr_t)p;
+			size_t bin = d->bin;
+			uintptr_t mark = hk_secret ^ (uintptr_t)p;
 			void **q = p;
 			if (likely((uintptr_t)q[1] != mark)) {
-				if (likely(--l->room[cls] >= 0)) {
-					if (CONFIG_HK_HARDENED)
-						hk_canary_check(q, d->bsize, "free");
-					q[1] = (void *)mark;
-					hk_next_set(q, l->head[cls]);
-					l->head[cls] = q;
-					return;
-				}
-				/* Full: room is -1 until hk_lane_free (via free_slow)
-				 * puts it right and flushes half the bin. */
+				HK_ROOM_TAKE(l, bin, slow);
+				if (CONFIG_HK_HARDENED)
+					hk_canary_check(q, d->bsize, "free");
+				q[1] = (void *)mark;
+				hk_next_set(q, l->head[bin]);
+				l->head[bin] = q;
+				return;
 			}
-			free_slow(p);
-			return;
 		}
-		free_unit(p, d);
-		return;
 	}
+slow:
 	free_slow(p);
 }
 
@@ -136,12 +130,8 @@ void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero)
 	size_t want = align ? align_up(need > align ? need : align, align) : need;
 	if (HK_NLANE > 0 && align <= HK_UNIT && want <= HK_SMALL_MAX) {
 		unsigned cls = hk_class_of(want);
-		if (heap) {
-			p = hk_lane_alloc(cls);
-		} else {
-			p = hk_alane_alloc(a, cls); /* counts the allocation */
-			counted = 1;
-		}
+		p = hk_cache_alloc(a, cls); /* counts a user arena's allocation */
+		counted = 1;
 		if (p && CONFIG_HK_HARDENED)
 			hk_canary_set(p, size, hk_class_size(cls));
 		if (p && zero)
@@ -190,7 +180,7 @@ static const uint64_t class_divm[HK_NCLASS_MAX] = { DIVM16(0), DIVM16(16), DIVM1
 static inline __attribute__((always_inline)) size_t check_slab(const void *p, const hk_desc_t *d,
 								const char *call)
 {
-	uint64_t rel = (uintptr_t)p - d->start, divm = class_divm[d->cls];
+	uint64_t rel = (uintptr_t)p - d->start, divm = class_divm[hk_desc_cls(d)];
 	if (rel * divm >= divm)
 		hk_fatal(call, "invalid pointer (interior or misaligned)", p);
 	if (((const uintptr_t *)p)[1] == (hk_secret ^ (uintptr_t)p))
@@ -208,7 +198,6 @@ size_t hk_usable_checked(const void *p, const char *call, unsigned *arena)
 		*arena = d->arena;
 		switch (d->kind) {
 		case HK_KIND_SLAB:
-		case HK_KIND_SLAB_A:
 			return check_slab(p, d, call);
 		case HK_KIND_POOL:
 			if ((uintptr_t)p != d->start)
@@ -239,21 +228,20 @@ static void count_free(unsigned arena)
 
 static void free_other(void *p, hk_desc_t *d, const char *call, size_t size_hint);
 
-/* A user arena's slab block goes, with the same checks as any slab block,
- * into this thread's slot for the arena (which counts it): the arenas'
- * free path, kept free of the general path's frame. */
-static inline void free_arena_block(void *p, const hk_desc_t *d, const char *call, size_t size_hint)
+/* A slab block of any arena goes, checked, into this thread's cache of its
+ * arena (which counts it): kept free of the general path's frame. */
+static inline void free_slab_block(void *p, const hk_desc_t *d, const char *call, size_t size_hint)
 {
 	if (size_hint > check_slab(p, d, call))
 		hk_fatal(call, "size larger than the block", p);
-	hk_alane_free(p, d->arena, d->cls);
+	hk_cache_free(p, d);
 }
 
 void hk_free_checked(void *p, const char *call, size_t size_hint)
 {
 	hk_desc_t *d = hk_desc_of(p); /* NULL for p == NULL */
-	if (d && d->kind == HK_KIND_SLAB_A)
-		free_arena_block(p, d, call, size_hint);
+	if (d && d->kind == HK_KIND_SLAB)
+		free_slab_block(p, d, call, size_hint);
 	else if (p)
 		free_other(p, d, call, size_hint);
 }
@@ -272,9 +260,7 @@ static __attribute__((noinline)) void free_other(void *p, hk_desc_t *d, const ch
 		hk_fatal(call, "size larger than the block", p);
 	count_free(arena);
 	if (d) {
-		if (d->kind == HK_KIND_SLAB) {
-			hk_lane_free(p, d->cls);
-		} else if (CONFIG_HK_POOL) {
+		if (CONFIG_HK_POOL) {
 			hk_pool_free(hk_arena_at(d->arena), d);
 			hk_purge_kick();
 		}
@@ -292,17 +278,6 @@ static __attribute__((noinline)) void free_slow(void *p)
 	HK_STAT(free_slow, 1);
 	hk_free_checked(p, "free", 0);
 	errno = saved;
-}
-
-/* hk_free of a region pointer that is not a default-heap slab block: a
- * user arena's block goes to its slot (no errno to save: that path keeps
- * errno), anything else to free_slow. */
-static __attribute__((noinline)) void free_unit(void *p, const hk_desc_t *d)
-{
-	if (d->kind == HK_KIND_SLAB_A)
-		free_arena_block(p, d, "free", 0);
-	else
-		free_slow(p);
 }
 
 HK_API void hk_free_sized(void *p, size_t size)
@@ -346,7 +321,7 @@ void *hk_realloc_in(hk_arena_t *a, void *p, size_t size, const char *call)
 	hk_desc_t *d = hk_desc_of(p);
 	int same = a == from || (a->heap && from->heap);
 	if (CONFIG_HK_HARDENED && same && d &&
-	    (d->kind == HK_KIND_SLAB || d->kind == HK_KIND_SLAB_A)) {
+	    d->kind == HK_KIND_SLAB) {
 		/* The canary moves with the request: in place while it fits. */
 		if (size <= d->bsize - HK_CANARY && size >= d->bsize / 2) {
 			hk_canary_set(p, size, d->bsize);

@@ -3,19 +3,20 @@
  * further NUMA node) and hk_arena_* for
  * user arenas with a capacity, a node, a hugepage policy and a name; reset
  * (every block freed at once) and destroy (memory returned, handle dead).
- * Arena structs live in memory from platform. User arenas' small blocks
- * go through per-thread arena slots (core/arena_lane.c); reset and destroy
- * bump the arena's epoch so that slots filled before are dropped.
- * Invariant: arena slots are never freed; a destroyed arena's struct stays
+ * Arena structs live in memory from platform. Small blocks of every arena
+ * go through the lanes' caches (core/lane.c): an arena owns a cache slot,
+ * whose bins reset and destroy empty in every lane that set them up.
+ * Invariant: arena structs are never freed; a destroyed arena's struct stays
  * mapped and says DEAD, so a later use aborts instead of corrupting memory.
  */
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
 
-#include "core/arena_lane.h"
 #include "core/backend.h"
 #include "core/core.h"
+#include "core/harden.h"
+#include "core/lane.h"
 #include "core/lock.h"
 #include "core/platform.h"
 #include "core/region.h"
@@ -61,6 +62,7 @@ static void setup(hk_arena_t *a, unsigned index, const hk_arena_config_t *cfg, i
 	const char *name = cfg && cfg->name ? cfg->name : index ? "arena" : "default";
 	strncpy(a->name, name, sizeof a->name - 1);
 	a->heap = (uint16_t)heap;
+	a->bins = heap ? 0 : hk_cache_slot_take(a);
 	__atomic_store_n(&a->magic, HK_ARENA_LIVE, __ATOMIC_RELEASE); /* the purger reads it */
 }
 
@@ -187,12 +189,7 @@ HK_API hk_arena_t *hk_arena_create(const hk_arena_config_t *cfg)
 		errno = err;
 		return NULL;
 	}
-	/* Under the lanes lock: a slot folding counters of the arena's
-	 * earlier life must not meet setup's zeroing (core/arena_lane.c). */
-	hk_lanes_lock();
 	setup(a, index, cfg, 0);
-	hk_alane_born(index);
-	hk_lanes_unlock();
 	return a;
 }
 
@@ -217,12 +214,13 @@ static void unlock_arena(hk_arena_t *a)
 static int clear_arena(hk_arena_t *a, int destroy)
 {
 	int dirty = a->inuse != 0;
+	/* Every thread's cached blocks of the arena are dropped, before the
+	 * slabs forget them (no thread flushes them meanwhile: slot lock). */
+	hk_cache_drop(a, destroy);
 	hk_large_free_arena(a->index);
 	/* Lock order: the purge lock before the arena's locks (core/types.h). */
 	hk_purge_exclude();
 	lock_arena(a);
-	/* Every thread's cached blocks of the arena become stale at once. */
-	hk_alane_bump(a->index);
 	for (unsigned c = 0; c < HK_NCLASS_MAX; c++)
 		hk_slab_forget(a, c);
 	if (destroy) {
@@ -285,25 +283,27 @@ static __attribute__((noinline)) void *arena_malloc_slow(hk_arena_t *a, size_t s
 }
 
 /*
- * Fast path: as hk_malloc's, plus the arena's index and epoch compared with
- * the thread's slot (one more load from the arena, one from the epoch
- * array). A destroyed arena's epoch moved on, so it falls through to
- * hk_arena_check, which aborts.
+ * Fast path: as hk_malloc's, with the arena's first bin added to the class
+ * (one load and one add) and its cache's counter instead of the heap's.
+ * An arena without a cache slot, or destroyed, has bins that are never
+ * set up: it falls through to hk_arena_check, which aborts on a dead one.
  */
 HK_API void *hk_arena_malloc(hk_arena_t *a, size_t size)
 {
 	size_t need = size + HK_CANARY;
+	/* A class that is no lane class has a bin never set up (empty). */
 	if (__builtin_expect(a != NULL && HK_NLANE > 0 && need <= 1024 && need >= size, 1)) {
-		unsigned cls = hk_class_table[(need + 15) >> 4];
-		hk_aslot_t *s = hk_alane_slot(a->index);
-		/* Every class up to 1 KiB is a lane class unless Tiny is pruned. */
-		if (__builtin_expect(s != NULL && (CONFIG_HK_TINY || (int)cls < HK_NLANE), 1)) {
-			void *p = hk_alane_pop(s, cls);
-			if (__builtin_expect(p != NULL, 1)) {
-				if (CONFIG_HK_HARDENED)
-					hk_canary_set(p, size, hk_class_size(cls));
-				return p;
-			}
+		size_t cls = hk_class_table[(need + 15) >> 4], bins = a->bins;
+		hk_lane_t *l = hk_lane_self;
+		void **p = l->head[bins + cls];
+		if (__builtin_expect(p != NULL, 1)) {
+			l->head[bins + cls] = hk_next_get(p);
+			HK_ROOM(l, bins + cls)++;
+			p[1] = NULL;
+			hk_lane_cache(l, bins)->allocs++;
+			if (CONFIG_HK_HARDENED)
+				hk_canary_set(p, size, hk_class_size(cls));
+			return p;
 		}
 	}
 	return arena_malloc_slow(a, size);
@@ -350,7 +350,7 @@ HK_API hk_arena_t *hk_arena_of(const void *p)
 	hk_desc_t *d = hk_desc_of(p);
 	hk_arena_t *a = NULL;
 	if (d) {
-		if (d->kind == HK_KIND_SLAB || d->kind == HK_KIND_SLAB_A || d->kind == HK_KIND_POOL)
+		if (d->kind == HK_KIND_SLAB || d->kind == HK_KIND_POOL)
 			a = hk_arena_at(d->arena);
 	} else {
 		size_t usable;

@@ -11,15 +11,12 @@
 
 /* Slabs: a batch of up to `want` blocks of class `cls`, linked through word 0
  * (NULL-terminated) into *chain; returns how many (0: out of memory).
- * `kind` is HK_KIND_SLAB (default arena, lane bins) or HK_KIND_SLAB_A. */
+ * `kind` is HK_KIND_SLAB. */
 unsigned hk_slab_refill(hk_arena_t *a, unsigned cls, uint32_t units, unsigned kind,
 			void **chain, unsigned want);
 /* Returns `n` blocks of class `cls` (a NULL-terminated chain) to their slabs.
  * Returns 1 if a span went back to the arena (the purger may be needed). */
 int hk_slab_flush(hk_arena_t *a, unsigned cls, void *chain);
-/* The same with a->cls[cls].lock already held (arena slots re-check their
- * epoch under it first). */
-int hk_slab_flush_locked(hk_arena_t *a, unsigned cls, void *chain);
 /* Releases a class's cached empty slab if it has been idle since `until`. */
 int hk_slab_release_idle(hk_arena_t *a, unsigned cls, uint64_t until);
 /* Arena reset: forget every slab of the arena (class locks held). */

@@ -12,7 +12,8 @@
 /* ---- init (core/init.c) ---- */
 enum { HK_INIT_NONE = 0, HK_INIT_BUSY, HK_INIT_DONE, HK_INIT_FAILED };
 extern _Atomic int hk_init_state;
-extern uintptr_t hk_secret; /* the double-free mark key */
+/* The double-free mark key; hidden: free()'s fast path reads it in one load. */
+extern __attribute__((visibility("hidden"))) uintptr_t hk_secret;
 /* Makes sure the allocator is initialised. Returns 0, or -1 when the caller
  * is the initialising thread itself (recursion: use the bootstrap area). */
 int hk_init(void);

@@ -74,8 +74,9 @@ void hk_span_free(hk_arena_t *a, uint32_t head, uint32_t units, uint64_t now);
  * (head unit; `bump` is the caller's) or HK_NIL. */
 int hk_span_hold(hk_arena_t *a, uint32_t head, uint32_t units, uint64_t now);
 uint32_t hk_span_unhold(hk_arena_t *a, uint32_t units, uint32_t align_units);
-/* Writes the hot fields into every unit of a span. */
-void hk_span_mark(uint32_t head, uint32_t units, unsigned kind, unsigned cls,
+/* Writes the hot fields into every unit of a span (bin: a slab's arena's
+ * bin of its class, core/types.h). */
+void hk_span_mark(uint32_t head, uint32_t units, unsigned kind, unsigned bin,
 		  unsigned arena, size_t bsize);
 /* 1 if spans were taken or freed since the last call (the purger's look). */
 int hk_span_busy(hk_arena_t *a);

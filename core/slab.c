@@ -63,7 +63,7 @@ static uint32_t new_slab(hk_arena_t *a, hk_class_t *k, unsigned cls, uint32_t un
 		}
 		/* Marked before the arena lock drops: until then the span still
 		 * reads as FREE, and a neighbour's merge would take it back. */
-		hk_span_mark(s, units, kind, cls, a->index, hk_class_size(cls));
+		hk_span_mark(s, units, kind, a->bins + cls, a->index, hk_class_size(cls));
 		hk_desc_t *d = hk_desc_at(s);
 		d->used = 0;
 		d->free = NULL;
@@ -128,7 +128,7 @@ static int slab_empty(hk_arena_t *a, hk_class_t *k, uint32_t s, uint64_t now)
 	return 1;
 }
 
-int hk_slab_flush_locked(hk_arena_t *a, unsigned cls, void *chain)
+static int flush_locked(hk_arena_t *a, unsigned cls, void *chain)
 {
 	hk_class_t *k = &a->cls[cls];
 	uint64_t now = 0;
@@ -161,7 +161,7 @@ int hk_slab_flush_locked(hk_arena_t *a, unsigned cls, void *chain)
 int hk_slab_flush(hk_arena_t *a, unsigned cls, void *chain)
 {
 	hk_lock(&a->cls[cls].lock);
-	int released = hk_slab_flush_locked(a, cls, chain);
+	int released = flush_locked(a, cls, chain);
 	hk_unlock(&a->cls[cls].lock);
 	return released;
 }

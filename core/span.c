@@ -44,17 +44,17 @@ static void list_remove(hk_arena_t *a, uint32_t h)
 		hk_desc_at(d->next)->prev = d->prev;
 }
 
-void hk_span_mark(uint32_t head, uint32_t units, unsigned kind, unsigned cls,
+void hk_span_mark(uint32_t head, uint32_t units, unsigned kind, unsigned bin,
 		  unsigned arena, size_t bsize)
 {
 	uintptr_t start = (uintptr_t)hk_unit_addr(head);
-	/* Only default-arena slabs get a divisor: free()'s fast path relies on
-	 * divm == 0 for every other unit. */
+	/* Only slabs get a divisor: free()'s fast path relies on divm == 0
+	 * for every other unit. */
 	uint64_t divm = kind == HK_KIND_SLAB ? hk_divm(bsize) : 0;
 	for (uint32_t u = head; u < head + units; u++) {
 		hk_desc_t *d = hk_desc_at(u);
 		d->kind = (uint8_t)kind;
-		d->cls = (uint8_t)cls;
+		d->bin = (uint16_t)bin;
 		d->arena = (uint16_t)arena;
 		d->divm = divm;
 		d->start = start;
@@ -272,7 +272,6 @@ static int grow(hk_arena_t *a, uint32_t units, uint32_t align_units)
 	}
 	d->run_units = n;
 	d->run_next = a->runs;
-	d->backing = (uint8_t)backing;
 	a->runs = h;
 	a->ctr.reserved += (size_t)n << HK_UNIT_SHIFT;
 	a->ctr.committed += (size_t)n << HK_UNIT_SHIFT;

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/arena_lane.h"
 #include "core/backend.h"
 #include "core/core.h"
 #include "core/lane.h"
@@ -120,7 +119,7 @@ HK_API int hk_arena_stats(hk_arena_t *a, hk_arena_stats_t *out)
 	} else {
 		uint64_t allocs, frees;
 		size_t held;
-		hk_alane_sum(a, &allocs, &frees, &held);
+		hk_cache_sum(a, &allocs, &frees, &held);
 		out->live_bytes = out->live_bytes > held ? out->live_bytes - held : 0;
 		out->allocs += allocs;
 		out->frees += frees;
@@ -144,5 +143,6 @@ HK_API int hk_trim(size_t pad)
 	if (!hk_ready())
 		return 0;
 	hk_lane_flush_self();
+	hk_lanes_trim();
 	return hk_purge_run(1, &next);
 }
