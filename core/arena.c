@@ -51,10 +51,11 @@ static void setup(hk_arena_t *a, unsigned index, const hk_arena_config_t *cfg, i
 	for (unsigned b = 0; b < HK_SPAN_BUCKETS; b++)
 		a->buckets[b] = HK_NIL;
 	for (unsigned c = 0; c < HK_NCLASS_MAX; c++) {
-		a->cls[c].partial = a->cls[c].empty = HK_NIL;
+		a->cls[c].partial = a->cls[c].full = a->cls[c].empty = HK_NIL;
 		a->cls[c].empty_stamp = 0;
 	}
 	a->runs = HK_NIL;
+	a->pool_live = HK_NIL;
 	a->node = cfg ? cfg->numa_node : HK_NODE_LOCAL;
 	a->policy = cfg ? cfg->hugepages : hk_platform_default_policy();
 	a->capacity = cfg ? cfg->capacity : 0;
@@ -208,45 +209,61 @@ static void unlock_arena(hk_arena_t *a)
 		hk_unlock(&a->cls[c].lock);
 }
 
-/* Every block of the arena is gone; with `destroy` its runs go back too.
- * Returns 1 if the arena held anything (spans became dirty, or mappings went
- * to the large cache): the purger has something new. */
-static int clear_arena(hk_arena_t *a, int destroy)
+/* Every block of the arena is gone and its runs go back to the region. */
+static void destroy_arena(hk_arena_t *a)
 {
-	int dirty = a->inuse != 0;
 	/* Every thread's cached blocks of the arena are dropped, before the
 	 * slabs forget them (no thread flushes them meanwhile: slot lock). */
-	hk_cache_drop(a, destroy);
+	hk_cache_drop(a, 1);
 	hk_large_free_arena(a->index);
 	/* Lock order: the purge lock before the arena's locks (core/types.h). */
 	hk_purge_exclude();
 	lock_arena(a);
 	for (unsigned c = 0; c < HK_NCLASS_MAX; c++)
 		hk_slab_forget(a, c);
-	if (destroy) {
-		uint32_t h = a->runs, next;
-		for (; h != HK_NIL; h = next) {
-			uint32_t n = hk_desc_at(h)->run_units + HK_RUN_GUARD;
-			next = hk_desc_at(h)->run_next;
-			hk_platform_decommit(hk_unit_addr(h), (size_t)n << HK_UNIT_SHIFT);
-			hk_region_give_run(h, n);
-		}
-		a->runs = HK_NIL;
-		for (unsigned b = 0; b < HK_SPAN_BUCKETS; b++)
-			a->buckets[b] = HK_NIL;
-		a->ctr.committed = 0;
-		a->ctr.reserved = 0;
-		a->inuse = 0;
-	} else if (a->inuse) {
-		/* inuse == 0: no span was handed out since the last reset, so the
-		 * free lists are already right and their stamps still true. */
-		hk_span_reset_all(a, hk_platform_now_ms());
+	uint32_t h = a->runs, next;
+	for (; h != HK_NIL; h = next) {
+		uint32_t n = hk_desc_at(h)->run_units + HK_RUN_GUARD;
+		next = hk_desc_at(h)->run_next;
+		hk_platform_decommit(hk_unit_addr(h), (size_t)n << HK_UNIT_SHIFT);
+		hk_region_give_run(h, n);
 	}
+	a->runs = HK_NIL;
+	for (unsigned b = 0; b < HK_SPAN_BUCKETS; b++)
+		a->buckets[b] = HK_NIL;
+	a->ctr.committed = 0;
+	a->ctr.reserved = 0;
+	a->inuse = 0;
 	a->ctr.live = 0;
-	if (destroy) /* before the purger may look again */
-		__atomic_store_n(&a->magic, HK_ARENA_DEAD, __ATOMIC_RELAXED);
+	a->touched = 0;
+	a->pool_live = HK_NIL;
+	/* before the purger may look again */
+	__atomic_store_n(&a->magic, HK_ARENA_DEAD, __ATOMIC_RELAXED);
 	unlock_arena(a);
 	hk_purge_allow();
+}
+
+/*
+ * Every block of the arena is gone, at the cost of what it used since the
+ * last reset: the lanes that cached it, the classes that took a slab (each
+ * slab becomes empty: one stays as the class's empty slab, the others go
+ * back as dirty spans), its live POOL spans and large blocks. No lock
+ * sweep, no system call beyond unmapping its large blocks: the purger
+ * keeps its own lock (its PURGING spans are no live span of the arena and
+ * never merge). Returns 1 if spans went back (the purger has work).
+ */
+static int reset_arena(hk_arena_t *a)
+{
+	uint64_t now = hk_platform_now_ms();
+	int dirty = 0;
+	hk_cache_drop(a, 0);
+	hk_large_free_arena(a->index);
+	uint64_t m = atomic_exchange_explicit(&a->touched, 0, memory_order_relaxed);
+	for (; m; m &= m - 1)
+		dirty |= hk_slab_reset(a, (unsigned)__builtin_ctzll(m), now);
+	if (CONFIG_HK_POOL)
+		dirty |= hk_pool_reset(a, now);
+	atomic_store_explicit(&a->ctr.live, 0, memory_order_relaxed);
 	return dirty;
 }
 
@@ -255,7 +272,7 @@ HK_API void hk_arena_reset(hk_arena_t *a)
 	a = hk_arena_check(a, "hk_arena_reset");
 	if (a == &hk_arena0)
 		return; /* the process heap is never reset */
-	int dirty = clear_arena(a, 0);
+	int dirty = reset_arena(a);
 	if (a->flags & HK_ARENA_ZERO_ON_RESET) {
 		uint64_t next;
 		hk_purge_run(1, &next);
@@ -271,7 +288,7 @@ HK_API void hk_arena_destroy(hk_arena_t *a)
 	a = hk_arena_check(a, "hk_arena_destroy");
 	if (a == &hk_arena0)
 		return;
-	clear_arena(a, 1);
+	destroy_arena(a);
 }
 
 static __attribute__((noinline)) void *arena_malloc_slow(hk_arena_t *a, size_t size)
@@ -279,6 +296,18 @@ static __attribute__((noinline)) void *arena_malloc_slow(hk_arena_t *a, size_t s
 	a = hk_arena_check(a, "hk_arena_malloc");
 	if (a == &hk_arena0)
 		return hk_malloc(size);
+	size_t need = size + HK_CANARY;
+	if (need <= 1024 && need >= size && HK_NLANE > 0 &&
+	    (int)hk_class_table[(need + 15) >> 4] < HK_NLANE) {
+		/* An empty bin (every request's first block after a reset):
+		 * straight to the cache, which counts the allocation. */
+		unsigned cls = hk_class_table[(need + 15) >> 4];
+		void *p = hk_cache_alloc(a, cls);
+		if (p && CONFIG_HK_HARDENED)
+			hk_canary_set(p, size, hk_class_size(cls));
+		if (p)
+			return p;
+	}
 	return hk_alloc_in(a, size, 0, 0);
 }
 

@@ -88,7 +88,5 @@ unsigned hk_span_take_dirty(hk_arena_t *a, uint64_t until, int busy, uint32_t *h
 			    uint32_t *units, unsigned max, uint64_t *next);
 /* Puts purged spans back, clean. */
 void hk_span_put_clean(hk_arena_t *a, const uint32_t *heads, const uint32_t *units, unsigned n);
-/* Arena reset: every run becomes one free dirty span. */
-void hk_span_reset_all(hk_arena_t *a, uint64_t now);
 
 #endif /* HK_CORE_REGION_H */

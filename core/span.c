@@ -351,21 +351,3 @@ void hk_span_put_clean(hk_arena_t *a, const uint32_t *heads, const uint32_t *uni
 		insert_merged(a, heads[i], units[i], 0, 0);
 	}
 }
-
-void hk_span_reset_all(hk_arena_t *a, uint64_t now)
-{
-	for (unsigned b = 0; b < HK_SPAN_BUCKETS; b++)
-		a->buckets[b] = HK_NIL;
-	if (a->index == 0)
-		held.head = HK_NIL; /* its units are rebuilt below */
-	for (uint32_t h = a->runs; h != HK_NIL; h = hk_desc_at(h)->run_next) {
-		uint32_t n = hk_desc_at(h)->run_units;
-		for (uint32_t u = h; u < h + n; u++) {
-			hk_desc_at(u)->kind = HK_KIND_FREE;
-			hk_desc_at(u)->divm = 0;
-			hk_desc_at(u)->arena = a->index;
-		}
-		put_span(a, h, n, 1, now);
-	}
-	a->inuse = 0;
-}

@@ -129,6 +129,7 @@ enum hk_kind {
 #define HK_DF_LISTED 0x1u /* slab is on its class's partial list */
 #define HK_DF_DIRTY 0x2u  /* free span: pages may be resident */
 #define HK_DF_RUN 0x4u    /* first unit of a run (run_units valid) */
+#define HK_DF_FULL 0x8u   /* slab is on its class's full list */
 
 typedef struct hk_desc {
 	/* hot: copied into every unit of a span */
@@ -168,6 +169,7 @@ typedef struct hk_lock { atomic_int v; } hk_lock_t;
 typedef struct hk_class {
 	hk_lock_t lock;
 	uint32_t partial;  /* head of slabs with free or uncarved blocks */
+	uint32_t full;     /* head of slabs with neither (a reset finds them) */
 	uint32_t empty;    /* one empty slab kept for reuse, or HK_NIL */
 	uint64_t empty_stamp; /* ms when `empty` was set */
 } hk_class_t;
@@ -195,6 +197,11 @@ struct hk_arena {
 	hk_backing_t backing;
 	char name[32];
 	hk_arena_ctr_t ctr;
+	/* What a reset must visit (a user arena's, under its class locks and
+	 * arena lock): classes that took a slab since the last reset, live
+	 * POOL spans (linked through their head descriptors). */
+	_Atomic uint64_t touched;
+	uint32_t pool_live;
 	hk_class_t cls[HK_NCLASS_MAX];
 };
 
