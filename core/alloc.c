@@ -117,6 +117,7 @@ void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero)
 	}
 	if (!a)
 		a = &hk_arena0;
+	hk_lane_trim_check();
 	int heap = a->heap;
 	if (heap)
 		a = hk_heap_arena(); /* POOL and large blocks from the caller's node */

@@ -315,11 +315,7 @@ static hk_lane_t *lane_get(void)
 		l = lane_create();
 	if (!l || l->state != HK_LANE_LIVE)
 		return NULL;
-	if (atomic_load_explicit(&l->trim, memory_order_relaxed)) {
-		atomic_store_explicit(&l->trim, 0, memory_order_relaxed);
-		if (lane_flush(l))
-			hk_purge_kick();
-	}
+	hk_lane_trim_check();
 	return l;
 }
 
@@ -457,7 +453,10 @@ hk_lane_t *hk_lanes_live(void)
 void hk_lane_flush_self(void)
 {
 	hk_lane_t *l = hk_lane_self;
-	if (l->state == HK_LANE_LIVE && lane_flush(l))
+	if (l->state != HK_LANE_LIVE)
+		return;
+	atomic_store_explicit(&l->trim, 0, memory_order_relaxed);
+	if (lane_flush(l))
 		hk_purge_kick();
 }
 

@@ -40,8 +40,16 @@ void hk_cache_sum(hk_arena_t *a, uint64_t *allocs, uint64_t *frees, size_t *held
 
 /* Returns every block of the calling thread's bins to their slabs. */
 void hk_lane_flush_self(void);
-/* Asks every other lane to flush on its owner's next slow path. */
+/* Asks every other lane to flush on its owner's next slow path (a lane
+ * whose thread stays blocked keeps its bins: only the owner may touch
+ * them, and the fast paths pay for no handshake). */
 void hk_lanes_trim(void);
+/* Any slow allocation path: honours a trim request to the caller's lane. */
+static inline void hk_lane_trim_check(void)
+{
+	if (__builtin_expect(atomic_load_explicit(&hk_lane_self->trim, memory_order_relaxed), 0))
+		hk_lane_flush_self();
+}
 /* Sums the default heap's lane counters and the bytes held in its bins. */
 void hk_lane_sum(hk_stats_t *out, size_t *bin_bytes);
 /* fork: the lanes lock and every slot lock, in the global order. */

@@ -5,7 +5,9 @@
  * clears the bins of every lane in place and the next use sets them up
  * again; destroy gives the slot back; an arena created when every slot is
  * taken works without a cache; the class divisor check matches every
- * class; a fork child gives back the other threads' caches.
+ * class; a fork child gives back the other threads' caches; nothing ever
+ * writes the static empty and dead lanes (issue 12, bug 4); a reset visits
+ * only the classes and spans the arena used since the last one.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -208,5 +210,93 @@ Test(lane_cache, fork_child_gives_back_other_threads_caches)
 	pthread_barrier_wait(&forked);
 	pthread_join(t, NULL);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+	hk_arena_destroy(a);
+}
+
+/* ---- the static lanes are never written (issue 12, bug 4) ---------------- */
+
+static struct {
+	hk_lane_t *empty, *dead;
+	pthread_key_t late;
+	void *blk[2];
+} Z;
+
+static void free_after_exit(void *p)
+{
+	Z.dead = hk_lane_self; /* hakmem's destructor ran first (its key is older) */
+	hk_free(p);
+}
+
+static void *laneless_free(void *arg)
+{
+	(void)arg;
+	Z.empty = hk_lane_self; /* no allocator call yet: the static empty lane */
+	hk_free(Z.blk[0]); /* the first free of a thread without a lane */
+	pthread_setspecific(Z.late, Z.blk[1]);
+	return NULL;
+}
+
+static void assert_untouched(hk_lane_t *l, const char *which)
+{
+	for (unsigned s = 0; s < HK_CACHE_SLOTS; s++)
+		for (unsigned c = 0; c < HK_NCLASS_MAX; c++) {
+			unsigned bin = s * (unsigned)HK_ROW_WORDS + c;
+			cr_assert_eq(HK_ROOM(l, bin), 0, "%s lane: room of bin %u is %lld", which, bin,
+				     (long long)HK_ROOM(l, bin));
+			cr_assert_null(l->head[bin], "%s lane: bin %u holds a block", which, bin);
+		}
+}
+
+Test(lane_cache, static_lanes_are_never_written)
+{
+	cr_assert_eq(pthread_key_create(&Z.late, free_after_exit), 0);
+	for (int round = 0; round < 20; round++) {
+		pthread_t t;
+		Z.blk[0] = hk_malloc(48);
+		Z.blk[1] = hk_malloc(48);
+		pthread_create(&t, NULL, laneless_free, NULL);
+		pthread_join(t, NULL);
+		cr_assert_neq(Z.empty, Z.dead);
+		assert_untouched(Z.empty, "empty");
+		assert_untouched(Z.dead, "dead");
+	}
+	pthread_key_delete(Z.late);
+}
+
+/* ---- a reset visits what the arena used ----------------------------------- */
+
+Test(lane_cache, reset_visits_touched_classes_and_spans)
+{
+	hk_arena_t *a = hk_arena_create(NULL);
+	unsigned c1 = cls_of(32), c2 = cls_of(1000);
+	void *p[300];
+	/* Enough 1000-byte blocks for several slabs, every one full. */
+	for (int i = 0; i < 300; i++)
+		cr_assert_not_null(p[i] = hk_arena_malloc(a, i % 2 ? 32 : 1000));
+	cr_assert_eq(atomic_load(&a->touched), ((uint64_t)1 << c1) | ((uint64_t)1 << c2));
+	cr_assert_neq(a->cls[c2].full, HK_NIL, "filled slabs are on the full list");
+	void *pool = CONFIG_HK_POOL ? hk_arena_malloc(a, 1 * (1u << 20)) : NULL;
+	if (CONFIG_HK_POOL)
+		cr_assert_neq(a->pool_live, HK_NIL, "a live POOL span is linked");
+	hk_arena_reset(a);
+	cr_assert_eq(atomic_load(&a->touched), 0);
+	for (unsigned c = 0; c < HK_NCLASS_MAX; c++) {
+		cr_assert_eq(a->cls[c].partial, HK_NIL, "class %u", c);
+		cr_assert_eq(a->cls[c].full, HK_NIL, "class %u", c);
+	}
+	cr_assert_eq(a->pool_live, HK_NIL);
+	hk_arena_stats_t s = stats(a);
+	cr_assert_eq(s.live_bytes, 0);
+	/* At most one empty slab per class stays with the arena. */
+	cr_assert_leq(s.committed_bytes, 2 * HK_UNIT, "committed %zu", s.committed_bytes);
+	(void)pool;
+	for (int i = 0; i < 300; i++)
+		cr_assert_not_null(p[i] = hk_arena_malloc(a, i % 2 ? 32 : 1000));
+	for (int i = 0; i < 300; i++)
+		hk_free(p[i]);
+	s = stats(a);
+	cr_assert_eq(s.allocs, 600 + (CONFIG_HK_POOL ? 1 : 0));
+	cr_assert_eq(s.frees, 300);
+	cr_assert_eq(s.live_bytes, 0);
 	hk_arena_destroy(a);
 }
