@@ -267,6 +267,10 @@ int hk_large_trim(uint64_t until, int force)
 
 void hk_large_free_arena(unsigned arena)
 {
+	/* Only the arena's users change its count, and none runs during its
+	 * reset or destroy: an arena without large blocks skips the lock. */
+	if (!L.of_arena[arena])
+		return;
 	hk_lock(&L.lock);
 	for (size_t i = 0; i < L.cap && L.of_arena[arena];) {
 		if (L.tab[i].addr && L.tab[i].arena == arena) {

@@ -68,6 +68,9 @@ void hk_pool_free(hk_arena_t *a, hk_desc_t *d)
 int hk_pool_reset(hk_arena_t *a, uint64_t now)
 {
 	int any = 0;
+	/* Only the arena's users link spans, and none runs during a reset. */
+	if (a->pool_live == HK_NIL)
+		return 0;
 	hk_lock(&a->lock);
 	for (uint32_t h; (h = a->pool_live) != HK_NIL; any = 1) {
 		uint32_t units = hk_desc_at(h)->units;
