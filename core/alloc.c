@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "core/arena_bump.h"
 #include "core/backend.h"
 #include "core/core.h"
 #include "core/harden.h"
@@ -126,10 +127,20 @@ void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero)
 	if (size > ((size_t)1 << 62) || align > ((size_t)1 << 62))
 		goto fail;
 	void *p = NULL;
+	if (a->flags & HK_ARENA_BUMP) {
+		if (size <= HK_BUMP_MAX && align <= HK_BUMP_ALIGN_MAX) {
+			if (!(p = hk_bump_alloc(a, size, align)))
+				goto fail;
+			if (zero)
+				memset(p, 0, size);
+			return p;
+		}
+		hk_bump_mixed(a); /* a POOL block or mapping: never a slab */
+	}
 	int fresh = 0, counted = 0;
 	size_t need = size + HK_CANARY;
 	size_t want = align ? align_up(need > align ? need : align, align) : need;
-	if (HK_NLANE > 0 && align <= HK_UNIT && want <= HK_SMALL_MAX) {
+	if (HK_NLANE > 0 && align <= HK_UNIT && want <= HK_SMALL_MAX && !(a->flags & HK_ARENA_BUMP)) {
 		unsigned cls = hk_class_of(want);
 		p = hk_cache_alloc(a, cls); /* counts a user arena's allocation */
 		counted = 1;
@@ -200,6 +211,8 @@ size_t hk_usable_checked(const void *p, const char *call, unsigned *arena)
 		switch (d->kind) {
 		case HK_KIND_SLAB:
 			return check_slab(p, d, call);
+		case HK_KIND_BUMP:
+			return hk_bump_check(p, d, call);
 		case HK_KIND_POOL:
 			if ((uintptr_t)p != d->start)
 				hk_fatal(call, "invalid pointer (inside a block)", p);
@@ -243,6 +256,8 @@ void hk_free_checked(void *p, const char *call, size_t size_hint)
 	hk_desc_t *d = hk_desc_of(p); /* NULL for p == NULL */
 	if (d && d->kind == HK_KIND_SLAB)
 		free_slab_block(p, d, call, size_hint);
+	else if (d && d->kind == HK_KIND_BUMP)
+		hk_bump_free(p, d, call, size_hint);
 	else if (p)
 		free_other(p, d, call, size_hint);
 }
@@ -273,10 +288,19 @@ static __attribute__((noinline)) void free_other(void *p, hk_desc_t *d, const ch
 	}
 }
 
+/* Whatever free()'s fast path did not take. A region arena's block keeps
+ * errno itself; a user arena's slab block counts with its arena, not as a
+ * slow free of the default heap (whose bins are slot 0's). */
 static __attribute__((noinline)) void free_slow(void *p)
 {
+	hk_desc_t *d = hk_desc_of(p);
+	if (d && d->kind == HK_KIND_BUMP) {
+		hk_bump_free(p, d, "free", 0);
+		return;
+	}
 	int saved = errno;
-	HK_STAT(free_slow, 1);
+	if (!d || d->kind != HK_KIND_SLAB || d->bin < HK_ROW_WORDS)
+		HK_STAT(free_slow, 1);
 	hk_free_checked(p, "free", 0);
 	errno = saved;
 }
@@ -328,6 +352,9 @@ void *hk_realloc_in(hk_arena_t *a, void *p, size_t size, const char *call)
 			hk_canary_set(p, size, d->bsize);
 			return p;
 		}
+	} else if (same && d && d->kind == HK_KIND_BUMP &&
+		   (hk_bump_resize(from, p, usable, size) || size <= usable)) {
+		return p; /* the last block grows or shrinks in place; moving frees nothing */
 	} else if (same && size <= usable && (usable <= HK_SMALL_MAX || size >= usable / 2)) {
 		if (d && d->kind == HK_KIND_POOL)
 			hk_desc_at(hk_unit_of((void *)d->start))->bump = size;
@@ -346,7 +373,7 @@ void *hk_realloc_in(hk_arena_t *a, void *p, size_t size, const char *call)
 	}
 	void *q = NULL;
 	if (size > usable && size > HK_SMALL_MAX && size >= CONFIG_HK_REALLOC_MAP_MIN &&
-	    hk_ready()) {
+	    hk_ready() && !(a->flags & HK_ARENA_BUMP)) {
 		/* Growth moves to a mapping; the next steps are mremaps. */
 		int fresh;
 		if ((q = hk_large_alloc(a->heap ? hk_heap_arena() : a, size, 0, &fresh)) != NULL) {

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "core/arena_bump.h"
 #include "core/backend.h"
 #include "core/core.h"
 #include "core/harden.h"
@@ -23,6 +24,9 @@
 #include "core/sizeclass.h"
 
 struct hk_arena hk_arena0;
+
+/* Parent/child links of every arena (core/types.h lock order: first). */
+static hk_lock_t family;
 
 static struct {
 	hk_lock_t lock;
@@ -46,7 +50,7 @@ unsigned hk_arena_count(void)
  * epoch changed and lets go). A fresh slot's are zero, i.e. unlocked. */
 static void setup(hk_arena_t *a, unsigned index, const hk_arena_config_t *cfg, int heap)
 {
-	memset(&a->buckets, 0, offsetof(hk_arena_t, cls) - offsetof(hk_arena_t, buckets));
+	memset(&a->flags, 0, offsetof(hk_arena_t, cls) - offsetof(hk_arena_t, flags));
 	a->index = (uint16_t)index;
 	for (unsigned b = 0; b < HK_SPAN_BUCKETS; b++)
 		a->buckets[b] = HK_NIL;
@@ -63,7 +67,9 @@ static void setup(hk_arena_t *a, unsigned index, const hk_arena_config_t *cfg, i
 	const char *name = cfg && cfg->name ? cfg->name : index ? "arena" : "default";
 	strncpy(a->name, name, sizeof a->name - 1);
 	a->heap = (uint16_t)heap;
-	a->bins = heap ? 0 : hk_cache_slot_take(a);
+	/* A region arena's small blocks are no slab blocks: no cache slot. */
+	a->bins = heap ? 0 : (a->flags & HK_ARENA_BUMP) ? HK_BINS_NONE : hk_cache_slot_take(a);
+	hk_bump_init(a);
 	__atomic_store_n(&a->magic, HK_ARENA_LIVE, __ATOMIC_RELEASE); /* the purger reads it */
 }
 
@@ -170,6 +176,25 @@ hk_arena_t *hk_heap_arena(void)
 	return a ? a : heap_node_create(node);
 }
 
+/* Takes the family lock; a (checked live before) must still be live: a
+ * parent destroyed meanwhile took it along (the caller's error). */
+static void family_lock_live(hk_arena_t *a, const char *call)
+{
+	hk_lock(&family);
+	if (a->magic != HK_ARENA_LIVE)
+		hk_fatal(call, "destroyed arena", a);
+}
+
+void hk_arena_family_lock(void)
+{
+	hk_lock(&family);
+}
+
+void hk_arena_family_unlock(void)
+{
+	hk_unlock(&family);
+}
+
 HK_API hk_arena_t *hk_arena_create(const hk_arena_config_t *cfg)
 {
 	int r = hk_ready() ? 0 : hk_init();
@@ -184,13 +209,27 @@ HK_API hk_arena_t *hk_arena_create(const hk_arena_config_t *cfg)
 		return NULL;
 	}
 	unsigned index;
-	hk_arena_t *a;
+	hk_arena_t *a, *parent = cfg ? cfg->parent : NULL;
+	if (parent && hk_arena_check(parent, "hk_arena_create")->heap) {
+		errno = EINVAL; /* the default heap is never reset or destroyed */
+		return NULL;
+	}
+	if (parent)
+		family_lock_live(parent, "hk_arena_create");
 	int err = take_slot(&index, &a);
 	if (err) {
+		if (parent)
+			hk_unlock(&family);
 		errno = err;
 		return NULL;
 	}
 	setup(a, index, cfg, 0);
+	if (parent) {
+		a->parent = parent;
+		a->sibling = parent->child;
+		__atomic_store_n(&parent->child, a, __ATOMIC_RELAXED);
+		hk_unlock(&family);
+	}
 	return a;
 }
 
@@ -267,11 +306,10 @@ static int reset_arena(hk_arena_t *a)
 	return dirty;
 }
 
-HK_API void hk_arena_reset(hk_arena_t *a)
+static void reset_one(hk_arena_t *a)
 {
-	a = hk_arena_check(a, "hk_arena_reset");
-	if (a == &hk_arena0)
-		return; /* the process heap is never reset */
+	if ((a->flags & HK_ARENA_BUMP) && hk_bump_reset(a))
+		return; /* a region arena's steady state: the cursor rewound */
 	int dirty = reset_arena(a);
 	if (a->flags & HK_ARENA_ZERO_ON_RESET) {
 		uint64_t next;
@@ -281,6 +319,56 @@ HK_API void hk_arena_reset(hk_arena_t *a)
 	}
 }
 
+/* Children first, down the whole family (family lock held). */
+static void reset_family(hk_arena_t *a)
+{
+	for (hk_arena_t *c = a->child; c; c = c->sibling)
+		reset_family(c);
+	reset_one(a);
+}
+
+HK_API void hk_arena_reset(hk_arena_t *a)
+{
+	a = hk_arena_check(a, "hk_arena_reset");
+	if (a == &hk_arena0)
+		return; /* the process heap is never reset */
+	/* Without children no lock: a child made meanwhile comes after the reset. */
+	if (!__atomic_load_n(&a->child, __ATOMIC_RELAXED)) {
+		reset_one(a);
+		return;
+	}
+	family_lock_live(a, "hk_arena_reset");
+	reset_family(a);
+	hk_unlock(&family);
+}
+
+/* Children first; links cleared before the arena is marked dead (its slot
+ * may be recycled at once). Family lock held, or no family. */
+static void destroy_family(hk_arena_t *a)
+{
+	hk_arena_t *c = a->child, *next;
+	for (; c; c = next) {
+		next = c->sibling;
+		destroy_family(c);
+	}
+	a->parent = a->sibling = NULL;
+	__atomic_store_n(&a->child, NULL, __ATOMIC_RELAXED);
+	if (a->flags & HK_ARENA_BUMP)
+		hk_bump_drop(a);
+	destroy_arena(a);
+}
+
+/* Takes a out of its parent's children (family lock held). */
+static void detach(hk_arena_t *a)
+{
+	hk_arena_t **pp;
+	if (!a->parent)
+		return;
+	for (pp = &a->parent->child; *pp != a; pp = &(*pp)->sibling)
+		;
+	__atomic_store_n(pp, a->sibling, __ATOMIC_RELAXED);
+}
+
 HK_API void hk_arena_destroy(hk_arena_t *a)
 {
 	if (!a)
@@ -288,7 +376,15 @@ HK_API void hk_arena_destroy(hk_arena_t *a)
 	a = hk_arena_check(a, "hk_arena_destroy");
 	if (a == &hk_arena0)
 		return;
-	destroy_arena(a);
+	if (!__atomic_load_n(&a->parent, __ATOMIC_RELAXED) &&
+	    !__atomic_load_n(&a->child, __ATOMIC_RELAXED)) {
+		destroy_family(a);
+		return;
+	}
+	family_lock_live(a, "hk_arena_destroy");
+	detach(a);
+	destroy_family(a);
+	hk_unlock(&family);
 }
 
 static __attribute__((noinline)) void *arena_malloc_slow(hk_arena_t *a, size_t size)
@@ -297,7 +393,7 @@ static __attribute__((noinline)) void *arena_malloc_slow(hk_arena_t *a, size_t s
 	if (a == &hk_arena0)
 		return hk_malloc(size);
 	size_t need = size + HK_CANARY;
-	if (need <= 1024 && need >= size && HK_NLANE > 0 &&
+	if (need <= 1024 && need >= size && HK_NLANE > 0 && !(a->flags & HK_ARENA_BUMP) &&
 	    (int)hk_class_table[(need + 15) >> 4] < HK_NLANE) {
 		/* An empty bin (every request's first block after a reset):
 		 * straight to the cache, which counts the allocation. */
@@ -334,6 +430,13 @@ HK_API void *hk_arena_malloc(hk_arena_t *a, size_t size)
 				hk_canary_set(p, size, hk_class_size(cls));
 			return p;
 		}
+	}
+	/* A region arena has no cache slot: its bins never hold a block, so
+	 * its bump comes after the cache's miss and costs the others nothing. */
+	if (__builtin_expect(a != NULL && (a->flags & HK_ARENA_BUMP), 0)) {
+		void *p;
+		if (__builtin_expect(hk_bump_malloc(a, size, &p), 1))
+			return p;
 	}
 	return arena_malloc_slow(a, size);
 }
@@ -379,7 +482,7 @@ HK_API hk_arena_t *hk_arena_of(const void *p)
 	hk_desc_t *d = hk_desc_of(p);
 	hk_arena_t *a = NULL;
 	if (d) {
-		if (d->kind == HK_KIND_SLAB || d->kind == HK_KIND_POOL)
+		if (d->kind == HK_KIND_SLAB || d->kind == HK_KIND_POOL || d->kind == HK_KIND_BUMP)
 			a = hk_arena_at(d->arena);
 	} else {
 		size_t usable;

@@ -43,6 +43,9 @@ int hk_heap_split(void);
 void hk_arena_init0(void);
 unsigned hk_arena_count(void);
 void hk_arenas_lock_all(void);
+/* The lock of parent/child links, first in the lock order (fork takes it). */
+void hk_arena_family_lock(void);
+void hk_arena_family_unlock(void);
 void hk_arenas_unlock_all(void);
 
 /* ---- purger (core/purge.c) ---- */

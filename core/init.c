@@ -105,6 +105,7 @@ void hk_fatal(const char *call, const char *what, const void *p)
 
 static void fork_prepare(void)
 {
+	hk_arena_family_lock();
 	hk_purge_atfork_prepare();
 	hk_lanes_lock();
 	hk_arenas_lock_all();
@@ -126,6 +127,7 @@ static void fork_parent(void)
 {
 	fork_unlock();
 	hk_purge_atfork_parent();
+	hk_arena_family_unlock();
 }
 
 static void fork_child(void)
@@ -134,6 +136,7 @@ static void fork_child(void)
 	hk_purge_atfork_child();
 	hk_platform_atfork_child();
 	hk_lanes_after_fork_child();
+	hk_arena_family_unlock();
 }
 
 /* ---- init ---- */

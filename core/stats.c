@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/arena_bump.h"
 #include "core/backend.h"
 #include "core/core.h"
 #include "core/lane.h"
@@ -34,7 +35,8 @@ HK_API int hk_stats_get(hk_stats_t *out)
 		hk_arena_t *a = hk_arena_at(i);
 		if (!a || a->magic != HK_ARENA_LIVE)
 			continue;
-		live += a->ctr.live;
+		uint64_t bump_allocs;
+		live += a->ctr.live + hk_bump_live(a, &bump_allocs);
 		committed += a->ctr.committed;
 	}
 	out->live_bytes = live > bins ? live - bins : 0;
@@ -117,11 +119,13 @@ HK_API int hk_arena_stats(hk_arena_t *a, hk_arena_stats_t *out)
 		out->allocs += s.malloc_fast + s.malloc_slow;
 		out->frees += s.free_fast + s.free_slow;
 	} else {
-		uint64_t allocs, frees;
+		uint64_t allocs, frees, bump_allocs;
 		size_t held;
 		hk_cache_sum(a, &allocs, &frees, &held);
 		out->live_bytes = out->live_bytes > held ? out->live_bytes - held : 0;
-		out->allocs += allocs;
+		/* Region mode: blocks bumped and not freed (core/arena_bump.c). */
+		out->live_bytes += hk_bump_live(a, &bump_allocs);
+		out->allocs += allocs + bump_allocs;
 		out->frees += frees;
 	}
 	out->backing = a->backing;

@@ -81,12 +81,13 @@
  * malloc_trim asks every lane to flush (`trim` flag, honoured on the
  * owner's next slow path) besides flushing the caller's.
  *
- * Lock order (outer first): purge lock → cache slot locks (slot by slot)
- * → lanes lock → class locks (arena by arena, class by class) → arena
- * lock → region lock → large lock. The purge lock is taken with none of
- * the others held: by the purger, by arena destroy (so spans the purger
- * holds between taking them dirty and putting them clean are never
- * rebuilt under it) and by fork. Bins flush under their slot lock (thread
+ * Lock order (outer first): family lock → purge lock → cache slot locks
+ * (slot by slot) → lanes lock → class locks (arena by arena, class by
+ * class) → arena lock → region lock → large lock; the arena table lock
+ * nests inside the family lock and outside the class locks. The purge
+ * lock is taken with none of the others held but the family lock: by the
+ * purger, by arena destroy (so spans the purger holds between taking them
+ * dirty and putting them clean are never rebuilt under it) and by fork. Bins flush under their slot lock (thread
  * exit, trim) or with no lock (a full bin, the owner's own use), always
  * taking the class lock inside. Lock-free: the malloc/free fast paths of
  * every arena (thread-local bins), reading descriptors of live blocks,
@@ -123,6 +124,7 @@ enum hk_kind {
 	HK_KIND_SLAB,     /* slab of any arena: the only kind free()'s fast path takes */
 	HK_KIND_POOL,     /* one POOL block (live) */
 	HK_KIND_PURGING,  /* free span out of the lists while being purged */
+	HK_KIND_BUMP,     /* chunk of a region-mode arena (core/arena_bump.c) */
 };
 
 /* flags (cold, head unit) */
@@ -181,19 +183,44 @@ typedef struct hk_arena_stats_ctr {
 	atomic_uint_fast64_t allocs, frees, failed, fallbacks;
 } hk_arena_ctr_t;
 
+/*
+ * Region mode (HK_ARENA_BUMP, core/arena_bump.c): blocks are cut from the
+ * current chunk by a pointer bump, each after an 8-byte header (its usable
+ * size, 8 mod 16, ^ key ^ address; bit 0 set once freed). Written by one thread at a time
+ * (the caller serialises allocation, reset and destroy: include/hakmem.h);
+ * atomics only so that frees and stats readers of other threads may look.
+ */
+typedef struct hk_bump {
+	_Atomic uintptr_t cur;   /* header of the next block (8 mod 16); 0: no chunk */
+	uintptr_t end;           /* end of the current chunk; 0: no chunk */
+	uintptr_t key;           /* header key: changes at every reset */
+	_Atomic uint64_t allocs; /* bump blocks handed out since create */
+	uint32_t chunk, first;   /* head units of the current and first chunk (HK_NIL: none) */
+	_Atomic uint32_t mixed;  /* blocks of the normal paths exist: reset takes the full path */
+	/* Since the last reset; live bytes are derived from them. */
+	_Atomic uint64_t round_allocs; /* `allocs` at the last reset */
+	_Atomic size_t used;     /* bytes consumed in chunks retired since */
+	_Atomic size_t pad;      /* alignment padding */
+	_Atomic size_t freed;    /* bytes of blocks freed (any thread) */
+} hk_bump_t;
+
 struct hk_arena {
 	uint32_t magic;    /* HK_ARENA_LIVE or HK_ARENA_DEAD */
 	uint16_t index;
 	uint16_t heap;     /* 1: part of the default heap (a NUMA node's arena) */
 	uint32_t bins;     /* cache slot * HK_ROW_WORDS: the lanes' first bin of this arena */
 	hk_lock_t lock;    /* spans, runs, counters below */
+	unsigned flags;    /* HK_ARENA_*: hk_arena_malloc tests HK_ARENA_BUMP first */
+	hk_bump_t bump;
+	/* Family links (the family lock, core/arena.c); `child` is also read
+	 * without it (relaxed) to skip the lock for an arena without one. */
+	struct hk_arena *parent, *child, *sibling;
 	uint32_t buckets[HK_SPAN_BUCKETS]; /* free spans by length */
 	uint32_t runs;     /* first run head */
 	_Atomic size_t inuse; /* bytes of spans handed out + large mappings (capacity) */
 	size_t capacity;
 	int node;
 	hk_hugepage_policy_t policy;
-	unsigned flags;
 	hk_backing_t backing;
 	char name[32];
 	hk_arena_ctr_t ctr;

@@ -85,9 +85,26 @@ typedef struct hk_arena_config {
 	hk_hugepage_policy_t hugepages;
 	unsigned flags;                 /* HK_ARENA_* */
 	const char *name;               /* shown in stats; copied */
+	hk_arena_t *parent;             /* NULL: none. A child arena is reset when its parent is
+					   reset and destroyed when its parent is destroyed (APR
+					   subpools, talloc hierarchies); destroying a child alone
+					   detaches it. The parent must be a live user arena. */
 } hk_arena_config_t;
 
 #define HK_ARENA_ZERO_ON_RESET 0x1u /* purge every page on reset (RSS drops at once) */
+/* Region mode. Allocation is a pointer bump; hk_free of such a block only
+ * checks it and counts it (its memory comes back at hk_arena_reset /
+ * hk_arena_destroy); hk_arena_realloc may grow the last block in place.
+ * Each block has an 8-byte header; blocks up to 256 KiB are bumped, larger
+ * ones (or alignments above 64 KiB) take the arena's normal paths.
+ * Threads: a region arena takes no lock to allocate. Calls that allocate
+ * from it (hk_arena_malloc/calloc/realloc/aligned_alloc, hk_realloc of
+ * its blocks), hk_arena_reset and hk_arena_destroy must not run in two
+ * threads at once: serialise them yourself (a mutex around a shared
+ * arena), as with an APR pool or an obstack; two threads bumping at once
+ * would hand out overlapping blocks. hk_free, hk_usable_size, hk_arena_of
+ * and hk_arena_stats of its blocks are safe from any thread at any time. */
+#define HK_ARENA_BUMP 0x2u
 
 typedef struct hk_arena_stats_s {
 	char name[32];

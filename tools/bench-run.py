@@ -56,6 +56,11 @@ class Bench:
         return "linked" in self.opts
 
     @property
+    def program(self):
+        """A real program run by bench/programs/run.py (option `program`)."""
+        return "program" in self.opts
+
+    @property
     def timeout(self):
         return float(self.opts.get("timeout", 60))
 
@@ -303,9 +308,23 @@ def numactl_wrap():
     return None
 
 
+PROGRAMS_PY = os.path.join(ROOT, "bench", "programs", "run.py")
+
+
 def bench_argv(bench, alloc, bindir):
+    if bench.program:
+        return [sys.executable, PROGRAMS_PY, "run"] + bench.argv + ["--work", os.path.join(bindir, "programs")]
     prog = bench.argv[0] + ("_hk" if alloc.linked else "")
-    return [os.path.join(bindir, prog)] + bench.argv[1:]
+    return [os.path.join(bindir, prog)] + [a.replace("{ROOT}", ROOT) for a in bench.argv[1:]]
+
+
+def bench_env(bench, alloc):
+    """The allocator's environment; a real program's runner (python) is not itself
+    preloaded: it gets the library in HK_PROG_PRELOAD and preloads only the program."""
+    env = alloc.env(bench.env_for(alloc))
+    if bench.program:
+        env["HK_PROG_PRELOAD"] = env.pop("LD_PRELOAD", "")
+    return env
 
 
 def applies(bench, alloc, bindir):
@@ -332,7 +351,7 @@ def run_rounds(b, todo, rounds, bindir, cells, wrap, progress):
             progress["done"] += 1
             if cell["status"] != "ok":
                 continue  # a failed cell stays failed; don't wait on it again
-            res = run_once(bench_argv(b, a, bindir), a.env(b.env_for(a)), b.timeout,
+            res = run_once(bench_argv(b, a, bindir), bench_env(b, a), b.timeout,
                            wrap if "numactl" in b.opts else None)
             if res["status"] != "ok":
                 cell.update(status=res["status"], detail=res.get("detail", ""))
@@ -357,6 +376,23 @@ def run_rounds(b, todo, rounds, bindir, cells, wrap, progress):
                 f"   (elapsed {el:.0f}s, ~{eta:.0f}s left)")
 
 
+def prepare_program(b, bindir, cells, todo):
+    """Generates a real program's inputs and its reference output (a run without
+    preload) before the timed rounds; if that fails, every cell of the row says so."""
+    p = subprocess.run([sys.executable, PROGRAMS_PY, "prepare"] + b.argv +
+                       ["--work", os.path.join(bindir, "programs")], capture_output=True, text=True)
+    if p.returncode == 0:
+        return True
+    log(f"bench: {b.name}: preparing failed: {p.stderr.strip()[-300:]}")
+    for a in todo:
+        cells[a.name] = {"status": "error", "detail": "no reference run", "values": {}, "rss": []}
+    return False
+
+
+def program_missing(b):
+    return subprocess.run([sys.executable, PROGRAMS_PY, "have"] + b.argv[:1]).returncode != 0
+
+
 def run_suite(benches, allocs, rounds, bindir):
     """results[bench][alloc] = {status, detail, values{metric: [..]}, rss: [..]}"""
     results = {}
@@ -366,6 +402,8 @@ def run_suite(benches, allocs, rounds, bindir):
     for b in benches:
         cells = results.setdefault(b.name, {})
         todo = [a for a in allocs if applies(b, a, bindir)]
+        if b.program and not prepare_program(b, bindir, cells, todo):
+            continue
         with hugetlb_pool(int(b.opts.get("hugepages", 0)), b.name):
             run_rounds(b, todo, rounds, bindir, cells, wrap, progress)
     for cells in results.values():
@@ -583,6 +621,44 @@ def rss_table(benches, results, names, base):
     return L
 
 
+def program_tables(benches, results, names, base, rounds):
+    """Real programs: CPU time and peak RSS as ratios to the baseline (< 1 is better, as
+    programs are judged), geometric means, and hakmem's geometric mean against each peer."""
+    L = ["", f"## Real programs under LD_PRELOAD (median of {rounds} interleaved rounds; "
+         f"ratio to {base}, < 1 is better)", "",
+         "bench/programs/run.py: CPU time is user+sys of the program's process tree (redis: the "
+         "server's own, from /proc/PID/stat), peak RSS its ru_maxrss (redis: VmHWM). A cell "
+         "counts only if the output matched a run without preload (else **fail**).", ""]
+    for title, get in (("CPU time, s", lambda c: c["median"].get("cpu_secs")),
+                       ("peak RSS, MB", lambda c: c["rss_median_kb"] / 1024 if c["rss_median_kb"] else None)):
+        L += [f"| {title} | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+        val = {}
+        for b in benches:
+            cells = results.get(b.name, {})
+            val[b.name] = {n: get(c) for n, c in cells.items() if c["status"] == "ok"}
+            bv = val[b.name].get(base)
+            out = []
+            for n in names:
+                c, v = cells.get(n), val[b.name].get(n)
+                if c is None:
+                    out.append("")
+                elif c["status"] != "ok":
+                    out.append(f"**{c['status']}**")
+                else:
+                    out.append(f"{v / bv:.2f} ({v:.3g})" if bv and v else fmt_num(v))
+            L.append(f"| {b.argv[0]} | " + " | ".join(out) + " |")
+
+        def gm(n, d):  # geometric mean of n's value over d's, where both ran
+            return geomean([v[n] / v[d] for v in val.values() if v.get(n) and v.get(d)])
+        L.append("| **geometric mean** | " + " | ".join(
+            f"**{gm(n, base):.3f}**" if base and gm(n, base) else "" for n in names) + " |")
+        if "hakmem" in names:
+            L.append("| hakmem ÷ this allocator | " + " | ".join(
+                f"{gm('hakmem', n):.3f}" if gm("hakmem", n) else "" for n in names) + " |")
+        L.append("")
+    return L
+
+
 def report_md(info, benches, results, allocs, cg, st, setname, rounds, cg_names):
     names = [a.name for a in allocs]
     base = BASELINE if BASELINE in names else (names[0] if names else None)
@@ -595,8 +671,11 @@ def report_md(info, benches, results, allocs, cg, st, setname, rounds, cg_names)
         L.append(f"- **{n}**: {what}")
     for n, why in info["absent"].items():
         L.append(f"- **{n}**: absent — {why}")
-    if benches:
-        L += speed_tables(benches, results, names, base, rounds)
+    micro = [b for b in benches if not b.program]
+    if micro:
+        L += speed_tables(micro, results, names, base, rounds)
+    if len(micro) < len(benches):
+        L += program_tables([b for b in benches if b.program], results, names, base, rounds)
     if cg:
         L += ["", "## Callgrind instructions per operation (repeatable; lower is better)", "",
               "(Ir(N) − Ir(0)) / N: the benchmark loop's own instructions included, start-up excluded. "
@@ -631,8 +710,9 @@ def report_md(info, benches, results, allocs, cg, st, setname, rounds, cg_names)
     return "\n".join(L) + "\n"
 
 
-def charts(path_base, benches, results, allocs):
-    """Two PNGs via gnuplot: ratios to the baseline, and peak RSS. Returns the files made."""
+def charts(path_base, benches, results, allocs, programs=False):
+    """Two PNGs via gnuplot: ratios to the baseline, and peak RSS. Returns the files made.
+    programs: the real-program rows, as CPU time ratios (lower is better, as in their table)."""
     if not shutil.which("gnuplot"):
         log("gnuplot not found: no charts")
         return []
@@ -640,6 +720,9 @@ def charts(path_base, benches, results, allocs):
     base = BASELINE if BASELINE in names else names[0]
     rows = [r for r in build_rows(benches, results) if r[3]]
     made = []
+    what = "real programs" if programs else "benchmarks"
+    if programs:
+        path_base += "-programs"
     for kind in ("ratio", "rss"):
         dat = f"{path_base}-{kind}.dat"
         with open(dat, "w") as f:
@@ -653,13 +736,15 @@ def charts(path_base, benches, results, allocs):
                     if c and c["status"] == "ok":
                         if kind == "ratio":
                             v = ratio(cell_text(c, metric), cell_text(cells.get(base), metric), metric)
+                            v = 1 / v if programs and v else v
                         else:
                             v = c["rss_median_kb"] / 1024
                     vals.append("NaN" if v is None else f"{v:.4g}")
                 f.write(label.replace(" ", "_") + " " + " ".join(vals) + "\n")
         png = f"{path_base}-{kind}.png"
-        ylabel = (f"speed relative to {base} (higher is better)" if kind == "ratio"
-                  else "peak RSS, MB (log scale; lower is better)")
+        ylabel = ("peak RSS, MB (log scale; lower is better)" if kind == "rss" else
+                  f"CPU time relative to {base} (lower is better)" if programs else
+                  f"speed relative to {base} (higher is better)")
         plots = ", ".join(f"'{dat}' using {i + 2}:xtic(1) title '{n}'" if i == 0
                           else f"'' using {i + 2} title '{n}'" for i, n in enumerate(names))
         width = max(1600, 300 + 8 * len(rows) * len(names))  # room for every bar
@@ -674,7 +759,7 @@ def charts(path_base, benches, results, allocs):
             "set grid ytics", f"set ylabel '{ylabel}'",
             "set logscale y 2" if kind == "ratio" else "set logscale y 10",
             "set arrow from graph 0, first 1 to graph 1, first 1 nohead lw 2 dt 2" if kind == "ratio" else "",
-            f"set title 'hakmem benchmarks: {'ratio to ' + base if kind == 'ratio' else 'peak RSS'}'",
+            f"set title 'hakmem {what}: {'ratio to ' + base if kind == 'ratio' else 'peak RSS'}'",
             f"plot {plots}", ""])
         gpf = f"{path_base}-{kind}.gp"
         with open(gpf, "w") as f:
@@ -713,9 +798,11 @@ def main():
     pick = lambda s: [b for b in all_benches if s in b.sets and (not args.only or re.search(args.only, b.name))]
     cg_only = args.set == "callgrind"
     benches = [] if cg_only else pick(args.set)
-    missing = [b for b in benches + pick("callgrind") if not os.path.exists(os.path.join(bindir, b.argv[0]))]
+    missing = [b for b in benches + pick("callgrind") if (program_missing(b) if b.program else
+               not os.path.exists(os.path.join(bindir, b.argv[0])))]
     for b in missing:
-        log(f"bench: {b.name}: binary {b.argv[0]} not built ({b.origin}); skipped")
+        log(f"bench: {b.name}: " + (f"program {b.argv[0]} not installed (tools/deps.sh bench)" if b.program
+            else f"binary {b.argv[0]} not built") + f" ({b.origin}); skipped")
     benches = [b for b in benches if b not in missing]
 
     allocs, absent = find_allocs(args.builddir, bindir, args.alloc)
@@ -743,7 +830,10 @@ def main():
     base = os.path.join(outdir, f"bench-{args.set}-{stamp}")
     md = report_md(info, benches, results, allocs, cg, st, args.set, rounds,
                    [a.name for a in cg_allocs])
-    pngs = charts(base, benches, results, allocs) if results else []
+    micro = [b for b in benches if not b.program]
+    pngs = charts(base, micro, results, allocs) if results and micro else []
+    if any(b.program for b in benches):
+        pngs += charts(base, [b for b in benches if b.program], results, allocs, programs=True)
     if pngs:
         md += "\n" + "\n".join(f"![{os.path.basename(p)}]({os.path.basename(p)})" for p in pngs) + "\n"
     with open(base + ".md", "w") as f:

@@ -23,6 +23,10 @@ smokes=(
 	"large 4 1 8 2"
 	"numa 4 2 1"
 	"arena_pairs 64 10000 0" "arena_pairs 1024 2000 4"
+	"request_malloc 64 16 4096 20000" "request_obstack 64 16 4096 20000"
+	"request_apr 64 16 4096 20000" "request_talloc 64 16 4096 20000"
+	"request_mi 64 16 4096 20000" "request_hk 64 16 4096 20000" "request_hk 1024 16 256 20000"
+	"request_hk 64 16 4096 20000 400 bump"
 )
 # A library without malloc (the allocator not built in yet) would only rerun glibc.
 hk=0

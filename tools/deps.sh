@@ -8,18 +8,22 @@ set -euo pipefail
 
 want=${1:-all}
 build_pkgs=(gcc g++ make pkg-config binutils python3-kconfiglib liburing-dev libnuma-dev
-	    libcriterion-dev clang libclang-rt-14-dev numactl)
+	    libcriterion-dev clang libclang-rt-14-dev numactl liblua5.4-dev)
 # Real programs run under LD_PRELOAD by the test suite.
 program_pkgs=(python3 git sqlite3 redis-server redis-tools)
+# The per-request peers (bench/request/): APR pools, talloc, mimalloc heaps.
 bench_pkgs=(libmimalloc-dev libjemalloc-dev libtcmalloc-minimal4 gnuplot-nox valgrind strace
-	    libhugetlbfs-bin)
+	    libhugetlbfs-bin libapr1-dev libtalloc-dev)
+# Real programs of bench/programs/ (with program_pkgs): lua, jq and perl workloads.
+bench_program_pkgs=(lua5.4 jq perl)
 # The two-node NUMA test boots a guest kernel under qemu.
 numa_pkgs=(qemu-system-x86 linux-image-amd64 cpio)
 
 case $want in
 build) pkgs=("${build_pkgs[@]}" "${program_pkgs[@]}" "${numa_pkgs[@]}") ;;
-bench) pkgs=("${build_pkgs[@]}" "${bench_pkgs[@]}") ;;
-all)   pkgs=("${build_pkgs[@]}" "${program_pkgs[@]}" "${bench_pkgs[@]}" "${numa_pkgs[@]}") ;;
+bench) pkgs=("${build_pkgs[@]}" "${bench_pkgs[@]}" "${program_pkgs[@]}" "${bench_program_pkgs[@]}") ;;
+all)   pkgs=("${build_pkgs[@]}" "${program_pkgs[@]}" "${bench_pkgs[@]}" "${bench_program_pkgs[@]}"
+	     "${numa_pkgs[@]}") ;;
 *) echo "usage: $0 [build|bench|all]" >&2; exit 2 ;;
 esac
 

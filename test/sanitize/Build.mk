@@ -33,12 +33,31 @@ $(O)/test/sanitize/tsan/%: test/api/%.c $(tsan-objs) $(wildcard test/api/*.h) te
 	@echo "  TEST    $@"
 	@$(CC) $(TEST_CFLAGS) $(SAN_TSAN) -I test/sanitize/mini -I include $< $(tsan-objs) -o $@ $(LDLIBS)
 
+# The Lua host (test/lua/Build.mk) on the sanitized hakmem, for check-lua.sh: arenas
+# created, reset and destroyed by several threads, under ASan+UBSan and TSan.
+san-lua := $(O)/test/sanitize/asan/luahost $(O)/test/sanitize/tsan/luahost
+$(O)/test/sanitize/asan/luahost: $(LH_DEPS) $(asan-objs)
+	@mkdir -p $(dir $@)
+	@echo "  PROG    $@"
+	@$(CC) $(TEST_CFLAGS) $(SAN_ASAN) $(LUA_CFLAGS) -I include $(LH_SRCS) $(asan-objs) -o $@ \
+		$(LUA_LIBS) $(LDLIBS)
+$(O)/test/sanitize/tsan/luahost: $(LH_DEPS) $(tsan-objs)
+	@mkdir -p $(dir $@)
+	@echo "  PROG    $@"
+	@$(CC) $(TEST_CFLAGS) $(SAN_TSAN) $(LUA_CFLAGS) -I include $(LH_SRCS) $(tsan-objs) -o $@ \
+		$(LUA_LIBS) $(LDLIBS)
+
 once-suites-y += check-sanitize
 .PHONY: check-sanitize
 # detect_leaks=0: hakmem's blocks live in its own mappings, invisible to LeakSanitizer.
 check-sanitize: export ASAN_OPTIONS := detect_leaks=0
 check-sanitize: export UBSAN_OPTIONS := print_stacktrace=1
 check-sanitize: export TSAN_OPTIONS := die_after_fork=0
-check-sanitize: $(asan-bins) $(tsan-bins)
+check-sanitize: $(asan-bins) $(tsan-bins) $(san-lua)
 	@bash tools/run-tests.sh $(HK_TEST_RESULTS) $(LABEL)-asan $(asan-bins)
 	@bash tools/run-tests.sh $(HK_TEST_RESULTS) $(LABEL)-tsan $(tsan-bins)
+	@LUAHOST=$(abspath $(O)/test/sanitize/asan/luahost) \
+		bash tools/run-tests.sh $(HK_TEST_RESULTS) $(LABEL)-asan test/lua/check-lua.sh
+	@LUAHOST=$(abspath $(O)/test/sanitize/tsan/luahost) LUA_CHECK_JOBS=6 \
+		TSAN_OPTIONS="$$TSAN_OPTIONS suppressions=$(abspath test/sanitize/tsan-lua.supp)" \
+		bash tools/run-tests.sh $(HK_TEST_RESULTS) $(LABEL)-tsan test/lua/check-lua.sh

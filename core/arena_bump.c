@@ -1,0 +1,275 @@
+/*
+ * core/arena_bump.c — region mode (HK_ARENA_BUMP): chunks of the arena's
+ * spans (kind BUMP, 64 KiB doubling to 1 MiB, or sized for one big block),
+ * linked through their head descriptors (`next`; `bump` = where a retired
+ * chunk's blocks end). A reset rewinds to the first chunk and keeps the
+ * chunks this round reached: no lock, no system call in the steady state.
+ * Must not call arena.c or alloc.c (they call here). Invariant: chunks after
+ * the current one hold no block of this round (their `bump` is their base).
+ */
+#include "core/arena_bump.h"
+#include "core/core.h"
+#include "core/lock.h"
+#include "core/platform.h"
+#include "core/region.h"
+
+#define CHUNK_UNITS_MAX 16u /* 1 + 2 + 4 + 8 + 16 units fill one 2 MiB run */
+#define KEY_STEP 0x9e3779b97f4a7c15ull /* odd: a reset's key differs in every bit pattern */
+#define FREED ((uintptr_t)1)
+
+static uintptr_t ld(_Atomic uintptr_t *v)
+{
+	return atomic_load_explicit(v, memory_order_relaxed);
+}
+
+static void st(_Atomic uintptr_t *v, uintptr_t x)
+{
+	atomic_store_explicit(v, x, memory_order_relaxed);
+}
+
+/* The first block header of a chunk: blocks are 16-byte aligned. */
+static uintptr_t base_of(uint32_t chunk)
+{
+	return (uintptr_t)hk_unit_addr(chunk) + HK_BUMP_HDR;
+}
+
+static uintptr_t end_of(uint32_t chunk)
+{
+	return (uintptr_t)hk_unit_addr(chunk) + ((uintptr_t)hk_desc_at(chunk)->units << HK_UNIT_SHIFT);
+}
+
+static void set_used_end(uint32_t chunk, uintptr_t end)
+{
+	__atomic_store_n(&hk_desc_at(chunk)->bump, end, __ATOMIC_RELEASE);
+}
+
+void hk_bump_init(hk_arena_t *a)
+{
+	hk_bump_t *b = &a->bump;
+	b->chunk = b->first = HK_NIL;
+	b->key = hk_secret ^ ((uintptr_t)a * KEY_STEP);
+}
+
+/* Makes `chunk` current; the one before (if any) is retired with its end. */
+static void enter(hk_bump_t *b, uint32_t chunk)
+{
+	if (b->chunk != HK_NIL) {
+		uintptr_t cur = ld(&b->cur);
+		st(&b->used, ld(&b->used) + (cur - base_of(b->chunk)));
+		/* Before cur moves on: a free that finds cur outside its chunk
+		 * reads this end (core/arena_bump.c used_end). */
+		set_used_end(b->chunk, cur);
+	}
+	b->chunk = chunk;
+	b->end = end_of(chunk);
+	atomic_store_explicit(&b->cur, base_of(chunk), memory_order_release);
+}
+
+/* A new span of `units` (else of `need` units, the least that fits the
+ * request: a capacity may leave room for that only). HK_NIL if none. */
+static uint32_t take_span(hk_arena_t *a, uint32_t *units, uint32_t need)
+{
+	hk_lock(&a->lock);
+	uint32_t h = hk_span_alloc(a, *units, 1);
+	if (h == HK_NIL && *units > need)
+		h = hk_span_alloc(a, *units = need, 1);
+	/* Marked before the arena lock drops (a FREE-looking span would merge). */
+	if (h != HK_NIL)
+		hk_span_mark(h, *units, HK_KIND_BUMP, 0, a->index, (size_t)*units << HK_UNIT_SHIFT);
+	hk_unlock(&a->lock);
+	return h;
+}
+
+/* Moves to a chunk with room for `need` bytes after its base: the next kept
+ * one if it is large enough, else a new one linked after the current one,
+ * twice its size (64 KiB first): the n-th chunk of a round has the same
+ * size in every round, so rounds of one shape take the same chunks. */
+static int next_chunk(hk_arena_t *a, size_t need)
+{
+	hk_bump_t *b = &a->bump;
+	uint32_t units_need = (uint32_t)((need + HK_BUMP_HDR + HK_UNIT - 1) >> HK_UNIT_SHIFT);
+	uint32_t next = b->chunk == HK_NIL ? b->first : hk_desc_at(b->chunk)->next;
+	if (next != HK_NIL && hk_desc_at(next)->units >= units_need) {
+		enter(b, next);
+		return 0;
+	}
+	uint32_t units = b->chunk == HK_NIL ? 1 : 2 * hk_desc_at(b->chunk)->units;
+	units = units > CHUNK_UNITS_MAX ? CHUNK_UNITS_MAX : units;
+	units = units > units_need ? units : units_need;
+	uint32_t h = take_span(a, &units, units_need);
+	if (h == HK_NIL)
+		return -1;
+	hk_desc_at(h)->next = next;
+	set_used_end(h, base_of(h));
+	if (b->chunk == HK_NIL)
+		b->first = h;
+	else
+		hk_desc_at(b->chunk)->next = h;
+	enter(b, h);
+	return 0;
+}
+
+void *hk_bump_alloc(hk_arena_t *a, size_t size, size_t align)
+{
+	hk_bump_t *b = &a->bump;
+	uintptr_t step = hk_bump_step(size), n = step - HK_BUMP_HDR;
+	if (align < 16)
+		align = 16;
+	for (;;) {
+		uintptr_t h = ld(&b->cur);
+		uintptr_t p = (h + HK_BUMP_HDR + align - 1) & ~(uintptr_t)(align - 1);
+		if (h && p - HK_BUMP_HDR <= b->end && hk_bump_fits(p - HK_BUMP_HDR, b->end, size, step)) {
+			*(uintptr_t *)(p - HK_BUMP_HDR) = hk_bump_hdr(b, p, n);
+			st(&b->pad, ld(&b->pad) + (p - HK_BUMP_HDR - h));
+			st(&b->cur, p + n);
+			atomic_store_explicit(&b->allocs, ld(&b->allocs) + 1, memory_order_relaxed);
+			return (void *)p;
+		}
+		/* Worst case after a chunk's base: padding to `align`, then n. */
+		if (next_chunk(a, (align - HK_BUMP_HDR) + n))
+			return NULL;
+	}
+}
+
+void hk_bump_mixed(hk_arena_t *a)
+{
+	atomic_store_explicit(&a->bump.mixed, 1, memory_order_relaxed);
+}
+
+/* Where the handed-out part of chunk d ends: the cursor while it is inside
+ * the chunk (from its base to its very end; a full chunk just before this
+ * one may leave the cursor at this one's start), else the end recorded
+ * when the chunk was retired, stored before the cursor left. */
+static uintptr_t used_end(hk_bump_t *b, const hk_desc_t *d)
+{
+	uintptr_t cur = atomic_load_explicit(&b->cur, memory_order_acquire);
+	if (cur - d->start - HK_BUMP_HDR <= d->bsize - HK_BUMP_HDR)
+		return cur;
+	return __atomic_load_n(&hk_desc_at(hk_unit_of((void *)d->start))->bump, __ATOMIC_ACQUIRE);
+}
+
+size_t hk_bump_check(const void *p, const hk_desc_t *d, const char *call)
+{
+	hk_arena_t *a = hk_arena_at(d->arena);
+	uintptr_t q = (uintptr_t)p;
+	if (a->magic != HK_ARENA_LIVE)
+		hk_fatal(call, "block of a destroyed arena", p);
+	if ((q & 15) || q - d->start < 2 * HK_BUMP_HDR)
+		hk_fatal(call, "invalid pointer (not a block start)", p);
+	uintptr_t end = used_end(&a->bump, d);
+	if (q > end)
+		hk_fatal(call, "invalid pointer (never handed out, or from before a reset)", p);
+	/* A header made with another key (an interior pointer's "header" is
+	 * user data; a block from before a reset has the old key) decodes to
+	 * a size past the chunk's used end, or to low bits other than 8 or 9,
+	 * but for a chance of about 2^-4 * (end - q) / 2^64. */
+	uintptr_t n = ((const uintptr_t *)p)[-1] ^ a->bump.key ^ q;
+	uintptr_t size = n & ~FREED;
+	if ((size & 15) != HK_BUMP_HDR || size > end - q)
+		hk_fatal(call, "invalid pointer (not a block start, or from before a reset)", p);
+	if (n & FREED)
+		hk_fatal(call, "double free or use of freed block", p);
+	return size;
+}
+
+void hk_bump_free(void *p, const hk_desc_t *d, const char *call, size_t size_hint)
+{
+	size_t n = hk_bump_check(p, d, call);
+	if (size_hint > n)
+		hk_fatal(call, "size larger than the block", p);
+	((uintptr_t *)p)[-1] ^= FREED;
+	hk_arena_t *a = hk_arena_at(d->arena);
+	atomic_fetch_add_explicit(&a->ctr.frees, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&a->bump.freed, n, memory_order_relaxed);
+}
+
+int hk_bump_resize(hk_arena_t *a, void *p, size_t usable, size_t size)
+{
+	hk_bump_t *b = &a->bump;
+	uintptr_t q = (uintptr_t)p, step = hk_bump_step(size);
+	if (q + usable != ld(&b->cur) || !hk_bump_fits(q - HK_BUMP_HDR, b->end, size, step))
+		return 0;
+	((uintptr_t *)p)[-1] = hk_bump_hdr(b, q, step - HK_BUMP_HDR);
+	st(&b->cur, q - HK_BUMP_HDR + step);
+	return 1;
+}
+
+/* Gives a list of chunks back to the arena's spans (dirty: the purger
+ * returns their pages after its delay). */
+static void give_back(hk_arena_t *a, uint32_t chunk)
+{
+	uint64_t now = hk_platform_now_ms();
+	hk_lock(&a->lock);
+	while (chunk != HK_NIL) {
+		uint32_t next = hk_desc_at(chunk)->next;
+		hk_span_free(a, chunk, hk_desc_at(chunk)->units, now);
+		chunk = next;
+	}
+	hk_unlock(&a->lock);
+	hk_purge_kick();
+}
+
+/* A new round: every block so far becomes invalid (new key), counters of
+ * the round start over. */
+static void new_round(hk_bump_t *b)
+{
+	b->key += KEY_STEP;
+	st(&b->round_allocs, ld(&b->allocs));
+	st(&b->used, 0);
+	st(&b->pad, 0);
+	st(&b->freed, 0);
+}
+
+int hk_bump_reset(hk_arena_t *a)
+{
+	hk_bump_t *b = &a->bump;
+	if (atomic_load_explicit(&b->mixed, memory_order_relaxed) || (a->flags & HK_ARENA_ZERO_ON_RESET)) {
+		hk_bump_drop(a);
+		return 0;
+	}
+	if (b->chunk == HK_NIL)
+		return 1;
+	/* Chunks this round did not reach were not needed: they go back. */
+	uint32_t rest = hk_desc_at(b->chunk)->next;
+	if (rest != HK_NIL) {
+		hk_desc_at(b->chunk)->next = HK_NIL;
+		give_back(a, rest);
+	}
+	/* The chunks this round used hold no block of the next one. */
+	for (uint32_t c = b->first; c != HK_NIL; c = hk_desc_at(c)->next)
+		set_used_end(c, base_of(c));
+	new_round(b);
+	b->chunk = HK_NIL;
+	enter(b, b->first);
+	return 1;
+}
+
+void hk_bump_drop(hk_arena_t *a)
+{
+	hk_bump_t *b = &a->bump;
+	/* Back to the arena: a reset visits only what it tracks (slabs,
+	 * POOL spans, large blocks), never the runs. */
+	if (b->first != HK_NIL)
+		give_back(a, b->first);
+	new_round(b);
+	b->chunk = b->first = HK_NIL;
+	b->end = 0;
+	st(&b->cur, 0);
+	atomic_store_explicit(&b->mixed, 0, memory_order_relaxed);
+}
+
+size_t hk_bump_live(hk_arena_t *a, uint64_t *allocs)
+{
+	hk_bump_t *b = &a->bump;
+	uint64_t n = ld(&b->allocs), blocks = n - ld(&b->round_allocs);
+	uintptr_t cur = ld(&b->cur);
+	*allocs = n;
+	if (!cur)
+		return 0;
+	/* The current chunk's base, found from the cursor (at most its end). */
+	uintptr_t base = hk_desc_of((void *)(cur - 1))->start + HK_BUMP_HDR;
+	intptr_t live = (intptr_t)(ld(&b->used) + (cur - base) - HK_BUMP_HDR * blocks -
+				   ld(&b->pad) - ld(&b->freed));
+	/* Read while the owner moves on, the parts may disagree a moment. */
+	return live > 0 ? (size_t)live : 0;
+}
