@@ -48,8 +48,13 @@ KCONFIG_ENV := KCONFIG_CONFIG=$(CONFIG)
 $(O) $(O)/include:
 	@mkdir -p $@
 
-# No .config yet: start from configs/defconfig, as `make defconfig` would.
+# No .config yet: start from configs/defconfig, as `make defconfig` would. make
+# remakes this included file before any goal, so on a fresh machine it installs
+# the build packages first (as root; otherwise deps.sh names them and stops):
+# a `deps` prerequisite of `test` would come too late for kconfiglib.
+DEPS_BUILD ?= bash tools/deps.sh build
 $(CONFIG): | $(O)
+	@$(KPY) -c 'import kconfiglib' 2>/dev/null || $(DEPS_BUILD)
 	@echo "  CONFIG  $@ (none yet: configs/defconfig)"
 	@$(KCONFIG_ENV) $(KPY) -m defconfig --kconfig $(KCONFIG) configs/defconfig >/dev/null
 
@@ -102,7 +107,13 @@ $(O)/libhakmem.a: $(OBJS)
 	@rm -f $@
 	@$(AR) rcs $@ $(O)/hakmem-static.o
 
-$(O)/hakmem.pc: Makefile | $(O)
+# hakmem.pc names PREFIX. $(O)/prefix holds the PREFIX of the last make and is
+# rewritten only when it changes, so `make install PREFIX=dir` after a plain
+# `make` writes a hakmem.pc for dir, not for /usr/local.
+$(O)/prefix: FORCE | $(O)
+	@[ "$$(cat $@ 2>/dev/null)" = '$(PREFIX)' ] || echo '$(PREFIX)' >$@
+
+$(O)/hakmem.pc: Makefile include/hakmem.h $(O)/prefix | $(O)
 	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
 	  'Name: hakmem' 'Description: hakmem memory allocator' \
 	  'Version: $(shell sed -n 's/^#define HAKMEM_VERSION "\(.*\)"/\1/p' include/hakmem.h)' \
@@ -135,9 +146,10 @@ deps:
 test: deps
 	@bash tools/test-all.sh
 
-.PHONY: clean distclean help
+.PHONY: clean distclean help FORCE
+FORCE:
 clean:
-	rm -rf $(O)/*/ $(O)/*.so $(O)/*.a $(O)/*.o $(O)/*.pc
+	rm -rf $(O)/*/ $(O)/*.so $(O)/*.a $(O)/*.o $(O)/*.pc $(O)/prefix
 distclean:
 	rm -rf build
 help:

@@ -329,6 +329,13 @@ static void reset_family(hk_arena_t *a)
 
 HK_API void hk_arena_reset(hk_arena_t *a)
 {
+	/* A region arena's steady state first: a live user arena (so init is
+	 * done) without children, rewound in place. */
+	if (__builtin_expect(a != NULL && a->magic == HK_ARENA_LIVE && (a->flags & HK_ARENA_BUMP) &&
+				     !__atomic_load_n(&a->child, __ATOMIC_RELAXED),
+			     1) &&
+	    hk_bump_rewind(a))
+		return;
 	a = hk_arena_check(a, "hk_arena_reset");
 	if (a == &hk_arena0)
 		return; /* the process heap is never reset */

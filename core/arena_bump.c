@@ -14,7 +14,6 @@
 #include "core/region.h"
 
 #define CHUNK_UNITS_MAX 16u /* 1 + 2 + 4 + 8 + 16 units fill one 2 MiB run */
-#define KEY_STEP 0x9e3779b97f4a7c15ull /* odd: a reset's key differs in every bit pattern */
 #define FREED ((uintptr_t)1)
 
 static uintptr_t ld(_Atomic uintptr_t *v)
@@ -47,7 +46,7 @@ void hk_bump_init(hk_arena_t *a)
 {
 	hk_bump_t *b = &a->bump;
 	b->chunk = b->first = HK_NIL;
-	b->key = hk_secret ^ ((uintptr_t)a * KEY_STEP);
+	b->key = hk_secret ^ ((uintptr_t)a * HK_BUMP_KEY_STEP);
 }
 
 /* Makes `chunk` current; the one before (if any) is retired with its end. */
@@ -55,13 +54,14 @@ static void enter(hk_bump_t *b, uint32_t chunk)
 {
 	if (b->chunk != HK_NIL) {
 		uintptr_t cur = ld(&b->cur);
-		st(&b->used, ld(&b->used) + (cur - base_of(b->chunk)));
+		st(&b->extra, ld(&b->extra) + (cur - ld(&b->base)));
 		/* Before cur moves on: a free that finds cur outside its chunk
 		 * reads this end (core/arena_bump.c used_end). */
 		set_used_end(b->chunk, cur);
 	}
 	b->chunk = chunk;
 	b->end = end_of(chunk);
+	st(&b->base, base_of(chunk));
 	atomic_store_explicit(&b->cur, base_of(chunk), memory_order_release);
 }
 
@@ -120,7 +120,7 @@ void *hk_bump_alloc(hk_arena_t *a, size_t size, size_t align)
 		uintptr_t p = (h + HK_BUMP_HDR + align - 1) & ~(uintptr_t)(align - 1);
 		if (h && p - HK_BUMP_HDR <= b->end && hk_bump_fits(p - HK_BUMP_HDR, b->end, size, step)) {
 			*(uintptr_t *)(p - HK_BUMP_HDR) = hk_bump_hdr(b, p, n);
-			st(&b->pad, ld(&b->pad) + (p - HK_BUMP_HDR - h));
+			st(&b->extra, ld(&b->extra) - (p - HK_BUMP_HDR - h)); /* padding */
 			st(&b->cur, p + n);
 			atomic_store_explicit(&b->allocs, ld(&b->allocs) + 1, memory_order_relaxed);
 			return (void *)p;
@@ -137,13 +137,13 @@ void hk_bump_mixed(hk_arena_t *a)
 }
 
 /* Where the handed-out part of chunk d ends: the cursor while it is inside
- * the chunk (from its base to its very end; a full chunk just before this
- * one may leave the cursor at this one's start), else the end recorded
- * when the chunk was retired, stored before the cursor left. */
+ * the chunk (up to its very end; being 8 mod 16 it is never at a chunk's
+ * start), else the end recorded when the chunk was retired, stored before
+ * the cursor left. */
 static uintptr_t used_end(hk_bump_t *b, const hk_desc_t *d)
 {
 	uintptr_t cur = atomic_load_explicit(&b->cur, memory_order_acquire);
-	if (cur - d->start - HK_BUMP_HDR <= d->bsize - HK_BUMP_HDR)
+	if (cur - d->start <= d->bsize)
 		return cur;
 	return __atomic_load_n(&hk_desc_at(hk_unit_of((void *)d->start))->bump, __ATOMIC_ACQUIRE);
 }
@@ -209,17 +209,6 @@ static void give_back(hk_arena_t *a, uint32_t chunk)
 	hk_purge_kick();
 }
 
-/* A new round: every block so far becomes invalid (new key), counters of
- * the round start over. */
-static void new_round(hk_bump_t *b)
-{
-	b->key += KEY_STEP;
-	st(&b->round_allocs, ld(&b->allocs));
-	st(&b->used, 0);
-	st(&b->pad, 0);
-	st(&b->freed, 0);
-}
-
 int hk_bump_reset(hk_arena_t *a)
 {
 	hk_bump_t *b = &a->bump;
@@ -238,7 +227,7 @@ int hk_bump_reset(hk_arena_t *a)
 	/* The chunks this round used hold no block of the next one. */
 	for (uint32_t c = b->first; c != HK_NIL; c = hk_desc_at(c)->next)
 		set_used_end(c, base_of(c));
-	new_round(b);
+	hk_bump_new_round(b);
 	b->chunk = HK_NIL;
 	enter(b, b->first);
 	return 1;
@@ -251,10 +240,11 @@ void hk_bump_drop(hk_arena_t *a)
 	 * POOL spans, large blocks), never the runs. */
 	if (b->first != HK_NIL)
 		give_back(a, b->first);
-	new_round(b);
+	hk_bump_new_round(b);
 	b->chunk = b->first = HK_NIL;
 	b->end = 0;
 	st(&b->cur, 0);
+	st(&b->base, 0);
 	atomic_store_explicit(&b->mixed, 0, memory_order_relaxed);
 }
 
@@ -266,10 +256,8 @@ size_t hk_bump_live(hk_arena_t *a, uint64_t *allocs)
 	*allocs = n;
 	if (!cur)
 		return 0;
-	/* The current chunk's base, found from the cursor (at most its end). */
-	uintptr_t base = hk_desc_of((void *)(cur - 1))->start + HK_BUMP_HDR;
-	intptr_t live = (intptr_t)(ld(&b->used) + (cur - base) - HK_BUMP_HDR * blocks -
-				   ld(&b->pad) - ld(&b->freed));
+	intptr_t live = (intptr_t)(ld(&b->extra) + (cur - ld(&b->base)) - HK_BUMP_HDR * blocks -
+				   ld(&b->freed));
 	/* Read while the owner moves on, the parts may disagree a moment. */
 	return live > 0 ? (size_t)live : 0;
 }

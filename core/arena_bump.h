@@ -8,6 +8,7 @@
 #ifndef HK_CORE_ARENA_BUMP_H
 #define HK_CORE_ARENA_BUMP_H
 
+#include "core/region.h"
 #include "core/types.h"
 
 #define HK_BUMP_HDR ((uintptr_t)8)          /* header word before every block */
@@ -56,6 +57,38 @@ static inline int hk_bump_malloc(hk_arena_t *a, size_t size, void **out)
 		return 1;
 	}
 	return 0;
+}
+
+#define HK_BUMP_KEY_STEP 0x9e3779b97f4a7c15ull /* odd: every reset's key differs */
+
+/* A new round: every block so far becomes invalid (new key); the round's
+ * counters start over. */
+static inline void hk_bump_new_round(hk_bump_t *b)
+{
+	b->key += HK_BUMP_KEY_STEP;
+	atomic_store_explicit(&b->round_allocs,
+			      atomic_load_explicit(&b->allocs, memory_order_relaxed),
+			      memory_order_relaxed);
+	atomic_store_explicit(&b->extra, 0, memory_order_relaxed);
+	atomic_store_explicit(&b->freed, 0, memory_order_relaxed);
+}
+
+/*
+ * Reset's steady state (hk_arena_reset, before any other check): the round
+ * stayed in the first chunk and no other chunk is kept, so rewinding the
+ * cursor is the whole reset. 0: take hk_bump_reset.
+ */
+static inline int hk_bump_rewind(hk_arena_t *a)
+{
+	hk_bump_t *b = &a->bump;
+	uint32_t c = b->chunk;
+	if (c != b->first || c == HK_NIL || (a->flags & HK_ARENA_ZERO_ON_RESET) ||
+	    atomic_load_explicit(&b->mixed, memory_order_relaxed) || hk_desc_at(c)->next != HK_NIL)
+		return 0;
+	hk_bump_new_round(b);
+	atomic_store_explicit(&b->cur, atomic_load_explicit(&b->base, memory_order_relaxed),
+			      memory_order_relaxed);
+	return 1;
 }
 
 /* Create (setup): an empty region state. */

@@ -29,7 +29,8 @@
  * Spans. An arena cuts its runs into spans of whole units. A span is FREE
  * (in a size-bucketed free list of its arena, every unit's descriptor says
  * FREE, head and tail carry the length), SLAB (one size class, blocks
- * carved lazily by a bump pointer), POOL (one block), or PURGING (out of the
+ * carved lazily by a bump pointer), POOL (one block), BUMP (a region arena's
+ * chunk, below), or PURGING (out of the
  * lists while the purger returns its pages, or held whole by core/span.c as
  * hk_arena0's last freed POOL span, inner units still POOL;
  * nobody else touches it). Free spans
@@ -81,20 +82,40 @@
  * malloc_trim asks every lane to flush (`trim` flag, honoured on the
  * owner's next slow path) besides flushing the caller's.
  *
+ * Region arenas (HK_ARENA_BUMP, core/arena_bump.c). Blocks are bumped from
+ * the arena's current chunk, a span of kind BUMP, each after a header word
+ * (usable size ^ key ^ address); the chunks are linked through their head
+ * descriptors. The bump state (struct hk_bump) has no lock: the caller lets
+ * one thread at a time allocate, reset or destroy (include/hakmem.h). Frees
+ * from any thread only read the state: the cursor (acquire) says where the
+ * current chunk's blocks end, and a retired chunk's end is stored in its
+ * head descriptor (release) before the cursor leaves it. A reset rewinds the
+ * cursor to the first chunk and changes the key (older blocks no longer
+ * decode); chunks the round did not reach go back to the span lists. A
+ * region arena has no cache slot.
+ *
+ * Families. Parent/child/sibling links of user arenas change under the
+ * family lock (core/arena.c): create with a parent, destroy of an arena
+ * with a parent or children, reset of an arena with children (the whole
+ * family is reset and destroyed under it, children first). An arena with
+ * no parent and no child (read relaxed) skips it.
+ *
  * Lock order (outer first): family lock → purge lock → cache slot locks
  * (slot by slot) → lanes lock → class locks (arena by arena, class by
  * class) → arena lock → region lock → large lock; the arena table lock
  * nests inside the family lock and outside the class locks. The purge
  * lock is taken with none of the others held but the family lock: by the
  * purger, by arena destroy (so spans the purger holds between taking them
- * dirty and putting them clean are never rebuilt under it) and by fork. Bins flush under their slot lock (thread
- * exit, trim) or with no lock (a full bin, the owner's own use), always
- * taking the class lock inside. Lock-free: the malloc/free fast paths of
- * every arena (thread-local bins), reading descriptors of live blocks,
- * stats reads.
+ * dirty and putting them clean are never rebuilt under it) and by fork.
+ * Bins flush under their slot lock (thread exit, trim) or with no lock (a
+ * full bin, the owner's own use), always taking the class lock inside.
+ * Lock-free: the malloc/free fast paths of every arena (thread-local
+ * bins), reading descriptors of live blocks, stats reads.
  *
  * Atomics: region.used (release after descriptors are committed); the stats
- * counters (relaxed); hk_core.state (init); purger.started; a lane's trim
+ * counters (relaxed); the bump state (relaxed loads and stores by its one
+ * writer, read by frees and stats; `freed` and the frees counter are added
+ * to by any thread); hk_core.state (init); purger.started; a lane's trim
  * flag. Bins and cache counters are plain: written by their owner, or by
  * a reset/destroy that the API orders after the owner's last use.
  *
@@ -195,12 +216,12 @@ typedef struct hk_bump {
 	uintptr_t end;           /* end of the current chunk; 0: no chunk */
 	uintptr_t key;           /* header key: changes at every reset */
 	_Atomic uint64_t allocs; /* bump blocks handed out since create */
+	_Atomic uintptr_t base;  /* first header of the current chunk */
 	uint32_t chunk, first;   /* head units of the current and first chunk (HK_NIL: none) */
 	_Atomic uint32_t mixed;  /* blocks of the normal paths exist: reset takes the full path */
 	/* Since the last reset; live bytes are derived from them. */
 	_Atomic uint64_t round_allocs; /* `allocs` at the last reset */
-	_Atomic size_t used;     /* bytes consumed in chunks retired since */
-	_Atomic size_t pad;      /* alignment padding */
+	_Atomic size_t extra;    /* bytes consumed in chunks retired since, less padding */
 	_Atomic size_t freed;    /* bytes of blocks freed (any thread) */
 } hk_bump_t;
 

@@ -103,7 +103,11 @@ typedef struct hk_arena_config {
  * threads at once: serialise them yourself (a mutex around a shared
  * arena), as with an APR pool or an obstack; two threads bumping at once
  * would hand out overlapping blocks. hk_free, hk_usable_size, hk_arena_of
- * and hk_arena_stats of its blocks are safe from any thread at any time. */
+ * and hk_arena_stats of it and its blocks are safe from any thread at any
+ * time but during its reset or destroy. A free aborts for a pointer never
+ * handed out, an interior pointer, a block from before a reset or one freed
+ * already (checked through the header). Stats: live_bytes counts the
+ * blocks handed out since the last reset and not freed. */
 #define HK_ARENA_BUMP 0x2u
 
 typedef struct hk_arena_stats_s {
@@ -125,11 +129,14 @@ typedef struct hk_arena_stats_s {
 /* NULL config = the defaults (unlimited, local node, AUTO). NULL + errno on failure. */
 HK_API hk_arena_t *hk_arena_create(const hk_arena_config_t *config);
 /* Frees every block and releases the arena's address space. No other
- * thread may allocate from the arena or free its blocks meanwhile. */
+ * thread may allocate from the arena or free its blocks meanwhile. Its
+ * children are destroyed first, down the family; a child destroyed alone
+ * leaves its parent's family. */
 HK_API void hk_arena_destroy(hk_arena_t *arena);
 /* Frees every block at once; the arena stays usable. No other thread may
  * allocate from the arena or free its blocks meanwhile (other threads'
- * cached blocks of it are dropped when they next use it). */
+ * cached blocks of it are dropped when they next use it). Its children
+ * (hk_arena_config_t.parent) are reset first, down the family. */
 HK_API void hk_arena_reset(hk_arena_t *arena);
 HK_API HK_MALLOC_ATTR void *hk_arena_malloc(hk_arena_t *arena, size_t size);
 HK_API HK_MALLOC_ATTR void *hk_arena_calloc(hk_arena_t *arena, size_t count, size_t size);

@@ -56,7 +56,8 @@ check-run:
 check: build-tests
 	@: >$(HK_TEST_RESULTS)
 	@$(MAKE) -s check-run
-	@echo "$$(grep -c ^PASS $(HK_TEST_RESULTS)) passed, $$(grep -c ^FAIL $(HK_TEST_RESULTS)) failed"
+	@echo "$$(grep -c ^PASS $(HK_TEST_RESULTS)) passed, $$(grep -c ^FAIL $(HK_TEST_RESULTS)) failed," \
+		"$$(grep -c ^SKIP $(HK_TEST_RESULTS)) skipped"
 	@! grep -q ^FAIL $(HK_TEST_RESULTS)
 
 list-once-suites:

@@ -41,6 +41,16 @@ static inline hk_arena_stats_t arena_stats(hk_arena_t *a)
 	return s;
 }
 
+/* The tests' random numbers (xorshift32: any nonzero seed). */
+static inline uint32_t xorshift32(uint32_t *s)
+{
+	uint32_t x = *s;
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return *s = x;
+}
+
 /* Fills n bytes with a pattern derived from tag; check_fill verifies it. */
 static inline void fill(void *p, size_t n, uint64_t tag)
 {

@@ -5,10 +5,12 @@
  * size == alignment) for posix_memalign/aligned_alloc/memalign; invalid alignments
  * (EINVAL, output untouched); every impossible size (calloc, reallocarray, huge
  * and near-SIZE_MAX aligned requests) giving NULL + ENOMEM, never a small block;
- * a failed realloc leaving the block intact. Sees include/hakmem.h only.
+ * a failed realloc leaving the block intact; realloc(p, 0) freeing p and
+ * returning NULL. Sees include/hakmem.h only.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -215,16 +217,42 @@ Test(align, failed_realloc_leaves_block_intact)
 	}
 }
 
-/* realloc(p, 0) either frees and returns NULL or returns a block to free; never crashes. */
+/* realloc(p, 0) frees p and returns NULL, as glibc's does, in every band; errno
+ * is left alone (nothing failed). That p is really freed: the tests below. */
 Test(align, realloc_to_zero)
 {
-	for (int i = 0; i < 100; i++) {
-		void *p = hk_malloc((size_t)i * 1000 + 1);
-		void *q = hk_realloc(p, 0);
-		if (q)
-			hk_free(q);
+	static const size_t sz[] = { 1, 48, 1000, 20 * KiB, 300 * KiB, 1 * MiB, 40 * MiB };
+	for (int round = 0; round < 20; round++) {
+		for (size_t i = 0; i < sizeof sz / sizeof sz[0]; i++) {
+			void *p = hk_malloc(sz[i] + (size_t)round);
+			cr_assert_not_null(p);
+			errno = 1234;
+			void *q = hk_realloc(p, 0);
+			cr_assert_null(q, "realloc(p of %zu, 0) = %p, want NULL", sz[i] + (size_t)round, q);
+			cr_assert_eq(errno, 1234, "realloc(p, 0) set errno to %d", errno);
+		}
 	}
+	/* realloc(NULL, 0) is malloc(0): a block of its own, freed once. */
+	void *z = hk_realloc(NULL, 0);
+	cr_assert_not_null(z);
+	cr_assert_eq(hk_arena_of(z), hk_arena_default());
+	hk_free(z);
 }
+
+/* After realloc(p, 0), p is a freed block: freeing it again aborts. */
+static void *volatile zsink;
+static void realloc_to_zero_frees(size_t n)
+{
+	zsink = hk_malloc(n);
+	cr_assert_not_null(zsink);
+	cr_assert_null(hk_realloc(zsink, 0));
+	hk_free(zsink);
+}
+
+Test(align, realloc_to_zero_frees_small, .signal = SIGABRT) { realloc_to_zero_frees(48); }
+Test(align, realloc_to_zero_frees_medium, .signal = SIGABRT) { realloc_to_zero_frees(20 * KiB); }
+Test(align, realloc_to_zero_frees_pool, .signal = SIGABRT) { realloc_to_zero_frees(1 * MiB); }
+Test(align, realloc_to_zero_frees_large, .signal = SIGABRT) { realloc_to_zero_frees(48 * MiB); }
 
 Test(align, stats_trim_and_print)
 {

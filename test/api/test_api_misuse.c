@@ -152,6 +152,23 @@ Test(misuse, realloc_of_freed_large, .signal = SIGABRT)
 	sink = hk_realloc(sink, LARGE * 2);
 }
 
+/* hk_usable_size answers a default-heap slab block inline: its checks must
+ * still see a freed block and a pointer inside a block. */
+Test(misuse, usable_size_of_freed_small, .signal = SIGABRT)
+{
+	void *p = hk_malloc(SMALL);
+	sink = p;
+	hk_free(p);
+	sink = (void *)hk_usable_size(sink);
+}
+
+Test(misuse, usable_size_of_interior_small, .signal = SIGABRT)
+{
+	char *p = hk_malloc(64);
+	sink = p + 16;
+	sink = (void *)hk_usable_size(sink);
+}
+
 Test(misuse, realloc_of_interior, .signal = SIGABRT)
 {
 	char *p = hk_malloc(256);

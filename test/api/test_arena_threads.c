@@ -27,15 +27,6 @@ static struct {
 	int corrupt;
 } ring = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-static uint32_t xorshift32(uint32_t *s)
-{
-	uint32_t x = *s;
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	return *s = x;
-}
-
 /* Swaps a fresh block into the ring; frees whatever it displaced (usually
  * another thread's block, from another arena) after checking it. */
 static void exchange(void *p, size_t len, uint64_t tag)

@@ -2,7 +2,8 @@
 # in every configuration) and the key-value server of examples/kvserver/,
 # checked once (check-kv: loopback only, bounded request count, every value
 # read back, the server stopped by its PID) plus the man page's syntax; and
-# in every configuration, check-exports.sh (what the libraries export).
+# in every configuration, check-exports.sh (what the libraries export). Once:
+# check-install.sh (a fresh configuration, make install, pkg-config).
 # The server binaries are also what bench/kv.mk measures.
 
 KV_DIR      := examples/kvserver
@@ -41,6 +42,13 @@ once-suites-y += check-kv
 check-kv: export KV_BIN := $(abspath $(KV_OUT))
 check-kv: $(kv-bins)
 	@bash tools/run-tests.sh $(HK_TEST_RESULTS) $(LABEL) test/kv/check-kv.sh test/kv/check-man.sh
+
+# Set-up as a newcomer meets it: a fresh configuration, install, pkg-config.
+once-suites-y += check-install
+.PHONY: check-install
+check-install: export HK_O := $(abspath $(O))
+check-install: all
+	@bash tools/run-tests.sh $(HK_TEST_RESULTS) $(LABEL) test/kv/check-install.sh
 
 # The arena API tests share a helper header the generic rule does not know.
 $(filter %/test_arena%,$(api-bins)): test/api/arena_test.h

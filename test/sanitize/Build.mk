@@ -10,7 +10,8 @@ san-cflags := -std=gnu11 -O1 -g -ftls-model=initial-exec -D_GNU_SOURCE
 asan-objs := $(patsubst %.c,$(O)/test/sanitize/asan-obj/%.o,$(san-srcs))
 tsan-objs := $(patsubst %.c,$(O)/test/sanitize/tsan-obj/%.o,$(san-srcs))
 asan-bins := $(patsubst test/api/%.c,$(O)/test/sanitize/asan/%,$(wildcard test/api/*.c))
-tsan-bins := $(O)/test/sanitize/tsan/test_api_threads $(O)/test/sanitize/tsan/test_arena_lanes
+tsan-bins := $(O)/test/sanitize/tsan/test_api_threads $(O)/test/sanitize/tsan/test_arena_lanes \
+	     $(O)/test/sanitize/tsan/test_arena_bump_threads
 
 $(O)/test/sanitize/asan-obj/%.o: %.c $(GEN)
 	@mkdir -p $(dir $@)

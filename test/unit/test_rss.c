@@ -160,7 +160,7 @@ Test(rss, large_cache_stays_under_its_bound)
 Test(rss, large_cache_reuse_keeps_the_whole_mapping)
 {
 	if (CONFIG_HK_HARDENED || CONFIG_HK_LARGE_CACHE == 0)
-		return; /* no cache */
+		cr_skip_test("no large-mapping cache (hardened, or HK_LARGE_CACHE=0)");
 	size_t top = pool_max() > hk_small_max() ? pool_max() : hk_small_max();
 	size_t page = 4096, n = (top + ((size_t)1 << 20) + page - 1) & ~(page - 1);
 	hk_large_trim(0, 1);

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # test/preload/real/gcc.sh — gcc compiling a sizeable generated C file (-O2, ~6k lines)
-# under LD_PRELOAD=$HAKMEM_SO produces the identical object file.
+# under LD_PRELOAD=$HAKMEM_SO produces the identical object file; gcc, cc1 and as ran on
+# hakmem (test/common/loaded.sh).
 set -u
 fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "$0")/../../common/loaded.sh"
 d=$(mktemp -d)
 trap 'rm -rf "$d"' EXIT
 # Many functions with switches, loops, structs and string tables: gcc's own
@@ -39,8 +41,13 @@ C
 } >"$d/prog.c"
 lines=$(wc -l <"$d/prog.c")
 gcc -O2 -c "$d/prog.c" -o "$d/want.o" || fail "gcc without preload failed"
-LD_PRELOAD=$HAKMEM_SO gcc -O2 -c "$d/prog.c" -o "$d/got.o" || fail "gcc under preload failed"
+LD_PRELOAD=$HAKMEM_SO HAKMEM_STATS=1 gcc -O2 -c "$d/prog.c" -o "$d/got.o" 2>"$d/stats" ||
+	fail "gcc under preload failed: $(head -n 5 "$d/stats")"
+hk_loaded "$d/stats" 3 "gcc -c (gcc, cc1, as)"
 cmp -s "$d/want.o" "$d/got.o" || fail "gcc produced a different object under preload"
-LD_PRELOAD=$HAKMEM_SO gcc "$d/got.o" -o "$d/prog" || fail "gcc link under preload failed"
-[ "$("$d/prog")" = "$(LD_PRELOAD=$HAKMEM_SO "$d/prog")" ] || fail "the compiled program differs"
+LD_PRELOAD=$HAKMEM_SO HAKMEM_STATS=1 gcc "$d/got.o" -o "$d/prog" 2>"$d/stats" ||
+	fail "gcc link under preload failed: $(head -n 5 "$d/stats")"
+hk_loaded "$d/stats" 3 "gcc link (gcc, collect2, ld)"
+[ "$("$d/prog")" = "$(LD_PRELOAD=$HAKMEM_SO HAKMEM_STATS=1 "$d/prog" 2>"$d/stats")" ] || fail "the compiled program differs"
+hk_loaded "$d/stats" 1 "the compiled program"
 echo "gcc: identical object for a $lines-line file"

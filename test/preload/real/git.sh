@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # test/preload/real/git.sh — git init/add/commit/log/gc/fsck in a temporary repository
-# under LD_PRELOAD=$HAKMEM_SO gives the same commits (fixed dates and identity) as without.
+# under LD_PRELOAD=$HAKMEM_SO gives the same commits (fixed dates and identity) as without;
+# every git process ran on hakmem (test/common/loaded.sh).
 set -u
 fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "$0")/../../common/loaded.sh"
 d=$(mktemp -d)
 trap 'rm -rf "$d"' EXIT
 export GIT_AUTHOR_NAME=hk GIT_AUTHOR_EMAIL=hk@example.invalid GIT_COMMITTER_NAME=hk \
@@ -23,11 +25,13 @@ session() { # session DIR: the same history every time
 	done
 	git log --format='%H %s' | head -20
 	git gc -q
-	git fsck --no-progress 2>&1
+	git fsck --no-progress && echo 'fsck: ok'
 	git diff HEAD~5 --stat | tail -1
 	git rev-list --all | wc -l
 }
 want=$(session "$d/a") || fail "git without preload failed"
-got=$(LD_PRELOAD=$HAKMEM_SO session "$d/b") || fail "git under preload failed"
+got=$(LD_PRELOAD=$HAKMEM_SO HAKMEM_STATS=1 session "$d/b" 2>"$d/stats") || fail "git under preload failed"
+# init, 8 x (add, commit), log, gc (39 processes with what it runs), fsck, diff, rev-list
+hk_loaded "$d/stats" 22 "git"
 [ "$want" = "$got" ] || fail "git output differs: $(diff <(echo "$want") <(echo "$got") | head)"
 echo "git: same history ($(head -1 <<<"$want"))"

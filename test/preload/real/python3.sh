@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # test/preload/real/python3.sh — an allocation-heavy python3 script gives the same
-# output under LD_PRELOAD=$HAKMEM_SO as without it (also under numactl --localalloc).
+# output under LD_PRELOAD=$HAKMEM_SO as without it (also under numactl --localalloc), and
+# ran on hakmem (test/common/loaded.sh).
 set -u
+. "$(dirname "$0")/../../common/loaded.sh"
 PY=/usr/bin/python3
 [ -x $PY ] || { echo "no /usr/bin/python3"; exit 77; }
 fail() { echo "FAIL: $*"; exit 1; }
-script=$(mktemp --suffix=.py)
-trap 'rm -f "$script"' EXIT
+script=$(mktemp --suffix=.py) stats=$(mktemp)
+trap 'rm -f "$script" "$stats"' EXIT
 cat >"$script" <<'PY'
 import hashlib, json, random, threading, collections
 random.seed(42)
@@ -43,10 +45,13 @@ h.update(repr(sorted(out)).encode())
 print(h.hexdigest())
 PY
 want=$($PY "$script") || fail "python3 without preload failed"
-got=$(LD_PRELOAD=$HAKMEM_SO $PY "$script") || fail "python3 under preload failed (exit $?)"
+got=$(LD_PRELOAD=$HAKMEM_SO HAKMEM_STATS=1 $PY "$script" 2>"$stats") || fail "python3 under preload failed (exit $?)"
+hk_loaded "$stats" 1 python3
 [ "$want" = "$got" ] || fail "python3 output differs: $want vs $got"
 if command -v numactl >/dev/null; then
-	got=$(LD_PRELOAD=$HAKMEM_SO numactl --localalloc $PY "$script") || fail "python3 under preload + numactl --localalloc failed"
+	got=$(LD_PRELOAD=$HAKMEM_SO HAKMEM_STATS=1 numactl --localalloc $PY "$script" 2>"$stats") ||
+		fail "python3 under preload + numactl --localalloc failed"
+	hk_loaded "$stats" 1 "numactl + python3"
 	[ "$want" = "$got" ] || fail "python3 output differs under numactl --localalloc"
 fi
 echo "python3: same output ($want)"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # test/preload/real/sqlite3.sh — sqlite3 with a few thousand inserts, an index and
-# queries gives the same answers under LD_PRELOAD=$HAKMEM_SO (also with numactl).
+# queries gives the same answers under LD_PRELOAD=$HAKMEM_SO (also with numactl), and ran
+# on hakmem (test/common/loaded.sh).
 set -u
+. "$(dirname "$0")/../../common/loaded.sh"
 command -v sqlite3 >/dev/null || { echo "no sqlite3"; exit 77; }
 fail() { echo "FAIL: $*"; exit 1; }
 d=$(mktemp -d)
@@ -22,13 +24,17 @@ trap 'rm -rf "$d"' EXIT
 	echo 'DELETE FROM t WHERE id % 2 = 0; VACUUM; SELECT count(*) FROM t;'
 } >"$d/script.sql"
 want=$(sqlite3 "$d/a.db" <"$d/script.sql") || fail "sqlite3 without preload failed"
-got=$(LD_PRELOAD=$HAKMEM_SO sqlite3 "$d/b.db" <"$d/script.sql") || fail "sqlite3 under preload failed"
+got=$(LD_PRELOAD=$HAKMEM_SO HAKMEM_STATS=1 sqlite3 "$d/b.db" <"$d/script.sql" 2>"$d/stats") || fail "sqlite3 under preload failed"
+hk_loaded "$d/stats" 1 sqlite3
 # randomblob() contents differ between runs; the queries only use their lengths.
 [ "$want" = "$got" ] || fail "sqlite3 output differs: $(diff <(echo "$want") <(echo "$got") | head)"
-got=$(LD_PRELOAD=$HAKMEM_SO sqlite3 :memory: <"$d/script.sql") || fail "sqlite3 :memory: under preload failed"
+got=$(LD_PRELOAD=$HAKMEM_SO HAKMEM_STATS=1 sqlite3 :memory: <"$d/script.sql" 2>"$d/stats") || fail "sqlite3 :memory: under preload failed"
+hk_loaded "$d/stats" 1 "sqlite3 :memory:"
 [ "$want" = "$got" ] || fail "sqlite3 (:memory:) output differs"
 if command -v numactl >/dev/null; then
-	got=$(LD_PRELOAD=$HAKMEM_SO numactl --localalloc sqlite3 :memory: <"$d/script.sql") || fail "sqlite3 + numactl failed"
+	got=$(LD_PRELOAD=$HAKMEM_SO HAKMEM_STATS=1 numactl --localalloc sqlite3 :memory: <"$d/script.sql" 2>"$d/stats") ||
+		fail "sqlite3 + numactl failed"
+	hk_loaded "$d/stats" 1 "numactl + sqlite3"
 	[ "$want" = "$got" ] || fail "sqlite3 output differs under numactl --localalloc"
 fi
 echo "sqlite3: same answers ($(head -1 <<<"$want"))"

@@ -1,0 +1,81 @@
+/*
+ * test/unit/test_arena_bump.c — region arenas' chunks (core/arena_bump.c):
+ * every unit of a chunk is a BUMP span of its arena, the chain doubles from
+ * one unit, a reset keeps the chunks the round reached and gives the others
+ * back to the arena's free spans, and the cursor stays 8 mod 16.
+ */
+#include <criterion/criterion.h>
+#include <stdint.h>
+
+#include "core/arena_bump.h"
+#include "core/core.h"
+#include "core/region.h"
+
+static hk_arena_t *bump_arena(void)
+{
+	hk_arena_config_t cfg = { .numa_node = HK_NODE_LOCAL, .flags = HK_ARENA_BUMP };
+	hk_arena_t *a = hk_arena_create(&cfg);
+	cr_assert_not_null(a);
+	return a;
+}
+
+/* Units of the chunks from the first one on; their count. */
+static unsigned chain(hk_arena_t *a, uint32_t *units, unsigned max)
+{
+	unsigned n = 0;
+	for (uint32_t c = a->bump.first; c != HK_NIL && n < max; c = hk_desc_at(c)->next) {
+		units[n++] = hk_desc_at(c)->units;
+		for (uint32_t u = c; u < c + hk_desc_at(c)->units; u++) {
+			hk_desc_t *d = hk_desc_at(u);
+			cr_assert_eq(d->kind, HK_KIND_BUMP, "unit %u of chunk %u", u, c);
+			cr_assert_eq(d->arena, a->index);
+			cr_assert_eq(d->start, (uintptr_t)hk_unit_addr(c));
+			cr_assert_eq(d->divm, 0, "free()'s fast path must reject it");
+		}
+	}
+	return n;
+}
+
+/* Bytes of blocks of 1000 B that take a round through `chunks` chunks. */
+static void fill_chunks(hk_arena_t *a, unsigned chunks)
+{
+	size_t bytes = ((size_t)1 << chunks) - 1; /* 1 + 2 + ... units */
+	bytes = (bytes << HK_UNIT_SHIFT) - (HK_UNIT / 2);
+	for (size_t done = 0; done < bytes; done += 1008) {
+		cr_assert_not_null(hk_arena_malloc(a, 1000));
+		cr_assert_eq(atomic_load(&a->bump.cur) % 16, 8);
+	}
+}
+
+Test(arena_bump_unit, chunks_double_and_reset_keeps_what_was_reached)
+{
+	cr_assert_eq(hk_init(), 0);
+	hk_arena_t *a = bump_arena();
+	uint32_t units[16];
+	fill_chunks(a, 4);
+	cr_assert_eq(chain(a, units, 16), 4);
+	for (unsigned i = 0; i < 4; i++)
+		cr_assert_eq(units[i], 1u << i, "chunk %u has %u units", i, units[i]);
+	cr_assert_eq(a->inuse, (size_t)15 << HK_UNIT_SHIFT);
+
+	/* The same round again: the same chunks, nothing taken or given. */
+	hk_arena_reset(a);
+	cr_assert_eq(a->bump.chunk, a->bump.first);
+	cr_assert_eq(atomic_load(&a->bump.cur), (uintptr_t)hk_unit_addr(a->bump.first) + 8);
+	fill_chunks(a, 4);
+	cr_assert_eq(a->inuse, (size_t)15 << HK_UNIT_SHIFT);
+
+	/* A round that stays in two chunks: the last two go back, FREE. */
+	hk_arena_reset(a);
+	uint32_t third = hk_desc_at(hk_desc_at(a->bump.first)->next)->next;
+	fill_chunks(a, 2);
+	hk_arena_reset(a);
+	cr_assert_eq(chain(a, units, 16), 2);
+	cr_assert_eq(a->inuse, (size_t)3 << HK_UNIT_SHIFT);
+	cr_assert_eq(hk_desc_at(third)->kind, HK_KIND_FREE);
+
+	/* Destroy: the descriptors no longer name the arena's chunks. */
+	uint32_t first = a->bump.first;
+	hk_arena_destroy(a);
+	cr_assert_neq(hk_desc_at(first)->kind, HK_KIND_BUMP);
+}
