@@ -400,8 +400,7 @@ static __attribute__((noinline)) void *arena_malloc_slow(hk_arena_t *a, size_t s
 	if (a == &hk_arena0)
 		return hk_malloc(size);
 	size_t need = size + HK_CANARY;
-	if (need <= 1024 && need >= size && HK_NLANE > 0 && !(a->flags & HK_ARENA_BUMP) &&
-	    (int)hk_class_table[(need + 15) >> 4] < HK_NLANE) {
+	if (need <= 1024 && need >= size && need <= hk_small_max() && !(a->flags & HK_ARENA_BUMP)) {
 		/* An empty bin (every request's first block after a reset):
 		 * straight to the cache, which counts the allocation. */
 		unsigned cls = hk_class_table[(need + 15) >> 4];

@@ -447,13 +447,18 @@ static size_t heap_committed(void)
 Test(threads, trim_flushes_other_threads_caches)
 {
 	pthread_t t;
+	void *probe = hk_malloc(16);
+	size_t small = hk_usable_size(probe);
+	hk_free(probe);
+	if (small >= 4096)
+		cr_skip_test("no Tiny or MID band: small blocks are POOL blocks, never cached");
 	hk_trim(0);
 	size_t base = heap_committed();
 	pthread_barrier_init(&trim_bar, NULL, 2);
 	pthread_create(&t, NULL, touch_every_class_then_wait, NULL);
 	pthread_barrier_wait(&trim_bar);
 	size_t held = heap_committed();
-	cr_assert_gt(held, base, "the worker's cached blocks keep slabs");
+	cr_assert_gt(held, base, "the worker's cached blocks keep slabs (%zu, %zu)", base, held);
 	hk_trim(0); /* asks the worker's lane to flush */
 	pthread_barrier_wait(&trim_bar);
 	pthread_barrier_wait(&trim_bar);
