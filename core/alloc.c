@@ -62,16 +62,18 @@ HK_API void *hk_malloc(size_t size)
 static void free_slow(void *p);
 
 /*
- * Fast path budget: 27 instructions with the return — one compare for "in
- * the region", the descriptor (start, divm, bin: one cache line), a
+ * Fast path budget: 31 instructions with the return — one compare for "in
+ * the region", the descriptor (start, divm, bin, bump: one cache line), a
  * multiply and compare for the interior/misalignment check (always on,
  * DESIGN §8.10; it also rejects every unit that is not a slab, whose divm
- * is 0), the double-free mark compare, the room counter (tested, then
- * decremented: the static lanes' rooms are 0 and never written) and the
- * push (word 0 = next, word 1 = mark). The descriptor's bin is its arena's
- * bin of its class, so every arena's blocks take this path. Anything
- * unusual (not a slab block, a full or unset bin, a marked block) goes to
- * free_slow, which decides and reports.
+ * is 0), a compare with the unit's carved end (a position never handed
+ * out: slack after the last block, the uncarved rest; issue 12 bug 1), the
+ * double-free mark compare, the room counter (tested, then decremented:
+ * the static lanes' rooms are 0 and never written) and the push (word 0 =
+ * next, word 1 = mark). The descriptor's bin is its arena's bin of its
+ * class, so every arena's blocks take this path. Anything unusual (not a
+ * slab block, a full or unset bin, a marked block) goes to free_slow,
+ * which decides and reports.
  */
 HK_API void hk_free(void *p)
 {
@@ -80,8 +82,9 @@ HK_API void hk_free(void *p)
 		hk_desc_t *d = &hk_region_desc[off >> HK_UNIT_SHIFT];
 		uint64_t rel = (uintptr_t)p - d->start;
 		/* divm is 0 unless the unit is a slab: one test says "slab
-		 * block" and "block boundary" at once. */
-		if (likely(rel * d->divm < d->divm)) {
+		 * block" and "block boundary" at once; below the unit's carved
+		 * end, the block was handed out once. */
+		if (likely(rel * d->divm < d->divm && (uintptr_t)p < hk_desc_carved(d))) {
 			hk_lane_t *l = hk_lane_self;
 			size_t bin = d->bin;
 			uintptr_t mark = hk_secret ^ (uintptr_t)p;
@@ -105,6 +108,8 @@ static size_t align_up(size_t n, size_t a)
 {
 	return (n + a - 1) & ~(a - 1);
 }
+
+static void *alloc_band(hk_arena_t *a, size_t size, size_t align, int zero, int *counted);
 
 /* The one allocation routine behind every slow path and arena call. */
 void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero)
@@ -137,27 +142,18 @@ void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero)
 		}
 		hk_bump_mixed(a); /* a POOL block or mapping: never a slab */
 	}
-	int fresh = 0, counted = 0;
-	size_t need = size + HK_CANARY;
-	size_t want = align ? align_up(need > align ? need : align, align) : need;
-	if (HK_NLANE > 0 && align <= HK_UNIT && want <= HK_SMALL_MAX && !(a->flags & HK_ARENA_BUMP)) {
-		unsigned cls = hk_class_of(want);
-		p = hk_cache_alloc(a, cls); /* counts a user arena's allocation */
-		counted = 1;
-		if (p && CONFIG_HK_HARDENED)
-			hk_canary_set(p, size, hk_class_size(cls));
-		if (p && zero)
-			memset(p, 0, size);
-	} else if (CONFIG_HK_POOL && size <= HK_POOL_MAX) {
-		p = hk_pool_alloc(a, size, align);
-		if (p && zero)
-			memset(p, 0, size);
-	} else {
-		p = hk_large_alloc(a, size, align, &fresh);
-		if (p && zero && !fresh)
-			memset(p, 0, size);
-		if (p)
-			HK_STAT(large_maps, 1);
+	int counted = 0;
+	p = alloc_band(a, size, align, zero, &counted);
+	if (!p && !a->capacity) {
+		/* Out of memory: what this thread's bins, empty slabs, free
+		 * spans and cached mappings hold may be what the request needs
+		 * (a mapping the address-space limit refused while the large
+		 * cache held the room: issue 12 bug 3). Give it back, retry once.
+		 * Not for an arena at its capacity: an expected answer there,
+		 * which a purge of every arena would make slow. */
+		hk_lane_flush_self();
+		hk_purge_reclaim();
+		p = alloc_band(a, size, align, zero, &counted);
 	}
 	if (!p)
 		goto fail;
@@ -170,6 +166,41 @@ fail:
 		atomic_fetch_add_explicit(&a->ctr.failed, 1, memory_order_relaxed);
 	errno = ENOMEM;
 	return NULL;
+}
+
+/* One try in the band the request belongs to; *counted when the arena
+ * cache counted the allocation itself. */
+static void *alloc_band(hk_arena_t *a, size_t size, size_t align, int zero, int *counted)
+{
+	void *p = NULL;
+	int fresh = 0;
+	size_t need = size + HK_CANARY;
+	size_t want = align ? align_up(need > align ? need : align, align) : need;
+	if (HK_NLANE > 0 && align <= HK_UNIT && want <= HK_SMALL_MAX && !(a->flags & HK_ARENA_BUMP)) {
+		unsigned cls = hk_class_of(want);
+		p = hk_cache_alloc(a, cls); /* counts a user arena's allocation */
+		*counted = 1;
+		if (p && CONFIG_HK_HARDENED)
+			hk_canary_set(p, size, hk_class_size(cls));
+		if (p && zero)
+			memset(p, 0, size);
+	} else if (CONFIG_HK_POOL && size <= HK_POOL_MAX && (align <= HK_CHUNK || align <= size)) {
+		/* A POOL span pads to its alignment inside a run, with a
+		 * descriptor per 64 KiB of padding: a larger alignment than the
+		 * block (aligned_alloc(1 << 40, 16) wrote 1 GiB of descriptors)
+		 * goes to a direct mapping, which reserves the padding and
+		 * trims it (issue 12 bug 2). */
+		p = hk_pool_alloc(a, size, align);
+		if (p && zero)
+			memset(p, 0, size);
+	} else {
+		p = hk_large_alloc(a, size, align, &fresh);
+		if (p && zero && !fresh)
+			memset(p, 0, size);
+		if (p)
+			HK_STAT(large_maps, 1);
+	}
+	return p;
 }
 
 static __attribute__((noinline)) void *malloc_slow(size_t size)
@@ -195,6 +226,8 @@ static inline __attribute__((always_inline)) size_t check_slab(const void *p, co
 	uint64_t rel = (uintptr_t)p - d->start, divm = class_divm[hk_desc_cls(d)];
 	if (rel * divm >= divm)
 		hk_fatal(call, "invalid pointer (interior or misaligned)", p);
+	if ((uintptr_t)p >= hk_desc_carved(d))
+		hk_fatal(call, "invalid pointer (never allocated)", p);
 	if (((const uintptr_t *)p)[1] == (hk_secret ^ (uintptr_t)p))
 		hk_fatal(call, "double free or use of freed block", p);
 	if (CONFIG_HK_HARDENED)
@@ -277,11 +310,15 @@ static __attribute__((noinline)) void free_other(void *p, hk_desc_t *d, const ch
 	count_free(arena);
 	if (d) {
 		if (CONFIG_HK_POOL) {
-			hk_pool_free(hk_arena_at(d->arena), d);
+			/* Seen live above, unlocked: two racing frees both get
+			 * here, the loser learns it under the lock (bug 6). */
+			if (hk_pool_free(hk_arena_at(d->arena), d))
+				hk_fatal(call, "double free or use of freed block", p);
 			hk_purge_kick();
 		}
 	} else if (!hk_boot_owns(p)) {
-		hk_large_free(p);
+		if (hk_large_free(p))
+			hk_fatal(call, "double free or use of freed block", p);
 		HK_STAT(large_unmaps, 1);
 		if (CONFIG_HK_LARGE_CACHE)
 			hk_purge_kick();
@@ -323,14 +360,13 @@ static __attribute__((noinline)) size_t usable_slow(const void *p)
 }
 
 /*
- * redis asks for the usable size on every allocation and free, so a default
- * heap slab block is answered inline with the checks of check_slab: the
- * descriptor's divm (0 unless a default-arena slab) says "block boundary",
- * then the double-free mark; 21 instructions (hk_usable_checked: ~54).
- * Everything else (NULL, POOL, large, user arenas, hardened canaries) goes
- * the checked way.
+ * The usable size of a live default-heap slab block, with the checks of
+ * check_slab, or 0 for anything else (NULL, POOL, large, user arenas, a
+ * freed or interior pointer, hardened canaries): those go the checked way.
+ * The descriptor's divm (0 unless a default-arena slab) says "block
+ * boundary", then the double-free mark.
  */
-HK_API size_t hk_usable_size(const void *p)
+static inline __attribute__((always_inline)) size_t heap_slab_usable(const void *p)
 {
 	uintptr_t off = (uintptr_t)p - hk_region_base;
 	if (likely(!CONFIG_HK_HARDENED &&
@@ -341,7 +377,15 @@ HK_API size_t hk_usable_size(const void *p)
 			   ((const uintptr_t *)p)[1] != (hk_secret ^ (uintptr_t)p)))
 			return d->bsize;
 	}
-	return usable_slow(p);
+	return 0;
+}
+
+/* redis asks on every allocation and free: 21 instructions for a slab
+ * block (hk_usable_checked: ~54). */
+HK_API size_t hk_usable_size(const void *p)
+{
+	size_t n = heap_slab_usable(p);
+	return likely(n) ? n : usable_slow(p);
 }
 
 HK_API void *hk_calloc(size_t count, size_t size)
@@ -428,6 +472,22 @@ HK_API void *hk_realloc(void *p, size_t size)
 	if (!size) {
 		hk_free_checked(p, "realloc", 0);
 		return NULL;
+	}
+	/* A default-heap slab block stays in place while it fits and moves
+	 * through the malloc and free fast paths below the mapping threshold
+	 * (perl, sqlite3: most reallocs). */
+	size_t usable = heap_slab_usable(p);
+	if (likely(usable)) {
+		if (size <= usable)
+			return p;
+		if (size <= HK_SMALL_MAX || size < CONFIG_HK_REALLOC_MAP_MIN) {
+			void *q = hk_malloc(size);
+			if (q) {
+				memcpy(q, p, usable);
+				hk_free(p);
+			}
+			return q;
+		}
 	}
 	return hk_realloc_in(NULL, p, size, "realloc");
 }

@@ -33,8 +33,10 @@ unsigned hk_mid_refill(hk_arena_t *a, unsigned cls, unsigned kind, void **chain,
 /* POOL: one block per span of whole units, aligned to `align` (<= any power
  * of two). NULL when out of memory or capacity. */
 void *hk_pool_alloc(hk_arena_t *a, size_t size, size_t align);
-/* Frees the POOL block of descriptor d (p == d->start checked by caller). */
-void hk_pool_free(hk_arena_t *a, hk_desc_t *d);
+/* Frees the POOL block of descriptor d (p == d->start checked by caller).
+ * Returns -1, freeing nothing, when the block is no longer live (a racing
+ * free got there first: the kind is checked again under the arena lock). */
+int hk_pool_free(hk_arena_t *a, hk_desc_t *d);
 /* Arena reset: frees every live POOL block of user arena a. 1 if any. */
 int hk_pool_reset(hk_arena_t *a, uint64_t now);
 
@@ -43,8 +45,9 @@ int hk_pool_reset(hk_arena_t *a, uint64_t now);
 void *hk_large_alloc(hk_arena_t *a, size_t size, size_t align, int *fresh);
 /* 1 and the usable size / arena if p is a live large block, else 0. */
 int hk_large_lookup(const void *p, size_t *usable, unsigned *arena);
-/* Frees a large block found by hk_large_lookup. */
-void hk_large_free(void *p);
+/* Frees a large block found by hk_large_lookup; -1 when it is gone from the
+ * table by now (a racing free of the same block). */
+int hk_large_free(void *p);
 /* Grows or shrinks in place or by mremap; NULL (block intact) on failure. */
 void *hk_large_realloc(void *p, size_t size);
 /* Unmaps cached mappings idle since `until` (all if force). Bit 0: some

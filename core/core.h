@@ -10,9 +10,12 @@
 #include "core/types.h"
 
 /* ---- init (core/init.c) ---- */
+/* BUSY is stored with the initialising process's pid above the two state
+ * bits: a forked child knows whether the initialiser is its own. */
 enum { HK_INIT_NONE = 0, HK_INIT_BUSY, HK_INIT_DONE, HK_INIT_FAILED };
 extern _Atomic int hk_init_state;
-/* The double-free mark key; hidden: free()'s fast path reads it in one load. */
+/* The double-free mark and free-list link key; hidden: one RIP-relative
+ * operand on the fast paths (core/harden.h). */
 extern __attribute__((visibility("hidden"))) uintptr_t hk_secret;
 /* Makes sure the allocator is initialised. Returns 0, or -1 when the caller
  * is the initialising thread itself (recursion: use the bootstrap area). */
@@ -28,6 +31,15 @@ int hk_boot_owns(const void *p);
 size_t hk_boot_usable(const void *p);
 /* Writes "hakmem: <call>(): <what> <ptr>" and aborts. */
 __attribute__((noreturn, cold)) void hk_fatal(const char *call, const char *what, const void *p);
+/* A debug assertion on the allocator's own state (DESIGN §8.10's first
+ * kind): compiled in with CONFIG_HK_ASSERT_CHEAP or _FULL, O(1), slow paths
+ * only. The always-on checks of user pointers call hk_fatal themselves.
+ * _FULL also runs the validators (core/validate.h) at every hk_trim. */
+#define HK_ASSERT(cond)                                                                    \
+	do {                                                                               \
+		if ((CONFIG_HK_ASSERT_CHEAP || CONFIG_HK_ASSERT_FULL) && !(cond))          \
+			hk_fatal("assert", #cond " failed, " __FILE__, NULL);              \
+	} while (0)
 extern int hk_env_stats;
 
 /* ---- arenas (core/arena.c) ---- */
@@ -58,9 +70,13 @@ void hk_purge_allow(void);
 /* Purges what has waited CONFIG_HK_PURGE_DELAY_MS (all if force); returns
  * 1 if anything was returned, and *next the ms of the next deadline. */
 int hk_purge_run(int force, uint64_t *next);
+/* Out of memory: returns everything returnable now (every empty slab,
+ * dirty span and cached mapping); 1 if anything went back. */
+int hk_purge_reclaim(void);
 void hk_purge_atfork_prepare(void);
 void hk_purge_atfork_parent(void);
 void hk_purge_atfork_child(void);
+void hk_purge_atfork_child_done(void);
 
 /* ---- global counters (core/stats.c) ---- */
 typedef struct hk_gstats {

@@ -13,25 +13,39 @@
 #include "core/core.h"
 #include "core/region.h"
 
-/* A link is stored as next ^ secret ^ (slot address >> 12): a forged or
- * overflowed link decodes to a wild pointer, caught by the region check. */
+/*
+ * A link is stored as next ^ secret (hardened: also ^ the slot's address
+ * >> 12, so a leaked link does not give the secret away). A write into a
+ * freed block's word 0 (a use after free) decodes to a wild pointer:
+ * every decode checks that the link is NULL or a 16-byte aligned address
+ * below the region's used mark, and aborts naming the block otherwise,
+ * instead of handing the wild pointer out (issue 12 bug 7; glibc's
+ * safe-linking does the same since 2.32). Cost on the malloc fast path
+ * (callgrind): 18 -> 25 instructions; on free's push: +1 (the xor).
+ */
+static inline uintptr_t hk_link_key(const void *slot)
+{
+	return hk_secret ^ (CONFIG_HK_HARDENED ? (uintptr_t)slot >> 12 : 0);
+}
+
 static inline void hk_next_set(void *slot, void *next)
 {
-	uintptr_t v = (uintptr_t)next;
-	if (CONFIG_HK_HARDENED)
-		v ^= hk_secret ^ ((uintptr_t)slot >> 12);
-	*(uintptr_t *)slot = v;
+	*(uintptr_t *)slot = (uintptr_t)next ^ hk_link_key(slot);
 }
 
 static inline void *hk_next_get(const void *slot)
 {
-	uintptr_t v = *(const uintptr_t *)slot;
-	if (CONFIG_HK_HARDENED) {
-		v ^= hk_secret ^ ((uintptr_t)slot >> 12);
-		if (v && v - hk_region_base >= atomic_load_explicit(&hk_region_used,
-								     memory_order_relaxed))
-			hk_fatal("malloc", "corrupted free list at", slot);
-	}
+	uintptr_t v = *(const uintptr_t *)slot ^ hk_link_key(slot);
+	/* Opaque to GCC, which would otherwise keep both xor operands alive to
+	 * test v == 0 as stored == key (two more instructions). */
+	__asm__("" : "+r"(v));
+	uintptr_t off = v - hk_region_base;
+	/* Rotated, a misaligned offset is huge: one compare for both. */
+	uintptr_t rot = off >> 4 | off << 60;
+	if (__builtin_expect(rot >= atomic_load_explicit(&hk_region_used, memory_order_relaxed) >> 4,
+			     0) &&
+	    v)
+		hk_fatal("malloc", "corrupted free list at", slot);
 	return (void *)v;
 }
 

@@ -103,8 +103,19 @@ void hk_fatal(const char *call, const char *what, const void *p)
 
 /* ---- fork ---- */
 
+static int init_busy(int s)
+{
+	return (s & 3) == HK_INIT_BUSY;
+}
+
+/* Another thread still initialising would leave the child a state no
+ * thread of it finishes: fork waits for it (issue 12 bug 8). The handlers
+ * are registered first thing in init, so a fork before that sees an
+ * initialiser of the parent's pid, and the child starts over (hk_init). */
 static void fork_prepare(void)
 {
+	while (init_busy(atomic_load(&hk_init_state)) && !in_init)
+		sched_yield();
 	hk_arena_family_lock();
 	hk_purge_atfork_prepare();
 	hk_lanes_lock();
@@ -137,6 +148,7 @@ static void fork_child(void)
 	hk_platform_atfork_child();
 	hk_lanes_after_fork_child();
 	hk_arena_family_unlock();
+	hk_purge_atfork_child_done();
 }
 
 /* ---- init ---- */
@@ -153,6 +165,8 @@ static uintptr_t make_secret(void)
 
 static int init_once(void)
 {
+	/* First: from here on a fork waits for init to finish (fork_prepare). */
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	hk_platform_init(env_get("HAKMEM_PURGE"), env_get("HAKMEM_HUGEPAGES"),
 			 env_get("HAKMEM_NUMA"));
 	const char *st = env_get("HAKMEM_STATS");
@@ -163,7 +177,6 @@ static int init_once(void)
 	hk_arena_init0();
 	if (hk_lane_global_init())
 		return -1;
-	pthread_atfork(fork_prepare, fork_parent, fork_child);
 	return 0;
 }
 
@@ -176,11 +189,18 @@ int hk_init(void)
 		return -2;
 	if (in_init)
 		return -1;
-	int expected = HK_INIT_NONE;
-	if (!atomic_compare_exchange_strong(&hk_init_state, &expected, HK_INIT_BUSY)) {
-		while (atomic_load(&hk_init_state) == HK_INIT_BUSY)
+	int expected = HK_INIT_NONE, busy = HK_INIT_BUSY | (int)getpid() << 2;
+	if (!atomic_compare_exchange_strong(&hk_init_state, &expected, busy)) {
+		while (init_busy(s = atomic_load(&hk_init_state))) {
+			/* The initialiser is a thread of the parent we were forked
+			 * from before it registered the fork handlers: it did
+			 * nothing yet that the child must keep. Start over. */
+			if (s >> 2 != (int)getpid() && atomic_compare_exchange_strong(&hk_init_state,
+										       &s, HK_INIT_NONE))
+				return hk_init();
 			sched_yield();
-		return atomic_load(&hk_init_state) == HK_INIT_DONE ? 0 : -2;
+		}
+		return s == HK_INIT_DONE ? 0 : -2;
 	}
 	int saved = errno;
 	in_init = 1;

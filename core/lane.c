@@ -66,6 +66,11 @@ static int64_t limit_of(unsigned bins, unsigned cls)
 	return LN.limit[bins != 0][cls];
 }
 
+int64_t hk_bin_limit(unsigned bins, unsigned cls)
+{
+	return limit_of(bins, cls);
+}
+
 static struct cache_slot *slot_of(unsigned bins)
 {
 	return &SL[bins / HK_ROW_WORDS];

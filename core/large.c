@@ -199,7 +199,7 @@ static void release(void *p, size_t len, unsigned arena, int huge)
 	hk_platform_unmap(p, huge ? len : len + guard_len());
 }
 
-void hk_large_free(void *p)
+int hk_large_free(void *p)
 {
 	hk_lock(&L.lock);
 	large_entry_t *e = find((uintptr_t)p);
@@ -209,6 +209,7 @@ void hk_large_free(void *p)
 		release(p, copy.len, copy.arena, (int)copy.huge);
 	}
 	hk_unlock(&L.lock);
+	return e ? 0 : -1;
 }
 
 void *hk_large_realloc(void *p, size_t size)

@@ -50,12 +50,19 @@ static void pool_unlink(hk_arena_t *a, uint32_t h)
 		hk_desc_at(d->next)->prev = d->prev;
 }
 
-void hk_pool_free(hk_arena_t *a, hk_desc_t *d)
+int hk_pool_free(hk_arena_t *a, hk_desc_t *d)
 {
 	uint64_t now = hk_platform_now_ms();
 	uint32_t head = hk_unit_of((void *)d->start);
 	uint32_t units;
 	hk_lock(&a->lock);
+	/* The caller saw POOL without the lock; a free of the same block by
+	 * another thread may have won since (the head is FREE or PURGING then):
+	 * check and change the kind in one locked step. */
+	if (hk_desc_at(head)->kind != HK_KIND_POOL) {
+		hk_unlock(&a->lock);
+		return -1;
+	}
 	units = hk_desc_at(head)->units;
 	a->ctr.live -= (size_t)units << HK_UNIT_SHIFT;
 	if (!a->heap)
@@ -63,6 +70,7 @@ void hk_pool_free(hk_arena_t *a, hk_desc_t *d)
 	if (!hk_span_hold(a, head, units, now))
 		hk_span_free(a, head, units, now);
 	hk_unlock(&a->lock);
+	return 0;
 }
 
 int hk_pool_reset(hk_arena_t *a, uint64_t now)

@@ -122,6 +122,12 @@ int hk_purge_run(int force, uint64_t *next)
 	return any;
 }
 
+int hk_purge_reclaim(void)
+{
+	uint64_t next;
+	return hk_purge_run(1, &next);
+}
+
 /*
  * With a deadline the purger sleeps through kicks: whatever they announce
  * became free after this run started, so its deadline is later than `next`
@@ -211,12 +217,20 @@ void hk_purge_atfork_parent(void)
 	pthread_mutex_unlock(&P.run);
 }
 
+/* No purger in the child. Until the child handler is done, kicks (the
+ * other threads' bins going back) find it "started" and do nothing: a
+ * thread must not be created inside an atfork handler (issue 12 bug 8). */
 void hk_purge_atfork_child(void)
 {
-	/* No purger in the child: the next dirty span starts one. */
 	pthread_mutex_init(&P.mu, NULL);
 	pthread_mutex_init(&P.run, NULL);
-	atomic_store(&P.started, 0);
+	atomic_store(&P.started, 1);
 	atomic_store(&P.sleeping, 0);
 	atomic_store(&P.pending, 0);
+}
+
+/* The child's next kick (its first need) starts a purger. */
+void hk_purge_atfork_child_done(void)
+{
+	atomic_store(&P.started, 0);
 }

@@ -50,6 +50,30 @@ static inline hk_desc_t *hk_desc_of(const void *p)
 	return &hk_region_desc[off >> HK_UNIT_SHIFT];
 }
 
+/*
+ * A slab unit's carved end (core/types.h: `bump`): blocks at or above it
+ * were never handed out. Written under the class lock by the carving
+ * thread, read without it by free(): a racy read of an aligned word, which
+ * sees either end, both above every block handed out before the free.
+ * Only TSan builds make it an atomic load (GCC does not fold one into a
+ * compare: one more instruction on free()'s fast path).
+ */
+#ifdef __SANITIZE_THREAD__
+#define HK_DESC_RACY_LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#else
+#define HK_DESC_RACY_LOAD(x) (x)
+#endif
+
+static inline uintptr_t hk_desc_carved(const hk_desc_t *d)
+{
+	return HK_DESC_RACY_LOAD(d->bump);
+}
+
+static inline void hk_desc_set_carved(hk_desc_t *d, uintptr_t end)
+{
+	__atomic_store_n(&d->bump, end, __ATOMIC_RELAXED);
+}
+
 /* Units at the end of every run kept PROT_NONE (hardened guard). */
 #define HK_RUN_GUARD ((uint32_t)(CONFIG_HK_HARDENED ? 1 : 0))
 
@@ -74,6 +98,8 @@ void hk_span_free(hk_arena_t *a, uint32_t head, uint32_t units, uint64_t now);
  * (head unit; `bump` is the caller's) or HK_NIL. */
 int hk_span_hold(hk_arena_t *a, uint32_t head, uint32_t units, uint64_t now);
 uint32_t hk_span_unhold(hk_arena_t *a, uint32_t units, uint32_t align_units);
+/* The free-list bucket of a span of `units` (for the validators). */
+unsigned hk_span_bucket(uint32_t units);
 /* Writes the hot fields into every unit of a span (bin: a slab's arena's
  * bin of its class, core/types.h). */
 void hk_span_mark(uint32_t head, uint32_t units, unsigned kind, unsigned bin,

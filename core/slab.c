@@ -5,7 +5,9 @@
  * under the class lock of the arena (a->cls[cls].lock); the arena lock is
  * taken inside only to get or give a span. Invariant: `used` counts blocks
  * out of the slab; a slab with used == 0 is reset (bump = start) and either
- * cached as the class's one empty slab or given back to the arena.
+ * cached as the class's one empty slab or given back to the arena; every
+ * unit's `bump` is at least the end of the blocks carved in it, and at most
+ * the unit's start where nothing was carved (free() checks against it).
  */
 #include "core/backend.h"
 #include "core/core.h"
@@ -50,7 +52,6 @@ static void partial_remove(hk_class_t *k, uint32_t s)
 	list_remove(&k->partial, s, HK_DF_LISTED);
 }
 
-/* A slab with room: the cached empty one, else a new span. */
 /* Appends block b to the chain head..*prev (links through hk_next_set). */
 static inline void chain_append(void **head, void **prev, void *b)
 {
@@ -61,6 +62,7 @@ static inline void chain_append(void **head, void **prev, void *b)
 	*prev = b;
 }
 
+/* A slab with room: the cached empty one, else a new span. */
 static uint32_t new_slab(hk_arena_t *a, hk_class_t *k, unsigned cls, uint32_t units, unsigned kind)
 {
 	uint32_t s = k->empty;
@@ -79,7 +81,6 @@ static uint32_t new_slab(hk_arena_t *a, hk_class_t *k, unsigned cls, uint32_t un
 		hk_desc_t *d = hk_desc_at(s);
 		d->used = 0;
 		d->free = NULL;
-		d->bump = d->start;
 		d->flags = 0;
 		hk_unlock(&a->lock);
 	}
@@ -87,6 +88,25 @@ static uint32_t new_slab(hk_arena_t *a, hk_class_t *k, unsigned cls, uint32_t un
 	if (!a->heap)
 		atomic_fetch_or_explicit(&a->touched, (uint64_t)1 << cls, memory_order_relaxed);
 	return s;
+}
+
+/* Carving [from, to): every unit it reaches, and the head, learn the new
+ * end. free() compares a block with its own unit's `bump` (one descriptor
+ * read): a unit the carve never reached still says `start`, so a free of a
+ * never-carved position, or of the slack after the last block, fails it.
+ * Units wholly carved earlier keep an older end, above all their blocks. */
+static void set_carved(uint32_t s, uintptr_t from, uintptr_t to)
+{
+	for (uint32_t u = hk_unit_of((void *)from); u <= hk_unit_of((void *)(to - 1)); u++)
+		hk_desc_set_carved(hk_desc_at(u), to);
+	hk_desc_set_carved(hk_desc_at(s), to);
+}
+
+/* used reached 0 (or a new slab): nothing is carved in any unit. */
+static void reset_carved(uint32_t s, hk_desc_t *d)
+{
+	for (uint32_t u = s; u < s + d->units; u++)
+		hk_desc_set_carved(hk_desc_at(u), d->start);
 }
 
 unsigned hk_slab_refill(hk_arena_t *a, unsigned cls, uint32_t units, unsigned kind,
@@ -103,6 +123,7 @@ unsigned hk_slab_refill(hk_arena_t *a, unsigned cls, uint32_t units, unsigned ki
 			break;
 		hk_desc_t *d = hk_desc_at(s);
 		uintptr_t end = d->start + ((uintptr_t)d->units << HK_UNIT_SHIFT);
+		HK_ASSERT(d->kind == kind && hk_desc_cls(d) == cls && (d->flags & HK_DF_LISTED));
 		/* Returned blocks first, then never-carved ones. The slab's
 		 * fields stay in locals: a link store may alias them. */
 		unsigned from = got;
@@ -122,9 +143,10 @@ unsigned hk_slab_refill(hk_arena_t *a, unsigned cls, uint32_t units, unsigned ki
 				hk_next_set((void *)(bump - bs), (void *)bump);
 			prev = (void *)(bump - bs);
 		}
-		d->bump = bump;
+		if (bump != d->bump)
+			set_carved(s, d->bump, bump);
 		d->used = (uint16_t)(d->used + (got - from));
-		if (!d->free && d->bump + bs > end) {
+		if (!d->free && bump + bs > end) {
 			partial_remove(k, s);
 			list_push(&k->full, s, HK_DF_FULL);
 		}
@@ -143,7 +165,7 @@ static int slab_empty(hk_arena_t *a, hk_class_t *k, uint32_t s, uint64_t now)
 	hk_desc_t *d = hk_desc_at(s);
 	partial_remove(k, s);
 	d->free = NULL;
-	d->bump = d->start;
+	reset_carved(s, d);
 	if (k->empty == HK_NIL && d->units == 1) {
 		k->empty = s;
 		k->empty_stamp = now;
@@ -169,7 +191,7 @@ static int flush_locked(hk_arena_t *a, unsigned cls, void *chain)
 		hk_desc_t *d = hk_desc_at(s);
 		/* A block boundary the bump never reached was never handed out:
 		 * taking it back would later give it to two owners. */
-		if ((uintptr_t)b >= d->bump)
+		if ((uintptr_t)b >= hk_desc_carved(d))
 			hk_fatal("free", "invalid pointer (never allocated)", b);
 		hk_next_set(b, d->free);
 		d->free = b;
@@ -177,6 +199,7 @@ static int flush_locked(hk_arena_t *a, unsigned cls, void *chain)
 			list_remove(&k->full, s, HK_DF_FULL);
 		if (!(d->flags & HK_DF_LISTED))
 			partial_push(k, s);
+		HK_ASSERT(d->used > 0 && hk_desc_cls(d) == cls);
 		if (--d->used == 0) {
 			if (!now)
 				now = hk_platform_now_ms();
@@ -232,7 +255,7 @@ static int reset_list(hk_arena_t *a, hk_class_t *k, uint32_t *list, uint8_t flag
 		list_remove(list, s, flag);
 		d->used = 0;
 		d->free = NULL;
-		d->bump = d->start;
+		reset_carved(s, d);
 		if (k->empty == HK_NIL && d->units == 1) {
 			k->empty = s;
 			k->empty_stamp = now;

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "core/core.h"
 #include "core/lock.h"
 #include "core/platform.h"
 #include "core/region.h"
@@ -20,6 +21,11 @@ static unsigned bucket_of(uint32_t units)
 	if (units <= HK_CHUNK_UNITS)
 		return units - 1;
 	return HK_CHUNK_UNITS + (31u - (unsigned)__builtin_clz(units)) - 5;
+}
+
+unsigned hk_span_bucket(uint32_t units)
+{
+	return bucket_of(units);
 }
 
 static void list_push(hk_arena_t *a, uint32_t h)
@@ -59,6 +65,7 @@ void hk_span_mark(uint32_t head, uint32_t units, unsigned kind, unsigned bin,
 		d->divm = divm;
 		d->start = start;
 		d->bsize = (uint32_t)bsize;
+		hk_desc_set_carved(d, start); /* slab: nothing carved yet */
 	}
 	hk_desc_at(head)->units = units;
 	hk_desc_at(head + units - 1)->units = units;
@@ -145,6 +152,7 @@ int hk_span_busy(hk_arena_t *a)
 
 void hk_span_free(hk_arena_t *a, uint32_t head, uint32_t units, uint64_t now)
 {
+	HK_ASSERT(units && hk_desc_at(head)->arena == a->index);
 	span_ops[a->index]++;
 	a->inuse -= (size_t)units << HK_UNIT_SHIFT;
 	free_units(a, head, units, now);
@@ -206,6 +214,7 @@ static uint32_t carve(hk_arena_t *a, uint32_t h, uint32_t au, uint32_t units)
 	uint32_t n = d->units, end = h + n;
 	unsigned dirty = d->flags & HK_DF_DIRTY;
 	uint64_t stamp = d->stamp;
+	HK_ASSERT(d->kind == HK_KIND_FREE && au >= h && au + units <= end);
 	list_remove(a, h);
 	d->flags = 0;
 	if (au > h)

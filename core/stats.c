@@ -14,6 +14,7 @@
 #include "core/lane.h"
 #include "core/platform.h"
 #include "core/region.h"
+#include "core/validate.h"
 
 hk_gstats_t hk_gstats;
 
@@ -56,7 +57,7 @@ HK_API void hk_stats_print(int fd)
 	int n = snprintf(buf, sizeof buf,
 		"hakmem stats\n"
 		"  malloc fast %llu slow %llu, free fast %llu slow %llu\n"
-		"  refills %llu flushes %llu remote frees %llu drains %llu\n"
+		"  refills %llu flushes %llu\n"
 		"  large maps %llu unmaps %llu, failed allocs %llu\n"
 		"  os calls %llu, purges %llu (%llu bytes, %llu fallbacks), purge mode %s\n"
 		"  live %zu, committed %zu, reserved %zu bytes\n"
@@ -65,7 +66,6 @@ HK_API void hk_stats_print(int fd)
 		(unsigned long long)s.malloc_fast, (unsigned long long)s.malloc_slow,
 		(unsigned long long)s.free_fast, (unsigned long long)s.free_slow,
 		(unsigned long long)s.refills, (unsigned long long)s.flushes,
-		(unsigned long long)s.remote_frees, (unsigned long long)s.remote_drains,
 		(unsigned long long)s.large_maps, (unsigned long long)s.large_unmaps,
 		(unsigned long long)s.failed_allocs, (unsigned long long)s.os_calls,
 		(unsigned long long)s.purges, (unsigned long long)s.purged_bytes,
@@ -148,5 +148,8 @@ HK_API int hk_trim(size_t pad)
 		return 0;
 	hk_lane_flush_self();
 	hk_lanes_trim();
-	return hk_purge_run(1, &next);
+	int r = hk_purge_run(1, &next);
+	if (CONFIG_HK_ASSERT_FULL)
+		hk_validate_heap(); /* the debug build checks the heap at every trim */
+	return r;
 }

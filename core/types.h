@@ -45,7 +45,9 @@
  * into every unit of a span, so free() reads one descriptor; the head unit
  * is the one at `start`. Cold
  * slab state (free list, bump, used, list links) is in the head unit's
- * descriptor only, protected by the class lock of its arena.
+ * descriptor only, protected by the class lock of its arena; a slab's
+ * carved end (`bump`) is also kept in every unit the carve reached, so
+ * free() rejects a position never handed out from the same descriptor.
  *
  * Default heap. The process heap behind malloc is one arena per NUMA node
  * (`heap` set): hk_arena0 and, on a machine with more nodes, one more per
@@ -112,23 +114,31 @@
  * Lock-free: the malloc/free fast paths of every arena (thread-local
  * bins), reading descriptors of live blocks, stats reads.
  *
- * Atomics: region.used (release after descriptors are committed); the stats
- * counters (relaxed); the bump state (relaxed loads and stores by its one
- * writer, read by frees and stats; `freed` and the frees counter are added
- * to by any thread); hk_core.state (init); purger.started; a lane's trim
- * flag. Bins and cache counters are plain: written by their owner, or by
- * a reset/destroy that the API orders after the owner's last use.
+ * Atomics: hk_region_used (release after descriptors are committed); the
+ * stats counters (relaxed); the bump state (relaxed loads and stores by its
+ * one writer, read by frees and stats; `freed` and the frees counter are
+ * added to by any thread); hk_init_state (init: BUSY carries the
+ * initialiser's pid); the purger's started/pending/sleeping flags
+ * (core/purge.c); a slab unit's carved end (`bump`: written under the class
+ * lock, read by free() without it); a lane's trim flag. Bins and cache
+ * counters are plain: written by their owner, or by a reset/destroy that
+ * the API orders after the owner's last use.
  *
  * A freed small block has word 1 = hk_secret ^ its address; malloc clears
  * word 1 of the block it hands out, so free() sees a double free in one
- * compare.
+ * compare. Its word 0, the free-list link, is stored encoded with the
+ * secret and every decode checks it (NULL, or aligned inside the region),
+ * so a write into a freed block aborts naming it (core/harden.h).
  *
- * Hardened (CONFIG_HK_HARDENED, core/harden.h): free-list links (word 0)
- * are encoded with the secret and their slot's address and checked against
- * the region when decoded; every slab block ends with a canary (pattern
+ * Hardened (CONFIG_HK_HARDENED, core/harden.h): links are also encoded with
+ * their slot's address; every slab block ends with a canary (pattern
  * bytes after the request, then the encoded request) checked by free; the
  * last unit of every run and a page after every direct mapping are
  * PROT_NONE guards.
+ *
+ * Debug (CONFIG_HK_ASSERT_CHEAP/FULL): HK_ASSERT checks O(1) invariants on
+ * slow paths; core/validate.c checks every statement above that a walk can
+ * (tests, the fuzzer, and every hk_trim of the full build call it).
  */
 
 #define HK_UNIT_SHIFT 16
@@ -175,7 +185,10 @@ typedef struct hk_desc {
 		void *free;      /* slab: blocks returned, linked through word 0 */
 		uint64_t stamp;  /* free span: ms when it became free */
 	};
-	uintptr_t bump;  /* slab: next block never carved; POOL: the request */
+	uintptr_t bump;  /* slab: next block never carved (head unit); in every
+			  * unit, an end >= its carved blocks and <= its start
+			  * if none: free() rejects a block at or above it
+			  * (core/slab.c set_carved). POOL head: the request */
 	uint32_t next, prev; /* list links: unit indexes, HK_NIL ends */
 } hk_desc_t;
 

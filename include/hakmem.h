@@ -158,7 +158,10 @@ typedef enum hk_purge_mode {
 typedef struct hk_stats {
 	/* paths */
 	uint64_t malloc_fast, malloc_slow, free_fast, free_slow;
-	uint64_t refills, flushes, remote_frees, remote_drains;
+	/* ABI change in 0.1.0: remote_frees and remote_drains, never written
+	 * (there is no remote-free list: a thread's bins take any thread's
+	 * blocks), are gone; the fields below them moved up 16 bytes. */
+	uint64_t refills, flushes;
 	uint64_t large_maps, large_unmaps;
 	uint64_t failed_allocs;
 	/* OS */

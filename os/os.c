@@ -274,18 +274,19 @@ int hk_os_release(void *p, size_t len)
 	return result(unmap_range(p, len));
 }
 
-/* A hugetlb mapping aligned beyond its page size: reserve an aligned hole
- * with 4 KiB bookkeeping only, then map the hugetlb pages over it, so the
- * pool is charged exactly len bytes (over-mapping hugetlb would take
- * len + align from the pool, or fail on a small one). */
-static int map_hugetlb_aligned(size_t len, size_t align, size_t page, void **out)
+/* A mapping aligned beyond the page size: reserve an aligned hole
+ * (PROT_NONE, no commit charge), then map len bytes over it, so exactly len
+ * bytes are charged: over-mapping read-write would charge len + align (a
+ * 1 TiB alignment for a 16-byte block fails that way), and hugetlb would
+ * take len + align from the pool, or fail on a small one. */
+static int map_over_hole(size_t len, size_t align, int flags, void **out)
 {
 	void *hole, *q;
 	int err = reserve_aligned(len, align, &hole);
 	if (err)
 		return err;
 	err = map_at(hole, len, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | huge_flag(page), &q);
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | flags, &q);
 	if (err) {
 		unmap_range(hole, len);
 		return err;
@@ -299,9 +300,10 @@ int hk_os_map(size_t len, size_t align, size_t hugetlb_page, void **out)
 	COUNT(map);
 	void *p;
 	int err;
-	if (!hugetlb_page) {
-		err = map_aligned(len, align, PROT_READ | PROT_WRITE,
-				  MAP_PRIVATE | MAP_ANONYMOUS, &p);
+	if (!hugetlb_page && align <= caps.page_size) {
+		err = map_at(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, &p);
+	} else if (!hugetlb_page) {
+		err = map_over_hole(len, align, 0, &p);
 	} else if ((hugetlb_page & (hugetlb_page - 1)) || len % hugetlb_page) {
 		err = EINVAL;
 	} else if (align <= hugetlb_page) {
@@ -309,7 +311,7 @@ int hk_os_map(size_t len, size_t align, size_t hugetlb_page, void **out)
 		err = map_at(NULL, len, PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_ANONYMOUS | huge_flag(hugetlb_page), &p);
 	} else {
-		err = map_hugetlb_aligned(len, align, hugetlb_page, &p);
+		err = map_over_hole(len, align, huge_flag(hugetlb_page), &p);
 	}
 	if (!err)
 		*out = p;

@@ -10,7 +10,12 @@ cells are medians of ns per request with the ratio to the hakmem arena.
 Must not: fail because one way is missing or breaks (its column says why).
 Invariant: a run counts only if its self-check passed (check=ok).
 
+With --callgrind: instructions per request instead (callgrind, the
+difference of two run lengths, so start-up and set-up cancel out): repeatable
+on a loaded machine, where the timings are not.
+
 Usage: bench-request.py [--set default|full] [--rounds N] [--O BUILD] [--only REGEX]
+                        [--callgrind]
 """
 import argparse
 import datetime
@@ -108,12 +113,42 @@ def run(ways, rows, rounds, bindir, blocks):
     return cells
 
 
-def table(ways, rows, cells, rounds, blocks):
+CG_REQUESTS = (200, 1200)  # two run lengths; each run also warms up with a tenth as many
+
+
+def run_callgrind(ways, rows, bindir):
+    """Instructions per request: (Ir(long) - Ir(short)) / (1.1 x the extra requests)."""
+    import concurrent.futures
+    cells = {}
+
+    def one(job):
+        row, w = job
+        k = row[0]
+        irs = [br.callgrind_count(w.argv(bindir, k, row[1], row[2], n * k, 10 ** 7), w.env())
+               for n in CG_REQUESTS]
+        if None in irs:
+            return {"status": "fail", "values": []}
+        v = (irs[1] - irs[0]) / (1.1 * (CG_REQUESTS[1] - CG_REQUESTS[0]))
+        return {"status": "ok", "values": [v], "median": v}
+
+    jobs = [(row, w) for row in rows for w in ways]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as ex:
+        futs = {ex.submit(one, j): j for j in jobs}
+        for i, f in enumerate(concurrent.futures.as_completed(futs), 1):
+            row, w = futs[f]
+            cells[(row, w.name)] = c = f.result()
+            br.log(f"[{i:3d}/{len(jobs)}] callgrind K={row[0]:<5} {row[1]}-{row[2]:<5} {w.name:<16} "
+                   + (f"{c['median']:.0f} instructions/request" if c["status"] == "ok" else "failed"))
+    return cells
+
+
+def table(ways, rows, cells, rounds, blocks, unit="ns"):
     names = [w.name for w in ways]
     peers = [n for n in names if not n.startswith("hk-") and n != "malloc:hakmem"]
-    L = [f"## Per request: K blocks then free-all, ns per request (median of {rounds} interleaved "
-         f"rounds; {blocks} blocks per run)", "",
-         f"Each cell: ns (ratio to {BASE}; > 1: {BASE} is faster). Last column: the fastest way "
+    what = (f"ns per request (median of {rounds} interleaved rounds; {blocks} blocks per run)"
+            if unit == "ns" else "callgrind instructions per request (user space only)")
+    L = [f"## Per request: K blocks then free-all, {what}", "",
+         f"Each cell: {unit} (ratio to {BASE}; > 1: {BASE} is faster). Last column: the fastest way "
          "that is not hakmem, and how many times slower it is than the fastest hakmem way.", "",
          "| K | sizes | " + " | ".join(names) + " | fastest peer |",
          "|---:|---|" + "---:|" * (len(names) + 1)]
@@ -143,6 +178,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 3; full 5)")
     ap.add_argument("--blocks", type=int, default=2000000, help="blocks per run (requests = blocks / K)")
     ap.add_argument("--only", default=None, help="regex on way names")
+    ap.add_argument("--callgrind", action="store_true", help="instructions per request, not time")
     ap.add_argument("--O", dest="builddir", default=os.path.join(ROOT, "build"), help="build directory")
     args = ap.parse_args()
     bindir = os.path.join(args.builddir, "bench")
@@ -155,21 +191,24 @@ def main():
     if not ways:
         raise SystemExit("bench-request: no way to run")
     rows = ROWS[args.set]
-    cells = run(ways, rows, rounds, bindir, args.blocks)
+    if args.callgrind:
+        cells, rounds = run_callgrind(ways, rows, bindir), 1
+    else:
+        cells = run(ways, rows, rounds, bindir, args.blocks)
     info = br.machine([], absent)
     L = [f"# hakmem per-request benchmark — set `{args.set}`, {rounds} rounds, {info['date']}", "",
          "Machine: " + ", ".join(f"{k}: {info[k]}" for k in ("host", "cpu", "cpus", "kernel", "glibc",
                                                               "load_average", "hakmem_commit")), ""]
     L += [f"- **{w.name}**: {w.what}" for w in ways]
     L += [f"- **{n}**: absent — {why}" for n, why in absent]
-    L += [""] + table(ways, rows, cells, rounds, args.blocks)
+    L += [""] + table(ways, rows, cells, rounds, args.blocks, "instructions" if args.callgrind else "ns")
     fails = [(row, n, c) for (row, n), c in cells.items() if c["status"] != "ok"]
     if fails:
         L += ["", "Failed runs:"] + [f"- K={r[0]} {r[1]}–{r[2]} B under {n}: {c['status']} — "
                                      f"{c.get('detail', '')}" for r, n, c in fails]
     md = "\n".join(L) + "\n"
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
-    out = os.path.join(bindir, f"request-{args.set}-{stamp}")
+    out = os.path.join(bindir, f"request-{args.set}{'-callgrind' if args.callgrind else ''}-{stamp}")
     with open(out + ".md", "w") as f:
         f.write(md)
     with open(out + ".json", "w") as f:

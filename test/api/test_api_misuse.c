@@ -18,6 +18,7 @@
 
 #include "hakmem.h"
 #include "hk_test.h"
+#include "../common/child.h"
 
 /* Sizes per band: Tiny, MID, POOL, direct mapping. */
 #define SMALL 48
@@ -202,25 +203,8 @@ Test(misuse, free_sized_double, .signal = SIGABRT)
 /* Runs fn(arg) in a child, returns its stderr and sets *sig to the signal that ended it. */
 static void run_child(void (*fn)(void *), void *arg, char *out, size_t cap, int *sig)
 {
-	int fd[2];
-	cr_assert_eq(pipe(fd), 0);
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		dup2(fd[1], 2);
-		close(fd[0]);
-		fn(arg);
-		_exit(0);
-	}
-	close(fd[1]);
-	size_t len = 0;
-	ssize_t r;
-	while (len + 1 < cap && (r = read(fd[0], out + len, cap - 1 - len)) > 0)
-		len += (size_t)r;
-	out[len] = 0;
-	close(fd[0]);
-	int st;
-	waitpid(pid, &st, 0);
+	int st = child_stderr(fn, arg, out, cap);
+	cr_assert_neq(st, -1);
 	*sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
 }
 

@@ -6,7 +6,8 @@
  * checks after every step — results non-NULL for possible sizes and NULL + ENOMEM /
  * EINVAL for impossible ones, alignment, usable ≥ requested, arena_of right, no two
  * live blocks overlapping (usable ranges), contents intact (realloc keeps the prefix,
- * calloc zero). Must not: misuse the API (misuse aborts by design; test/api covers it).
+ * calloc zero), and after every input the heap's invariants (hk_validate_heap).
+ * Must not: misuse the API (misuse aborts by design; test/api covers it).
  * Built with clang -fsanitize=fuzzer,address and hakmem's sources (test/fuzz/Build.mk).
  */
 #include <errno.h>
@@ -16,6 +17,9 @@
 #include <string.h>
 
 #include "hakmem.h"
+/* The one internal header: the debug validators (core/validate.c), run
+ * after every input. */
+#include "core/validate.h"
 
 #define NSLOTS 48
 #define FULL_CHECK (64u << 10) /* bytes filled/checked exhaustively; above, a sample */
@@ -267,7 +271,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		else
 			op_misc(&in, op - 15);
 	}
+	/* The heap's own invariants, with blocks live and after they went. */
+	hk_validate_heap();
 	for (int j = 0; j < NSLOTS; j++)
 		drop(&slots[j]);
+	hk_validate_heap();
 	return 0;
 }

@@ -17,3 +17,5 @@ $(O)/test/unit/test_fakeos%: test/unit/test_fakeos%.c $(O)/libhakmem_fakeos.a
 
 # Tests that resize a hugetlb pool share test/common/hugetlb_pool.h.
 $(O)/test/unit/test_hugepage: test/common/hugetlb_pool.h
+# Tests that run misuse in a child or read their RSS share test/common/child.h.
+$(O)/test/unit/test_reliability $(O)/test/unit/test_os: test/common/child.h

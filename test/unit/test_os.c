@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "os/os.h"
+#include "../common/child.h"
 
 static void init(void) { hk_os_init(NULL); }
 
@@ -86,15 +87,6 @@ Test(os, queued_purge_completes_and_zeroes)
 
 #define MIB ((size_t)1 << 20)
 
-static long rss_kib(void)
-{
-	long size = 0, res = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-	cr_assert(f);
-	cr_assert_eq(fscanf(f, "%ld %ld", &size, &res), 2);
-	fclose(f);
-	return res * (sysconf(_SC_PAGESIZE) / 1024);
-}
 
 /* Touches 64 MiB, purges it through the queue, checks RSS and contents. */
 static void purge_drops_rss(void)

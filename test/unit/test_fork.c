@@ -1,0 +1,145 @@
+/*
+ * test/unit/test_fork.c — fork at the awkward moments (issue 12 bug 8):
+ * while another thread is still initialising hakmem (its first malloc), and
+ * with another thread's bins to give back in the child (no thread may be
+ * created inside the child's atfork handler). Every test forks a fresh
+ * process in which hakmem is not yet initialised; a child that hangs is
+ * killed by alarm() and counted as a failure. A unit test only to stay out
+ * of the sanitizer builds of test/api: libasan has no fork handlers, and a
+ * fork while a thread starts up can deadlock inside its allocator.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hakmem.h"
+
+static void *first_malloc(void *arg)
+{
+	(void)arg;
+	hk_free(hk_malloc(64));
+	return NULL;
+}
+
+static void spin_ns(long ns)
+{
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &b);
+	while ((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec) < ns);
+}
+
+/* Exit status of a child that must finish: 0, else 1 (hung or failed). */
+static int finished(pid_t pid)
+{
+	int st;
+	if (waitpid(pid, &st, 0) != pid)
+		return 1;
+	return !(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* One round, in a process where hakmem was never used: a thread makes the
+ * first malloc (hakmem initialises) while this one forks after `delay` ns;
+ * the fork's child must be able to allocate. 0: fine, 1: the child hung. */
+static int fork_during_init(long delay)
+{
+	pthread_t t;
+	pthread_create(&t, NULL, first_malloc, NULL);
+	spin_ns(delay);
+	pid_t pid = fork();
+	if (pid == 0) {
+		alarm(5); /* before: the child spun for ever on a BUSY init state */
+		void *p = hk_malloc(64);
+		hk_free(p);
+		_exit(p ? 0 : 2);
+	}
+	int bad = pid < 0 || finished(pid);
+	pthread_join(t, NULL);
+	return bad;
+}
+
+/* Delays sweep the parent's init (a few hundred microseconds here): every
+ * round must pass, whenever the fork lands. */
+Test(fork, during_another_threads_init)
+{
+	int rounds = 80, hung = 0;
+	for (int i = 0; i < rounds && !hung; i++) {
+		pid_t pid = fork();
+		cr_assert_geq(pid, 0);
+		if (pid == 0)
+			_exit(fork_during_init((long)(i % 40) * 10000));
+		hung += finished(pid);
+	}
+	cr_assert_eq(hung, 0, "a child forked during another thread's init hung");
+}
+
+static int threads_now(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	if (!d)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static pthread_barrier_t held, done;
+
+/* Leaves a freed block in this thread's bin (a 16 KiB block: a MID slab of
+ * two units that is given back, not cached, once empty) and waits. */
+static void *keep_bin(void *arg)
+{
+	(void)arg;
+	hk_free(hk_malloc(16 << 10));
+	pthread_barrier_wait(&held);
+	pthread_barrier_wait(&done);
+	return NULL;
+}
+
+/* The child gives the other thread's bins back inside its atfork handler;
+ * a span freed there used to start the purger thread right there. */
+static int fork_with_other_bins(void)
+{
+	pthread_t t;
+	pthread_barrier_init(&held, NULL, 2);
+	pthread_barrier_init(&done, NULL, 2);
+	pthread_create(&t, NULL, keep_bin, NULL);
+	pthread_barrier_wait(&held);
+	pid_t pid = fork();
+	if (pid == 0) {
+		alarm(5);
+		if (threads_now() != 1)
+			_exit(3); /* a thread was created by the fork handlers */
+		/* The purger still starts at the child's first need. */
+		hk_free(hk_malloc(1 << 20));
+		void *p = hk_malloc(64);
+		hk_free(p);
+		_exit(p ? 0 : 2);
+	}
+	int st = -1;
+	waitpid(pid, &st, 0);
+	pthread_barrier_wait(&done);
+	pthread_join(t, NULL);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 100 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+Test(fork, no_thread_created_in_the_child_handler)
+{
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		_exit(fork_with_other_bins());
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st), "status %#x", st);
+	cr_assert_neq(WEXITSTATUS(st), 3, "the child had a second thread right after fork");
+	cr_assert_eq(WEXITSTATUS(st), 0, "child status %d", WEXITSTATUS(st));
+}

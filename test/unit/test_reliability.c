@@ -1,0 +1,358 @@
+/*
+ * test/unit/test_reliability.c — the bugs of issue 12 that need internals to
+ * aim at: frees of positions a slab never handed out (bug 1), huge
+ * alignments (bug 2), racing double frees (bug 6), corrupted free-list links
+ * (bug 7) and the debug validators (bug 9). Each misuse runs in a forked
+ * child whose stderr is captured: it must die by SIGABRT with the one-line
+ * message naming the call and the pointer.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/backend.h"
+#include "core/core.h"
+#include "core/harden.h"
+#include "core/region.h"
+#include "core/lane.h"
+#include "core/sizeclass.h"
+#include "core/validate.h"
+#include "../common/child.h"
+
+static void init(void) { cr_assert_eq(hk_init(), 0); }
+
+TestSuite(reliability, .init = init);
+
+static char child_err[512]; /* the last child's stderr */
+
+/* Runs fn(arg) in a child; returns 1 if it died by SIGABRT after writing a
+ * line containing `want` and the hex address `ptr` (0: any), 0 if it exited
+ * normally; anything else (another signal, a missing message) fails. */
+static int aborts_with(void (*fn)(void *), void *arg, const char *want, const void *ptr)
+{
+	char *buf = child_err;
+	int st = child_stderr(fn, arg, child_err, sizeof child_err);
+	cr_assert_neq(st, -1);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT,
+		  "child: status %#x, stderr \"%s\" (want an abort with \"%s\")", st, buf, want);
+	cr_assert(strstr(buf, want), "message \"%s\" lacks \"%s\"", buf, want);
+	if (ptr) {
+		char hex[32];
+		snprintf(hex, sizeof hex, "0x%lx", (unsigned long)(uintptr_t)ptr);
+		cr_assert(strstr(buf, hex), "message \"%s\" does not name %s", buf, hex);
+	}
+	return 1;
+}
+
+/* ---- bug 1: a free of a position never handed out ---- */
+
+static void free_it(void *p) { hk_free(p); }
+
+/* A live slab of the class serving `size` bytes: its start, or 0 when no
+ * slab band serves that size in this configuration. */
+static uintptr_t live_slab(size_t size, void **keep)
+{
+	*keep = hk_malloc(size - HK_CANARY);
+	cr_assert_not_null(*keep);
+	hk_desc_t *d = hk_desc_of(*keep);
+	if (!d || d->kind != HK_KIND_SLAB)
+		return 0;
+	cr_assert_eq(d->bsize, size);
+	return d->start;
+}
+
+/* Class 48: 1365 blocks fill 65520 bytes of a 64 KiB slab; the 16 bytes left
+ * are no block. Accepted before, the next malloc(48) ran into the next slab. */
+Test(reliability, free_slab_slack_aborts)
+{
+	void *keep;
+	uintptr_t s = live_slab(48, &keep);
+	if (!s || hk_desc_of(keep)->units != 1)
+		cr_skip_test("no one-unit slab of class 48 in this configuration");
+	void *slack = (void *)(s + 1365 * 48);
+	cr_assert_eq(aborts_with(free_it, slack, "free(): invalid pointer (never allocated)", slack),
+		     1, "free of the slack after the last block was accepted");
+	hk_free(keep);
+}
+
+/* Class 64: the first refill carves at most 128 blocks; block 1000 was never
+ * handed out. Accepted before, the bump later handed it out a second time. */
+Test(reliability, free_uncarved_block_aborts)
+{
+	void *keep;
+	uintptr_t s = live_slab(64, &keep);
+	if (!s)
+		cr_skip_test("no slab of class 64 in this configuration");
+	void *never = (void *)(s + 64 * 1000);
+	cr_assert_eq(aborts_with(free_it, never, "free(): invalid pointer (never allocated)", never),
+		     1, "free of a never-carved block was accepted");
+	hk_free(keep);
+}
+
+/* The same check guards a MID slab of several units: a unit the carve has
+ * not reached rejects every position in it. */
+Test(reliability, free_uncarved_mid_unit_aborts)
+{
+	void *keep;
+	size_t size = 16 << 10;
+	if ((int)hk_class_of(size) > HK_MID_LAST || (int)hk_class_of(size) <= HK_TINY_LAST)
+		cr_skip_test("no MID band in this configuration");
+	uintptr_t s = live_slab(size, &keep);
+	cr_assert_neq(s, 0);
+	hk_desc_t *d = hk_desc_of(keep);
+	cr_assert_gt(d->units, 1);
+	void *never = (void *)(s + (uintptr_t)(d->units - 1) * HK_UNIT / size * size);
+	cr_assert_eq(aborts_with(free_it, never, "free(): invalid pointer (never allocated)", never),
+		     1, "free of a block in an uncarved unit was accepted");
+	hk_free(keep);
+}
+
+/* Every position carved is still taken back: the check rejects no real block. */
+Test(reliability, carved_blocks_free_normally)
+{
+	enum { N = 3000 };
+	static void *v[N];
+	for (int i = 0; i < N; i++)
+		cr_assert_not_null(v[i] = hk_malloc(48 - HK_CANARY));
+	for (int i = 0; i < N; i++)
+		hk_free(v[i]);
+	for (int i = 0; i < N; i++)
+		cr_assert_not_null(v[i] = hk_malloc(48 - HK_CANARY));
+	for (int i = N - 1; i >= 0; i--)
+		hk_free(v[i]);
+}
+
+/* ---- bug 7: a write into a freed block's link ---- */
+
+struct corrupt { uintptr_t value; int live; };
+
+/* Frees a block, writes its word 0 (a use after free), then allocates: the
+ * pop that reads the link must abort naming the block. Before, the garbage
+ * became the bin's head: a SIGSEGV a few mallocs later, or (value = a live
+ * block) that block handed out a second time. */
+static void corrupt_link(void *arg)
+{
+	struct corrupt *c = arg;
+	void *live = hk_malloc(48 - HK_CANARY);
+	void *p = hk_malloc(48 - HK_CANARY), *q = hk_malloc(48 - HK_CANARY);
+	hk_free(q);
+	hk_free(p);
+	fprintf(stderr, "victim %p\n", p);
+	*(uintptr_t *)p = c->live ? (uintptr_t)live : c->value;
+	for (int i = 0; i < 1000; i++) {
+		void *r = hk_malloc(48 - HK_CANARY);
+		if (r == live)
+			_exit(3); /* a live block handed out twice */
+		if (r)
+			*(volatile char *)r = 1;
+	}
+}
+
+static void expect_link_abort(struct corrupt *c)
+{
+	if (HK_NLANE == 0)
+		cr_skip_test("no slab bins in this configuration");
+	cr_assert_eq(aborts_with(corrupt_link, c, "corrupted free list", NULL), 1,
+		     "a corrupted link went unnoticed");
+	char want[64];
+	unsigned long victim;
+	cr_assert_eq(sscanf(child_err, "victim %lx", &victim), 1);
+	snprintf(want, sizeof want, "corrupted free list at 0x%lx\n", victim);
+	cr_assert(strstr(child_err, want), "\"%s\" does not name the block (%s)", child_err, want);
+}
+
+Test(reliability, corrupted_link_garbage_aborts)
+{
+	struct corrupt c = { 0x4141414141414141ull, 0 };
+	expect_link_abort(&c);
+}
+
+Test(reliability, corrupted_link_small_aborts)
+{
+	struct corrupt c = { 1, 0 };
+	expect_link_abort(&c);
+}
+
+Test(reliability, corrupted_link_live_block_aborts)
+{
+	struct corrupt c = { 0, 1 };
+	expect_link_abort(&c);
+}
+
+/* ---- bug 6: two threads double-freeing one block at the same time ---- */
+
+static pthread_barrier_t race_start;
+
+static void *racing_free(void *p)
+{
+	pthread_barrier_wait(&race_start);
+	hk_free(p);
+	return NULL;
+}
+
+/* Both frees passed the unlocked "is it live" check and freed the span
+ * twice. Whoever loses the race now aborts under the lock: every round
+ * must end in exactly one abort, whatever the interleaving. */
+static void double_free_race(void *arg)
+{
+	void *p = hk_malloc(*(size_t *)arg);
+	pthread_t t[2];
+	pthread_barrier_init(&race_start, NULL, 2);
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, racing_free, p);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+}
+
+static void race_rounds(size_t size)
+{
+	int aborted = 0, rounds = 200;
+	for (int i = 0; i < rounds; i++)
+		aborted += aborts_with(double_free_race, &size, "hakmem: free(): ", NULL);
+	cr_assert_eq(aborted, rounds, "%d of %d racing double frees went unnoticed",
+		     rounds - aborted, rounds);
+}
+
+/* 1 MiB: a POOL block, or a direct mapping when POOL is off (minimal). */
+Test(reliability, racing_double_free_pool_aborts) { race_rounds((size_t)1 << 20); }
+Test(reliability, racing_double_free_large_aborts) { race_rounds((size_t)64 << 20); }
+
+/* ---- bug 2: a huge alignment must cost memory in proportion to the block ---- */
+
+/* Before: a POOL span padded to the alignment inside a run, writing one
+ * descriptor per 64 KiB of padding: 2^38 cost +256 MiB, 2^40 +1 GiB and
+ * 4 s, kept after free. Now a direct mapping reserves the padding and trims
+ * it; NULL with ENOMEM would be a fair answer too. */
+Test(reliability, huge_alignment_costs_no_memory)
+{
+	for (int shift = 36; shift <= 40; shift += 2) {
+		size_t align = (size_t)1 << shift;
+		long before = rss_kib();
+		errno = 0;
+		char *p = hk_aligned_alloc(align, 16);
+		if (!p) {
+			cr_assert_eq(errno, ENOMEM, "2^%d: NULL with errno %d", shift, errno);
+			continue;
+		}
+		cr_assert_eq((uintptr_t)p & (align - 1), 0, "2^%d: %p misaligned", shift, p);
+		memset(p, 0x5a, 16);
+		long held = rss_kib() - before;
+		hk_free(p);
+		long after = rss_kib() - before;
+		cr_assert_lt(held, 8 << 10, "2^%d: +%ld KiB while held", shift, held);
+		cr_assert_lt(after, 8 << 10, "2^%d: +%ld KiB after free", shift, after);
+	}
+}
+
+/* Every power of two up to 64 MiB stays exact on both sides of the POOL /
+ * mapping split, for a small block and for size == alignment. */
+Test(reliability, alignment_exact_up_to_64m)
+{
+	for (int shift = 4; shift <= 26; shift++) {
+		size_t align = (size_t)1 << shift, sizes[2] = { 16, align };
+		for (int i = 0; i < 2; i++) {
+			char *p = hk_aligned_alloc(align, sizes[i]);
+			cr_assert_not_null(p, "2^%d size %zu", shift, sizes[i]);
+			cr_assert_eq((uintptr_t)p & (align - 1), 0, "2^%d size %zu: %p", shift,
+				     sizes[i], p);
+			cr_assert_geq(hk_usable_size(p), sizes[i]);
+			p[0] = 1;
+			p[sizes[i] - 1] = 2;
+			hk_free(p);
+		}
+	}
+}
+
+/* ---- bug 9: the debug validators check what they claim ---- */
+
+/* Blocks of every band, some freed, some kept, a user arena beside. */
+static void mixed_workload(void **keep, int n)
+{
+	static const size_t sizes[] = { 16, 48, 64, 100, 1000, 2048, 5000, 16 << 10,
+					100 << 10, 300 << 10, 1 << 20, 40 << 20 };
+	void *tmp[64];
+	for (int i = 0; i < n; i++) {
+		size_t sz = sizes[i % 12];
+		tmp[i % 64] = hk_malloc(sz);
+		keep[i] = hk_malloc(sz / 2 + 1);
+		cr_assert(tmp[i % 64] && keep[i]);
+		if (i % 64 == 63)
+			for (int j = 0; j < 64; j++)
+				hk_free(tmp[j]);
+	}
+}
+
+Test(reliability, validators_pass_on_a_busy_heap)
+{
+	static void *keep[640];
+	hk_arena_t *a = hk_arena_create(NULL);
+	cr_assert_not_null(a);
+	for (int i = 0; i < 2000; i++)
+		hk_free(hk_arena_malloc(a, (size_t)(i % 700) + 1));
+	void *kept = hk_arena_malloc(a, 100);
+	mixed_workload(keep, 640);
+	hk_validate_heap();
+	for (int i = 0; i < 640; i += 2)
+		hk_free(keep[i]);
+	hk_validate_heap();
+	hk_trim(0);
+	hk_validate_heap();
+	for (int i = 1; i < 640; i += 2)
+		hk_free(keep[i]);
+	hk_free(kept);
+	hk_arena_reset(a);
+	hk_validate_heap();
+	hk_arena_destroy(a);
+	hk_validate_heap();
+}
+
+static void break_used(void *arg)
+{
+	(void)arg;
+	void *p = hk_malloc(64);
+	hk_trim(0); /* bins back to the slab: used counts p only */
+	hk_desc_at(hk_unit_of(p))->used++;
+	hk_validate_heap();
+}
+
+static void break_free_span(void *arg)
+{
+	(void)arg;
+	void *keep = hk_malloc(64); /* a run in every configuration (1 MiB may be a mapping) */
+	hk_free(hk_malloc(1 << 20));
+	hk_trim(0);
+	hk_arena_t *a = hk_arena_at(0);
+	cr_assert_not_null(keep);
+	for (unsigned b = 0; b < HK_SPAN_BUCKETS; b++)
+		if (a->buckets[b] != HK_NIL && hk_desc_at(a->buckets[b])->units > 2) {
+			hk_desc_at(a->buckets[b] + 1)->kind = HK_KIND_POOL;
+			break;
+		}
+	hk_validate_heap();
+}
+
+static void break_bin(void *arg)
+{
+	(void)arg;
+	hk_free(hk_malloc(48));
+	HK_ROOM(hk_lane_self, hk_class_of(48 + HK_CANARY))++;
+	hk_validate_heap();
+}
+
+/* Each validator catches a broken invariant of its kind (not a no-op). */
+Test(reliability, validators_catch_broken_invariants)
+{
+	if (HK_NLANE > 0) {
+		cr_assert_eq(aborts_with(break_used, NULL, "validate(): slab: used + free != carved", NULL), 1);
+		cr_assert_eq(aborts_with(break_bin, NULL, "validate(): bin's room counter", NULL), 1);
+	}
+	cr_assert_eq(aborts_with(break_free_span, NULL, "validate(): free span holds a unit not free",
+				 NULL), 1);
+}
