@@ -364,7 +364,8 @@ static __attribute__((noinline)) size_t usable_slow(const void *p)
  * check_slab, or 0 for anything else (NULL, POOL, large, user arenas, a
  * freed or interior pointer, hardened canaries): those go the checked way.
  * The descriptor's divm (0 unless a default-arena slab) says "block
- * boundary", then the double-free mark.
+ * boundary", the unit's carved end "handed out once" (issue 12 bug 1:
+ * realloc would keep a never-carved block in place), then the mark.
  */
 static inline __attribute__((always_inline)) size_t heap_slab_usable(const void *p)
 {
@@ -373,7 +374,7 @@ static inline __attribute__((always_inline)) size_t heap_slab_usable(const void 
 		   off < atomic_load_explicit(&hk_region_used, memory_order_relaxed))) {
 		const hk_desc_t *d = &hk_region_desc[off >> HK_UNIT_SHIFT];
 		uint64_t rel = (uintptr_t)p - d->start;
-		if (likely(rel * d->divm < d->divm &&
+		if (likely(rel * d->divm < d->divm && (uintptr_t)p < hk_desc_carved(d) &&
 			   ((const uintptr_t *)p)[1] != (hk_secret ^ (uintptr_t)p)))
 			return d->bsize;
 	}

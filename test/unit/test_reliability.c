@@ -96,6 +96,22 @@ Test(reliability, free_uncarved_block_aborts)
 	hk_free(keep);
 }
 
+static void realloc_it(void *p) { hk_free(hk_realloc(p, 8)); }
+
+/* realloc's inline path (a block that stays in place) checks it too: kept,
+ * the never-carved block would later be carved for another owner. */
+Test(reliability, realloc_uncarved_block_aborts)
+{
+	void *keep;
+	uintptr_t s = live_slab(64, &keep);
+	if (!s)
+		cr_skip_test("no slab of class 64 in this configuration");
+	void *never = (void *)(s + 64 * 1000);
+	cr_assert_eq(aborts_with(realloc_it, never, "realloc(): invalid pointer (never allocated)",
+				 never), 1, "realloc of a never-carved block was accepted");
+	hk_free(keep);
+}
+
 /* The same check guards a MID slab of several units: a unit the carve has
  * not reached rejects every position in it. */
 Test(reliability, free_uncarved_mid_unit_aborts)
