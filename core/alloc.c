@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "core/arena_bump.h"
-#include "core/arena_lane.h"
 #include "core/backend.h"
 #include "core/core.h"
 #include "core/guard.h"
@@ -42,7 +41,7 @@ static void *sample_slow(size_t size);
  */
 HK_API HK_ENTRY void *hk_malloc(size_t size)
 {
-	unsigned cls;
+	size_t cls;
 	size_t need = size + HK_CANARY; /* the hardened canary's room */
 	if (likely(need <= 1024 && HK_SMALL_MAX > 0 && need >= size))
 		cls = hk_class_table[(need + 15) >> 4];
@@ -54,13 +53,14 @@ HK_API HK_ENTRY void *hk_malloc(size_t size)
 		hk_lane_t *l = hk_lane_self;
 		void **p = l->head[cls];
 		if (likely(p != NULL)) {
-			if (CONFIG_HK_SAMPLE && unlikely((l->sample_left -= (int64_t)size) < 0))
+			if (CONFIG_HK_SAMPLE &&
+			    unlikely((hk_lane_cache(l, 0)->sample_left -= (int64_t)size) < 0))
 				return sample_slow(size);
 			l->head[cls] = hk_next_get(p);
-			l->room[cls]++;
+			HK_ROOM(l, cls)++;
 			p[1] = NULL;
 			if (CONFIG_HK_STATS)
-				l->malloc_fast++;
+				hk_lane_cache(l, 0)->allocs++;
 			if (CONFIG_HK_HARDENED)
 				hk_canary_set(p, size, hk_class_size(cls));
 			return p;
@@ -70,19 +70,20 @@ HK_API HK_ENTRY void *hk_malloc(size_t size)
 }
 
 static void free_slow(void *p);
-static void free_unit(void *p, const hk_desc_t *d);
 
 /*
  * Fast path budget: 31 instructions with the return — one compare for "in
- * the region", the descriptor (start, divm, bump, cls: one cache line), a
+ * the region", the descriptor (start, divm, bin, bump: one cache line), a
  * multiply and compare for the interior/misalignment check (always on,
- * DESIGN §8.10; it also rejects every unit that is not a default-arena
- * slab, whose divm is 0), a compare with the unit's carved end (a position
- * never handed out: slack after the last block, the uncarved rest; issue
- * 12 bug 1), the double-free mark compare, the room counter
- * (decremented and tested in one instruction) and the push (word 0 = next,
- * word 1 = mark). Anything unusual (not a default-arena slab block, a full
- * bin, a marked block) goes to free_slow, which decides and reports.
+ * DESIGN §8.10; it also rejects every unit that is not a slab, whose divm
+ * is 0), a compare with the unit's carved end (a position never handed
+ * out: slack after the last block, the uncarved rest; issue 12 bug 1), the
+ * double-free mark compare, the room counter (tested, then decremented:
+ * the static lanes' rooms are 0 and never written) and the push (word 0 =
+ * next, word 1 = mark). The descriptor's bin is its arena's bin of its
+ * class, so every arena's blocks take this path. Anything unusual (not a
+ * slab block, a full or unset bin, a marked block) goes to free_slow,
+ * which decides and reports.
  */
 HK_API HK_ENTRY void hk_free(void *p)
 {
@@ -90,32 +91,26 @@ HK_API HK_ENTRY void hk_free(void *p)
 	if (likely(off < atomic_load_explicit(&hk_region_used, memory_order_relaxed))) {
 		hk_desc_t *d = &hk_region_desc[off >> HK_UNIT_SHIFT];
 		uint64_t rel = (uintptr_t)p - d->start;
-		/* divm is 0 unless the unit is a default-arena slab: one test
-		 * says "lane block" and "block boundary" at once; below the
-		 * unit's carved end, the block was handed out once. */
+		/* divm is 0 unless the unit is a slab: one test says "slab
+		 * block" and "block boundary" at once; below the unit's carved
+		 * end, the block was handed out once. */
 		if (likely(rel * d->divm < d->divm && (uintptr_t)p < hk_desc_carved(d))) {
 			hk_lane_t *l = hk_lane_self;
-			size_t cls = d->cls;
-			uintptr_t mark = l->key ^ (uintptr_t)p;
+			size_t bin = d->bin;
+			uintptr_t mark = hk_secret ^ (uintptr_t)p;
 			void **q = p;
 			if (likely((uintptr_t)q[1] != mark)) {
-				if (likely(--l->room[cls] >= 0)) {
-					if (CONFIG_HK_HARDENED)
-						hk_canary_check(q, d->bsize, "free");
-					q[1] = (void *)mark;
-					hk_next_set(q, l->head[cls]);
-					l->head[cls] = q;
-					return;
-				}
-				/* Full: room is -1 until hk_lane_free (via free_slow)
-				 * puts it right and flushes half the bin. */
+				HK_ROOM_TAKE(l, bin, slow);
+				if (CONFIG_HK_HARDENED)
+					hk_canary_check(q, d->bsize, "free");
+				q[1] = (void *)mark;
+				hk_next_set(q, l->head[bin]);
+				l->head[bin] = q;
+				return;
 			}
-			free_slow(p);
-			return;
 		}
-		free_unit(p, d);
-		return;
 	}
+slow:
 	free_slow(p);
 }
 
@@ -124,7 +119,7 @@ static size_t align_up(size_t n, size_t a)
 	return (n + a - 1) & ~(a - 1);
 }
 
-static void *alloc_band(hk_arena_t *a, int heap, size_t size, size_t align, int zero, int *counted);
+static void *alloc_band(hk_arena_t *a, size_t size, size_t align, int zero, int *counted);
 
 /* The one allocation routine behind every slow path and arena call. */
 void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero)
@@ -138,6 +133,7 @@ void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero)
 	}
 	if (!a)
 		a = &hk_arena0;
+	hk_lane_trim_check();
 	int heap = a->heap;
 	if (heap)
 		a = hk_heap_arena(); /* POOL and large blocks from the caller's node */
@@ -157,7 +153,7 @@ void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero)
 		hk_bump_mixed(a); /* a POOL block or mapping: never a slab */
 	}
 	int counted = 0;
-	p = alloc_band(a, heap, size, align, zero, &counted);
+	p = alloc_band(a, size, align, zero, &counted);
 	if (!p && !a->capacity) {
 		/* Out of memory: what this thread's bins, empty slabs, free
 		 * spans and cached mappings hold may be what the request needs
@@ -167,7 +163,7 @@ void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero)
 		 * which a purge of every arena would make slow. */
 		hk_lane_flush_self();
 		hk_purge_reclaim();
-		p = alloc_band(a, heap, size, align, zero, &counted);
+		p = alloc_band(a, size, align, zero, &counted);
 	}
 	if (!p)
 		goto fail;
@@ -183,8 +179,8 @@ fail:
 }
 
 /* One try in the band the request belongs to; *counted when the arena
- * slot counted the allocation itself. */
-static void *alloc_band(hk_arena_t *a, int heap, size_t size, size_t align, int zero, int *counted)
+ * cache counted the allocation itself. */
+static void *alloc_band(hk_arena_t *a, size_t size, size_t align, int zero, int *counted)
 {
 	void *p = NULL;
 	int fresh = 0;
@@ -192,12 +188,8 @@ static void *alloc_band(hk_arena_t *a, int heap, size_t size, size_t align, int 
 	size_t want = align ? align_up(need > align ? need : align, align) : need;
 	if (HK_NLANE > 0 && align <= HK_UNIT && want <= HK_SMALL_MAX && !(a->flags & HK_ARENA_BUMP)) {
 		unsigned cls = hk_class_of(want);
-		if (heap) {
-			p = hk_lane_alloc(cls);
-		} else {
-			p = hk_alane_alloc(a, cls); /* counts the allocation */
-			*counted = 1;
-		}
+		p = hk_cache_alloc(a, cls); /* counts a user arena's allocation */
+		*counted = 1;
 		if (p && CONFIG_HK_HARDENED)
 			hk_canary_set(p, size, hk_class_size(cls));
 		if (p && zero)
@@ -253,7 +245,7 @@ static HK_ENTRY __attribute__((noinline)) void *malloc_slow(size_t size)
 		 * (Sizes past 2^62 fail anyway; the clamp keeps the sign.) */
 		hk_lane_t *l = hk_lane_get();
 		int64_t n = size < ((size_t)1 << 62) ? (int64_t)size : (int64_t)1 << 62;
-		if (l && (l->sample_left -= n) < 0)
+		if (l && (hk_lane_cache(l, 0)->sample_left -= n) < 0)
 			return sample_slow(size);
 	}
 	return hk_alloc_in(&hk_arena0, size, 0, 0);
@@ -273,7 +265,7 @@ static const uint64_t class_divm[HK_NCLASS_MAX] = { DIVM16(0), DIVM16(16), DIVM1
 static inline __attribute__((always_inline)) size_t check_slab(const void *p, const hk_desc_t *d,
 								const char *call)
 {
-	uint64_t rel = (uintptr_t)p - d->start, divm = class_divm[d->cls];
+	uint64_t rel = (uintptr_t)p - d->start, divm = class_divm[hk_desc_cls(d)];
 	if (rel * divm >= divm)
 		hk_fatal(call, "invalid pointer (interior or misaligned)", p);
 	if ((uintptr_t)p >= hk_desc_carved(d))
@@ -293,7 +285,6 @@ size_t hk_usable_checked(const void *p, const char *call, unsigned *arena)
 		*arena = d->arena;
 		switch (d->kind) {
 		case HK_KIND_SLAB:
-		case HK_KIND_SLAB_A:
 			return check_slab(p, d, call);
 		case HK_KIND_BUMP:
 			return hk_bump_check(p, d, call);
@@ -328,21 +319,20 @@ static void count_free(unsigned arena)
 
 static void free_other(void *p, hk_desc_t *d, const char *call, size_t size_hint);
 
-/* A user arena's slab block goes, with the same checks as any slab block,
- * into this thread's slot for the arena (which counts it): the arenas'
- * free path, kept free of the general path's frame. */
-static inline void free_arena_block(void *p, const hk_desc_t *d, const char *call, size_t size_hint)
+/* A slab block of any arena goes, checked, into this thread's cache of its
+ * arena (which counts it): kept free of the general path's frame. */
+static inline void free_slab_block(void *p, const hk_desc_t *d, const char *call, size_t size_hint)
 {
 	if (size_hint > check_slab(p, d, call))
 		hk_fatal(call, "size larger than the block", p);
-	hk_alane_free(p, d->arena, d->cls);
+	hk_cache_free(p, d);
 }
 
 HK_ENTRY void hk_free_checked(void *p, const char *call, size_t size_hint)
 {
 	hk_desc_t *d = hk_desc_of(p); /* NULL for p == NULL */
-	if (d && d->kind == HK_KIND_SLAB_A)
-		free_arena_block(p, d, call, size_hint);
+	if (d && d->kind == HK_KIND_SLAB)
+		free_slab_block(p, d, call, size_hint);
 	else if (d && d->kind == HK_KIND_BUMP)
 		hk_bump_free(p, d, call, size_hint);
 	else if (p)
@@ -369,9 +359,7 @@ HK_ENTRY static __attribute__((noinline)) void free_other(void *p, hk_desc_t *d,
 	    hk_sample_free(p))
 		return;
 	if (d) {
-		if (d->kind == HK_KIND_SLAB) {
-			hk_lane_free(p, d->cls);
-		} else if (CONFIG_HK_POOL) {
+		if (CONFIG_HK_POOL) {
 			/* Seen live above, unlocked: two racing frees both get
 			 * here, the loser learns it under the lock (bug 6). */
 			if (hk_pool_free(hk_arena_at(d->arena), d))
@@ -387,27 +375,23 @@ HK_ENTRY static __attribute__((noinline)) void free_other(void *p, hk_desc_t *d,
 	}
 }
 
-HK_ENTRY static __attribute__((noinline)) void free_slow(void *p)
+/* Whatever free()'s fast path did not take. A region arena's block keeps
+ * errno itself; a user arena's slab block counts with its arena, not as a
+ * slow free of the default heap (whose bins are slot 0's). */
+static __attribute__((noinline)) void free_slow(void *p)
 {
 	if (!p)
 		return; /* lua frees NULL as often as one block in six: no errno dance */
+	hk_desc_t *d = hk_desc_of(p);
+	if (d && d->kind == HK_KIND_BUMP) {
+		hk_bump_free(p, d, "free", 0);
+		return;
+	}
 	int saved = errno;
-	HK_STAT(free_slow, 1);
+	if (!d || d->kind != HK_KIND_SLAB || d->bin < HK_ROW_WORDS)
+		HK_STAT(free_slow, 1);
 	hk_free_checked(p, "free", 0);
 	errno = saved;
-}
-
-/* hk_free of a region pointer that is not a default-heap slab block: a
- * user arena's block goes to its slot (no errno to save: that path keeps
- * errno), anything else to free_slow. */
-HK_ENTRY static __attribute__((noinline)) void free_unit(void *p, const hk_desc_t *d)
-{
-	if (d->kind == HK_KIND_SLAB_A)
-		free_arena_block(p, d, "free", 0);
-	else if (d->kind == HK_KIND_BUMP)
-		hk_bump_free(p, d, "free", 0); /* keeps errno */
-	else
-		free_slow(p);
 }
 
 HK_API HK_ENTRY void hk_free_sized(void *p, size_t size)
@@ -481,7 +465,7 @@ void *hk_realloc_in(hk_arena_t *a, void *p, size_t size, const char *call)
 	hk_desc_t *d = hk_desc_of(p);
 	int same = a == from || (a->heap && from->heap);
 	if (CONFIG_HK_HARDENED && same && d &&
-	    (d->kind == HK_KIND_SLAB || d->kind == HK_KIND_SLAB_A)) {
+	    d->kind == HK_KIND_SLAB) {
 		/* The canary moves with the request: in place while it fits. */
 		if (size <= d->bsize - HK_CANARY && size >= d->bsize / 2) {
 			hk_canary_set(p, size, d->bsize);

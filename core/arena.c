@@ -3,10 +3,10 @@
  * further NUMA node) and hk_arena_* for
  * user arenas with a capacity, a node, a hugepage policy and a name; reset
  * (every block freed at once) and destroy (memory returned, handle dead).
- * Arena structs live in memory from platform. User arenas' small blocks
- * go through per-thread arena slots (core/arena_lane.c); reset and destroy
- * bump the arena's epoch so that slots filled before are dropped.
- * Invariant: arena slots are never freed; a destroyed arena's struct stays
+ * Arena structs live in memory from platform. Small blocks of every arena
+ * go through the lanes' caches (core/lane.c): an arena owns a cache slot,
+ * whose bins reset and destroy empty in every lane that set them up.
+ * Invariant: arena structs are never freed; a destroyed arena's struct stays
  * mapped and says DEAD, so a later use aborts instead of corrupting memory.
  */
 #include <errno.h>
@@ -14,10 +14,11 @@
 #include <string.h>
 
 #include "core/arena_bump.h"
-#include "core/arena_lane.h"
 #include "core/backend.h"
 #include "core/core.h"
 #include "core/guard.h"
+#include "core/harden.h"
+#include "core/lane.h"
 #include "core/lock.h"
 #include "core/platform.h"
 #include "core/region.h"
@@ -55,10 +56,11 @@ static void setup(hk_arena_t *a, unsigned index, const hk_arena_config_t *cfg, i
 	for (unsigned b = 0; b < HK_SPAN_BUCKETS; b++)
 		a->buckets[b] = HK_NIL;
 	for (unsigned c = 0; c < HK_NCLASS_MAX; c++) {
-		a->cls[c].partial = a->cls[c].empty = HK_NIL;
+		a->cls[c].partial = a->cls[c].full = a->cls[c].empty = HK_NIL;
 		a->cls[c].empty_stamp = 0;
 	}
 	a->runs = HK_NIL;
+	a->pool_live = HK_NIL;
 	a->node = cfg ? cfg->numa_node : HK_NODE_LOCAL;
 	a->policy = cfg ? cfg->hugepages : hk_platform_default_policy();
 	a->capacity = cfg ? cfg->capacity : 0;
@@ -66,6 +68,8 @@ static void setup(hk_arena_t *a, unsigned index, const hk_arena_config_t *cfg, i
 	const char *name = cfg && cfg->name ? cfg->name : index ? "arena" : "default";
 	strncpy(a->name, name, sizeof a->name - 1);
 	a->heap = (uint16_t)heap;
+	/* A region arena's small blocks are no slab blocks: no cache slot. */
+	a->bins = heap ? 0 : (a->flags & HK_ARENA_BUMP) ? HK_BINS_NONE : hk_cache_slot_take(a);
 	hk_bump_init(a);
 	__atomic_store_n(&a->magic, HK_ARENA_LIVE, __ATOMIC_RELEASE); /* the purger reads it */
 }
@@ -220,12 +224,7 @@ HK_API hk_arena_t *hk_arena_create(const hk_arena_config_t *cfg)
 		errno = err;
 		return NULL;
 	}
-	/* Under the lanes lock: a slot folding counters of the arena's
-	 * earlier life must not meet setup's zeroing (core/arena_lane.c). */
-	hk_lanes_lock();
 	setup(a, index, cfg, 0);
-	hk_alane_born(index);
-	hk_lanes_unlock();
 	if (parent) {
 		a->parent = parent;
 		a->sibling = parent->child;
@@ -250,44 +249,61 @@ static void unlock_arena(hk_arena_t *a)
 		hk_unlock(&a->cls[c].lock);
 }
 
-/* Every block of the arena is gone; with `destroy` its runs go back too.
- * Returns 1 if the arena held anything (spans became dirty, or mappings went
- * to the large cache): the purger has something new. */
-static int clear_arena(hk_arena_t *a, int destroy)
+/* Every block of the arena is gone and its runs go back to the region. */
+static void destroy_arena(hk_arena_t *a)
 {
-	int dirty = a->inuse != 0;
+	/* Every thread's cached blocks of the arena are dropped, before the
+	 * slabs forget them (no thread flushes them meanwhile: slot lock). */
+	hk_cache_drop(a, 1);
 	hk_large_free_arena(a->index);
 	/* Lock order: the purge lock before the arena's locks (core/types.h). */
 	hk_purge_exclude();
 	lock_arena(a);
-	/* Every thread's cached blocks of the arena become stale at once. */
-	hk_alane_bump(a->index);
 	for (unsigned c = 0; c < HK_NCLASS_MAX; c++)
 		hk_slab_forget(a, c);
-	if (destroy) {
-		uint32_t h = a->runs, next;
-		for (; h != HK_NIL; h = next) {
-			uint32_t n = hk_desc_at(h)->run_units + HK_RUN_GUARD;
-			next = hk_desc_at(h)->run_next;
-			hk_platform_decommit(hk_unit_addr(h), (size_t)n << HK_UNIT_SHIFT);
-			hk_region_give_run(h, n);
-		}
-		a->runs = HK_NIL;
-		for (unsigned b = 0; b < HK_SPAN_BUCKETS; b++)
-			a->buckets[b] = HK_NIL;
-		a->ctr.committed = 0;
-		a->ctr.reserved = 0;
-		a->inuse = 0;
-	} else if (a->inuse) {
-		/* inuse == 0: no span was handed out since the last reset, so the
-		 * free lists are already right and their stamps still true. */
-		hk_span_reset_all(a, hk_platform_now_ms());
+	uint32_t h = a->runs, next;
+	for (; h != HK_NIL; h = next) {
+		uint32_t n = hk_desc_at(h)->run_units + HK_RUN_GUARD;
+		next = hk_desc_at(h)->run_next;
+		hk_platform_decommit(hk_unit_addr(h), (size_t)n << HK_UNIT_SHIFT);
+		hk_region_give_run(h, n);
 	}
+	a->runs = HK_NIL;
+	for (unsigned b = 0; b < HK_SPAN_BUCKETS; b++)
+		a->buckets[b] = HK_NIL;
+	a->ctr.committed = 0;
+	a->ctr.reserved = 0;
+	a->inuse = 0;
 	a->ctr.live = 0;
-	if (destroy) /* before the purger may look again */
-		__atomic_store_n(&a->magic, HK_ARENA_DEAD, __ATOMIC_RELAXED);
+	a->touched = 0;
+	a->pool_live = HK_NIL;
+	/* before the purger may look again */
+	__atomic_store_n(&a->magic, HK_ARENA_DEAD, __ATOMIC_RELAXED);
 	unlock_arena(a);
 	hk_purge_allow();
+}
+
+/*
+ * Every block of the arena is gone, at the cost of what it used since the
+ * last reset: the lanes that cached it, the classes that took a slab (each
+ * slab becomes empty: one stays as the class's empty slab, the others go
+ * back as dirty spans), its live POOL spans and large blocks. No lock
+ * sweep, no system call beyond unmapping its large blocks: the purger
+ * keeps its own lock (its PURGING spans are no live span of the arena and
+ * never merge). Returns 1 if spans went back (the purger has work).
+ */
+static int reset_arena(hk_arena_t *a)
+{
+	uint64_t now = hk_platform_now_ms();
+	int dirty = 0;
+	hk_cache_drop(a, 0);
+	hk_large_free_arena(a->index);
+	uint64_t m = atomic_exchange_explicit(&a->touched, 0, memory_order_relaxed);
+	for (; m; m &= m - 1)
+		dirty |= hk_slab_reset(a, (unsigned)__builtin_ctzll(m), now);
+	if (CONFIG_HK_POOL)
+		dirty |= hk_pool_reset(a, now);
+	atomic_store_explicit(&a->ctr.live, 0, memory_order_relaxed);
 	return dirty;
 }
 
@@ -295,7 +311,7 @@ static void reset_one(hk_arena_t *a)
 {
 	if ((a->flags & HK_ARENA_BUMP) && hk_bump_reset(a))
 		return; /* a region arena's steady state: the cursor rewound */
-	int dirty = clear_arena(a, 0);
+	int dirty = reset_arena(a);
 	if (a->flags & HK_ARENA_ZERO_ON_RESET) {
 		uint64_t next;
 		hk_purge_run(1, &next);
@@ -347,7 +363,7 @@ static void destroy_family(hk_arena_t *a)
 	__atomic_store_n(&a->child, NULL, __ATOMIC_RELAXED);
 	if (a->flags & HK_ARENA_BUMP)
 		hk_bump_drop(a);
-	clear_arena(a, 1);
+	destroy_arena(a);
 }
 
 /* Takes a out of its parent's children (family lock held). */
@@ -384,36 +400,50 @@ static __attribute__((noinline)) void *arena_malloc_slow(hk_arena_t *a, size_t s
 	a = hk_arena_check(a, "hk_arena_malloc");
 	if (a == &hk_arena0)
 		return hk_malloc(size);
+	size_t need = size + HK_CANARY;
+	if (need <= 1024 && need >= size && need <= hk_small_max() && !(a->flags & HK_ARENA_BUMP)) {
+		/* An empty bin (every request's first block after a reset):
+		 * straight to the cache, which counts the allocation. */
+		unsigned cls = hk_class_table[(need + 15) >> 4];
+		void *p = hk_cache_alloc(a, cls);
+		if (p && CONFIG_HK_HARDENED)
+			hk_canary_set(p, size, hk_class_size(cls));
+		if (p)
+			return p;
+	}
 	return hk_alloc_in(a, size, 0, 0);
 }
 
 /*
- * Fast path: as hk_malloc's, plus the arena's index and epoch compared with
- * the thread's slot (one more load from the arena, one from the epoch
- * array). A destroyed arena's epoch moved on, so it falls through to
- * hk_arena_check, which aborts.
+ * Fast path: as hk_malloc's, with the arena's first bin added to the class
+ * (one load and one add) and its cache's counter instead of the heap's.
+ * An arena without a cache slot, or destroyed, has bins that are never
+ * set up: it falls through to hk_arena_check, which aborts on a dead one.
  */
 HK_API void *hk_arena_malloc(hk_arena_t *a, size_t size)
 {
 	size_t need = size + HK_CANARY;
+	/* A class that is no lane class has a bin never set up (empty). */
+	if (__builtin_expect(a != NULL && HK_NLANE > 0 && need <= 1024 && need >= size, 1)) {
+		size_t cls = hk_class_table[(need + 15) >> 4], bins = a->bins;
+		hk_lane_t *l = hk_lane_self;
+		void **p = l->head[bins + cls];
+		if (__builtin_expect(p != NULL, 1)) {
+			l->head[bins + cls] = hk_next_get(p);
+			HK_ROOM(l, bins + cls)++;
+			p[1] = NULL;
+			hk_lane_cache(l, bins)->allocs++;
+			if (CONFIG_HK_HARDENED)
+				hk_canary_set(p, size, hk_class_size(cls));
+			return p;
+		}
+	}
+	/* A region arena has no cache slot: its bins never hold a block, so
+	 * its bump comes after the cache's miss and costs the others nothing. */
 	if (__builtin_expect(a != NULL && (a->flags & HK_ARENA_BUMP), 0)) {
 		void *p;
 		if (__builtin_expect(hk_bump_malloc(a, size, &p), 1))
 			return p;
-		return arena_malloc_slow(a, size);
-	}
-	if (__builtin_expect(a != NULL && HK_NLANE > 0 && need <= 1024 && need >= size, 1)) {
-		unsigned cls = hk_class_table[(need + 15) >> 4];
-		hk_aslot_t *s = hk_alane_slot(a->index);
-		/* Every class up to 1 KiB is a lane class unless Tiny is pruned. */
-		if (__builtin_expect(s != NULL && (CONFIG_HK_TINY || (int)cls < HK_NLANE), 1)) {
-			void *p = hk_alane_pop(s, cls);
-			if (__builtin_expect(p != NULL, 1)) {
-				if (CONFIG_HK_HARDENED)
-					hk_canary_set(p, size, hk_class_size(cls));
-				return p;
-			}
-		}
 	}
 	return arena_malloc_slow(a, size);
 }
@@ -459,8 +489,7 @@ HK_API hk_arena_t *hk_arena_of(const void *p)
 	hk_desc_t *d = hk_desc_of(p);
 	hk_arena_t *a = NULL;
 	if (d) {
-		if (d->kind == HK_KIND_SLAB || d->kind == HK_KIND_SLAB_A || d->kind == HK_KIND_POOL ||
-		    d->kind == HK_KIND_BUMP)
+		if (d->kind == HK_KIND_SLAB || d->kind == HK_KIND_POOL || d->kind == HK_KIND_BUMP)
 			a = hk_arena_at(d->arena);
 	} else {
 		size_t usable;

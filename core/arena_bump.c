@@ -236,6 +236,10 @@ int hk_bump_reset(hk_arena_t *a)
 void hk_bump_drop(hk_arena_t *a)
 {
 	hk_bump_t *b = &a->bump;
+	/* Back to the arena: a reset visits only what it tracks (slabs,
+	 * POOL spans, large blocks), never the runs. */
+	if (b->first != HK_NIL)
+		give_back(a, b->first);
 	hk_bump_new_round(b);
 	b->chunk = b->first = HK_NIL;
 	b->end = 0;

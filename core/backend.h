@@ -11,19 +11,19 @@
 
 /* Slabs: a batch of up to `want` blocks of class `cls`, linked through word 0
  * (NULL-terminated) into *chain; returns how many (0: out of memory).
- * `kind` is HK_KIND_SLAB (default arena, lane bins) or HK_KIND_SLAB_A. */
+ * `kind` is HK_KIND_SLAB. */
 unsigned hk_slab_refill(hk_arena_t *a, unsigned cls, uint32_t units, unsigned kind,
 			void **chain, unsigned want);
 /* Returns `n` blocks of class `cls` (a NULL-terminated chain) to their slabs.
  * Returns 1 if a span went back to the arena (the purger may be needed). */
 int hk_slab_flush(hk_arena_t *a, unsigned cls, void *chain);
-/* The same with a->cls[cls].lock already held (arena slots re-check their
- * epoch under it first). */
-int hk_slab_flush_locked(hk_arena_t *a, unsigned cls, void *chain);
 /* Releases a class's cached empty slab if it has been idle since `until`. */
 int hk_slab_release_idle(hk_arena_t *a, unsigned cls, uint64_t until);
-/* Arena reset: forget every slab of the arena (class locks held). */
+/* Arena destroy: forget every slab of the class (class locks held). */
 void hk_slab_forget(hk_arena_t *a, unsigned cls);
+/* Arena reset: every slab of the class becomes empty (kept as the class's
+ * empty slab or given back, stamped now). 1 if a span went back. */
+int hk_slab_reset(hk_arena_t *a, unsigned cls, uint64_t now);
 
 /* Tiny: classes up to HK_TINY_LAST, 64 KiB one-class pages. */
 unsigned hk_tiny_refill(hk_arena_t *a, unsigned cls, unsigned kind, void **chain, unsigned want);
@@ -37,6 +37,8 @@ void *hk_pool_alloc(hk_arena_t *a, size_t size, size_t align);
  * Returns -1, freeing nothing, when the block is no longer live (a racing
  * free got there first: the kind is checked again under the arena lock). */
 int hk_pool_free(hk_arena_t *a, hk_desc_t *d);
+/* Arena reset: frees every live POOL block of user arena a. 1 if any. */
+int hk_pool_reset(hk_arena_t *a, uint64_t now);
 
 /* Direct mappings above every enabled band. *fresh says the memory is
  * zero (a new mapping, not from the cache). */

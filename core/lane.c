@@ -1,16 +1,17 @@
 /*
- * core/lane.c — lanes: creation on a thread's first slow path, batched
- * refill from Tiny/MID slabs, flush of half a full bin, thread exit
- * (flush, then the TLS pointer goes to the dead lane), fork's child.
- * Must not call malloc. Invariant: every block in a bin is a free block of
- * the default arena, of the bin's class, marked (word 1 = key ^ address).
- * A lane's arena slots (user arenas) are core/arena_lane.c's; this file
- * only points them at the empty slot and has them released on exit/fork.
+ * core/lane.c — lanes and their caches of every arena, one implementation
+ * for the default heap (slot 0) and user arenas (slots 1..): lane creation
+ * on a thread's first slow path, bin set-up, batched refill from Tiny/MID
+ * slabs, flush of half a full bin, reset/destroy clearing a slot's bins in
+ * every lane, trim requests, thread exit, fork's child. Must not call
+ * malloc. Invariant: every block in a set-up bin is a free, marked block
+ * (word 1 = key ^ address) of the bin's class and of its slot's arena
+ * (for slot 0, of any of the default heap's arenas).
  */
+#include <errno.h>
 #include <pthread.h>
 #include <string.h>
 
-#include "core/arena_lane.h"
 #include "core/backend.h"
 #include "core/core.h"
 #include "core/harden.h"
@@ -20,13 +21,7 @@
 #include "core/region.h"
 #include "core/sizeclass.h"
 
-extern hk_aslot_t hk_aslot_none;
-#define NO_SLOTS                                                                   \
-	.aslot = { &hk_aslot_none, &hk_aslot_none, &hk_aslot_none, &hk_aslot_none, \
-		   &hk_aslot_none, &hk_aslot_none, &hk_aslot_none, &hk_aslot_none }
-_Static_assert(HK_ASLOTS == 8, "NO_SLOTS lists every arena slot");
-
-static hk_lane_t lane_empty = { NO_SLOTS }, lane_dead = { .state = HK_LANE_DEAD, NO_SLOTS };
+static hk_lane_t lane_empty, lane_dead = { .state = HK_LANE_DEAD };
 __thread hk_lane_t *hk_lane_self __attribute__((tls_model("initial-exec"))) = &lane_empty;
 
 static struct {
@@ -35,19 +30,53 @@ static struct {
 	hk_lane_t *fresh, *fresh_end; /* lanes never used, carved on demand */
 	pthread_key_t key;
 	uint64_t malloc_fast, free_fast, refills, flushes; /* of dead lanes */
+	/* Bin limits (blocks) of the default heap and of user arenas: a
+	 * quarter for those — a thread may cache many arenas, and an arena's
+	 * bytes held in caches are bytes its budget cannot use (bench-kv's
+	 * peak RSS grew by 5 MB with the full limit, 4 workers). */
+	int64_t limit[2][HK_NCLASS_MAX];
 } LN;
 
+/* User arenas' cache slots. `lanes` lists the lanes with a set-up bin of
+ * the slot; the lock covers the list, `arena` and those bins whenever
+ * another thread than their owner may touch them (core/types.h). */
+static struct cache_slot {
+	hk_lock_t lock;
+	hk_arena_t *arena;
+	hk_lane_t *lanes;
+} SL[HK_CACHE_SLOTS];
+
 #define LANE_BLOCK ((size_t)256 << 10)
+#define FIRST_BATCH 8
 
 static void lane_exit(void *arg);
 
 int hk_lane_global_init(void)
 {
-	lane_empty.key = lane_dead.key = hk_secret;
+	for (int c = 0; c < HK_NLANE; c++) {
+		size_t n = CONFIG_HK_LANE_CLASS_BYTES / hk_class_size((unsigned)c);
+		LN.limit[0][c] = n < 2 ? 2 : (int64_t)n;
+		LN.limit[1][c] = n / 4 < 2 ? 2 : (int64_t)(n / 4);
+	}
 	return pthread_key_create(&LN.key, lane_exit);
 }
 
-/* Lock held. */
+static int64_t limit_of(unsigned bins, unsigned cls)
+{
+	return LN.limit[bins != 0][cls];
+}
+
+int64_t hk_bin_limit(unsigned bins, unsigned cls)
+{
+	return limit_of(bins, cls);
+}
+
+static struct cache_slot *slot_of(unsigned bins)
+{
+	return &SL[bins / HK_ROW_WORDS];
+}
+
+/* Lock held. A lane comes back clean from retire (or zero from the map). */
 static hk_lane_t *take_lane(void)
 {
 	if (LN.spare) {
@@ -71,9 +100,7 @@ static hk_lane_t *lane_create(void)
 	hk_lock(&LN.lock);
 	hk_lane_t *l = take_lane();
 	if (l) {
-		memset(l, 0, sizeof *l);
-		for (int i = 0; i < HK_ASLOTS; i++)
-			l->aslot[i] = &hk_aslot_none;
+		l->prev = NULL;
 		l->next = LN.live;
 		if (LN.live)
 			LN.live->prev = l;
@@ -82,21 +109,16 @@ static hk_lane_t *lane_create(void)
 	hk_unlock(&LN.lock);
 	if (!l)
 		return NULL;
-	for (int c = 0; c < HK_NLANE; c++) {
-		size_t n = CONFIG_HK_LANE_CLASS_BYTES / hk_class_size(c);
-		l->limit[c] = l->room[c] = (int32_t)(n < 2 ? 2 : n);
-	}
-	l->key = hk_secret;
+	atomic_store_explicit(&l->trim, 0, memory_order_relaxed);
 	l->state = HK_LANE_LIVE;
 	pthread_setspecific(LN.key, l);
 	hk_lane_self = l;
 	return l;
 }
 
-/* New blocks come from the default heap's arena of the caller's node. */
-static unsigned refill(unsigned cls, void **chain, unsigned want)
+/* New blocks of class cls from arena a's slabs. */
+static unsigned refill(hk_arena_t *a, unsigned cls, void **chain, unsigned want)
 {
-	hk_arena_t *a = hk_heap_arena();
 	if (CONFIG_HK_TINY && (int)cls <= HK_TINY_LAST)
 		return hk_tiny_refill(a, cls, HK_KIND_SLAB, chain, want);
 	if (CONFIG_HK_MID)
@@ -104,151 +126,393 @@ static unsigned refill(unsigned cls, void **chain, unsigned want)
 	return 0;
 }
 
-/* A bin mixes blocks of every node's arena (frees go to the freeing
- * thread's bin): each stretch of one arena goes back under its own lock. On
- * one node every block is hk_arena0's and the chain goes back whole. */
-static void flush_chain(unsigned cls, void *chain)
+/* Gives a chain back to its slabs. The default heap's bins mix blocks of
+ * every node's arena: each stretch of one arena goes back under its own
+ * lock (on one node the chain goes back whole). Returns 1 if the purger
+ * is needed. */
+static int flush_chain(hk_arena_t *a, unsigned cls, void *chain)
 {
 	int kick = 0;
 	HK_STAT(flushes, 1);
 	while (chain) {
-		unsigned arena = hk_desc_of(chain)->arena;
 		void **last = chain, *rest = NULL;
-		if (hk_heap_split()) {
+		if (a->heap && hk_heap_split()) {
+			a = hk_arena_at(hk_desc_of(chain)->arena);
 			for (void **n; (n = hk_next_get(last)) != NULL; last = n)
-				if (hk_desc_of(n)->arena != arena) {
+				if (hk_desc_of(n)->arena != a->index) {
 					rest = n;
 					hk_next_set(last, NULL);
 					break;
 				}
 		}
-		kick |= hk_slab_flush(hk_arena_at(arena), cls, chain);
+		kick |= hk_slab_flush(a, cls, chain);
 		chain = rest;
 	}
-	if (kick)
-		hk_purge_kick();
+	return kick;
 }
 
+/* ---- one cache: its bins in one lane ---- */
+
+/* Sets up bin `bins + cls` of lane l; the slot's first bin puts the lane
+ * on the slot's list (user arenas: reset and destroy find it there). */
+static void bin_setup(hk_lane_t *l, unsigned bins, unsigned cls)
+{
+	hk_cache_t *c = hk_lane_cache(l, bins);
+	if (!c->classes) {
+		c->batch = FIRST_BATCH;
+		if (bins) {
+			struct cache_slot *s = slot_of(bins);
+			hk_lock(&s->lock);
+			c->next = s->lanes;
+			s->lanes = l;
+			hk_unlock(&s->lock);
+		}
+	}
+	c->classes |= (uint64_t)1 << cls;
+	HK_ROOM(l, bins + cls) = limit_of(bins, cls);
+}
+
+/* Half the bin, at most 16 KiB or 128 blocks, and at most the cache's
+ * batch: carving touches every block, so a small program (or a
+ * per-request arena, a few blocks then a reset) must not carve far ahead. */
+static unsigned bin_fill(hk_lane_t *l, hk_arena_t *a, unsigned bins, unsigned cls)
+{
+	hk_cache_t *c = hk_lane_cache(l, bins);
+	unsigned bin = bins + cls;
+	unsigned want = (unsigned)(limit_of(bins, cls) / 2);
+	unsigned cap = (unsigned)((16u << 10) / hk_class_size(cls));
+	cap = cap > 128 ? 128 : cap ? cap : 1;
+	cap = cap > c->batch ? c->batch : cap;
+	want = want > cap ? cap : want ? want : 1;
+	if (c->batch < 128)
+		c->batch *= 2;
+	unsigned got = refill(a, cls, &l->head[bin], want);
+	HK_ROOM(l, bin) = limit_of(bins, cls) - got;
+	c->refills++;
+	c->refilled += got;
+	return got;
+}
+
+/* Cuts the first half of a full bin and gives it back. */
+static int bin_flush_half(hk_lane_t *l, hk_arena_t *a, unsigned bins, unsigned cls)
+{
+	hk_cache_t *c = hk_lane_cache(l, bins);
+	unsigned bin = bins + cls;
+	int64_t held = limit_of(bins, cls) - HK_ROOM(l, bin);
+	int64_t n = held / 2 ? held / 2 : held;
+	void **p = l->head[bin], *chain = l->head[bin];
+	for (int64_t i = 1; i < n; i++)
+		p = hk_next_get(p);
+	l->head[bin] = hk_next_get(p);
+	HK_ROOM(l, bin) += n;
+	hk_next_set(p, NULL);
+	c->flushes++;
+	c->flushed += (uint64_t)n;
+	return flush_chain(a, cls, chain);
+}
+
+/* Every bin of the cache back to the slabs; the bins stay set up. */
+static int cache_flush(hk_lane_t *l, hk_arena_t *a, unsigned bins)
+{
+	hk_cache_t *c = hk_lane_cache(l, bins);
+	int kick = 0;
+	for (uint64_t m = c->classes; m; m &= m - 1) {
+		unsigned cls = (unsigned)__builtin_ctzll(m), bin = bins + cls;
+		void *chain = l->head[bin];
+		if (!chain)
+			continue;
+		c->flushed += (uint64_t)(limit_of(bins, cls) - HK_ROOM(l, bin));
+		l->head[bin] = NULL;
+		HK_ROOM(l, bin) = limit_of(bins, cls);
+		kick |= flush_chain(a, cls, chain);
+	}
+	return kick;
+}
+
+static uint64_t cache_held(hk_lane_t *l, unsigned bins, size_t *bytes)
+{
+	hk_cache_t *c = hk_lane_cache(l, bins);
+	uint64_t n = 0;
+	for (uint64_t m = c->classes; m; m &= m - 1) {
+		unsigned cls = (unsigned)__builtin_ctzll(m);
+		uint64_t held = (uint64_t)(limit_of(bins, cls) - HK_ROOM(l, bins + cls));
+		n += held;
+		if (bytes)
+			*bytes += held * hk_class_size(cls);
+	}
+	return n;
+}
+
+/* Frees are derived: held = refilled - flushed + frees - allocs. */
+static uint64_t cache_frees(hk_lane_t *l, unsigned bins)
+{
+	hk_cache_t *c = hk_lane_cache(l, bins);
+	return cache_held(l, bins, NULL) - c->refilled + c->flushed + c->allocs;
+}
+
+/* Moves a user arena's cache counters into the arena (a NULL: dropped). */
+static void cache_fold(hk_lane_t *l, unsigned bins, hk_arena_t *a)
+{
+	hk_cache_t *c = hk_lane_cache(l, bins);
+	if (a) {
+		atomic_fetch_add_explicit(&a->ctr.allocs, c->allocs, memory_order_relaxed);
+		atomic_fetch_add_explicit(&a->ctr.frees, cache_frees(l, bins), memory_order_relaxed);
+	}
+	c->allocs = c->refilled = c->flushed = c->slow_pops = c->slow_pushes = 0;
+}
+
+/* Empties every bin of the cache without looking at its blocks (a reset
+ * took them back) and unsets them: the lane is off the slot's list. */
+static void cache_clear(hk_lane_t *l, unsigned bins)
+{
+	hk_cache_t *c = hk_lane_cache(l, bins);
+	for (uint64_t m = c->classes; m; m &= m - 1) {
+		unsigned bin = bins + (unsigned)__builtin_ctzll(m);
+		l->head[bin] = NULL;
+		HK_ROOM(l, bin) = 0;
+	}
+	c->classes = 0;
+	c->next = NULL;
+}
+
+/* Flushes, folds and clears lane l's cache of user slot s, taking it off
+ * the slot's list (thread exit, fork child). Returns 1 for the purger. */
+static int cache_release(hk_lane_t *l, unsigned s)
+{
+	struct cache_slot *sl = &SL[s];
+	unsigned bins = s * (unsigned)HK_ROW_WORDS;
+	int kick = 0;
+	hk_lock(&sl->lock);
+	if (hk_lane_cache(l, bins)->classes) {
+		kick = cache_flush(l, sl->arena, bins);
+		cache_fold(l, bins, sl->arena);
+		for (hk_lane_t **p = &sl->lanes; *p; p = &hk_lane_cache(*p, bins)->next)
+			if (*p == l) {
+				*p = hk_lane_cache(l, bins)->next;
+				break;
+			}
+		cache_clear(l, bins);
+	}
+	hk_unlock(&sl->lock);
+	return kick;
+}
+
+/* Every bin of the lane back to the slabs; they stay set up (trim). */
+static int lane_flush(hk_lane_t *l)
+{
+	int kick = cache_flush(l, &hk_arena0, 0);
+	for (unsigned s = 1; s < HK_CACHE_NONE; s++) {
+		unsigned bins = s * (unsigned)HK_ROW_WORDS;
+		hk_lock(&SL[s].lock);
+		if (hk_lane_cache(l, bins)->classes)
+			kick |= cache_flush(l, SL[s].arena, bins);
+		hk_unlock(&SL[s].lock);
+	}
+	return kick;
+}
+
+/* The calling thread's live lane, created on first use, its trim request
+ * honoured; NULL without one (exiting thread, no memory for one). */
 hk_lane_t *hk_lane_get(void)
 {
 	hk_lane_t *l = hk_lane_self;
 	if (l->state == HK_LANE_EMPTY && hk_ready())
 		l = lane_create();
-	return l && l->state == HK_LANE_LIVE ? l : NULL;
+	if (!l || l->state != HK_LANE_LIVE)
+		return NULL;
+	hk_lane_trim_check();
+	return l;
 }
+
+void *hk_cache_alloc(hk_arena_t *a, unsigned cls)
+{
+	hk_lane_t *l = hk_lane_get();
+	unsigned bins = a->bins, bin = bins + cls;
+	void **p = NULL;
+	int kick = 0;
+	if (!l || bins == HK_BINS_NONE) {
+		/* No lane or no cache slot: one block under the class lock. */
+		if (refill(a, cls, (void **)&p, 1)) {
+			p[1] = NULL;
+			if (!a->heap)
+				atomic_fetch_add_explicit(&a->ctr.allocs, 1, memory_order_relaxed);
+		}
+		return p;
+	}
+	hk_cache_t *c = hk_lane_cache(l, bins);
+	if (!(c->classes >> cls & 1))
+		bin_setup(l, bins, cls);
+	if (!l->head[bin] && !bin_fill(l, a, bins, cls)) {
+		/* Out of capacity or memory: this thread's own cached blocks
+		 * of a user arena may be what keeps its slabs busy. */
+		if (a->heap)
+			return NULL;
+		kick = cache_flush(l, a, bins);
+		if (!bin_fill(l, a, bins, cls))
+			p = NULL;
+	}
+	if (l->head[bin]) {
+		p = l->head[bin];
+		l->head[bin] = hk_next_get(p);
+		HK_ROOM(l, bin)++;
+		p[1] = NULL;
+		c->allocs++;
+		c->slow_pops++;
+	}
+	if (kick)
+		hk_purge_kick();
+	return p;
+}
+
+void hk_cache_free(void *p, const hk_desc_t *d)
+{
+	int saved = errno; /* free() keeps errno: a new lane maps memory */
+	unsigned cls = hk_desc_cls(d), bin = d->bin, bins = bin - cls;
+	hk_arena_t *a = bins ? hk_arena_at(d->arena) : &hk_arena0;
+	hk_lane_t *l = hk_lane_get();
+	int kick = 0;
+	((uintptr_t *)p)[1] = hk_secret ^ (uintptr_t)p;
+	if (!l || bins == HK_BINS_NONE) {
+		hk_next_set(p, NULL);
+		kick = flush_chain(a, cls, p);
+		if (!a->heap)
+			atomic_fetch_add_explicit(&a->ctr.frees, 1, memory_order_relaxed);
+	} else {
+		hk_cache_t *c = hk_lane_cache(l, bins);
+		if (!(c->classes >> cls & 1))
+			bin_setup(l, bins, cls);
+		if (HK_ROOM(l, bin) <= 0)
+			kick = bin_flush_half(l, a, bins, cls);
+		hk_next_set(p, l->head[bin]);
+		l->head[bin] = p;
+		HK_ROOM(l, bin)--;
+		c->slow_pushes++;
+	}
+	if (kick)
+		hk_purge_kick();
+	errno = saved;
+}
+
+/* ---- cache slots of user arenas ---- */
+
+unsigned hk_cache_slot_take(hk_arena_t *a)
+{
+	for (unsigned s = 1; s < HK_CACHE_NONE; s++) {
+		int mine = 0;
+		hk_lock(&SL[s].lock);
+		if (!SL[s].arena) {
+			SL[s].arena = a;
+			mine = 1;
+		}
+		hk_unlock(&SL[s].lock);
+		if (mine)
+			return s * (unsigned)HK_ROW_WORDS;
+	}
+	return HK_BINS_NONE;
+}
+
+void hk_cache_drop(hk_arena_t *a, int destroy)
+{
+	unsigned bins = a->bins;
+	if (bins == HK_BINS_NONE)
+		return;
+	struct cache_slot *s = slot_of(bins);
+	hk_lock(&s->lock);
+	for (hk_lane_t *l = s->lanes, *next; l; l = next) {
+		next = hk_lane_cache(l, bins)->next;
+		cache_fold(l, bins, destroy ? NULL : a);
+		cache_clear(l, bins);
+	}
+	s->lanes = NULL;
+	if (destroy) {
+		s->arena = NULL;
+		a->bins = HK_BINS_NONE; /* its fast path now fails into the check */
+	}
+	hk_unlock(&s->lock);
+}
+
+void hk_cache_sum(hk_arena_t *a, uint64_t *allocs, uint64_t *frees, size_t *held)
+{
+	unsigned bins = a->bins;
+	*allocs = *frees = 0;
+	*held = 0;
+	if (bins == HK_BINS_NONE)
+		return;
+	struct cache_slot *s = slot_of(bins);
+	hk_lock(&s->lock);
+	for (hk_lane_t *l = s->lanes; l; l = hk_lane_cache(l, bins)->next) {
+		*allocs += hk_lane_cache(l, bins)->allocs;
+		*frees += cache_frees(l, bins);
+		cache_held(l, bins, held);
+	}
+	hk_unlock(&s->lock);
+}
+
+/* ---- lanes ---- */
 
 hk_lane_t *hk_lanes_live(void)
 {
 	return LN.live;
 }
 
-void *hk_lane_alloc(unsigned cls)
-{
-	hk_lane_t *l = hk_lane_self;
-	void *chain;
-	if (l->state == HK_LANE_EMPTY && hk_ready())
-		l = lane_create();
-	if (!l || l->state != HK_LANE_LIVE) {
-		/* No lane (thread exiting, or no memory for one): one block. */
-		if (!refill(cls, &chain, 1))
-			return NULL;
-		((void **)chain)[1] = NULL;
-		return chain;
-	}
-	if (!l->head[cls]) {
-		/* Half the bin, at most 16 KiB or 128 blocks: carving touches
-		 * every block, so a small program must not carve far ahead. */
-		unsigned want = l->limit[cls] / 2, cap = (unsigned)((16u << 10) / hk_class_size(cls));
-		cap = cap > 128 ? 128 : cap ? cap : 1;
-		want = want > cap ? cap : want ? want : 1;
-		unsigned got = refill(cls, &l->head[cls], want);
-		l->room[cls] = l->limit[cls] - (int32_t)got;
-		l->refills++;
-		l->refilled += got;
-		if (!got)
-			return NULL;
-	}
-	void **p = l->head[cls];
-	l->head[cls] = hk_next_get(p);
-	l->room[cls]++;
-	p[1] = NULL;
-	l->popped_slow++;
-	return p;
-}
-
-/* Cuts the first half of a full bin and returns it to the slabs. */
-static void flush_half(hk_lane_t *l, unsigned cls)
-{
-	unsigned held = (unsigned)(l->limit[cls] - l->room[cls]);
-	unsigned n = held / 2 ? held / 2 : held;
-	void **p = l->head[cls], *chain = l->head[cls];
-	for (unsigned i = 1; i < n; i++)
-		p = hk_next_get(p);
-	l->head[cls] = hk_next_get(p);
-	l->room[cls] += (int32_t)n;
-	hk_next_set(p, NULL);
-	l->flushes++;
-	l->flushed += n;
-	flush_chain(cls, chain);
-}
-
-void hk_lane_free(void *p, unsigned cls)
-{
-	hk_lane_t *l = hk_lane_self;
-	((uintptr_t *)p)[1] = hk_secret ^ (uintptr_t)p;
-	if (l->state == HK_LANE_EMPTY && hk_ready())
-		l = lane_create();
-	if (!l || l->state != HK_LANE_LIVE) {
-		hk_next_set(p, NULL);
-		flush_chain(cls, p);
-		return;
-	}
-	if (l->room[cls] <= 0) {
-		l->room[cls] = 0; /* hk_free leaves -1 in a full bin's counter */
-		flush_half(l, cls);
-	}
-	hk_next_set(p, l->head[cls]);
-	l->head[cls] = p;
-	l->room[cls]--;
-	l->pushed_slow++;
-}
-
-static void flush_all(hk_lane_t *l)
-{
-	for (int c = 0; c < HK_NLANE; c++) {
-		if (l->head[c]) {
-			void *chain = l->head[c];
-			l->flushed += (uint64_t)(l->limit[c] - l->room[c]);
-			l->head[c] = NULL;
-			l->room[c] = l->limit[c];
-			flush_chain((unsigned)c, chain);
-		}
-	}
-}
-
 void hk_lane_flush_self(void)
 {
 	hk_lane_t *l = hk_lane_self;
-	if (l->state == HK_LANE_LIVE)
-		flush_all(l);
+	if (l->state != HK_LANE_LIVE)
+		return;
+	atomic_store_explicit(&l->trim, 0, memory_order_relaxed);
+	if (lane_flush(l))
+		hk_purge_kick();
 }
 
-/* Fast frees are not counted on the fast path: derived (core/types.h). */
-static uint64_t free_fast_of(const hk_lane_t *l)
+void hk_lanes_trim(void)
 {
-	uint64_t held = 0;
-	for (int c = 0; c < HK_NLANE; c++)
-		held += (uint64_t)(l->limit[c] - l->room[c]);
-	return held - l->refilled + l->flushed - l->pushed_slow + l->malloc_fast + l->popped_slow;
+	hk_lane_t *self = hk_lane_self;
+	hk_lock(&LN.lock);
+	for (hk_lane_t *l = LN.live; l; l = l->next)
+		if (l != self)
+			atomic_store_explicit(&l->trim, 1, memory_order_relaxed);
+	hk_unlock(&LN.lock);
 }
 
-/* Lock held; the lane's bins are empty. */
+/* The default heap's fast frees are not counted: derived (core/types.h). */
+static uint64_t free_fast_of(hk_lane_t *l)
+{
+	return cache_frees(l, 0) - hk_lane_cache(l, 0)->slow_pushes;
+}
+
+static uint64_t malloc_fast_of(hk_lane_t *l)
+{
+	return hk_lane_cache(l, 0)->allocs - hk_lane_cache(l, 0)->slow_pops;
+}
+
+/* Flushes and gives back every cache of lane l (its thread is gone or
+ * going). Returns 1 if the purger is needed. */
+static int lane_release(hk_lane_t *l)
+{
+	int kick = cache_flush(l, &hk_arena0, 0);
+	for (unsigned s = 1; s < HK_CACHE_NONE; s++)
+		kick |= cache_release(l, s);
+	return kick;
+}
+
+/* Lanes lock held; the lane's user caches are released, its default heap
+ * bins flushed. It goes to the spare list clean (all bins unset). */
 static void retire(hk_lane_t *l)
 {
-	LN.malloc_fast += l->malloc_fast;
+	hk_cache_t *c = hk_lane_cache(l, 0);
+	LN.malloc_fast += malloc_fast_of(l);
 	LN.free_fast += free_fast_of(l);
-	LN.refills += l->refills;
-	LN.flushes += l->flushes;
+	LN.refills += c->refills;
+	LN.flushes += c->flushes;
+	for (unsigned s = 1; s < HK_CACHE_NONE; s++) {
+		hk_cache_t *u = hk_lane_cache(l, s * (unsigned)HK_ROW_WORDS);
+		LN.refills += u->refills;
+		LN.flushes += u->flushes;
+		u->refills = u->flushes = 0;
+	}
+	cache_clear(l, 0);
+	memset(c, 0, sizeof *c);
 	if (l->prev)
 		l->prev->next = l->next;
 	else
@@ -265,13 +529,12 @@ static void lane_exit(void *arg)
 	hk_lane_t *l = arg;
 	/* Late frees (other TSD destructors, TLS teardown) use the dead lane. */
 	hk_lane_self = &lane_dead;
-	flush_all(l);
+	int kick = lane_release(l);
 	hk_lock(&LN.lock);
-	int released = hk_alane_release(l);
 	retire(l);
 	hk_unlock(&LN.lock);
-	if (released)
-		hk_purge_kick(); /* outside the lock: it may start the purger */
+	if (kick)
+		hk_purge_kick(); /* outside the locks: it may start the purger */
 }
 
 void hk_lane_sum(hk_stats_t *out, size_t *bin_bytes)
@@ -283,12 +546,14 @@ void hk_lane_sum(hk_stats_t *out, size_t *bin_bytes)
 	out->refills = LN.refills;
 	out->flushes = LN.flushes;
 	for (hk_lane_t *l = LN.live; l; l = l->next) {
-		out->malloc_fast += l->malloc_fast;
+		out->malloc_fast += malloc_fast_of(l);
 		out->free_fast += free_fast_of(l);
-		out->refills += l->refills;
-		out->flushes += l->flushes;
-		for (int c = 0; c < HK_NLANE; c++)
-			bytes += (size_t)(l->limit[c] - l->room[c]) * hk_class_size((unsigned)c);
+		for (unsigned s = 0; s < HK_CACHE_NONE; s++) {
+			hk_cache_t *c = hk_lane_cache(l, s * (unsigned)HK_ROW_WORDS);
+			out->refills += c->refills;
+			out->flushes += c->flushes;
+		}
+		cache_held(l, 0, &bytes);
 	}
 	hk_unlock(&LN.lock);
 	*bin_bytes = bytes;
@@ -296,23 +561,29 @@ void hk_lane_sum(hk_stats_t *out, size_t *bin_bytes)
 
 void hk_lanes_lock(void)
 {
+	for (unsigned s = 1; s < HK_CACHE_NONE; s++)
+		hk_lock(&SL[s].lock);
 	hk_lock(&LN.lock);
 }
 
 void hk_lanes_unlock(void)
 {
 	hk_unlock(&LN.lock);
+	for (unsigned s = HK_CACHE_NONE; s-- > 1;)
+		hk_unlock(&SL[s].lock);
 }
 
 void hk_lanes_after_fork_child(void)
 {
 	hk_lane_t *self = hk_lane_self, *next;
+	int kick = 0;
 	for (hk_lane_t *l = LN.live; l; l = next) {
 		next = l->next;
 		if (l == self)
 			continue;
-		flush_all(l);
-		hk_alane_release(l);
+		kick |= lane_release(l);
 		retire(l);
 	}
+	if (kick)
+		hk_purge_kick();
 }

@@ -31,6 +31,8 @@ static struct {
 	hk_lock_t lock;
 	large_entry_t *tab;
 	size_t cap, count, bytes;
+	uint32_t of_arena[HK_ARENA_MAX]; /* live blocks of each arena: a reset of
+					  * an arena with none skips the table */
 	unsigned ncache;
 	cached_t cache[CONFIG_HK_LARGE_CACHE + 1];
 } L;
@@ -151,6 +153,7 @@ void *hk_large_alloc(hk_arena_t *a, size_t size, size_t align, int *fresh)
 	}
 	put_entry(L.tab, L.cap, (large_entry_t){ (uintptr_t)p, len, a->index, (uint32_t)huge });
 	L.count++;
+	L.of_arena[a->index]++;
 	L.bytes += len;
 	a->inuse += len;
 	a->ctr.committed += len;
@@ -180,6 +183,7 @@ extern hk_arena_t *hk_arena_at(unsigned index);
 static void release(void *p, size_t len, unsigned arena, int huge)
 {
 	hk_arena_t *a = hk_arena_at(arena);
+	L.of_arena[arena]--;
 	L.bytes -= len;
 	a->inuse -= len;
 	a->ctr.committed -= len;
@@ -264,8 +268,12 @@ int hk_large_trim(uint64_t until, int force)
 
 void hk_large_free_arena(unsigned arena)
 {
+	/* Only the arena's users change its count, and none runs during its
+	 * reset or destroy: an arena without large blocks skips the lock. */
+	if (!L.of_arena[arena])
+		return;
 	hk_lock(&L.lock);
-	for (size_t i = 0; i < L.cap;) {
+	for (size_t i = 0; i < L.cap && L.of_arena[arena];) {
 		if (L.tab[i].addr && L.tab[i].arena == arena) {
 			large_entry_t copy = L.tab[i];
 			erase(&L.tab[i]);

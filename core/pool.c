@@ -23,11 +23,31 @@ void *hk_pool_alloc(hk_arena_t *a, size_t size, size_t align)
 	if (h == HK_NIL && (h = hk_span_alloc(a, (uint32_t)units, (uint32_t)align_units)) != HK_NIL)
 		hk_span_mark(h, (uint32_t)units, HK_KIND_POOL, 0, a->index, units << HK_UNIT_SHIFT);
 	if (h != HK_NIL) {
-		hk_desc_at(h)->bump = size; /* the request, for sized frees */
+		hk_desc_t *d = hk_desc_at(h);
+		d->bump = size; /* the request, for sized frees */
 		a->ctr.live += units << HK_UNIT_SHIFT;
+		if (!a->heap) { /* a user arena's reset finds it here */
+			d->prev = HK_NIL;
+			d->next = a->pool_live;
+			if (d->next != HK_NIL)
+				hk_desc_at(d->next)->prev = h;
+			a->pool_live = h;
+		}
 	}
 	hk_unlock(&a->lock);
 	return h == HK_NIL ? NULL : hk_unit_addr(h);
+}
+
+/* Arena lock held. */
+static void pool_unlink(hk_arena_t *a, uint32_t h)
+{
+	hk_desc_t *d = hk_desc_at(h);
+	if (d->prev != HK_NIL)
+		hk_desc_at(d->prev)->next = d->next;
+	else
+		a->pool_live = d->next;
+	if (d->next != HK_NIL)
+		hk_desc_at(d->next)->prev = d->prev;
 }
 
 int hk_pool_free(hk_arena_t *a, hk_desc_t *d)
@@ -45,8 +65,27 @@ int hk_pool_free(hk_arena_t *a, hk_desc_t *d)
 	}
 	units = hk_desc_at(head)->units;
 	a->ctr.live -= (size_t)units << HK_UNIT_SHIFT;
+	if (!a->heap)
+		pool_unlink(a, head);
 	if (!hk_span_hold(a, head, units, now))
 		hk_span_free(a, head, units, now);
 	hk_unlock(&a->lock);
 	return 0;
+}
+
+int hk_pool_reset(hk_arena_t *a, uint64_t now)
+{
+	int any = 0;
+	/* Only the arena's users link spans, and none runs during a reset. */
+	if (a->pool_live == HK_NIL)
+		return 0;
+	hk_lock(&a->lock);
+	for (uint32_t h; (h = a->pool_live) != HK_NIL; any = 1) {
+		uint32_t units = hk_desc_at(h)->units;
+		pool_unlink(a, h);
+		a->ctr.live -= (size_t)units << HK_UNIT_SHIFT;
+		hk_span_free(a, h, units, now);
+	}
+	hk_unlock(&a->lock);
+	return any;
 }

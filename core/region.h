@@ -100,8 +100,9 @@ int hk_span_hold(hk_arena_t *a, uint32_t head, uint32_t units, uint64_t now);
 uint32_t hk_span_unhold(hk_arena_t *a, uint32_t units, uint32_t align_units);
 /* The free-list bucket of a span of `units` (for the validators). */
 unsigned hk_span_bucket(uint32_t units);
-/* Writes the hot fields into every unit of a span. */
-void hk_span_mark(uint32_t head, uint32_t units, unsigned kind, unsigned cls,
+/* Writes the hot fields into every unit of a span (bin: a slab's arena's
+ * bin of its class, core/types.h). */
+void hk_span_mark(uint32_t head, uint32_t units, unsigned kind, unsigned bin,
 		  unsigned arena, size_t bsize);
 /* 1 if spans were taken or freed since the last call (the purger's look). */
 int hk_span_busy(hk_arena_t *a);
@@ -113,7 +114,5 @@ unsigned hk_span_take_dirty(hk_arena_t *a, uint64_t until, int busy, uint32_t *h
 			    uint32_t *units, unsigned max, uint64_t *next);
 /* Puts purged spans back, clean. */
 void hk_span_put_clean(hk_arena_t *a, const uint32_t *heads, const uint32_t *units, unsigned n);
-/* Arena reset: every run becomes one free dirty span. */
-void hk_span_reset_all(hk_arena_t *a, uint64_t now);
 
 #endif /* HK_CORE_REGION_H */

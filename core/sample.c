@@ -76,13 +76,13 @@ static double ln(double x)
 /* An exponential interval of mean `mean` bytes (xorshift64* per lane). */
 static int64_t interval(hk_lane_t *l, size_t mean)
 {
-	uint64_t x = l->sample_rng;
+	uint64_t x = hk_lane_cache(l, 0)->sample_rng;
 	if (!x)
 		x = (hk_secret ^ (uintptr_t)l) | 1;
 	x ^= x >> 12;
 	x ^= x << 25;
 	x ^= x >> 27;
-	l->sample_rng = x;
+	hk_lane_cache(l, 0)->sample_rng = x;
 	double u = (double)(((x * 0x2545f4914f6cdd1dull) >> 11) + 1) * (1.0 / 9007199254740992.0);
 	double n = -ln(u) * (double)mean;
 	return n > 4e18 ? INT64_MAX : (int64_t)n + 1;
@@ -91,7 +91,7 @@ static int64_t interval(hk_lane_t *l, size_t mean)
 static void reset(hk_lane_t *l, size_t prate)
 {
 	size_t mean = prate ? prate : guard_rate;
-	l->sample_left = mean ? interval(l, mean) : IDLE_INTERVAL;
+	hk_lane_cache(l, 0)->sample_left = mean ? interval(l, mean) : IDLE_INTERVAL;
 }
 
 void hk_sample_reset_self(void)
@@ -105,7 +105,7 @@ HK_ENTRY __attribute__((noinline)) int hk_sample_take(hk_lane_t *l, size_t size,
 {
 	void *stack[HK_STACK_MAX];
 	size_t prate = hk_profile_rate();
-	int first = !l->sample_rng;
+	int first = !hk_lane_cache(l, 0)->sample_rng;
 	*out = NULL;
 	reset(l, prate);
 	hk_statlog_kick();

@@ -17,27 +17,39 @@
 #include "core/region.h"
 #include "core/sizeclass.h"
 
-static void partial_push(hk_class_t *k, uint32_t s)
+/* A slab is on its class's partial list (HK_DF_LISTED), on its full list
+ * (HK_DF_FULL), or is the class's empty slab: a reset finds every one. */
+static void list_push(uint32_t *list, uint32_t s, uint8_t flag)
 {
 	hk_desc_t *d = hk_desc_at(s);
 	d->prev = HK_NIL;
-	d->next = k->partial;
+	d->next = *list;
 	if (d->next != HK_NIL)
 		hk_desc_at(d->next)->prev = s;
-	k->partial = s;
-	d->flags |= HK_DF_LISTED;
+	*list = s;
+	d->flags |= flag;
 }
 
-static void partial_remove(hk_class_t *k, uint32_t s)
+static void list_remove(uint32_t *list, uint32_t s, uint8_t flag)
 {
 	hk_desc_t *d = hk_desc_at(s);
 	if (d->prev != HK_NIL)
 		hk_desc_at(d->prev)->next = d->next;
 	else
-		k->partial = d->next;
+		*list = d->next;
 	if (d->next != HK_NIL)
 		hk_desc_at(d->next)->prev = d->prev;
-	d->flags &= (uint8_t)~HK_DF_LISTED;
+	d->flags &= (uint8_t)~flag;
+}
+
+static void partial_push(hk_class_t *k, uint32_t s)
+{
+	list_push(&k->partial, s, HK_DF_LISTED);
+}
+
+static void partial_remove(hk_class_t *k, uint32_t s)
+{
+	list_remove(&k->partial, s, HK_DF_LISTED);
 }
 
 /* Appends block b to the chain head..*prev (links through hk_next_set). */
@@ -65,7 +77,7 @@ static uint32_t new_slab(hk_arena_t *a, hk_class_t *k, unsigned cls, uint32_t un
 		}
 		/* Marked before the arena lock drops: until then the span still
 		 * reads as FREE, and a neighbour's merge would take it back. */
-		hk_span_mark(s, units, kind, cls, a->index, hk_class_size(cls));
+		hk_span_mark(s, units, kind, a->bins + cls, a->index, hk_class_size(cls));
 		hk_desc_t *d = hk_desc_at(s);
 		d->used = 0;
 		d->free = NULL;
@@ -73,6 +85,8 @@ static uint32_t new_slab(hk_arena_t *a, hk_class_t *k, unsigned cls, uint32_t un
 		hk_unlock(&a->lock);
 	}
 	partial_push(k, s);
+	if (!a->heap)
+		atomic_fetch_or_explicit(&a->touched, (uint64_t)1 << cls, memory_order_relaxed);
 	return s;
 }
 
@@ -109,22 +123,33 @@ unsigned hk_slab_refill(hk_arena_t *a, unsigned cls, uint32_t units, unsigned ki
 			break;
 		hk_desc_t *d = hk_desc_at(s);
 		uintptr_t end = d->start + ((uintptr_t)d->units << HK_UNIT_SHIFT);
-		HK_ASSERT(d->kind == kind && d->cls == cls && (d->flags & HK_DF_LISTED));
-		/* Returned blocks first, then never-carved ones. */
-		for (; got < want && d->free; got++, d->used++) {
-			void *b = d->free;
-			d->free = hk_next_get(b);
+		HK_ASSERT(d->kind == kind && hk_desc_cls(d) == cls && (d->flags & HK_DF_LISTED));
+		/* Returned blocks first, then never-carved ones. The slab's
+		 * fields stay in locals: a link store may alias them. */
+		unsigned from = got;
+		void *f = d->free;
+		for (; got < want && f; got++) {
+			void *b = f;
+			f = hk_next_get(b);
 			chain_append(&head, &prev, b);
 		}
+		d->free = f;
 		uintptr_t bump = d->bump;
-		for (; got < want && bump + bs <= end; got++, d->used++) {
+		if (got < want && bump + bs <= end) {
+			/* Never-carved blocks are consecutive: each links to
+			 * the next, the last one stays `prev`. */
 			chain_append(&head, &prev, (void *)bump);
-			bump += bs;
+			for (got++, bump += bs; got < want && bump + bs <= end; got++, bump += bs)
+				hk_next_set((void *)(bump - bs), (void *)bump);
+			prev = (void *)(bump - bs);
 		}
 		if (bump != d->bump)
 			set_carved(s, d->bump, bump);
-		if (!d->free && bump + bs > end)
+		d->used = (uint16_t)(d->used + (got - from));
+		if (!d->free && bump + bs > end) {
 			partial_remove(k, s);
+			list_push(&k->full, s, HK_DF_FULL);
+		}
 	}
 	if (prev)
 		hk_next_set(prev, NULL);
@@ -152,7 +177,7 @@ static int slab_empty(hk_arena_t *a, hk_class_t *k, uint32_t s, uint64_t now)
 	return 1;
 }
 
-int hk_slab_flush_locked(hk_arena_t *a, unsigned cls, void *chain)
+static int flush_locked(hk_arena_t *a, unsigned cls, void *chain)
 {
 	hk_class_t *k = &a->cls[cls];
 	uint64_t now = 0;
@@ -170,9 +195,11 @@ int hk_slab_flush_locked(hk_arena_t *a, unsigned cls, void *chain)
 			hk_fatal("free", "invalid pointer (never allocated)", b);
 		hk_next_set(b, d->free);
 		d->free = b;
+		if (d->flags & HK_DF_FULL)
+			list_remove(&k->full, s, HK_DF_FULL);
 		if (!(d->flags & HK_DF_LISTED))
 			partial_push(k, s);
-		HK_ASSERT(d->used > 0 && d->cls == cls);
+		HK_ASSERT(d->used > 0 && hk_desc_cls(d) == cls);
 		if (--d->used == 0) {
 			if (!now)
 				now = hk_platform_now_ms();
@@ -186,7 +213,7 @@ int hk_slab_flush_locked(hk_arena_t *a, unsigned cls, void *chain)
 int hk_slab_flush(hk_arena_t *a, unsigned cls, void *chain)
 {
 	hk_lock(&a->cls[cls].lock);
-	int released = hk_slab_flush_locked(a, cls, chain);
+	int released = flush_locked(a, cls, chain);
 	hk_unlock(&a->cls[cls].lock);
 	return released;
 }
@@ -212,5 +239,42 @@ int hk_slab_release_idle(hk_arena_t *a, unsigned cls, uint64_t until)
 void hk_slab_forget(hk_arena_t *a, unsigned cls)
 {
 	a->cls[cls].partial = HK_NIL;
+	a->cls[cls].full = HK_NIL;
 	a->cls[cls].empty = HK_NIL;
+}
+
+/* Every slab of the list becomes empty: the first one may stay as the
+ * class's empty slab (the next request's refill takes it without the
+ * arena lock), the others go back to the arena. Class lock held. */
+static int reset_list(hk_arena_t *a, hk_class_t *k, uint32_t *list, uint8_t flag, uint64_t now)
+{
+	int released = 0;
+	while (*list != HK_NIL) {
+		uint32_t s = *list;
+		hk_desc_t *d = hk_desc_at(s);
+		list_remove(list, s, flag);
+		d->used = 0;
+		d->free = NULL;
+		reset_carved(s, d);
+		if (k->empty == HK_NIL && d->units == 1) {
+			k->empty = s;
+			k->empty_stamp = now;
+			continue;
+		}
+		hk_lock(&a->lock);
+		hk_span_free(a, s, d->units, now);
+		hk_unlock(&a->lock);
+		released = 1;
+	}
+	return released;
+}
+
+int hk_slab_reset(hk_arena_t *a, unsigned cls, uint64_t now)
+{
+	hk_class_t *k = &a->cls[cls];
+	hk_lock(&k->lock);
+	int released = reset_list(a, k, &k->partial, HK_DF_LISTED, now);
+	released |= reset_list(a, k, &k->full, HK_DF_FULL, now);
+	hk_unlock(&k->lock);
+	return released;
 }

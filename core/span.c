@@ -50,17 +50,17 @@ static void list_remove(hk_arena_t *a, uint32_t h)
 		hk_desc_at(d->next)->prev = d->prev;
 }
 
-void hk_span_mark(uint32_t head, uint32_t units, unsigned kind, unsigned cls,
+void hk_span_mark(uint32_t head, uint32_t units, unsigned kind, unsigned bin,
 		  unsigned arena, size_t bsize)
 {
 	uintptr_t start = (uintptr_t)hk_unit_addr(head);
-	/* Only default-arena slabs get a divisor: free()'s fast path relies on
-	 * divm == 0 for every other unit. */
+	/* Only slabs get a divisor: free()'s fast path relies on divm == 0
+	 * for every other unit. */
 	uint64_t divm = kind == HK_KIND_SLAB ? hk_divm(bsize) : 0;
 	for (uint32_t u = head; u < head + units; u++) {
 		hk_desc_t *d = hk_desc_at(u);
 		d->kind = (uint8_t)kind;
-		d->cls = (uint8_t)cls;
+		d->bin = (uint16_t)bin;
 		d->arena = (uint16_t)arena;
 		d->divm = divm;
 		d->start = start;
@@ -281,7 +281,6 @@ static int grow(hk_arena_t *a, uint32_t units, uint32_t align_units)
 	}
 	d->run_units = n;
 	d->run_next = a->runs;
-	d->backing = (uint8_t)backing;
 	a->runs = h;
 	a->ctr.reserved += (size_t)n << HK_UNIT_SHIFT;
 	a->ctr.committed += (size_t)n << HK_UNIT_SHIFT;
@@ -360,22 +359,4 @@ void hk_span_put_clean(hk_arena_t *a, const uint32_t *heads, const uint32_t *uni
 		hk_desc_at(heads[i] + units[i] - 1)->kind = HK_KIND_FREE;
 		insert_merged(a, heads[i], units[i], 0, 0);
 	}
-}
-
-void hk_span_reset_all(hk_arena_t *a, uint64_t now)
-{
-	for (unsigned b = 0; b < HK_SPAN_BUCKETS; b++)
-		a->buckets[b] = HK_NIL;
-	if (a->index == 0)
-		held.head = HK_NIL; /* its units are rebuilt below */
-	for (uint32_t h = a->runs; h != HK_NIL; h = hk_desc_at(h)->run_next) {
-		uint32_t n = hk_desc_at(h)->run_units;
-		for (uint32_t u = h; u < h + n; u++) {
-			hk_desc_at(u)->kind = HK_KIND_FREE;
-			hk_desc_at(u)->divm = 0;
-			hk_desc_at(u)->arena = a->index;
-		}
-		put_span(a, h, n, 1, now);
-	}
-	a->inuse = 0;
 }

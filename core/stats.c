@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include "core/arena_bump.h"
-#include "core/arena_lane.h"
 #include "core/backend.h"
 #include "core/core.h"
 #include "core/guard.h"
@@ -134,7 +133,7 @@ HK_API int hk_arena_stats(hk_arena_t *a, hk_arena_stats_t *out)
 	} else {
 		uint64_t allocs, frees, bump_allocs;
 		size_t held;
-		hk_alane_sum(a, &allocs, &frees, &held);
+		hk_cache_sum(a, &allocs, &frees, &held);
 		out->live_bytes = out->live_bytes > held ? out->live_bytes - held : 0;
 		/* Region mode: blocks bumped and not freed (core/arena_bump.c). */
 		out->live_bytes += hk_bump_live(a, &bump_allocs);
@@ -160,6 +159,7 @@ HK_API int hk_trim(size_t pad)
 	if (!hk_ready())
 		return 0;
 	hk_lane_flush_self();
+	hk_lanes_trim();
 	int r = hk_purge_run(1, &next);
 	if (CONFIG_HK_ASSERT_FULL)
 		hk_validate_heap(); /* the debug build checks the heap at every trim */

@@ -55,29 +55,34 @@
  * take new slabs, POOL spans and large blocks from the caller's node's
  * arena; to the API they are all the default arena.
  *
- * Lanes. Each thread has a lane (per-class bins of free blocks of the
- * default heap, whatever their node), reached by one initial-exec TLS
- * pointer. A new thread's pointer is the static empty lane (every limit 0), so the fast paths need
- * no init test; a dead thread's is the dead lane (frees go to the slabs).
- * Bins take blocks of any thread (tcache style): a flush returns a batch to
- * the blocks' slabs under the class lock, which is how cross-thread frees
- * are made safe.
+ * Lanes and caches. Each thread has a lane, reached by one initial-exec
+ * TLS pointer: its caches of arenas, each per-class bins (LIFO lists of
+ * free blocks) with one cold hk_cache record. An arena owns one cache slot
+ * for its life (`bins` = slot * HK_ROW_WORDS): slot 0 is the default heap
+ * (every node's arena: bins mix their blocks, flushes split them), slots
+ * 1.. go to user arenas at create while any is free, and the last slot is
+ * HK_CACHE_NONE, never set up (arenas created when every slot is taken go
+ * to their slabs under the class lock on every call). A slab descriptor
+ * carries its arena's bin of its class, so free() pushes any arena's block
+ * into the right bin in the same instructions. One implementation of
+ * refill, flush and limits (core/lane.c) serves every slot.
+ * A new thread's pointer is the static empty lane and a dead thread's the
+ * dead lane: their bins are empty with room 0, the fast paths test room
+ * before writing, so nothing writes them. Bins take blocks of any thread
+ * (tcache style): a flush returns a batch to the blocks' slabs under the
+ * class lock, which is how cross-thread frees are made safe.
  *
- * Arena slots (core/arena_lane.c). A lane also has HK_ASLOTS slots for
- * user arenas, direct-mapped by arena index & (HK_ASLOTS - 1); each holds
- * per-class bins of one arena, tagged with the arena's index and epoch.
- * Unused slots point at a static empty slot, so the fast paths test no
- * NULL. hk_arena_epoch[index] (a global array: it outlives destroy and
- * re-create of the index) is bumped by reset and destroy with every class
- * lock of the arena held: a slot whose epoch differs is stale and its bins
- * are dropped, never flushed (the reset already took their blocks back). A
- * flush re-reads the epoch under the class lock. A slot changes identity
- * (claimed, renewed after a reset, evicted, released at thread exit) only
- * under the lanes lock, and its counters are folded into its arena then,
- * unless the arena was destroyed since (hk_alane born epoch), so stats
- * readers, who sum live slots under the lanes lock, see each count once.
- * Using an arena while another thread resets or destroys it is the
- * caller's error (include/hakmem.h).
+ * A bin is set up (its class's bit in the cache's `classes`) from the
+ * owner's slow path; a lane with a set-up bin of a user arena's slot is on
+ * that slot's list (hk_cache_slot.lanes, under its lock). Reset and
+ * destroy walk that list under the slot lock and clear those bins in place
+ * (no epoch, no test on the fast paths): by the API contract the owners do
+ * not use the arena meanwhile, and whatever else touches a lane's bins of
+ * another slot than its own use (thread exit, trim, fork) takes the slot
+ * lock. Counters fold into the arena then (reset, thread exit), so
+ * readers, who sum the slot's list under its lock, see each count once.
+ * malloc_trim asks every lane to flush (`trim` flag, honoured on the
+ * owner's next slow path) besides flushing the caller's.
  *
  * Region arenas (HK_ARENA_BUMP, core/arena_bump.c). Blocks are bumped from
  * the arena's current chunk, a span of kind BUMP, each after a header word
@@ -88,7 +93,8 @@
  * current chunk's blocks end, and a retired chunk's end is stored in its
  * head descriptor (release) before the cursor leaves it. A reset rewinds the
  * cursor to the first chunk and changes the key (older blocks no longer
- * decode); chunks the round did not reach go back to the span lists.
+ * decode); chunks the round did not reach go back to the span lists. A
+ * region arena has no cache slot.
  *
  * Families. Parent/child/sibling links of user arenas change under the
  * family lock (core/arena.c): create with a parent, destroy of an arena
@@ -96,17 +102,17 @@
  * family is reset and destroyed under it, children first). An arena with
  * no parent and no child (read relaxed) skips it.
  *
- * Lock order (outer first): family lock → purge lock → lanes lock → class
- * locks (arena by arena, class by class) → arena lock → region lock → large
- * lock; the arena table lock nests inside the family lock and outside the
- * class locks. The purge lock is taken with none of the others held but the
- * family lock: by the purger, by arena
- * reset/destroy (so spans the purger holds between taking them dirty and
- * putting them clean are never rebuilt under it) and by fork. Arena slots
- * flush under the lanes lock (eviction, thread exit) or with no lock
- * (a full bin), always taking the class lock inside. Lock-free: the
- * malloc/free fast paths of every arena (thread-local bins), reading
- * descriptors of live blocks, stats reads.
+ * Lock order (outer first): family lock → purge lock → cache slot locks
+ * (slot by slot) → lanes lock → class locks (arena by arena, class by
+ * class) → arena lock → region lock → large lock; the arena table lock
+ * nests inside the family lock and outside the class locks. The purge
+ * lock is taken with none of the others held but the family lock: by the
+ * purger, by arena destroy (so spans the purger holds between taking them
+ * dirty and putting them clean are never rebuilt under it) and by fork.
+ * Bins flush under their slot lock (thread exit, trim) or with no lock (a
+ * full bin, the owner's own use), always taking the class lock inside.
+ * Lock-free: the malloc/free fast paths of every arena (thread-local
+ * bins), reading descriptors of live blocks, stats reads.
  *
  * Atomics: hk_region_used (release after descriptors are committed); the
  * stats counters (relaxed); the bump state (relaxed loads and stores by its
@@ -114,12 +120,11 @@
  * added to by any thread); hk_init_state (init: BUSY carries the
  * initialiser's pid); the purger's started/pending/sleeping flags
  * (core/purge.c); a slab unit's carved end (`bump`: written under the class
- * lock, read by free() without it); arena epochs
- * and arena slots' rooms and counters (relaxed loads and stores only, no
- * read-modify-write: one writer, the owning thread; atomic so that stats
- * readers may look).
+ * lock, read by free() without it); a lane's trim flag. Bins and cache
+ * counters are plain: written by their owner, or by a reset/destroy that
+ * the API orders after the owner's last use.
  *
- * A freed small block has word 1 = lane key ^ its address; malloc clears
+ * A freed small block has word 1 = hk_secret ^ its address; malloc clears
  * word 1 of the block it hands out, so free() sees a double free in one
  * compare. Its word 0, the free-list link, is stored encoded with the
  * secret and every decode checks it (NULL, or aligned inside the region),
@@ -155,8 +160,7 @@
 enum hk_kind {
 	HK_KIND_NONE = 0, /* never handed to an arena (or a run not yet cut) */
 	HK_KIND_FREE,     /* part of a free span */
-	HK_KIND_SLAB,     /* slab of the default arena: the only kind free()'s fast path takes */
-	HK_KIND_SLAB_A,   /* slab of a user arena: its blocks go through arena slots */
+	HK_KIND_SLAB,     /* slab of any arena: the only kind free()'s fast path takes */
 	HK_KIND_POOL,     /* one POOL block (live) */
 	HK_KIND_PURGING,  /* free span out of the lists while being purged */
 	HK_KIND_BUMP,     /* chunk of a region-mode arena (core/arena_bump.c) */
@@ -166,25 +170,25 @@ enum hk_kind {
 #define HK_DF_LISTED 0x1u /* slab is on its class's partial list */
 #define HK_DF_DIRTY 0x2u  /* free span: pages may be resident */
 #define HK_DF_RUN 0x4u    /* first unit of a run (run_units valid) */
+#define HK_DF_FULL 0x8u   /* slab is on its class's full list */
 
 typedef struct hk_desc {
 	/* hot: copied into every unit of a span */
 	uint8_t kind;
-	uint8_t cls;
+	uint8_t flags;   /* cold: head unit only */
 	uint16_t arena;
+	uint16_t bin;    /* slab: its arena's bin of its class (hk_desc_cls) */
+	uint16_t used;   /* cold: slab: blocks out of the slab (live or in bins) */
 	uint32_t bsize;  /* block size (POOL: usable bytes) */
-	uintptr_t start; /* block 0 of the span = the span's first unit */
-	uint64_t divm;   /* default-arena slab: ceil(2^64 / bsize), else 0: off
-			  * is a multiple of bsize iff off * divm (mod 2^64) <
-			  * divm, for off < 2^32 */
 	/* span shape: valid on head and tail units */
 	uint32_t units;
+	uintptr_t start; /* block 0 of the span = the span's first unit */
+	uint64_t divm;   /* slab: ceil(2^64 / bsize), else 0: off is a multiple
+			  * of bsize iff off * divm (mod 2^64) < divm, for
+			  * off < 2^32 */
 	uint32_t run_units;  /* run head: units in the run (0: not a run head) */
-	/* cold: head unit only */
-	uint16_t used;   /* slab: blocks out of the slab (live or in bins) */
-	uint8_t flags;
-	uint8_t backing; /* run head: hk_backing_t of the run */
 	uint32_t run_next;   /* run head: next run of the same arena */
+	/* cold: head unit only */
 	union {
 		void *free;      /* slab: blocks returned, linked through word 0 */
 		uint64_t stamp;  /* free span: ms when it became free */
@@ -200,6 +204,8 @@ typedef struct hk_desc {
 
 _Static_assert(sizeof(hk_desc_t) == 64, "descriptor is one cache line");
 
+
+
 /* A spin lock: fork resets it; contended only on slow paths. */
 typedef struct hk_lock { atomic_int v; } hk_lock_t;
 
@@ -207,6 +213,7 @@ typedef struct hk_lock { atomic_int v; } hk_lock_t;
 typedef struct hk_class {
 	hk_lock_t lock;
 	uint32_t partial;  /* head of slabs with free or uncarved blocks */
+	uint32_t full;     /* head of slabs with neither (a reset finds them) */
 	uint32_t empty;    /* one empty slab kept for reuse, or HK_NIL */
 	uint64_t empty_stamp; /* ms when `empty` was set */
 } hk_class_t;
@@ -243,6 +250,7 @@ struct hk_arena {
 	uint32_t magic;    /* HK_ARENA_LIVE or HK_ARENA_DEAD */
 	uint16_t index;
 	uint16_t heap;     /* 1: part of the default heap (a NUMA node's arena) */
+	uint32_t bins;     /* cache slot * HK_ROW_WORDS: the lanes' first bin of this arena */
 	hk_lock_t lock;    /* spans, runs, counters below */
 	unsigned flags;    /* HK_ARENA_*: hk_arena_malloc tests HK_ARENA_BUMP first */
 	hk_bump_t bump;
@@ -258,64 +266,93 @@ struct hk_arena {
 	hk_backing_t backing;
 	char name[32];
 	hk_arena_ctr_t ctr;
+	/* What a reset must visit (a user arena's, under its class locks and
+	 * arena lock): classes that took a slab since the last reset, live
+	 * POOL spans (linked through their head descriptors). */
+	_Atomic uint64_t touched;
+	uint32_t pool_live;
 	hk_class_t cls[HK_NCLASS_MAX];
 };
 
 #define HK_ARENA_LIVE 0x4b41524eu
 #define HK_ARENA_DEAD 0x44454144u
 
-/* An arena slot's bin: a LIFO of free blocks and its room counter (pushes
- * left before it is full). `room` is read by stats readers while its
- * thread runs (relaxed load/store, a plain mov either way). */
-typedef struct hk_abin {
-	void *head;
-	_Atomic uint32_t room;
-	uint32_t limit;
-} hk_abin_t;
-
-#define HK_ASLOTS 8
-
-/* Per-thread cache of one user arena (core/arena_lane.c). index and epoch
- * change under the lanes lock only. Blocks held in bins = refilled -
- * flushed + frees - allocs, so frees are derived, not counted. */
-typedef struct hk_aslot {
-	uint32_t index;  /* arena index; 0: unused (arena 0 never uses slots) */
-	uint32_t epoch;  /* hk_arena_epoch[index] when the bins were filled */
-	uint32_t batch;  /* most blocks one refill takes: small after a claim
-			  * or a reset, doubling with each refill */
-	_Atomic uint64_t allocs, refilled, flushed; /* blocks, not yet folded */
-	struct hk_aslot *next; /* spare list */
-	hk_abin_t bin[HK_NCLASS_MAX];
-} hk_aslot_t;
+/* Cache slots: 0 the default heap, the last one never set up. */
+#define HK_CACHE_SLOTS 32
+#define HK_CACHE_NONE (HK_CACHE_SLOTS - 1)
 
 /*
- * A lane: per-class bins (LIFO lists of free blocks) as three arrays, so the
- * fast paths index each with the class in one addressing mode (no multiply).
- * `room[c]` counts the pushes left before bin c is full (limit - blocks
- * held): each fast path touches one counter and tests it against zero.
+ * A lane's cache of one arena, the cold part (its bins are in the same
+ * row of the lane). Blocks held in its bins = refilled - flushed + frees -
+ * allocs, so frees are derived, not counted.
+ */
+typedef struct hk_cache {
+	uint64_t allocs;     /* blocks handed out, fast and slow */
+	uint64_t refilled, flushed; /* blocks taken from / given to the slabs */
+	uint64_t slow_pops, slow_pushes, refills, flushes;
+	uint64_t classes;    /* bit c: bin c is set up (its room is valid) */
+	struct hk_lane *next; /* next lane on the slot's list */
+	uint32_t batch;      /* most blocks one refill takes: small after a
+			      * reset, doubling with each refill */
+	uint32_t pad;
+	/* Sampler (core/sample.c), slot 0's only: bytes left before the next
+	 * sampled malloc (hk_malloc subtracts and tests the sign, on the line
+	 * of `allocs`), and its random state (0: the lane's first interval is
+	 * still to draw). */
+	int64_t sample_left;
+	uint64_t sample_rng;
+} hk_cache_t;
+
+/* A row of a lane: one slot's bin heads, rooms and cache, in 8-byte
+ * words. Bin b of slot s is word s * HK_ROW_WORDS + class: its head is
+ * word b, its room word b + HK_NCLASS_MAX. */
+#define HK_ROW_WORDS (2 * HK_NCLASS_MAX + sizeof(hk_cache_t) / 8)
+#define HK_BINS_NONE ((unsigned)(HK_CACHE_NONE * HK_ROW_WORDS))
+
+/*
+ * A lane: the bins of every cache slot, so the fast paths index a head and
+ * a room with one bin number (descriptor or arena) in one addressing mode
+ * each. room counts the pushes left before a bin is full (its limit -
+ * blocks held; 0 when not set up); the fast paths test it before writing
+ * anything. The default heap's row comes first: a thread that uses only it
+ * touches the first and the last page of its lane.
  */
 typedef struct hk_lane {
-	void *head[HK_NCLASS_MAX];
-	int32_t room[HK_NCLASS_MAX];  /* signed: free decrements, then tests the sign */
-	int32_t limit[HK_NCLASS_MAX];
-	uintptr_t key;       /* double-free mark secret */
+	union {
+		void *head[HK_CACHE_SLOTS * HK_ROW_WORDS];
+		int64_t room[HK_CACHE_SLOTS * HK_ROW_WORDS];
+		uint64_t word[HK_CACHE_SLOTS * HK_ROW_WORDS];
+	};
+	/* Slow paths only (the fast paths touch the bins alone). */
 	uint32_t state;      /* HK_LANE_* */
-	uint32_t pad;
+	_Atomic int trim;    /* 1: flush every bin on the next slow path */
 	struct hk_lane *next, *prev; /* list of live lanes */
-	/* Sampler (core/sample.c): bytes left before the next sampled malloc
-	 * (the fast path subtracts and tests the sign; next to malloc_fast, one
-	 * cache line); 0 in a new lane, so its first malloc sets it. */
-	int64_t sample_left;
-	/* Counters. Only malloc_fast is counted on a fast path; frees on the
-	 * fast path are derived: blocks held = refilled - flushed + pushes -
-	 * pops, so free_fast = held - refilled + flushed - pushed_slow +
-	 * malloc_fast + popped_slow. */
-	uint64_t malloc_fast, popped_slow, pushed_slow, refilled, flushed;
-	uint64_t refills, flushes;
-	uint64_t sample_rng; /* the sampler's random state */
-	hk_aslot_t *aslot[HK_ASLOTS]; /* never NULL: unused ones are the empty slot */
 } hk_lane_t;
 
+#define HK_ROOM(l, bin) ((l)->room[(bin) + HK_NCLASS_MAX])
+
+/*
+ * Takes one room of a bin, or jumps to `full` when it has none: the test
+ * reads room on its own, so a room of 0 (the static lanes', an unset bin)
+ * is never written (issue 12, bug 4), and the update stays one
+ * instruction with no extra address arithmetic (written in C, gcc loads,
+ * tests, subtracts and stores, or adds a lea: 2 more on free()'s path).
+ */
+#define HK_ROOM_TAKE(l, bin, full)                                                         \
+	asm goto("cmpq $0, %0\n\tjle %l2\n\tsubq $1, %0" : "+m"(HK_ROOM(l, bin)) : : "cc" : full)
+
+/* The cache of the slot whose first bin is `bins`. */
+static inline hk_cache_t *hk_lane_cache(hk_lane_t *l, size_t bins)
+{
+	return (hk_cache_t *)&l->word[bins + 2 * HK_NCLASS_MAX];
+}
+
 enum { HK_LANE_EMPTY = 0, HK_LANE_LIVE, HK_LANE_DEAD };
+
+/* A slab's class from its bin (slow paths: a division by a constant). */
+static inline unsigned hk_desc_cls(const hk_desc_t *d)
+{
+	return d->bin % HK_ROW_WORDS;
+}
 
 #endif /* HK_CORE_TYPES_H */

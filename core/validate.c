@@ -27,11 +27,12 @@ struct tally {
 	size_t units;         /* units of every run */
 	unsigned free_spans;  /* FREE spans, each on a bucket list */
 	unsigned listed[HK_NCLASS_MAX]; /* slabs flagged as on the partial list */
+	unsigned full[HK_NCLASS_MAX];   /* slabs flagged as on the full list */
 };
 
 static int is_slab(unsigned kind)
 {
-	return kind == HK_KIND_SLAB || kind == HK_KIND_SLAB_A;
+	return kind == HK_KIND_SLAB;
 }
 
 /* Every unit of the span says what the head says (the hot fields). */
@@ -41,7 +42,7 @@ static void check_units(uint32_t h, uint32_t n, unsigned kind)
 	for (uint32_t u = h; u < h + n; u++) {
 		const hk_desc_t *e = hk_desc_at(u);
 		CHECK(e->kind == kind, "unit of another kind in span", hk_unit_addr(u));
-		CHECK(e->start == d->start && e->cls == d->cls && e->bsize == d->bsize &&
+		CHECK(e->start == d->start && e->bin == d->bin && e->bsize == d->bsize &&
 			      e->divm == d->divm && e->arena == d->arena,
 		      "unit's hot fields differ from its head's", hk_unit_addr(u));
 	}
@@ -75,9 +76,11 @@ static void check_slab(hk_arena_t *a, uint32_t h, uint32_t n, struct tally *t)
 	hk_desc_t *d = hk_desc_at(h);
 	uintptr_t start = (uintptr_t)hk_unit_addr(h), end = start + ((uintptr_t)n << HK_UNIT_SHIFT);
 	size_t bs = d->bsize;
+	unsigned cls = hk_desc_cls(d);
 	CHECK(d->start == start, "slab head is not its own start", start);
-	CHECK((int)d->cls < HK_NLANE && bs == hk_class_size(d->cls), "slab of no lane class", start);
-	CHECK(d->divm == (d->kind == HK_KIND_SLAB ? hk_divm(bs) : 0), "slab divisor wrong", start);
+	CHECK((int)cls < HK_NLANE && bs == hk_class_size(cls), "slab of no lane class", start);
+	CHECK(d->bin == a->bins + cls, "slab's bin is not its arena's bin of its class", start);
+	CHECK(d->divm == hk_divm(bs), "slab divisor wrong", start);
 	check_units(h, n, d->kind);
 	CHECK(d->bump >= start && d->bump <= end && (d->bump - start) % bs == 0,
 	      "slab bump out of the slab or off a block", start);
@@ -90,11 +93,12 @@ static void check_slab(hk_arena_t *a, uint32_t h, uint32_t n, struct tally *t)
 	}
 	CHECK(d->used + nfree == carved, "slab: used + free != carved", start);
 	if (d->flags & HK_DF_LISTED)
-		t->listed[d->cls]++;
+		t->listed[cls]++;
 	else
 		CHECK(!nfree && (d->bump + bs > end || d->used == 0),
 		      "slab with room is on no partial list", start);
-	(void)a;
+	if (d->flags & HK_DF_FULL)
+		t->full[cls]++;
 }
 
 static void check_span(hk_arena_t *a, uint32_t h, uint32_t n, struct tally *t)
@@ -117,7 +121,6 @@ static void check_span(hk_arena_t *a, uint32_t h, uint32_t n, struct tally *t)
 			      "purging span's inner unit", hk_unit_addr(u));
 		break;
 	case HK_KIND_SLAB:
-	case HK_KIND_SLAB_A:
 		check_slab(a, h, n, t);
 		break;
 	case HK_KIND_POOL:
@@ -172,11 +175,21 @@ static void check_lists(hk_arena_t *a, const struct tally *t)
 		for (uint32_t s = a->cls[c].partial; s != HK_NIL; prev = s, s = hk_desc_at(s)->next) {
 			hk_desc_t *d = hk_desc_at(s);
 			CHECK(++n <= t->listed[c], "partial list longer than its slabs", hk_unit_addr(s));
-			CHECK(is_slab(d->kind) && d->cls == c && (d->flags & HK_DF_LISTED),
+			CHECK(is_slab(d->kind) && hk_desc_cls(d) == (unsigned)c && (d->flags & HK_DF_LISTED),
 			      "partial list holds no slab of its class", hk_unit_addr(s));
 			CHECK(d->prev == prev, "partial list back link", hk_unit_addr(s));
 		}
 		CHECK(n == t->listed[c], "listed slab on no partial list", a);
+		n = 0;
+		prev = HK_NIL;
+		for (uint32_t s = a->cls[c].full; s != HK_NIL; prev = s, s = hk_desc_at(s)->next) {
+			hk_desc_t *d = hk_desc_at(s);
+			CHECK(++n <= t->full[c], "full list longer than its slabs", hk_unit_addr(s));
+			CHECK(is_slab(d->kind) && hk_desc_cls(d) == (unsigned)c && (d->flags & HK_DF_FULL),
+			      "full list holds no slab of its class", hk_unit_addr(s));
+			CHECK(d->prev == prev, "full list back link", hk_unit_addr(s));
+		}
+		CHECK(n == t->full[c], "full slab on no full list", a);
 		uint32_t e = a->cls[c].empty;
 		if (e != HK_NIL)
 			CHECK(is_slab(hk_desc_at(e)->kind) && hk_desc_at(e)->used == 0 &&
@@ -199,23 +212,28 @@ static size_t check_arena(hk_arena_t *a)
 	return t.units;
 }
 
-/* The calling thread's bins: free marked blocks of their class, as many as
- * the room counter says (other threads' bins are theirs alone to read). */
+/* The calling thread's set-up bins, every cache slot: free marked blocks
+ * of their bin, as many as the room counter says (other threads' bins are
+ * theirs alone to read). */
 static void check_own_lane(void)
 {
 	hk_lane_t *l = hk_lane_self;
 	if (l->state != HK_LANE_LIVE)
 		return;
-	for (int c = 0; c < HK_NLANE; c++) {
-		int32_t n = 0;
-		for (void *b = l->head[c]; b; b = hk_next_get(b)) {
-			hk_desc_t *d = hk_desc_of(b);
-			CHECK(++n <= l->limit[c], "bin longer than its limit (a cycle?)", b);
-			CHECK(d && d->kind == HK_KIND_SLAB && d->cls == c, "bin holds a block of another class", b);
-			CHECK(((uintptr_t)b - d->start) % d->bsize == 0 && (uintptr_t)b < hk_desc_carved(d),
-			      "bin holds no block of a slab", b);
+	for (unsigned bins = 0; bins < HK_BINS_NONE; bins += (unsigned)HK_ROW_WORDS) {
+		for (uint64_t m = hk_lane_cache(l, bins)->classes; m; m &= m - 1) {
+			unsigned c = (unsigned)__builtin_ctzll(m), bin = bins + c;
+			int64_t n = 0, limit = hk_bin_limit(bins, c);
+			for (void *b = l->head[bin]; b; b = hk_next_get(b)) {
+				hk_desc_t *d = hk_desc_of(b);
+				CHECK(++n <= limit, "bin longer than its limit (a cycle?)", b);
+				CHECK(d && d->kind == HK_KIND_SLAB && (bins ? d->bin == bin : hk_desc_cls(d) == c),
+				      "bin holds a block of another class or arena", b);
+				CHECK(((uintptr_t)b - d->start) % d->bsize == 0 && (uintptr_t)b < hk_desc_carved(d),
+				      "bin holds no block of a slab", b);
+			}
+			CHECK(n + HK_ROOM(l, bin) == limit, "bin's room counter disagrees with its blocks", l);
 		}
-		CHECK(n + l->room[c] == l->limit[c], "bin's room counter disagrees with its blocks", l);
 	}
 }
 

@@ -408,3 +408,66 @@ Test(threads, fork_from_multithreaded_parent)
 		pthread_join(t[i], NULL);
 	pthread_barrier_destroy(&started);
 }
+
+/* ---- malloc_trim reaches other threads' caches (issue 12, bug 5) ---------- */
+
+static pthread_barrier_t trim_bar;
+
+static void *touch_every_class_then_wait(void *arg)
+{
+	(void)arg;
+	void *p[32];
+	/* Every small size class, 32 blocks each, all freed: the bins of
+	 * this thread now hold them. */
+	for (size_t n = 16; n <= 256 * KiB; n += n < 128 ? 16 : n / 4) {
+		for (int i = 0; i < 32; i++) {
+			p[i] = hk_malloc(n);
+			cr_assert_not_null(p[i]);
+			memset(p[i], 0x5a, n < 64 ? n : 64);
+		}
+		for (int i = 0; i < 32; i++)
+			hk_free(p[i]);
+	}
+	pthread_barrier_wait(&trim_bar); /* main measures, then trims */
+	pthread_barrier_wait(&trim_bar);
+	/* A slow path (a POOL-sized block): the trim request is honoured. */
+	hk_free(hk_malloc(MiB));
+	pthread_barrier_wait(&trim_bar); /* main measures again */
+	pthread_barrier_wait(&trim_bar);
+	return NULL;
+}
+
+static size_t heap_committed(void)
+{
+	hk_arena_stats_t s;
+	cr_assert_eq(hk_arena_stats(hk_arena_default(), &s), 0);
+	return s.committed_bytes;
+}
+
+Test(threads, trim_flushes_other_threads_caches)
+{
+	pthread_t t;
+	void *probe = hk_malloc(16);
+	size_t small = hk_usable_size(probe);
+	hk_free(probe);
+	if (small >= 4096)
+		cr_skip_test("no Tiny or MID band: small blocks are POOL blocks, never cached");
+	hk_trim(0);
+	size_t base = heap_committed();
+	pthread_barrier_init(&trim_bar, NULL, 2);
+	pthread_create(&t, NULL, touch_every_class_then_wait, NULL);
+	pthread_barrier_wait(&trim_bar);
+	size_t held = heap_committed();
+	cr_assert_gt(held, base, "the worker's cached blocks keep slabs (%zu, %zu)", base, held);
+	hk_trim(0); /* asks the worker's lane to flush */
+	pthread_barrier_wait(&trim_bar);
+	pthread_barrier_wait(&trim_bar);
+	hk_trim(0); /* the slabs it emptied go back too */
+	size_t after = heap_committed();
+	pthread_barrier_wait(&trim_bar);
+	pthread_join(t, NULL);
+	pthread_barrier_destroy(&trim_bar);
+	cr_assert_leq(after - (after > base ? base : after), (held - base) / 4,
+		      "committed %zu before the worker, %zu with its caches, %zu after trim",
+		      base, held, after);
+}

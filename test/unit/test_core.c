@@ -72,7 +72,7 @@ Test(core, descriptor_lookup)
 		d = hk_desc_of(p);
 		cr_assert_not_null(d);
 		cr_assert_eq(d->kind, HK_KIND_SLAB);
-		cr_assert_geq(hk_class_size(d->cls), hk_usable_size(p));
+		cr_assert_geq(hk_class_size(hk_desc_cls(d)), hk_usable_size(p));
 		cr_assert_geq(hk_usable_size(p), 100u);
 		hk_free(p);
 	}

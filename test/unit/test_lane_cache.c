@@ -1,0 +1,302 @@
+/*
+ * test/unit/test_lane_cache.c — the lanes' caches (core/lane.c) from the
+ * inside: a user arena owns a cache slot and its blocks go through the
+ * same bins as the default heap's (the descriptor names the bin); a reset
+ * clears the bins of every lane in place and the next use sets them up
+ * again; destroy gives the slot back; an arena created when every slot is
+ * taken works without a cache; the class divisor check matches every
+ * class; a fork child gives back the other threads' caches; nothing ever
+ * writes the static empty and dead lanes (issue 12, bug 4); a reset visits
+ * only the classes and spans the arena used since the last one.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/backend.h"
+#include "core/core.h"
+#include "core/harden.h"
+#include "core/lane.h"
+#include "core/region.h"
+#include "core/sizeclass.h"
+
+/* Without Tiny and MID there are no slabs, hence no caches. */
+static void init(void)
+{
+	cr_assert_eq(hk_init(), 0);
+	if (HK_NLANE == 0)
+		cr_skip_test("no Tiny or MID band in this configuration");
+}
+
+TestSuite(lane_cache, .init = init);
+
+static hk_arena_stats_t stats(hk_arena_t *a)
+{
+	hk_arena_stats_t s;
+	cr_assert_eq(hk_arena_stats(a, &s), 0);
+	return s;
+}
+
+static unsigned cls_of(size_t n)
+{
+	return hk_class_of(n + HK_CANARY);
+}
+
+Test(lane_cache, arena_blocks_use_the_arena_bins)
+{
+	hk_arena_t *a = hk_arena_create(NULL);
+	cr_assert_neq(a->bins, 0, "a user arena never shares the default heap's slot");
+	cr_assert_neq(a->bins, HK_BINS_NONE);
+	cr_assert_eq(a->bins % HK_ROW_WORDS, 0);
+	void *p = hk_arena_malloc(a, 64);
+	unsigned c = cls_of(64), bin = a->bins + c;
+	hk_desc_t *d = hk_desc_of(p);
+	cr_assert_eq(d->kind, HK_KIND_SLAB);
+	cr_assert_eq(d->bin, bin, "the descriptor names the arena's bin");
+	cr_assert_eq(hk_desc_cls(d), c);
+	hk_lane_t *l = hk_lane_self;
+	hk_cache_t *cache = hk_lane_cache(l, a->bins);
+	cr_assert(cache->classes >> c & 1, "the first allocation sets the bin up");
+	uint64_t refilled = cache->refilled, allocs = cache->allocs;
+	int64_t room = HK_ROOM(l, bin);
+	hk_free(p);
+	cr_assert_eq(l->head[bin], p, "free pushed into the arena's bin");
+	cr_assert_eq(HK_ROOM(l, bin), room - 1);
+	void *q = hk_arena_malloc(a, 64);
+	cr_assert_eq(q, p, "LIFO: the freed block comes back from the bin");
+	cr_assert_eq(cache->refilled, refilled, "no refill for a cached block");
+	cr_assert_eq(cache->allocs, allocs + 1, "the fast path counts the allocation");
+	hk_free(q);
+	hk_arena_destroy(a);
+}
+
+Test(lane_cache, reset_clears_bins_in_place)
+{
+	hk_arena_t *a = hk_arena_create(NULL);
+	void *p[50];
+	for (int i = 0; i < 50; i++)
+		p[i] = hk_arena_malloc(a, 128);
+	for (int i = 0; i < 50; i++)
+		hk_free(p[i]);
+	hk_lane_t *l = hk_lane_self;
+	unsigned c = cls_of(128), bin = a->bins + c;
+	cr_assert_not_null(l->head[bin]);
+	hk_arena_reset(a);
+	cr_assert_null(l->head[bin], "a reset empties the bin");
+	cr_assert_eq(HK_ROOM(l, bin), 0, "and unsets it: a free goes to the slow path");
+	cr_assert_eq(hk_lane_cache(l, a->bins)->classes, 0);
+	/* The slab free lists were forgotten: dropping (not flushing) the
+	 * bin is what keeps a block from having two owners. */
+	void *q = hk_arena_malloc(a, 128);
+	hk_desc_t *d = hk_desc_of(q);
+	uint32_t head = hk_unit_of((void *)d->start);
+	cr_assert(hk_lane_cache(l, a->bins)->classes >> c & 1, "set up again");
+	cr_assert_eq(hk_desc_at(head)->used, hk_lane_cache(l, a->bins)->refilled,
+		     "the slab counts exactly the blocks of this life");
+	hk_free(q);
+	hk_arena_stats_t st = stats(a);
+	cr_assert_eq(st.allocs, 51);
+	cr_assert_eq(st.frees, 51);
+	cr_assert_eq(st.live_bytes, 0);
+	hk_arena_destroy(a);
+}
+
+Test(lane_cache, destroy_gives_the_slot_back)
+{
+	hk_arena_t *a = hk_arena_create(NULL);
+	unsigned bins = a->bins;
+	void *p = hk_arena_malloc(a, 32);
+	hk_free(p);
+	hk_arena_destroy(a);
+	cr_assert_eq(a->bins, HK_BINS_NONE, "a destroyed arena's fast path fails");
+	cr_assert_eq(hk_lane_cache(hk_lane_self, bins)->classes, 0);
+	hk_arena_t *b = hk_arena_create(NULL);
+	cr_assert_eq(b->bins, bins, "the first free slot is taken again");
+	cr_assert_eq(hk_lane_cache(hk_lane_self, bins)->allocs, 0, "nothing of the old life");
+	hk_arena_destroy(b);
+}
+
+Test(lane_cache, arenas_beyond_the_slots_work_uncached)
+{
+	enum { N = HK_CACHE_SLOTS + 4 };
+	hk_arena_t *ar[N];
+	void *p[N][20];
+	int uncached = 0;
+	for (int i = 0; i < N; i++) {
+		ar[i] = hk_arena_create(NULL);
+		cr_assert_not_null(ar[i]);
+		uncached += ar[i]->bins == HK_BINS_NONE;
+	}
+	cr_assert_geq(uncached, 4, "only %d arenas without a slot", uncached);
+	for (int i = 0; i < N; i++)
+		for (int j = 0; j < 20; j++) {
+			p[i][j] = hk_arena_malloc(ar[i], 16 + 16 * (size_t)j);
+			cr_assert_not_null(p[i][j]);
+			cr_assert_eq(hk_arena_of(p[i][j]), ar[i]);
+			memset(p[i][j], i, 16 + 16 * (size_t)j);
+		}
+	for (int i = 0; i < N; i++) {
+		for (int j = 0; j < 20; j++) {
+			unsigned char *b = p[i][j];
+			for (size_t k = 0; k < 16 + 16 * (size_t)j; k++)
+				cr_assert_eq(b[k], (unsigned char)i);
+			hk_free(b);
+		}
+		hk_arena_stats_t s = stats(ar[i]);
+		cr_assert_eq(s.allocs, 20);
+		cr_assert_eq(s.frees, 20);
+		cr_assert_eq(s.live_bytes, 0);
+		hk_arena_destroy(ar[i]);
+	}
+}
+
+Test(lane_cache, interior_check_for_every_class)
+{
+	hk_arena_t *a = hk_arena_create(NULL);
+	for (int i = 0; i < HK_NLANE; i++) {
+		unsigned c = (unsigned)i;
+		size_t n = hk_class_size(c) - HK_CANARY;
+		void *p = hk_arena_malloc(a, n);
+		cr_assert_not_null(p);
+		cr_assert_geq(hk_usable_size(p), n, "class %u", c);
+		hk_free(p);
+	}
+	hk_arena_destroy(a);
+}
+
+static void *hold(void *arg)
+{
+	hk_arena_t *a = arg;
+	void *p[64];
+	for (int i = 0; i < 64; i++)
+		p[i] = hk_arena_malloc(a, 48);
+	for (int i = 0; i < 64; i++)
+		hk_free(p[i]);
+	return NULL;
+}
+
+static pthread_barrier_t forked;
+
+static void *hold_until_forked(void *arg)
+{
+	hold(arg);
+	pthread_barrier_wait(&forked);
+	pthread_barrier_wait(&forked);
+	return NULL;
+}
+
+Test(lane_cache, fork_child_gives_back_other_threads_caches)
+{
+	hk_arena_t *a = hk_arena_create(NULL);
+	pthread_t t;
+	pthread_barrier_init(&forked, NULL, 2);
+	pthread_create(&t, NULL, hold_until_forked, a);
+	pthread_barrier_wait(&forked); /* the thread's cache holds 64 blocks */
+	pid_t pid = fork();
+	if (pid == 0) {
+		hk_arena_stats_t s = stats(a);
+		void *p = hk_arena_malloc(a, 48);
+		int ok = p && s.live_bytes == 0 && s.allocs == 64 && s.frees == 64;
+		hk_free(p);
+		s = stats(a);
+		ok = ok && s.live_bytes == 0 && s.allocs == 65 && s.frees == 65;
+		_exit(ok ? 0 : 1);
+	}
+	cr_assert_gt(pid, 0);
+	int status;
+	waitpid(pid, &status, 0);
+	pthread_barrier_wait(&forked);
+	pthread_join(t, NULL);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+	hk_arena_destroy(a);
+}
+
+/* ---- the static lanes are never written (issue 12, bug 4) ---------------- */
+
+static struct {
+	hk_lane_t *empty, *dead;
+	pthread_key_t late;
+	void *blk[2];
+} Z;
+
+static void free_after_exit(void *p)
+{
+	Z.dead = hk_lane_self; /* hakmem's destructor ran first (its key is older) */
+	hk_free(p);
+}
+
+static void *laneless_free(void *arg)
+{
+	(void)arg;
+	Z.empty = hk_lane_self; /* no allocator call yet: the static empty lane */
+	hk_free(Z.blk[0]); /* the first free of a thread without a lane */
+	pthread_setspecific(Z.late, Z.blk[1]);
+	return NULL;
+}
+
+static void assert_untouched(hk_lane_t *l, const char *which)
+{
+	for (unsigned s = 0; s < HK_CACHE_SLOTS; s++)
+		for (unsigned c = 0; c < HK_NCLASS_MAX; c++) {
+			unsigned bin = s * (unsigned)HK_ROW_WORDS + c;
+			cr_assert_eq(HK_ROOM(l, bin), 0, "%s lane: room of bin %u is %lld", which, bin,
+				     (long long)HK_ROOM(l, bin));
+			cr_assert_null(l->head[bin], "%s lane: bin %u holds a block", which, bin);
+		}
+}
+
+Test(lane_cache, static_lanes_are_never_written)
+{
+	cr_assert_eq(pthread_key_create(&Z.late, free_after_exit), 0);
+	for (int round = 0; round < 20; round++) {
+		pthread_t t;
+		Z.blk[0] = hk_malloc(48);
+		Z.blk[1] = hk_malloc(48);
+		pthread_create(&t, NULL, laneless_free, NULL);
+		pthread_join(t, NULL);
+		cr_assert_neq(Z.empty, Z.dead);
+		assert_untouched(Z.empty, "empty");
+		assert_untouched(Z.dead, "dead");
+	}
+	pthread_key_delete(Z.late);
+}
+
+/* ---- a reset visits what the arena used ----------------------------------- */
+
+Test(lane_cache, reset_visits_touched_classes_and_spans)
+{
+	hk_arena_t *a = hk_arena_create(NULL);
+	unsigned c1 = cls_of(32), c2 = cls_of(1000);
+	void *p[300];
+	/* Enough 1000-byte blocks for several slabs, every one full. */
+	for (int i = 0; i < 300; i++)
+		cr_assert_not_null(p[i] = hk_arena_malloc(a, i % 2 ? 32 : 1000));
+	cr_assert_eq(atomic_load(&a->touched), ((uint64_t)1 << c1) | ((uint64_t)1 << c2));
+	cr_assert_neq(a->cls[c2].full, HK_NIL, "filled slabs are on the full list");
+	void *pool = CONFIG_HK_POOL ? hk_arena_malloc(a, 1 * (1u << 20)) : NULL;
+	if (CONFIG_HK_POOL)
+		cr_assert_neq(a->pool_live, HK_NIL, "a live POOL span is linked");
+	hk_arena_reset(a);
+	cr_assert_eq(atomic_load(&a->touched), 0);
+	for (unsigned c = 0; c < HK_NCLASS_MAX; c++) {
+		cr_assert_eq(a->cls[c].partial, HK_NIL, "class %u", c);
+		cr_assert_eq(a->cls[c].full, HK_NIL, "class %u", c);
+	}
+	cr_assert_eq(a->pool_live, HK_NIL);
+	hk_arena_stats_t s = stats(a);
+	cr_assert_eq(s.live_bytes, 0);
+	/* At most one empty slab per class stays with the arena. */
+	cr_assert_leq(s.committed_bytes, 2 * HK_UNIT, "committed %zu", s.committed_bytes);
+	(void)pool;
+	for (int i = 0; i < 300; i++)
+		cr_assert_not_null(p[i] = hk_arena_malloc(a, i % 2 ? 32 : 1000));
+	for (int i = 0; i < 300; i++)
+		hk_free(p[i]);
+	s = stats(a);
+	cr_assert_eq(s.allocs, 600 + (CONFIG_HK_POOL ? 1 : 0));
+	cr_assert_eq(s.frees, 300);
+	cr_assert_eq(s.live_bytes, 0);
+	hk_arena_destroy(a);
+}
