@@ -130,7 +130,9 @@ void *hk_large_alloc(hk_arena_t *a, size_t size, size_t align, int *fresh)
 	size_t page = hk_platform_page_size();
 	if (size > SIZE_MAX - 2 * page - align)
 		return NULL;
-	size_t len = (size + page - 1) & ~(page - 1);
+	/* A zero-byte request still gets a page of its own: memalign(4 MiB, 0)
+	 * comes here and must return a unique block (the fuzzer found it). */
+	size_t len = size ? (size + page - 1) & ~(page - 1) : page;
 	void *p = NULL;
 	int huge = 0;
 	*fresh = 1;

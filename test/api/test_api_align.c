@@ -31,10 +31,13 @@ static void check_block(const char *fn, void *p, size_t a, size_t n)
 	fill(p, n, (unsigned)a);
 }
 
-/* Sizes tried for alignment a: small ones, a-1, a, a+1, 3a (when small enough). */
+/* Sizes tried for alignment a: 0 (a unique block all the same: the fuzzer
+ * found memalign(4 MiB, 0) failing), small ones, a-1, a, a+1, 3a (when
+ * small enough). */
 static size_t sizes_for(size_t a, size_t *s)
 {
 	size_t k = 0;
+	s[k++] = 0;
 	s[k++] = 1;
 	s[k++] = 24;
 	if (a > 1)
@@ -49,7 +52,7 @@ static size_t sizes_for(size_t a, size_t *s)
 Test(align, every_power_of_two_every_function)
 {
 	for (size_t a = 1; a <= HK_TEST_MAX; a <<= 1) {
-		size_t s[8], k = sizes_for(a, s);
+		size_t s[9], k = sizes_for(a, s);
 		for (size_t i = 0; i < k; i++) {
 			size_t n = s[i];
 			void *p = (void *)1, *q, *r;
