@@ -12,10 +12,13 @@
 #include "core/arena_bump.h"
 #include "core/backend.h"
 #include "core/core.h"
+#include "core/guard.h"
 #include "core/harden.h"
 #include "core/lane.h"
 #include "core/region.h"
+#include "core/sample.h"
 #include "core/sizeclass.h"
+#include "core/stack.h"
 
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -23,16 +26,20 @@
 #define HK_SMALL_MAX ((size_t)(HK_NLANE > 0 ? HK_CLASS_SIZE_CONST(HK_NLANE - 1) : 0))
 
 static void *malloc_slow(size_t size);
+static void *sample_slow(size_t size);
 
 /*
- * Fast path budget (x86-64, callgrind): 18 instructions with the return —
+ * Fast path budget (x86-64, callgrind): 20 instructions with the return —
  * class lookup (byte table up to 1 KiB, a second table above), the TLS lane
- * pointer (2 loads from a shared object), pop of the bin's head, the room
- * counter, one store clearing word 1 (the free mark), one counter. No init
- * test: a thread without a lane reads the static empty lane, whose bins are
- * empty, and falls into malloc_slow.
+ * pointer (2 loads from a shared object), the sampler's countdown (subtract
+ * and a never-taken branch, CONFIG_HK_SAMPLE), pop of the bin's head, the
+ * room counter, one store clearing word 1 (the free mark), one counter. No
+ * init test: a thread without a lane reads the static empty lane, whose
+ * bins are empty, and falls into malloc_slow (so the static lanes'
+ * countdown is never written). In the hk_entry section: the sampler's stack
+ * capture drops the frames of that section (core/stack.h).
  */
-HK_API void *hk_malloc(size_t size)
+HK_API HK_ENTRY void *hk_malloc(size_t size)
 {
 	size_t cls;
 	size_t need = size + HK_CANARY; /* the hardened canary's room */
@@ -46,6 +53,9 @@ HK_API void *hk_malloc(size_t size)
 		hk_lane_t *l = hk_lane_self;
 		void **p = l->head[cls];
 		if (likely(p != NULL)) {
+			if (CONFIG_HK_SAMPLE &&
+			    unlikely((hk_lane_cache(l, 0)->sample_left -= (int64_t)size) < 0))
+				return sample_slow(size);
 			l->head[cls] = hk_next_get(p);
 			HK_ROOM(l, cls)++;
 			p[1] = NULL;
@@ -75,7 +85,7 @@ static void free_slow(void *p);
  * slab block, a full or unset bin, a marked block) goes to free_slow,
  * which decides and reports.
  */
-HK_API void hk_free(void *p)
+HK_API HK_ENTRY void hk_free(void *p)
 {
 	uintptr_t off = (uintptr_t)p - hk_region_base;
 	if (likely(off < atomic_load_explicit(&hk_region_used, memory_order_relaxed))) {
@@ -203,9 +213,41 @@ static void *alloc_band(hk_arena_t *a, size_t size, size_t align, int zero, int 
 	return p;
 }
 
-static __attribute__((noinline)) void *malloc_slow(size_t size)
+/* A malloc the sampler picked: a guarded block, a recorded one (its free
+ * must leave the fast path: a direct mapping for lane sizes, POOL and
+ * large blocks as they are), or an ordinary one. */
+static HK_ENTRY __attribute__((noinline)) void *sample_slow(size_t size)
+{
+	void *p;
+	int how = hk_sample_take(hk_lane_self, size, &p);
+	if (how == HK_SAMPLE_DONE)
+		return p;
+	if (how == HK_SAMPLE_RECORD) {
+		int fresh;
+		if (size <= HK_SMALL_MAX)
+			p = hk_large_alloc(hk_heap_arena(), size, 0, &fresh);
+		else
+			p = hk_alloc_in(&hk_arena0, size, 0, 0);
+		if (p) {
+			hk_sample_record(p, size);
+			return p;
+		}
+	}
+	return hk_alloc_in(&hk_arena0, size, 0, 0);
+}
+
+static HK_ENTRY __attribute__((noinline)) void *malloc_slow(size_t size)
 {
 	HK_STAT(malloc_slow, 1);
+	if (CONFIG_HK_SAMPLE) {
+		/* Only a live lane counts down: the static lanes are shared. A
+		 * build without lane classes (nomid) makes one here for it.
+		 * (Sizes past 2^62 fail anyway; the clamp keeps the sign.) */
+		hk_lane_t *l = hk_lane_get();
+		int64_t n = size < ((size_t)1 << 62) ? (int64_t)size : (int64_t)1 << 62;
+		if (l && (hk_lane_cache(l, 0)->sample_left -= n) < 0)
+			return sample_slow(size);
+	}
 	return hk_alloc_in(&hk_arena0, size, 0, 0);
 }
 
@@ -260,6 +302,8 @@ size_t hk_usable_checked(const void *p, const char *call, unsigned *arena)
 	*arena = 0;
 	if (hk_boot_owns(p))
 		return hk_boot_usable(p);
+	if (CONFIG_HK_SAMPLE && hk_guard_owns(p))
+		return hk_guard_usable(p, call);
 	if (hk_large_lookup(p, &usable, arena))
 		return usable;
 	hk_fatal(call, "invalid pointer", p);
@@ -284,7 +328,7 @@ static inline void free_slab_block(void *p, const hk_desc_t *d, const char *call
 	hk_cache_free(p, d);
 }
 
-void hk_free_checked(void *p, const char *call, size_t size_hint)
+HK_ENTRY void hk_free_checked(void *p, const char *call, size_t size_hint)
 {
 	hk_desc_t *d = hk_desc_of(p); /* NULL for p == NULL */
 	if (d && d->kind == HK_KIND_SLAB)
@@ -295,7 +339,7 @@ void hk_free_checked(void *p, const char *call, size_t size_hint)
 		free_other(p, d, call, size_hint);
 }
 
-static __attribute__((noinline)) void free_other(void *p, hk_desc_t *d, const char *call,
+HK_ENTRY static __attribute__((noinline)) void free_other(void *p, hk_desc_t *d, const char *call,
 						 size_t size_hint)
 {
 	unsigned arena;
@@ -308,6 +352,12 @@ static __attribute__((noinline)) void free_other(void *p, hk_desc_t *d, const ch
 	     size_hint > hk_desc_at(hk_unit_of((void *)d->start))->bump))
 		hk_fatal(call, "size larger than the block", p);
 	count_free(arena);
+	/* Sampled blocks: guarded ones go back to their slot; a recorded POOL
+	 * or large block loses its record and is freed below. */
+	if (CONFIG_HK_SAMPLE && (!d || d->kind == HK_KIND_POOL) &&
+	    (hk_guard_owns(p) || atomic_load_explicit(&hk_sample_outside, memory_order_relaxed)) &&
+	    hk_sample_free(p))
+		return;
 	if (d) {
 		if (CONFIG_HK_POOL) {
 			/* Seen live above, unlocked: two racing frees both get
@@ -344,7 +394,7 @@ static __attribute__((noinline)) void free_slow(void *p)
 	errno = saved;
 }
 
-HK_API void hk_free_sized(void *p, size_t size)
+HK_API HK_ENTRY void hk_free_sized(void *p, size_t size)
 {
 	int saved = errno;
 	hk_free_checked(p, "free_sized", size);
@@ -389,7 +439,7 @@ HK_API size_t hk_usable_size(const void *p)
 	return likely(n) ? n : usable_slow(p);
 }
 
-HK_API void *hk_calloc(size_t count, size_t size)
+HK_API HK_ENTRY void *hk_calloc(size_t count, size_t size)
 {
 	size_t total;
 	if (__builtin_mul_overflow(count, size, &total)) {
@@ -429,8 +479,10 @@ void *hk_realloc_in(hk_arena_t *a, void *p, size_t size, const char *call)
 			hk_desc_at(hk_unit_of((void *)d->start))->bump = size;
 		return p;
 	}
-	if (same && !d && !hk_boot_owns(p) && size > HK_SMALL_MAX &&
+	if (same && !d && !hk_boot_owns(p) && !hk_guard_owns(p) && size > HK_SMALL_MAX &&
 	    (size > HK_POOL_MAX || size >= CONFIG_HK_REALLOC_MAP_MIN)) {
+		if (CONFIG_HK_SAMPLE && atomic_load_explicit(&hk_sample_outside, memory_order_relaxed))
+			hk_sample_free(p); /* a moved block keeps no record */
 		void *q = hk_large_realloc(p, size);
 		if (q) {
 			if (!from->heap) {

@@ -16,6 +16,7 @@
 #include "core/arena_bump.h"
 #include "core/backend.h"
 #include "core/core.h"
+#include "core/guard.h"
 #include "core/harden.h"
 #include "core/lane.h"
 #include "core/lock.h"
@@ -495,6 +496,8 @@ HK_API hk_arena_t *hk_arena_of(const void *p)
 		unsigned arena;
 		if (hk_large_lookup(p, &usable, &arena))
 			a = hk_arena_at(arena);
+		else if (CONFIG_HK_SAMPLE && hk_guard_owns(p))
+			a = &hk_arena0; /* sampled blocks are malloc's */
 	}
 	/* Every node's part of the default heap is the default arena. */
 	return a && a->heap ? &hk_arena0 : a;

@@ -19,6 +19,7 @@
 #include "core/lock.h"
 #include "core/platform.h"
 #include "core/region.h"
+#include "core/sample.h"
 
 _Atomic int hk_init_state;
 uintptr_t hk_secret;
@@ -122,12 +123,14 @@ static void fork_prepare(void)
 	hk_arenas_lock_all();
 	hk_lock(&hk_region.lock);
 	hk_large_lock_all();
+	hk_sample_atfork_prepare();
 }
 
 /* The forking thread took every spin lock in prepare, and it is the child's
  * only thread: parent and child both just release them. */
 static void fork_unlock(void)
 {
+	hk_sample_atfork_release();
 	hk_large_unlock_all();
 	hk_unlock(&hk_region.lock);
 	hk_arenas_unlock_all();
@@ -177,6 +180,7 @@ static int init_once(void)
 	hk_arena_init0();
 	if (hk_lane_global_init())
 		return -1;
+	hk_sample_init(env_get);
 	return 0;
 }
 

@@ -313,7 +313,7 @@ static int lane_flush(hk_lane_t *l)
 
 /* The calling thread's live lane, created on first use, its trim request
  * honoured; NULL without one (exiting thread, no memory for one). */
-static hk_lane_t *lane_get(void)
+hk_lane_t *hk_lane_get(void)
 {
 	hk_lane_t *l = hk_lane_self;
 	if (l->state == HK_LANE_EMPTY && hk_ready())
@@ -326,7 +326,7 @@ static hk_lane_t *lane_get(void)
 
 void *hk_cache_alloc(hk_arena_t *a, unsigned cls)
 {
-	hk_lane_t *l = lane_get();
+	hk_lane_t *l = hk_lane_get();
 	unsigned bins = a->bins, bin = bins + cls;
 	void **p = NULL;
 	int kick = 0;
@@ -369,7 +369,7 @@ void hk_cache_free(void *p, const hk_desc_t *d)
 	int saved = errno; /* free() keeps errno: a new lane maps memory */
 	unsigned cls = hk_desc_cls(d), bin = d->bin, bins = bin - cls;
 	hk_arena_t *a = bins ? hk_arena_at(d->arena) : &hk_arena0;
-	hk_lane_t *l = lane_get();
+	hk_lane_t *l = hk_lane_get();
 	int kick = 0;
 	((uintptr_t *)p)[1] = hk_secret ^ (uintptr_t)p;
 	if (!l || bins == HK_BINS_NONE) {

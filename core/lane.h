@@ -15,6 +15,9 @@ extern __thread hk_lane_t *hk_lane_self __attribute__((tls_model("initial-exec")
 
 /* Sets up the key whose destructor runs at thread exit (init only). */
 int hk_lane_global_init(void);
+/* The calling thread's live lane, created on first use; NULL without one
+ * (exiting thread, no memory). */
+hk_lane_t *hk_lane_get(void);
 /* First live lane (lanes lock held; linked by `next`). */
 hk_lane_t *hk_lanes_live(void);
 

@@ -11,8 +11,10 @@
 #include "core/arena_bump.h"
 #include "core/backend.h"
 #include "core/core.h"
+#include "core/guard.h"
 #include "core/lane.h"
 #include "core/platform.h"
+#include "core/profile.h"
 #include "core/region.h"
 #include "core/validate.h"
 
@@ -74,6 +76,16 @@ HK_API void hk_stats_print(int fd)
 		s.live_bytes, s.committed_bytes, s.reserved_bytes, (int)s.backing, s.thp_mode,
 		s.hugetlb_2m_free, s.hugetlb_2m_total, s.hugetlb_1g_free, s.hugetlb_1g_total,
 		s.numa_nodes, s.io_uring_available, s.notes[0] ? s.notes : "none");
+	if (CONFIG_HK_SAMPLE && n > 0 && (size_t)n < sizeof buf) {
+		size_t glive, gbytes, records, tbytes;
+		uint64_t dropped;
+		hk_guard_counts(&glive, &gbytes);
+		hk_profile_counts(&records, &tbytes, &dropped);
+		n += snprintf(buf + n, sizeof buf - (size_t)n,
+			      "  sampler: %zu guarded blocks (%zu bytes committed), %zu profile records "
+			      "(table %zu bytes mapped, %llu dropped)\n",
+			      glive, gbytes, records, tbytes, (unsigned long long)dropped);
+	}
 	if (n > 0) {
 		ssize_t r = write(fd, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 		(void)r;

@@ -130,6 +130,14 @@
  * secret and every decode checks it (NULL, or aligned inside the region),
  * so a write into a freed block aborts naming it (core/harden.h).
  *
+ * Sampling (CONFIG_HK_SAMPLE, core/sample.c): each lane counts down the
+ * bytes its thread mallocs; below zero, the block is served specially — in
+ * a guarded slot outside the region (core/guard.c), or, for the profiler,
+ * from a direct mapping (lane sizes) or as usual (POOL, large) and
+ * recorded (core/profile.c) — so no sampled block is a default-heap slab
+ * block and hk_free's fast path never sees one. The guard's and the
+ * profiler's locks are leaf locks (nothing is taken inside them but the OS).
+ *
  * Hardened (CONFIG_HK_HARDENED, core/harden.h): links are also encoded with
  * their slot's address; every slab block ends with a canary (pattern
  * bytes after the request, then the encoded request) checked by free; the
@@ -287,6 +295,12 @@ typedef struct hk_cache {
 	uint32_t batch;      /* most blocks one refill takes: small after a
 			      * reset, doubling with each refill */
 	uint32_t pad;
+	/* Sampler (core/sample.c), slot 0's only: bytes left before the next
+	 * sampled malloc (hk_malloc subtracts and tests the sign, on the line
+	 * of `allocs`), and its random state (0: the lane's first interval is
+	 * still to draw). */
+	int64_t sample_left;
+	uint64_t sample_rng;
 } hk_cache_t;
 
 /* A row of a lane: one slot's bin heads, rooms and cache, in 8-byte

@@ -148,6 +148,21 @@ HK_API hk_arena_t *hk_arena_default(void);
 /* The arena a block belongs to, or NULL for a pointer hakmem does not own. */
 HK_API hk_arena_t *hk_arena_of(const void *ptr);
 
+/* ---- Heap profiler ----------------------------------------------------- */
+
+/* Samples one allocation per `rate` bytes on average (0: 512 KiB) with its
+ * call stack, until hk_profile_stop. `prefix` names the dumps (NULL keeps
+ * the one set before, e.g. by HAKMEM_PROFILE). Returns 0 or an errno value
+ * (ENOSYS: built without CONFIG_HK_SAMPLE). Other threads follow within
+ * 64 MiB of their own allocations. */
+HK_API int hk_profile_start(const char *prefix, size_t rate);
+/* Writes the live sampled blocks as a gperftools heap profile to `path`
+ * (google-pprof --text PROGRAM path), and folded stacks to path.folded;
+ * NULL: to <prefix>.<pid>.<seq>.heap. Returns 0 or an errno value. */
+HK_API int hk_profile_dump(const char *path);
+/* Stops sampling; blocks sampled so far stay in the dumps until freed. */
+HK_API void hk_profile_stop(void);
+
 /* ---- Process statistics ------------------------------------------------ */
 
 typedef enum hk_purge_mode {

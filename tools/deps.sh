@@ -8,9 +8,10 @@ set -euo pipefail
 
 want=${1:-all}
 build_pkgs=(gcc g++ make pkg-config binutils python3-kconfiglib liburing-dev libnuma-dev
-	    libcriterion-dev clang libclang-rt-14-dev numactl liblua5.4-dev)
+	    libcriterion-dev clang libclang-rt-14-dev numactl liblua5.4-dev libunwind-dev)
 # Real programs run under LD_PRELOAD by the test suite.
-program_pkgs=(python3 git sqlite3 redis-server redis-tools)
+# google-perftools: google-pprof reads the heap profiles (test/preload/profile.sh).
+program_pkgs=(python3 git sqlite3 redis-server redis-tools google-perftools)
 # The per-request peers (bench/request/): APR pools, talloc, mimalloc heaps.
 bench_pkgs=(libmimalloc-dev libjemalloc-dev libtcmalloc-minimal4 gnuplot-nox valgrind strace
 	    libhugetlbfs-bin libapr1-dev libtalloc-dev)

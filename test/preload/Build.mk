@@ -17,3 +17,11 @@ check-programs: export HK_O := $(abspath $(O))
 check-programs: export HK_CONFIG_H := $(abspath $(GEN))
 check-programs: build-tests
 	@bash tools/run-tests.sh $(HK_TEST_RESULTS) $(LABEL) $(wildcard test/preload/real/*.sh)
+
+# The profiler's test program exports its functions (-rdynamic), so the
+# folded stacks and the leak report, which name frames from the dynamic
+# symbol tables, can be checked by name.
+$(O)/test/preload/progs/leaker: test/preload/progs/leaker.c
+	@mkdir -p $(dir $@)
+	@echo "  PROG    $@"
+	@$(CC) $(TEST_CFLAGS) -rdynamic $< -o $@ -lpthread

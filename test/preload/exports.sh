@@ -14,7 +14,7 @@ for s in malloc free calloc realloc reallocarray posix_memalign aligned_alloc me
 	grep -qx "$s" <<<"$syms" || fail "libhakmem.so does not export $s"
 done
 # Only the API and the libc/C++ names are exported: no internal hk_<module>_ symbol.
-extra=$(grep -E '^hk_[a-z]+_' <<<"$syms" | grep -vE '^hk_(arena_|stats_|free_sized|usable_size|posix_memalign|aligned_alloc)' || true)
+extra=$(grep -E '^hk_[a-z]+_' <<<"$syms" | grep -vE '^hk_(arena_|stats_|profile_|free_sized|usable_size|posix_memalign|aligned_alloc)' || true)
 [ -z "$extra" ] || fail "internal symbols exported: $extra"
 ldd "$HAKMEM_SO" | grep -q 'libstdc++' && fail "libhakmem.so depends on libstdc++ (C programs would load it)"
 echo "exports: ok"

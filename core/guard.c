@@ -1,0 +1,315 @@
+/*
+ * core/guard.c — the sampling guard's slots (GWP-ASan style). A pool of
+ * HK_GUARD_SLOTS slots of two pages (the block's page, then a PROT_NONE
+ * page) is reserved on the first sampled block; a block sits at the end of
+ * its page, so reading or writing past its end faults at once; a freed
+ * block's page goes back to PROT_NONE and its slot waits in a FIFO behind
+ * every other free slot (fresh slots first), so a use after free faults for
+ * as long as possible. Overflow into the few bytes that align a block to 16
+ * is caught at free by a pattern. The SIGSEGV handler reports and aborts.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ucontext.h>
+
+#include "core/core.h"
+#include "core/guard.h"
+#include "core/lock.h"
+#include "core/platform.h"
+#include "core/stack.h"
+
+#define HK_GUARD_SLOTS 8192 /* 64 MiB of address space with 4 KiB pages */
+#define GUARD_STACK 16
+#define SLACK_BYTE 0xa5
+
+enum { SLOT_NEVER = 0, SLOT_LIVE, SLOT_FREED };
+
+typedef struct slot {
+	uintptr_t block;
+	uint32_t size;
+	uint8_t state;
+	uint8_t nalloc, nfree;
+	uint32_t next; /* FIFO of freed slots */
+	void *alloc_stack[GUARD_STACK];
+	void *free_stack[GUARD_STACK];
+} slot_t;
+
+_Atomic uintptr_t hk_guard_base, hk_guard_end;
+
+static struct {
+	hk_lock_t lock;
+	size_t page, stride;
+	slot_t *slots;
+	uint32_t fresh;      /* slots never used: fresh .. HK_GUARD_SLOTS-1 */
+	uint32_t head, tail; /* freed slots, oldest first; HK_NIL: none */
+	size_t live;
+	int failed;          /* the pool could not be reserved: never again */
+	struct sigaction old;
+	int installed;
+} G = { .head = HK_NIL, .tail = HK_NIL };
+
+/* Lock held. */
+static int pool_init(void)
+{
+	void *base, *meta;
+	if (G.failed)
+		return -1;
+	G.page = hk_platform_page_size();
+	G.stride = 2 * G.page;
+	if (hk_platform_reserve(HK_GUARD_SLOTS * G.stride, G.page, &base)) {
+		G.failed = 1;
+		return -1;
+	}
+	size_t mlen = (HK_GUARD_SLOTS * sizeof(slot_t) + G.page - 1) & ~(G.page - 1);
+	if (hk_platform_map(mlen, 0, 0, &meta)) {
+		hk_platform_release(base, HK_GUARD_SLOTS * G.stride);
+		G.failed = 1;
+		return -1;
+	}
+	G.slots = meta;
+	atomic_store_explicit(&hk_guard_end, (uintptr_t)base + HK_GUARD_SLOTS * G.stride,
+			      memory_order_relaxed);
+	atomic_store_explicit(&hk_guard_base, (uintptr_t)base, memory_order_release);
+	return 0;
+}
+
+/* Lock held: a fresh slot, else the one freed longest ago. */
+static uint32_t take_slot(void)
+{
+	if (G.fresh < HK_GUARD_SLOTS)
+		return G.fresh++;
+	uint32_t i = G.head;
+	if (i != HK_NIL) {
+		G.head = G.slots[i].next;
+		if (G.head == HK_NIL)
+			G.tail = HK_NIL;
+	}
+	return i;
+}
+
+static size_t round16(size_t n)
+{
+	return n ? (n + 15) & ~(size_t)15 : 16;
+}
+
+void *hk_guard_alloc(size_t size, void *const *stack, int depth)
+{
+	void *p = NULL;
+	if (size > hk_platform_page_size())
+		return NULL;
+	hk_lock(&G.lock);
+	if (!G.slots && pool_init())
+		goto out;
+	uint32_t i = take_slot();
+	if (i == HK_NIL)
+		goto out;
+	char *page = (char *)hk_guard_base + (size_t)i * G.stride;
+	if (hk_platform_commit(page, G.page)) {
+		/* Back at the end of the FIFO: tried again after the others. */
+		G.slots[i].next = HK_NIL;
+		if (G.tail != HK_NIL)
+			G.slots[G.tail].next = i;
+		else
+			G.head = i;
+		G.tail = i;
+		goto out;
+	}
+	slot_t *s = &G.slots[i];
+	p = page + G.page - round16(size);
+	memset((char *)p + size, SLACK_BYTE, round16(size) - size);
+	s->block = (uintptr_t)p;
+	s->size = (uint32_t)size;
+	s->nalloc = (uint8_t)(depth < GUARD_STACK ? depth : GUARD_STACK);
+	memcpy(s->alloc_stack, stack, s->nalloc * sizeof(void *));
+	s->nfree = 0;
+	s->state = SLOT_LIVE;
+	G.live++;
+out:
+	hk_unlock(&G.lock);
+	return p;
+}
+
+static slot_t *slot_of(const void *p)
+{
+	return &G.slots[((uintptr_t)p - hk_guard_base) / G.stride];
+}
+
+size_t hk_guard_usable(const void *p, const char *call)
+{
+	slot_t *s = slot_of(p);
+	if (s->state == SLOT_FREED && s->block == (uintptr_t)p)
+		hk_fatal(call, "double free or use of freed block", p);
+	if (s->state != SLOT_LIVE || s->block != (uintptr_t)p)
+		hk_fatal(call, "invalid pointer (inside a guarded block)", p);
+	return s->size;
+}
+
+static void report_stacks(const slot_t *s, int fd);
+
+HK_ENTRY void hk_guard_free(void *p)
+{
+	void *stack[GUARD_STACK];
+	int depth = hk_stack_capture(stack, GUARD_STACK);
+	slot_t *s = slot_of(p);
+	const unsigned char *slack = (const unsigned char *)p + s->size;
+	for (size_t k = 0; k < round16(s->size) - s->size; k++) {
+		if (slack[k] != SLACK_BYTE) {
+			char buf[256], *o = buf;
+			o = hk_fmt_str(o, "hakmem: guard: heap-buffer-overflow found at free: byte ");
+			o = hk_fmt_dec(o, s->size + k);
+			o = hk_fmt_str(o, " of guarded block ");
+			o = hk_fmt_hex(o, s->block);
+			o = hk_fmt_str(o, " of ");
+			o = hk_fmt_dec(o, s->size);
+			o = hk_fmt_str(o, " bytes was written\n");
+			hk_fmt_write(2, buf, o);
+			report_stacks(s, 2);
+			hk_fatal("free", "heap-buffer-overflow of guarded block", p);
+		}
+	}
+	char *page = (char *)(s->block & ~(uintptr_t)(G.page - 1));
+	hk_lock(&G.lock);
+	s->nfree = (uint8_t)depth;
+	memcpy(s->free_stack, stack, (size_t)depth * sizeof(void *));
+	s->state = SLOT_FREED;
+	G.live--;
+	/* Fresh PROT_NONE pages: the memory goes back and any access faults. */
+	hk_platform_decommit(page, G.page);
+	uint32_t i = (uint32_t)(s - G.slots);
+	s->next = HK_NIL;
+	if (G.tail != HK_NIL)
+		G.slots[G.tail].next = i;
+	else
+		G.head = i;
+	G.tail = i;
+	hk_unlock(&G.lock);
+}
+
+void hk_guard_lock(void)
+{
+	hk_lock(&G.lock);
+}
+
+void hk_guard_unlock(void)
+{
+	hk_unlock(&G.lock);
+}
+
+void hk_guard_counts(size_t *live, size_t *committed)
+{
+	hk_lock(&G.lock);
+	*live = G.live;
+	*committed = G.live * G.page;
+	hk_unlock(&G.lock);
+}
+
+/* ---- the report ---- */
+
+static void report_stacks(const slot_t *s, int fd)
+{
+	static const char a[] = "  allocated at:\n", f[] = "  freed at:\n";
+	hk_fmt_write(fd, a, a + sizeof a - 1);
+	hk_stack_print(fd, s->alloc_stack, s->nalloc);
+	if (s->state == SLOT_FREED) {
+		hk_fmt_write(fd, f, f + sizeof f - 1);
+		hk_stack_print(fd, s->free_stack, s->nfree);
+	}
+}
+
+/* x86-64: bit 1 of the page-fault error code says write. */
+static const char *access_kind(const void *uctx)
+{
+	const ucontext_t *uc = uctx;
+	return uc && (uc->uc_mcontext.gregs[REG_ERR] & 2) ? "write" : "read";
+}
+
+static void *fault_ip(const void *uctx)
+{
+	const ucontext_t *uc = uctx;
+	return uc ? (void *)uc->uc_mcontext.gregs[REG_RIP] : NULL;
+}
+
+static __attribute__((noreturn)) void report(uintptr_t addr, const void *uctx)
+{
+	char buf[512], *o = buf;
+	size_t i = (addr - hk_guard_base) / G.stride;
+	slot_t *s = &G.slots[i];
+	int in_guard = addr - (hk_guard_base + i * G.stride) >= G.page;
+	o = hk_fmt_str(o, "hakmem: guard: ");
+	if (s->state == SLOT_NEVER) {
+		o = hk_fmt_str(o, "wild access");
+	} else if (s->state == SLOT_FREED) {
+		o = hk_fmt_str(o, "use-after-free");
+	} else {
+		o = hk_fmt_str(o, in_guard ? "heap-buffer-overflow" : "wild access");
+	}
+	o = hk_fmt_str(o, " (");
+	o = hk_fmt_str(o, access_kind(uctx));
+	o = hk_fmt_str(o, ") at ");
+	o = hk_fmt_hex(o, addr);
+	if (s->state != SLOT_NEVER) {
+		if (addr >= s->block + s->size) {
+			o = hk_fmt_str(o, ", ");
+			o = hk_fmt_dec(o, addr - (s->block + s->size) + 1);
+			o = hk_fmt_str(o, " bytes past the end of");
+		} else if (addr >= s->block) {
+			o = hk_fmt_str(o, ", byte ");
+			o = hk_fmt_dec(o, addr - s->block);
+			o = hk_fmt_str(o, " of");
+		} else {
+			o = hk_fmt_str(o, ", ");
+			o = hk_fmt_dec(o, s->block - addr);
+			o = hk_fmt_str(o, " bytes before");
+		}
+		o = hk_fmt_str(o, s->state == SLOT_FREED ? " freed block " : " block ");
+		o = hk_fmt_hex(o, s->block);
+		o = hk_fmt_str(o, " of ");
+		o = hk_fmt_dec(o, s->size);
+		o = hk_fmt_str(o, " bytes");
+	}
+	o = hk_fmt_str(o, "\n  access at:\n");
+	hk_fmt_write(2, buf, o);
+	/* The program's frames start at the faulting instruction, below the
+	 * handler's frames and the signal trampoline. */
+	void *here[GUARD_STACK + 8];
+	int n = hk_stack_capture(here, GUARD_STACK + 8), from = 0;
+	for (int k = 0; k < n; k++)
+		if (here[k] == fault_ip(uctx))
+			from = k;
+	hk_stack_print(2, here + from, n - from < GUARD_STACK ? n - from : GUARD_STACK);
+	if (s->state != SLOT_NEVER)
+		report_stacks(s, 2);
+	signal(SIGABRT, SIG_DFL);
+	abort();
+}
+
+static void on_segv(int sig, siginfo_t *si, void *uctx)
+{
+	uintptr_t addr = (uintptr_t)si->si_addr;
+	if (G.slots && hk_guard_owns((void *)addr))
+		report(addr, uctx);
+	/* Not ours: whoever handled SIGSEGV before us decides. */
+	if (G.old.sa_flags & SA_SIGINFO) {
+		G.old.sa_sigaction(sig, si, uctx);
+	} else if (G.old.sa_handler != SIG_DFL && G.old.sa_handler != SIG_IGN) {
+		G.old.sa_handler(sig);
+	} else {
+		/* Default action: the faulting access runs again and kills. */
+		sigaction(SIGSEGV, &G.old, NULL);
+	}
+}
+
+void hk_guard_install(void)
+{
+	struct sigaction sa;
+	if (G.installed)
+		return;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_segv;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSEGV, &sa, &G.old) == 0)
+		G.installed = 1;
+}

@@ -1,0 +1,41 @@
+/*
+ * core/guard.h — the guarded slots (core/guard.c): sampled blocks of up to
+ * one page, each at the end of its own page, followed by a PROT_NONE page;
+ * the page of a freed block is PROT_NONE too, and its slot waits behind
+ * every other slot before reuse. A SIGSEGV in the pool aborts with a report.
+ * Must not allocate through malloc. Invariant: a slot's page is readable
+ * exactly while its block is live.
+ */
+#ifndef HK_CORE_GUARD_H
+#define HK_CORE_GUARD_H
+
+#include "core/types.h"
+
+/* Installs the SIGSEGV handler (once; chains to the previous handler for
+ * faults outside the pool). */
+void hk_guard_install(void);
+/* A guarded block of `size` (<= a page) with its allocation stack, or NULL
+ * (too big, no slot left, out of memory). */
+void *hk_guard_alloc(size_t size, void *const *stack, int depth);
+/* 1 if p is inside the pool (a live, freed or never used slot). */
+static inline int hk_guard_owns(const void *p)
+{
+	/* end is set before base is published (release): a reader that sees
+	 * the base sees the end (0 and 0 before the pool exists: no range). */
+	extern _Atomic uintptr_t hk_guard_base, hk_guard_end;
+	uintptr_t base = atomic_load_explicit(&hk_guard_base, memory_order_acquire);
+	return (uintptr_t)p - base <
+	       atomic_load_explicit(&hk_guard_end, memory_order_relaxed) - base;
+}
+/* The usable size of a live guarded block; aborts naming `call` on a
+ * pointer that is not one. */
+size_t hk_guard_usable(const void *p, const char *call);
+/* Frees a live guarded block (checked by hk_guard_usable first). */
+void hk_guard_free(void *p);
+/* fork: the pool's lock is held across fork (a leaf lock: taken last). */
+void hk_guard_lock(void);
+void hk_guard_unlock(void);
+/* Slots in use (live blocks) and bytes committed for them. */
+void hk_guard_counts(size_t *live, size_t *committed);
+
+#endif /* HK_CORE_GUARD_H */

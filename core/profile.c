@@ -1,0 +1,561 @@
+/*
+ * core/profile.c — the heap profiler's records and its outputs. Records
+ * live in an open-addressing table (linear probing, backward-shift delete)
+ * mapped from the OS once and never grown: HK_PROFILE_RECORDS at most, the
+ * rest counted as dropped. Dumps copy the records out under the lock into
+ * a scratch mapping, then write without it (dladdr takes the loader lock,
+ * which a thread allocating inside dlopen holds while it waits for ours).
+ * Outputs: the gperftools heap profile (pprof un-samples by the rate in its
+ * header), folded stacks, a leak report at exit. No malloc, no stdio.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "core/lock.h"
+#include "core/platform.h"
+#include "core/profile.h"
+#include "core/sample.h"
+#include "core/stack.h"
+
+#define HK_PROFILE_RECORDS 32768 /* table slots; at most 3/4 used */
+#define RATE_DEFAULT ((size_t)512 << 10)
+
+typedef struct record {
+	uintptr_t p;   /* 0: empty */
+	uint64_t size;
+	uint32_t depth;
+	uint32_t pad;
+	void *stack[HK_STACK_MAX];
+} record_t;
+
+static struct {
+	hk_lock_t lock;
+	_Atomic size_t rate;     /* 0: not profiling */
+	record_t *tab;           /* HK_PROFILE_RECORDS, or NULL before the first start */
+	size_t count;
+	_Atomic uint64_t dropped;
+	_Atomic size_t any;      /* records exist: frees look them up */
+	char prefix[256];
+	unsigned seq;            /* dumps written by this process */
+	int signo;
+	volatile sig_atomic_t pending; /* a signal came while the lock was held */
+} P;
+
+static size_t tab_bytes(void)
+{
+	size_t page = hk_platform_page_size();
+	return (HK_PROFILE_RECORDS * sizeof(record_t) + page - 1) & ~(page - 1);
+}
+
+size_t hk_profile_rate(void)
+{
+	return atomic_load_explicit(&P.rate, memory_order_relaxed);
+}
+
+static size_t slot_of(uintptr_t p)
+{
+	return (size_t)((p >> 4) * 0x9e3779b97f4a7c15ull >> 49) & (HK_PROFILE_RECORDS - 1);
+}
+_Static_assert(HK_PROFILE_RECORDS == 1 << 15, "slot_of keeps 15 bits");
+
+int hk_profile_add(void *p, size_t size, void *const *stack, int depth, int outside)
+{
+	int r = -1;
+	(void)outside;
+	hk_lock(&P.lock);
+	if (P.tab && P.count < HK_PROFILE_RECORDS / 4 * 3) {
+		size_t i = slot_of((uintptr_t)p);
+		while (P.tab[i].p)
+			i = (i + 1) & (HK_PROFILE_RECORDS - 1);
+		record_t *e = &P.tab[i];
+		e->p = (uintptr_t)p;
+		e->size = size;
+		e->depth = (uint32_t)depth;
+		memcpy(e->stack, stack, (size_t)depth * sizeof(void *));
+		P.count++;
+		atomic_store_explicit(&P.any, P.count, memory_order_relaxed);
+		r = 0;
+	}
+	hk_unlock(&P.lock);
+	if (r)
+		atomic_fetch_add_explicit(&P.dropped, 1, memory_order_relaxed);
+	return r;
+}
+
+int hk_profile_remove(const void *p)
+{
+	int found = 0;
+	if (!atomic_load_explicit(&P.any, memory_order_relaxed))
+		return 0;
+	hk_lock(&P.lock);
+	size_t i = slot_of((uintptr_t)p);
+	while (P.tab[i].p && P.tab[i].p != (uintptr_t)p)
+		i = (i + 1) & (HK_PROFILE_RECORDS - 1);
+	if (P.tab[i].p) {
+		/* Backward shift: later entries of the probe run move up so no
+		 * lookup stops early at the hole. */
+		size_t j = i;
+		for (;;) {
+			j = (j + 1) & (HK_PROFILE_RECORDS - 1);
+			if (!P.tab[j].p)
+				break;
+			size_t home = slot_of(P.tab[j].p);
+			if (((j - home) & (HK_PROFILE_RECORDS - 1)) >= ((j - i) & (HK_PROFILE_RECORDS - 1))) {
+				P.tab[i] = P.tab[j];
+				i = j;
+			}
+		}
+		P.tab[i].p = 0;
+		P.count--;
+		atomic_store_explicit(&P.any, P.count, memory_order_relaxed);
+		found = 1;
+	}
+	hk_unlock(&P.lock);
+	return found;
+}
+
+void hk_profile_lock(void)
+{
+	hk_lock(&P.lock);
+}
+
+void hk_profile_unlock(void)
+{
+	hk_unlock(&P.lock);
+}
+
+void hk_profile_counts(size_t *records, size_t *bytes, uint64_t *dropped)
+{
+	hk_lock(&P.lock);
+	*records = P.count;
+	*bytes = P.tab ? tab_bytes() : 0;
+	hk_unlock(&P.lock);
+	*dropped = P.dropped;
+}
+
+/* ---- output ---- */
+
+/* exp(-x) for x >= 0 without libm: 2^-k * exp(-r), r in [0, ln 2). */
+static double expneg(double x)
+{
+	int k = (int)(x / 0.6931471805599453);
+	double r = x - k * 0.6931471805599453, t = 1, s = 1;
+	if (k > 60)
+		return 0;
+	for (int n = 1; n < 12; n++) {
+		t *= -r / n;
+		s += t;
+	}
+	return s / (double)(1ull << k);
+}
+
+/* What a sample of `size` stands for: size / P(sampled) (pprof's v2 rule). */
+static uint64_t unsampled(uint64_t size, size_t rate)
+{
+	double q = 1 - expneg((double)size / (double)rate);
+	return q > 0 ? (uint64_t)((double)size / q) : size;
+}
+
+typedef struct out {
+	int fd;
+	char *o;
+	char buf[8192];
+} out_t;
+
+static void out_flush(out_t *w)
+{
+	hk_fmt_write(w->fd, w->buf, w->o);
+	w->o = w->buf;
+}
+
+/* Room for one more item of up to 600 bytes. */
+static void out_room(out_t *w)
+{
+	if (w->o - w->buf > (long)sizeof w->buf - 600)
+		out_flush(w);
+}
+
+static void out_str(out_t *w, const char *s)
+{
+	while (*s) {
+		out_room(w);
+		*w->o++ = *s++;
+	}
+}
+
+static void out_dec(out_t *w, uint64_t v)
+{
+	out_room(w);
+	w->o = hk_fmt_dec(w->o, v);
+}
+
+static void out_hex(out_t *w, uintptr_t v)
+{
+	out_room(w);
+	w->o = hk_fmt_hex(w->o, v);
+}
+
+/* A copy of the live records, taken under the lock (scratch from the OS). */
+typedef struct snap {
+	record_t *r;
+	size_t n, len;
+} snap_t;
+
+static int snapshot(snap_t *s, int try)
+{
+	size_t page = hk_platform_page_size();
+	void *mem;
+	s->r = NULL;
+	s->n = 0;
+	if (try) {
+		if (atomic_exchange_explicit(&P.lock.v, 1, memory_order_acquire))
+			return -1;
+	} else {
+		hk_lock(&P.lock);
+	}
+	s->len = ((P.count ? P.count : 1) * sizeof(record_t) + page - 1) & ~(page - 1);
+	if (hk_platform_map(s->len, 0, 0, &mem)) {
+		hk_unlock(&P.lock);
+		return -1;
+	}
+	s->r = mem;
+	for (size_t i = 0; P.tab && i < HK_PROFILE_RECORDS; i++)
+		if (P.tab[i].p)
+			s->r[s->n++] = P.tab[i];
+	hk_unlock(&P.lock);
+	return 0;
+}
+
+static void heap_file(int fd, const snap_t *s, size_t rate, int from_signal)
+{
+	out_t w = { .fd = fd };
+	uint64_t bytes = 0;
+	w.o = w.buf;
+	for (size_t i = 0; i < s->n; i++)
+		bytes += s->r[i].size;
+	/* Counts are of samples; pprof scales each line by its mean size. */
+	out_str(&w, "heap profile: ");
+	out_dec(&w, s->n);
+	out_str(&w, ": ");
+	out_dec(&w, bytes);
+	out_str(&w, " [");
+	out_dec(&w, s->n);
+	out_str(&w, ": ");
+	out_dec(&w, bytes);
+	out_str(&w, "] @ heap_v2/");
+	out_dec(&w, rate);
+	out_str(&w, "\n");
+	for (size_t i = 0; i < s->n; i++) {
+		const record_t *e = &s->r[i];
+		out_str(&w, "1: ");
+		out_dec(&w, e->size);
+		out_str(&w, " [1: ");
+		out_dec(&w, e->size);
+		out_str(&w, "] @");
+		for (uint32_t k = 0; k < e->depth; k++) {
+			out_str(&w, " ");
+			out_hex(&w, (uintptr_t)e->stack[k]);
+		}
+		out_str(&w, "\n");
+	}
+	/* pprof skips lines it does not know: the arenas ride along (not from
+	 * a signal handler: arena stats take locks). */
+	hk_arena_stats_t st;
+	for (unsigned a = 0, n = from_signal ? 0 : hk_arena_count(); a < n; a++) {
+		hk_arena_t *ar = hk_arena_at(a);
+		if (!ar || ar->magic != HK_ARENA_LIVE || (ar->heap && a) || hk_arena_stats(ar, &st))
+			continue;
+		out_str(&w, "# arena ");
+		out_dec(&w, a);
+		out_str(&w, " ");
+		out_str(&w, st.name[0] ? st.name : "-");
+		out_str(&w, ": live ");
+		out_dec(&w, st.live_bytes);
+		out_str(&w, " committed ");
+		out_dec(&w, st.committed_bytes);
+		out_str(&w, "\n");
+	}
+	out_str(&w, "MAPPED_LIBRARIES:\n");
+	out_flush(&w);
+	int maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	if (maps >= 0) {
+		ssize_t r;
+		while ((r = read(maps, w.buf, sizeof w.buf)) > 0)
+			hk_fmt_write(fd, w.buf, w.buf + r);
+		close(maps);
+	}
+}
+
+static void out_frame(out_t *w, void *ip)
+{
+	Dl_info info;
+	if (dladdr((char *)ip - 1, &info) && info.dli_sname) {
+		out_room(w);
+		const char *s = info.dli_sname;
+		for (int k = 0; s[k] && k < 200; k++)
+			*w->o++ = s[k] == ';' ? ':' : s[k]; /* ';' separates frames */
+	} else {
+		out_hex(w, (uintptr_t)ip);
+	}
+}
+
+/* "outer;...;inner bytes", one line per record, bytes un-sampled. */
+static void folded_file(int fd, const snap_t *s, size_t rate)
+{
+	out_t w = { .fd = fd };
+	w.o = w.buf;
+	for (size_t i = 0; i < s->n; i++) {
+		const record_t *e = &s->r[i];
+		for (uint32_t k = e->depth; k-- > 0;) {
+			out_frame(&w, e->stack[k]);
+			if (k)
+				out_str(&w, ";");
+		}
+		out_str(&w, " ");
+		out_dec(&w, unsampled(e->size, rate));
+		out_str(&w, "\n");
+	}
+	out_flush(&w);
+}
+
+/* Sampled blocks still live at exit, summed by their allocation site
+ * (first frame), biggest first. */
+static void leak_file(int fd, const snap_t *s, size_t rate)
+{
+	enum { SITES = 64 };
+	struct { void *ip; uint64_t n, bytes; } site[SITES];
+	unsigned nsite = 0;
+	uint64_t total = 0, other = 0;
+	out_t w = { .fd = fd };
+	w.o = w.buf;
+	for (size_t i = 0; i < s->n; i++) {
+		void *ip = s->r[i].depth ? s->r[i].stack[0] : NULL;
+		uint64_t b = unsampled(s->r[i].size, rate);
+		unsigned k = 0;
+		total += b;
+		while (k < nsite && site[k].ip != ip)
+			k++;
+		if (k == nsite && nsite < SITES)
+			site[nsite++] = (typeof(site[0])){ ip, 0, 0 };
+		if (k == nsite) {
+			other += b;
+			continue;
+		}
+		site[k].n++;
+		site[k].bytes += b;
+	}
+	out_str(&w, "hakmem heap profile: leaks at exit (sampled blocks still live, by allocation site)\n");
+	out_str(&w, "total ");
+	out_dec(&w, total);
+	out_str(&w, " bytes estimated from ");
+	out_dec(&w, s->n);
+	out_str(&w, " samples (rate ");
+	out_dec(&w, rate);
+	out_str(&w, ")\n");
+	for (unsigned done = 0; done < nsite; done++) {
+		unsigned best = done;
+		for (unsigned k = done + 1; k < nsite; k++)
+			if (site[k].bytes > site[best].bytes)
+				best = k;
+		typeof(site[0]) t = site[done];
+		site[done] = site[best];
+		site[best] = t;
+		out_dec(&w, site[done].bytes);
+		out_str(&w, " bytes in ");
+		out_dec(&w, site[done].n);
+		out_str(&w, " samples at ");
+		out_hex(&w, (uintptr_t)site[done].ip);
+		out_str(&w, " ");
+		out_frame(&w, site[done].ip);
+		out_str(&w, "\n");
+	}
+	if (other) {
+		out_dec(&w, other);
+		out_str(&w, " bytes at other sites\n");
+	}
+	out_flush(&w);
+}
+
+/* "<prefix>.<pid>.<seq><ext>" into buf (256 + 40 bytes). */
+static void name(char *buf, unsigned seq, const char *ext)
+{
+	char *o = hk_fmt_str(buf, P.prefix);
+	*o++ = '.';
+	o = hk_fmt_dec(o, (uint64_t)getpid());
+	*o++ = '.';
+	char num[24], *e = hk_fmt_dec(num, seq);
+	for (long pad = 4 - (e - num); pad > 0; pad--)
+		*o++ = '0';
+	memcpy(o, num, (size_t)(e - num));
+	o += e - num;
+	o = hk_fmt_str(o, ext);
+	*o = 0;
+}
+
+static int create(const char *path)
+{
+	return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+}
+
+/* Writes the heap profile to `path` (and, unless from a signal, the folded
+ * stacks to path.folded, the leak report to path.leaks when `leaks`). */
+static int dump_to(const char *path, int from_signal, int leaks)
+{
+	snap_t s;
+	size_t rate = hk_profile_rate();
+	char more[320];
+	int err = 0;
+	if (!rate)
+		rate = RATE_DEFAULT; /* stopped: the records still stand for this rate */
+	if (snapshot(&s, from_signal))
+		return EAGAIN;
+	int fd = create(path);
+	if (fd < 0) {
+		err = errno;
+	} else {
+		heap_file(fd, &s, rate, from_signal);
+		close(fd);
+	}
+	size_t n = strlen(path);
+	if (!err && !from_signal && n < 300) {
+		memcpy(more, path, n);
+		strcpy(more + n, ".folded");
+		if ((fd = create(more)) >= 0) {
+			folded_file(fd, &s, rate);
+			close(fd);
+		}
+		if (leaks) {
+			strcpy(more + n, ".leaks");
+			if ((fd = create(more)) >= 0) {
+				leak_file(fd, &s, rate);
+				close(fd);
+			}
+		}
+	}
+	hk_platform_unmap(s.r, s.len);
+	return err;
+}
+
+static int dump_next(int from_signal, int leaks)
+{
+	char path[320];
+	if (!P.prefix[0])
+		return EINVAL;
+	name(path, __atomic_fetch_add(&P.seq, 1, __ATOMIC_RELAXED), ".heap");
+	return dump_to(path, from_signal, leaks);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	int saved = errno;
+	if (dump_next(1, 0) == EAGAIN)
+		P.pending = 1;
+	errno = saved;
+}
+
+__attribute__((destructor)) static void at_exit(void)
+{
+	if (hk_profile_rate())
+		dump_next(0, 1);
+}
+
+/* ---- the API ---- */
+
+static int start(const char *prefix, size_t rate)
+{
+	void *tab;
+	if (!CONFIG_HK_SAMPLE)
+		return ENOSYS;
+	if (!hk_ready() && hk_init() != 0)
+		return ENOMEM;
+	if (prefix && strlen(prefix) >= sizeof P.prefix)
+		return ENAMETOOLONG;
+	hk_lock(&P.lock);
+	if (!P.tab) {
+		/* Mapped, untouched: a page costs memory once a record lands in it. */
+		if (hk_platform_map(tab_bytes(), 0, 0, &tab)) {
+			hk_unlock(&P.lock);
+			return ENOMEM;
+		}
+		P.tab = tab;
+	}
+	if (prefix)
+		strcpy(P.prefix, prefix);
+	hk_unlock(&P.lock);
+	atomic_store(&P.rate, rate ? rate : RATE_DEFAULT);
+	hk_sample_reset_self();
+	return 0;
+}
+
+HK_API int hk_profile_start(const char *prefix, size_t rate)
+{
+	return start(prefix, rate);
+}
+
+HK_API int hk_profile_dump(const char *path)
+{
+	if (!CONFIG_HK_SAMPLE)
+		return ENOSYS;
+	return path ? dump_to(path, 0, 0) : dump_next(0, 0);
+}
+
+HK_API void hk_profile_stop(void)
+{
+	atomic_store(&P.rate, 0);
+	hk_sample_reset_self();
+}
+
+static int signal_number(const char *s)
+{
+	if (!strncmp(s, "SIG", 3))
+		s += 3;
+	if (!strcmp(s, "USR1"))
+		return SIGUSR1;
+	if (!strcmp(s, "USR2"))
+		return SIGUSR2;
+	if (!strcmp(s, "PROF"))
+		return SIGPROF;
+	int n = atoi(s);
+	return n > 0 && n < 65 ? n : 0;
+}
+
+void hk_profile_init(const char *(*get)(const char *name))
+{
+	const char *prefix = get("HAKMEM_PROFILE"), *r = get("HAKMEM_PROFILE_RATE");
+	const char *sig = get("HAKMEM_PROFILE_SIGNAL");
+	size_t rate = r ? (size_t)strtoull(r, NULL, 10) : 0;
+	if (!prefix || !prefix[0])
+		return;
+	/* init is still running: start()'s hk_init would wait for itself. */
+	atomic_store(&P.rate, 0);
+	void *tab;
+	if (hk_platform_map(tab_bytes(), 0, 0, &tab))
+		return;
+	P.tab = tab;
+	strncpy(P.prefix, prefix, sizeof P.prefix - 1);
+	if (sig && (P.signo = signal_number(sig)) != 0) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_signal;
+		sa.sa_flags = SA_RESTART;
+		sigemptyset(&sa.sa_mask);
+		sigaction(P.signo, &sa, NULL);
+	}
+	atomic_store(&P.rate, rate ? rate : RATE_DEFAULT);
+}
+
+/* A signal found the table locked: the next sample writes the dump. */
+void hk_profile_poll(void)
+{
+	if (P.pending) {
+		P.pending = 0;
+		dump_next(0, 0);
+	}
+}

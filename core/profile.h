@@ -1,0 +1,31 @@
+/*
+ * core/profile.h — the heap profiler's records and dumps (core/profile.c):
+ * one record per live sampled block (address, size, arena, call stack) in
+ * a fixed table mapped from the OS, dumped in the gperftools heap-profile
+ * format (pprof reads it), as folded stacks, and as a leak report at exit.
+ * Must not allocate through malloc. Invariant: a record exists exactly
+ * while its block is live.
+ */
+#ifndef HK_CORE_PROFILE_H
+#define HK_CORE_PROFILE_H
+
+#include "core/types.h"
+
+/* Reads HAKMEM_PROFILE, HAKMEM_PROFILE_RATE, HAKMEM_PROFILE_SIGNAL (init). */
+void hk_profile_init(const char *(*get)(const char *name));
+/* The sampling rate in bytes while profiling, else 0. */
+size_t hk_profile_rate(void);
+/* Adds a record; -1 when the table is full (the block stays unrecorded and
+ * is counted as dropped). `outside`: the block is not a guarded one. */
+int hk_profile_add(void *p, size_t size, void *const *stack, int depth, int outside);
+/* Drops p's record if it has one; 1 if it had. */
+int hk_profile_remove(const void *p);
+/* Writes the dump a profiling signal could not (it found the table locked). */
+void hk_profile_poll(void);
+/* fork: the table's lock (a leaf lock). */
+void hk_profile_lock(void);
+void hk_profile_unlock(void);
+/* Records and bytes of table memory, for stats. */
+void hk_profile_counts(size_t *records, size_t *bytes, uint64_t *dropped);
+
+#endif /* HK_CORE_PROFILE_H */

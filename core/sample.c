@@ -1,0 +1,157 @@
+/*
+ * core/sample.c — the one sampler behind the guard and the heap profiler.
+ * Each lane counts down the bytes its thread allocates (hk_malloc's fast
+ * path subtracts; malloc_slow too); below zero, hk_sample_take draws the
+ * next interval from an exponential distribution (mean: the profiling rate
+ * while profiling, else HAKMEM_GUARD_RATE), so a block of size s is sampled
+ * with probability 1 - exp(-s/rate) whatever the sizes around it (what
+ * pprof un-samples). Must not allocate through malloc. Invariant: see
+ * core/sample.h (a sampled block never takes the free fast path).
+ */
+#include <stdlib.h>
+
+#include "core/core.h"
+#include "core/guard.h"
+#include "core/lane.h"
+#include "core/platform.h"
+#include "core/profile.h"
+#include "core/sample.h"
+#include "core/stack.h"
+#include "core/statlog.h"
+
+#define GUARD_RATE_DEFAULT ((size_t)64 << 20)
+/* Neither guard nor profiler: the countdown still runs out now and then
+ * (once per 64 MiB a thread allocates), which is when a thread notices that
+ * hk_profile_start turned the profiler on. */
+#define IDLE_INTERVAL ((int64_t)64 << 20)
+
+static size_t guard_rate = GUARD_RATE_DEFAULT;
+_Atomic size_t hk_sample_outside;
+
+/* "123", "64k", "8M", "1G"; *ok = 0 on anything else. */
+static size_t parse_size(const char *s, int *ok)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	*ok = end != s;
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	}
+	if (*end)
+		*ok = 0;
+	return (size_t)v;
+}
+
+void hk_sample_init(const char *(*get)(const char *name))
+{
+	const char *g = get("HAKMEM_GUARD_RATE");
+	int ok = 1;
+	if (!CONFIG_HK_SAMPLE)
+		return;
+	if (g) {
+		size_t v = parse_size(g, &ok);
+		if (ok)
+			guard_rate = v;
+	}
+	if (guard_rate)
+		hk_guard_install();
+	hk_profile_init(get);
+	hk_statlog_init(get);
+}
+
+/* ln(x) for 0 < x <= 1 without libm: x = m * 2^e with m in [1, 2), and
+ * ln m = 2 atanh((m-1)/(m+1)) by its series (|s| <= 1/3: error < 1e-6). */
+static double ln(double x)
+{
+	union { double d; uint64_t u; } v = { .d = x };
+	int e = (int)((v.u >> 52) & 0x7ff) - 1023;
+	v.u = (v.u & ((1ull << 52) - 1)) | (1023ull << 52);
+	double s = (v.d - 1) / (v.d + 1), s2 = s * s;
+	double series = s * (2 + s2 * (2.0 / 3 + s2 * (2.0 / 5 + s2 * (2.0 / 7 + s2 * (2.0 / 9)))));
+	return e * 0.6931471805599453 + series;
+}
+
+/* An exponential interval of mean `mean` bytes (xorshift64* per lane). */
+static int64_t interval(hk_lane_t *l, size_t mean)
+{
+	uint64_t x = hk_lane_cache(l, 0)->sample_rng;
+	if (!x)
+		x = (hk_secret ^ (uintptr_t)l) | 1;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	hk_lane_cache(l, 0)->sample_rng = x;
+	double u = (double)(((x * 0x2545f4914f6cdd1dull) >> 11) + 1) * (1.0 / 9007199254740992.0);
+	double n = -ln(u) * (double)mean;
+	return n > 4e18 ? INT64_MAX : (int64_t)n + 1;
+}
+
+static void reset(hk_lane_t *l, size_t prate)
+{
+	size_t mean = prate ? prate : guard_rate;
+	hk_lane_cache(l, 0)->sample_left = mean ? interval(l, mean) : IDLE_INTERVAL;
+}
+
+void hk_sample_reset_self(void)
+{
+	hk_lane_t *l = hk_lane_self;
+	if (CONFIG_HK_SAMPLE && l->state == HK_LANE_LIVE)
+		reset(l, hk_profile_rate());
+}
+
+HK_ENTRY __attribute__((noinline)) int hk_sample_take(hk_lane_t *l, size_t size, void **out)
+{
+	void *stack[HK_STACK_MAX];
+	size_t prate = hk_profile_rate();
+	int first = !hk_lane_cache(l, 0)->sample_rng;
+	*out = NULL;
+	reset(l, prate);
+	hk_statlog_kick();
+	/* A new lane's countdown starts at 0: its first malloc only draws the
+	 * first interval (else every thread's first block would be sampled). */
+	if ((!prate && !guard_rate) || first)
+		return HK_SAMPLE_NONE;
+	hk_profile_poll();
+	if (size > hk_platform_page_size())
+		return prate ? HK_SAMPLE_RECORD : HK_SAMPLE_NONE;
+	int depth = hk_stack_capture(stack, HK_STACK_MAX);
+	void *p = hk_guard_alloc(size, stack, depth);
+	if (!p)
+		return prate ? HK_SAMPLE_RECORD : HK_SAMPLE_NONE;
+	if (prate)
+		hk_profile_add(p, size, stack, depth, 0);
+	*out = p;
+	return HK_SAMPLE_DONE;
+}
+
+HK_ENTRY __attribute__((noinline)) void hk_sample_record(void *p, size_t size)
+{
+	void *stack[HK_STACK_MAX];
+	int depth = hk_stack_capture(stack, HK_STACK_MAX);
+	if (hk_profile_add(p, size, stack, depth, 1) == 0)
+		atomic_fetch_add_explicit(&hk_sample_outside, 1, memory_order_relaxed);
+}
+
+HK_ENTRY int hk_sample_free(void *p)
+{
+	int guarded = hk_guard_owns(p);
+	if (hk_profile_remove(p) && !guarded)
+		atomic_fetch_sub_explicit(&hk_sample_outside, 1, memory_order_relaxed);
+	if (guarded)
+		hk_guard_free(p);
+	return guarded;
+}
+
+void hk_sample_atfork_prepare(void)
+{
+	hk_profile_lock();
+	hk_guard_lock();
+}
+
+void hk_sample_atfork_release(void)
+{
+	hk_guard_unlock();
+	hk_profile_unlock();
+}

@@ -1,0 +1,110 @@
+/*
+ * test/api/test_api_profile.c — hk_profile_start/dump/stop for an embedding
+ * program (libhakmem.a, include/hakmem.h only).
+ *
+ * Owns: a dump names the blocks live at that moment and only those (sampled,
+ * so counted with a low rate), its header carries the rate pprof un-samples
+ * by, per-arena live bytes ride along, threads started after hk_profile_start
+ * are sampled, and blocks sampled before hk_profile_stop leave the dump when
+ * freed. Skips when hakmem was built without CONFIG_HK_SAMPLE (ENOSYS).
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hakmem.h"
+
+enum { N = 4096, SIZE = 512 };
+
+static void start(size_t rate)
+{
+	int r = hk_profile_start("/tmp/hk-api-profile", rate);
+	if (r == ENOSYS)
+		cr_skip_test("built without CONFIG_HK_SAMPLE");
+	cr_assert_eq(r, 0, "hk_profile_start: %s", strerror(r));
+}
+
+/* Number of sample lines in the dump; *rate from its header; *arena_live the
+ * live bytes of the arena named `arena` (or -1). */
+static long dump(size_t *rate, const char *arena, long *arena_live)
+{
+	char path[64], line[4096];
+	long lines = 0;
+	snprintf(path, sizeof path, "/tmp/hk-api-profile.%d.heap", (int)getpid());
+	cr_assert_eq(hk_profile_dump(path), 0);
+	FILE *f = fopen(path, "r");
+	cr_assert_not_null(f);
+	cr_assert_not_null(fgets(line, sizeof line, f));
+	char *v2 = strstr(line, "@ heap_v2/");
+	cr_assert_not_null(v2, "header: %s", line);
+	*rate = strtoull(v2 + 10, NULL, 10);
+	*arena_live = -1;
+	while (fgets(line, sizeof line, f)) {
+		if (!strncmp(line, "1: ", 3))
+			lines++;
+		char *a = strstr(line, arena ? arena : "\001");
+		if (!strncmp(line, "# arena ", 8) && a)
+			*arena_live = strtol(strstr(line, "live ") + 5, NULL, 10);
+		if (!strncmp(line, "MAPPED_LIBRARIES:", 17))
+			break;
+	}
+	fclose(f);
+	unlink(path);
+	char folded[80];
+	snprintf(folded, sizeof folded, "%s.folded", path);
+	unlink(folded);
+	return lines;
+}
+
+static void *blocks[4][N];
+
+static void *alloc_many(void *arg)
+{
+	void **b = arg;
+	for (int i = 0; i < N; i++)
+		b[i] = hk_malloc(SIZE);
+	return NULL;
+}
+
+Test(profile, live_blocks_threads_arenas_and_stop)
+{
+	size_t rate;
+	long live;
+	start(4096); /* a 512-byte block is sampled with p = 1 - e^-1/8 = 0.118 */
+	hk_arena_t *a = hk_arena_create(&(hk_arena_config_t){ .name = "profiled" });
+	cr_assert_not_null(a);
+	void *ab = hk_arena_malloc(a, 100000);
+	cr_assert_not_null(ab);
+	pthread_t t[3];
+	alloc_many(blocks[0]);
+	for (int i = 0; i < 3; i++)
+		pthread_create(&t[i], NULL, alloc_many, blocks[i + 1]);
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	long all = dump(&rate, "profiled", &live);
+	cr_assert_eq(rate, 4096);
+	/* 16384 blocks x 0.118 = 1933 expected samples: 1500 is 10 standard
+	 * deviations below, 2400 ten above. */
+	cr_assert(all >= 1500 && all <= 2400, "%ld samples of 16384 blocks at p = 0.118", all);
+	cr_assert_geq(live, 100000, "arena 'profiled' live %ld", live);
+	hk_profile_stop();
+	for (int k = 0; k < 4; k++)
+		for (int i = 0; i < N / 2; i++)
+			hk_free(blocks[k][i]);
+	long half = dump(&rate, NULL, &live);
+	cr_assert(half >= all / 2 - 250 && half <= all / 2 + 250, "%ld of %ld left after half the frees",
+		  half, all);
+	for (int k = 0; k < 4; k++)
+		for (int i = N / 2; i < N; i++)
+			hk_free(blocks[k][i]);
+	cr_assert_eq(dump(&rate, NULL, &live), 0, "freed blocks still in the dump");
+	/* Stopped: new blocks are not sampled. */
+	alloc_many(blocks[0]);
+	cr_assert_eq(dump(&rate, NULL, &live), 0, "sampled after hk_profile_stop");
+	for (int i = 0; i < N; i++)
+		hk_free(blocks[0][i]);
+	hk_arena_destroy(a);
+}

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# test/preload/profile.sh — the heap profiler under LD_PRELOAD (HAKMEM_PROFILE).
+# progs/leaker leaks 64 MiB in 1 KiB blocks from leak_kib_blocks and churns
+# other sizes: google-pprof --text on the exit dump must put leak_kib_blocks
+# first with 64 MiB +- 15 %; the folded stacks and the leak report name it;
+# the same from 4 threads; a forked child writes its own file (its pid), never
+# the parent's; python3 building a large dict, dumped on a signal
+# (HAKMEM_PROFILE_SIGNAL), names interpreter allocation functions.
+set -u
+P=$HK_O/test/preload/progs
+fail() { echo "FAIL: $*"; exit 1; }
+grep -q 'define CONFIG_HK_SAMPLE 1' "$HK_CONFIG_H" || { echo "built without CONFIG_HK_SAMPLE"; exit 77; }
+command -v google-pprof >/dev/null || { echo "google-pprof is not installed (google-perftools)"; exit 77; }
+# Debian's interpreter itself (a pyenv shim on PATH would be a shell script).
+PY=/usr/bin/python3
+[ -x $PY ] || { echo "no /usr/bin/python3"; exit 77; }
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+
+# first_mib FUNCTION PROGRAM FILE: the MB pprof gives FUNCTION's own line,
+# which must be the first (largest) one
+first_mib() {
+	local txt
+	txt=$(google-pprof --text "$2" "$3" 2>/dev/null)
+	awk -v f="$1" '/^ +[0-9.]+ +[0-9.]+%/ { if ($6 == f) { print $1; exit 0 } exit 1 }' <<<"$txt" ||
+		{ echo "pprof --text:" >&2; head -n 8 <<<"$txt" >&2; return 1; }
+}
+in_range() { awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v >= lo && v <= hi) }'; }
+
+# The rate: 64 MiB of 1 KiB blocks give 128 samples at the default 512 KiB,
+# so the estimate's standard error is 8.8 % and a 15 % check would fail one
+# run in eleven; at 32 KiB (2048 samples, 2.2 %) 15 % is 6.8 standard errors.
+# The default rate is checked below with a margin of 4.5 standard errors.
+HAKMEM_PROFILE=$dir/one HAKMEM_PROFILE_RATE=32768 LD_PRELOAD=$HAKMEM_SO "$P/leaker" >/dev/null ||
+	fail "leaker exited $?"
+heap=$(ls "$dir"/one.*.heap 2>/dev/null | head -n 1)
+[ -n "$heap" ] || fail "no dump at exit: $(ls "$dir")"
+head -n 1 "$heap" | grep -qE '^heap profile: +[0-9]+: +[0-9]+ \[ *[0-9]+: +[0-9]+\] @ heap_v2/32768$' ||
+	fail "bad header: $(head -n 1 "$heap")"
+grep -q '^MAPPED_LIBRARIES:' "$heap" || fail "no MAPPED_LIBRARIES section"
+grep -q '^# arena 0 ' "$heap" || fail "no per-arena live bytes"
+mib=$(first_mib leak_kib_blocks "$P/leaker" "$heap") || fail "pprof: leak_kib_blocks is not first"
+in_range "$mib" 54.4 73.6 || fail "pprof: leak_kib_blocks has $mib MB, want 64 +- 15 %"
+grep -q 'main;leak_kib_blocks [0-9]' "$heap.folded" || fail "folded stacks do not name leak_kib_blocks"
+sed -n 3p "$heap.leaks" | grep -q 'leak_kib_blocks' || fail "leak report: first site is not leak_kib_blocks: $(cat "$heap.leaks")"
+echo "one thread: leak_kib_blocks first with $mib MB"
+
+HAKMEM_PROFILE=$dir/def LD_PRELOAD=$HAKMEM_SO "$P/leaker" >/dev/null || fail "leaker exited $?"
+heap=$(ls "$dir"/def.*.heap | head -n 1)
+head -n 1 "$heap" | grep -q 'heap_v2/524288$' || fail "default rate: header $(head -n 1 "$heap")"
+mib=$(first_mib leak_kib_blocks "$P/leaker" "$heap") || fail "default rate: leak_kib_blocks is not first"
+in_range "$mib" 38.4 89.6 || fail "default rate: leak_kib_blocks has $mib MB, want 64 +- 40 %"
+echo "default rate: leak_kib_blocks first with $mib MB"
+
+HAKMEM_PROFILE=$dir/thr HAKMEM_PROFILE_RATE=32768 LD_PRELOAD=$HAKMEM_SO "$P/leaker" threads >/dev/null ||
+	fail "leaker threads exited $?"
+heap=$(ls "$dir"/thr.*.heap | head -n 1)
+mib=$(first_mib leak_kib_blocks "$P/leaker" "$heap") || fail "threads: leak_kib_blocks is not first"
+in_range "$mib" 54.4 73.6 || fail "threads: leak_kib_blocks has $mib MB, want 64 +- 15 %"
+echo "four threads: leak_kib_blocks first with $mib MB"
+
+# fork: one dump per process, each named with its own pid, the child's without the leak
+HAKMEM_PROFILE=$dir/fork LD_PRELOAD=$HAKMEM_SO "$P/leaker" fork >/dev/null || fail "leaker fork exited $?"
+n=$(ls "$dir"/fork.*.heap | wc -l)
+[ "$n" -eq 2 ] || fail "fork: $n dumps, want 2 (parent and child, by pid): $(ls "$dir")"
+[ "$(ls "$dir"/fork.*.heap | sed 's/.*fork\.\([0-9]*\)\..*/\1/' | sort -u | wc -l)" -eq 2 ] || fail "fork: two dumps with one pid"
+
+# python3 building a large dict, dumped by a signal while the dict is live
+# (at exit the interpreter has freed it): interpreter allocation functions
+HAKMEM_PROFILE=$dir/py HAKMEM_PROFILE_SIGNAL=USR2 LD_PRELOAD=$HAKMEM_SO $PY -c '
+import os, signal
+d = {i: str(i) * 3 for i in range(1000000)}
+os.kill(os.getpid(), signal.SIGUSR2)
+print(len(d))' >/dev/null || fail "python3 exited $?"
+heap=$(ls "$dir"/py.*.0000.heap 2>/dev/null)
+[ -n "$heap" ] && [ -f "${heap%0000.heap}0001.heap" ] || fail "python3: want a dump on the signal and one at exit: $(ls "$dir")"
+txt=$(google-pprof --text $PY "$heap" 2>/dev/null)
+# (python3's own symbols are only its exported ones, so pprof names the
+# nearest: PyObject_Malloc, PyType_GenericAlloc, PyUnicode_New, ...)
+pyalloc='_?Py[A-Za-z_]*(Alloc|Malloc|_New|[Rr]esize)|dictresize|new_keys_object'
+grep -qE "$pyalloc" <<<"$txt" ||
+	fail "python3: no interpreter allocation function in the profile: $(head -n 20 <<<"$txt")"
+echo "python3: $(grep -oE "$pyalloc" <<<"$txt" | sort -u | tr '\n' ' ')"
+echo "profile: ok"
