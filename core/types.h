@@ -288,6 +288,9 @@ struct hk_arena {
  */
 typedef struct hk_cache {
 	uint64_t allocs;     /* blocks handed out, fast and slow */
+	/* Sampler (slot 0's only): bytes left before the next sampled malloc;
+	 * hk_malloc subtracts and tests the sign, next to `allocs` (one line). */
+	int64_t sample_left;
 	uint64_t refilled, flushed; /* blocks taken from / given to the slabs */
 	uint64_t slow_pops, slow_pushes, refills, flushes;
 	uint64_t classes;    /* bit c: bin c is set up (its room is valid) */
@@ -295,11 +298,8 @@ typedef struct hk_cache {
 	uint32_t batch;      /* most blocks one refill takes: small after a
 			      * reset, doubling with each refill */
 	uint32_t pad;
-	/* Sampler (core/sample.c), slot 0's only: bytes left before the next
-	 * sampled malloc (hk_malloc subtracts and tests the sign, on the line
-	 * of `allocs`), and its random state (0: the lane's first interval is
-	 * still to draw). */
-	int64_t sample_left;
+	/* The sampler's random state (core/sample.c; slot 0's only): 0 until
+	 * the lane's first interval is drawn. */
 	uint64_t sample_rng;
 } hk_cache_t;
 
