@@ -426,7 +426,11 @@ static inline __attribute__((always_inline)) size_t heap_slab_usable(const void 
 		   off < atomic_load_explicit(&hk_region_used, memory_order_relaxed))) {
 		const hk_desc_t *d = &hk_region_desc[off >> HK_UNIT_SHIFT];
 		uint64_t rel = (uintptr_t)p - d->start;
+		/* Row 0's bins are the default heap's: a user arena's block
+		 * must stay in its arena when realloc moves it (the fuzzer
+		 * found one moved to the default heap). */
 		if (likely(rel * d->divm < d->divm && (uintptr_t)p < hk_desc_carved(d) &&
+			   d->bin < HK_ROW_WORDS &&
 			   ((const uintptr_t *)p)[1] != (hk_secret ^ (uintptr_t)p)))
 			return d->bsize;
 	}

@@ -271,3 +271,24 @@ Test(arena_api, capacity_with_large_blocks)
 		hk_free(blocks[i]);
 	hk_arena_destroy(a);
 }
+
+/* realloc (the libc-style call, no arena named) keeps a user arena's block in
+ * its arena, in place or moved: the default heap's inline realloc once took
+ * every slab block for its own (found by the fuzzer). */
+Test(arena_api, realloc_keeps_the_blocks_arena)
+{
+	hk_arena_t *a = hk_arena_create(NULL);
+	cr_assert_not_null(a);
+	char *p = hk_arena_malloc(a, 24);
+	cr_assert_not_null(p);
+	memset(p, 7, 24);
+	for (size_t n = 32; n <= 64 * 1024; n *= 2) {
+		p = hk_realloc(p, n);
+		cr_assert_not_null(p);
+		cr_assert_eq(hk_arena_of(p), a, "realloc to %zu moved the block out of its arena", n);
+		cr_assert_eq(p[0], 7);
+		cr_assert_eq(p[23], 7);
+	}
+	hk_free(p);
+	hk_arena_destroy(a);
+}
