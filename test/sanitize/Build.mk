@@ -60,5 +60,5 @@ check-sanitize: $(asan-bins) $(tsan-bins) $(san-lua)
 	@LUAHOST=$(abspath $(O)/test/sanitize/asan/luahost) \
 		bash tools/run-tests.sh $(HK_TEST_RESULTS) $(LABEL)-asan test/lua/check-lua.sh
 	@LUAHOST=$(abspath $(O)/test/sanitize/tsan/luahost) LUA_CHECK_JOBS=6 \
-		TSAN_OPTIONS="$$TSAN_OPTIONS suppressions=$(abspath test/sanitize/tsan-lua.supp)" \
+		TSAN_OPTIONS="$$TSAN_OPTIONS history_size=7 suppressions=$(abspath test/sanitize/tsan-lua.supp)" \
 		bash tools/run-tests.sh $(HK_TEST_RESULTS) $(LABEL)-tsan test/lua/check-lua.sh
