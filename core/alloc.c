@@ -9,19 +9,21 @@
 #include <errno.h>
 #include <string.h>
 
+#include "core/alloc.h"
+#include "core/arena.h"
 #include "core/arena_bump.h"
-#include "core/backend.h"
-#include "core/core.h"
+#include "core/base.h"
 #include "core/guard.h"
 #include "core/harden.h"
+#include "core/init.h"
 #include "core/lane.h"
+#include "core/large.h"
+#include "core/pool.h"
+#include "core/purge.h"
 #include "core/region.h"
 #include "core/sample.h"
 #include "core/sizeclass.h"
 #include "core/stack.h"
-
-#define likely(x) __builtin_expect(!!(x), 1)
-#define unlikely(x) __builtin_expect(!!(x), 0)
 
 #define HK_SMALL_MAX ((size_t)(HK_NLANE > 0 ? HK_CLASS_SIZE_CONST(HK_NLANE - 1) : 0))
 

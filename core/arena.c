@@ -13,16 +13,22 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "core/alloc.h"
+#include "core/arena.h"
 #include "core/arena_bump.h"
-#include "core/backend.h"
-#include "core/core.h"
+#include "core/base.h"
 #include "core/guard.h"
 #include "core/harden.h"
+#include "core/init.h"
 #include "core/lane.h"
+#include "core/large.h"
 #include "core/lock.h"
 #include "core/platform.h"
+#include "core/pool.h"
+#include "core/purge.h"
 #include "core/region.h"
 #include "core/sizeclass.h"
+#include "core/slab.h"
 
 struct hk_arena hk_arena0;
 

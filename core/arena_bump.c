@@ -7,11 +7,14 @@
  * Must not call arena.c or alloc.c (they call here). Invariant: chunks after
  * the current one hold no block of this round (their `bump` is their base).
  */
+#include "core/arena.h"
 #include "core/arena_bump.h"
-#include "core/core.h"
+#include "core/base.h"
 #include "core/lock.h"
 #include "core/platform.h"
+#include "core/purge.h"
 #include "core/region.h"
+#include "core/span.h"
 
 #define CHUNK_UNITS_MAX 16u /* 1 + 2 + 4 + 8 + 16 units fill one 2 MiB run */
 #define FREED ((uintptr_t)1)

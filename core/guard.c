@@ -14,7 +14,7 @@
 #include <string.h>
 #include <ucontext.h>
 
-#include "core/core.h"
+#include "core/base.h"
 #include "core/guard.h"
 #include "core/lock.h"
 #include "core/platform.h"

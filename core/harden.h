@@ -10,7 +10,7 @@
 
 #include <string.h>
 
-#include "core/core.h"
+#include "core/base.h"
 #include "core/region.h"
 
 /*

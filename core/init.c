@@ -1,10 +1,11 @@
 /*
- * core/init.c — initialisation without recursion, the bootstrap area,
- * fork handlers and fatal errors. Init reads `environ` directly (no getenv,
- * printf or dlsym); an allocation made by the initialising thread itself
- * (libnuma, pthread_atfork) is served from a static bootstrap area whose
- * blocks are never reused. Invariant: hk_init_state reaches DONE only after
- * every structure the fast paths read is ready.
+ * core/init.c — initialisation without recursion and the fork handlers: the
+ * one file that calls every part of core/ to set it up or to take its locks
+ * (so it sits above them; the API files call hk_init). Init reads `environ`
+ * directly (no getenv, printf or dlsym); an allocation made by the
+ * initialising thread itself is served from the bootstrap area
+ * (core/base.c). Invariant: hk_init_state reaches DONE only after every
+ * structure the fast paths read is ready.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -13,20 +14,19 @@
 #include <sys/auxv.h>
 #include <unistd.h>
 
-#include "core/backend.h"
-#include "core/core.h"
+#include "core/arena.h"
+#include "core/base.h"
+#include "core/init.h"
 #include "core/lane.h"
+#include "core/large.h"
 #include "core/lock.h"
 #include "core/platform.h"
+#include "core/purge.h"
 #include "core/region.h"
 #include "core/sample.h"
+#include "core/stats.h"
 
-_Atomic int hk_init_state;
-uintptr_t hk_secret;
-int hk_env_stats;
 static __thread int in_init __attribute__((tls_model("initial-exec")));
-
-extern char **environ;
 
 static const char *env_get(const char *name)
 {
@@ -35,71 +35,6 @@ static const char *env_get(const char *name)
 		if (!strncmp(*e, name, n) && (*e)[n] == '=')
 			return *e + n + 1;
 	return NULL;
-}
-
-/* ---- bootstrap area ---- */
-
-static _Alignas(64) unsigned char boot[256 << 10];
-static _Atomic size_t boot_used;
-
-void *hk_boot_alloc(size_t size, size_t align)
-{
-	align = align < 16 ? 16 : align;
-	if (size > sizeof boot || align > 4096)
-		goto fail;
-	for (;;) {
-		size_t used = atomic_load(&boot_used);
-		size_t start = (used + 16 + align - 1) & ~(align - 1);
-		if (start + size > sizeof boot)
-			goto fail;
-		if (atomic_compare_exchange_weak(&boot_used, &used, start + size)) {
-			((size_t *)(boot + start))[-1] = size; /* for usable_size, realloc */
-			memset(boot + start, 0, size);
-			return boot + start;
-		}
-	}
-fail:
-	errno = ENOMEM;
-	return NULL;
-}
-
-int hk_boot_owns(const void *p)
-{
-	return (const unsigned char *)p >= boot && (const unsigned char *)p < boot + sizeof boot;
-}
-
-size_t hk_boot_usable(const void *p)
-{
-	return ((const size_t *)p)[-1];
-}
-
-/* ---- fatal errors ---- */
-
-static char *put(char *o, const char *s)
-{
-	while (*s)
-		*o++ = *s++;
-	return o;
-}
-
-void hk_fatal(const char *call, const char *what, const void *p)
-{
-	char buf[256], *o = buf;
-	uintptr_t v = (uintptr_t)p;
-	o = put(o, "hakmem: ");
-	o = put(o, call);
-	o = put(o, "(): ");
-	o = put(o, what);
-	o = put(o, " 0x");
-	int shift = 60;
-	while (shift > 0 && !((v >> shift) & 0xf))
-		shift -= 4;
-	for (; shift >= 0; shift -= 4)
-		*o++ = "0123456789abcdef"[(v >> shift) & 0xf];
-	*o++ = '\n';
-	ssize_t r = write(2, buf, (size_t)(o - buf));
-	(void)r;
-	abort();
 }
 
 /* ---- fork ---- */

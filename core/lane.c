@@ -12,14 +12,18 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "core/backend.h"
-#include "core/core.h"
+#include "core/arena.h"
+#include "core/base.h"
 #include "core/harden.h"
 #include "core/lane.h"
 #include "core/lock.h"
+#include "core/mid.h"
 #include "core/platform.h"
+#include "core/purge.h"
 #include "core/region.h"
 #include "core/sizeclass.h"
+#include "core/slab.h"
+#include "core/tiny.h"
 
 static hk_lane_t lane_empty, lane_dead = { .state = HK_LANE_DEAD };
 __thread hk_lane_t *hk_lane_self __attribute__((tls_model("initial-exec"))) = &lane_empty;

@@ -10,7 +10,8 @@
  */
 #include <string.h>
 
-#include "core/backend.h"
+#include "core/arena.h"
+#include "core/large.h"
 #include "core/lock.h"
 #include "core/platform.h"
 
@@ -178,8 +179,6 @@ int hk_large_lookup(const void *p, size_t *usable, unsigned *arena)
 	hk_unlock(&L.lock);
 	return e != NULL;
 }
-
-extern hk_arena_t *hk_arena_at(unsigned index);
 
 /* Lock held; the entry is gone from the table. */
 static void release(void *p, size_t len, unsigned arena, int huge)

@@ -6,8 +6,9 @@
  * Smaller spans for the big classes: a lane bin's blocks pin one span per
  * class, and 2 MiB spans of 256 KiB blocks cost realloc_grow ~18 MB RSS.
  */
-#include "core/backend.h"
+#include "core/mid.h"
 #include "core/sizeclass.h"
+#include "core/slab.h"
 
 static uint32_t hk_mid_span_units(unsigned cls)
 {

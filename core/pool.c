@@ -5,10 +5,11 @@
  * for a repeat of its length (core/span.c). Built only with CONFIG_HK_POOL.
  * Invariant: every unit of a live POOL span says POOL with start = block.
  */
-#include "core/backend.h"
 #include "core/lock.h"
 #include "core/platform.h"
+#include "core/pool.h"
 #include "core/region.h"
+#include "core/span.h"
 
 void *hk_pool_alloc(hk_arena_t *a, size_t size, size_t align)
 {

@@ -16,7 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/core.h"
+#include "core/arena.h"
+#include "core/base.h"
+#include "core/init.h"
 #include "core/lock.h"
 #include "core/platform.h"
 #include "core/profile.h"

@@ -12,12 +12,16 @@
 #include <signal.h>
 #include <time.h>
 
-#include "core/backend.h"
-#include "core/core.h"
+#include "core/arena.h"
+#include "core/base.h"
+#include "core/large.h"
 #include "core/lock.h"
 #include "core/platform.h"
+#include "core/purge.h"
 #include "core/region.h"
 #include "core/sizeclass.h"
+#include "core/slab.h"
+#include "core/span.h"
 
 static struct {
 	pthread_mutex_t mu;

@@ -10,7 +10,7 @@
  */
 #include <stdlib.h>
 
-#include "core/core.h"
+#include "core/base.h"
 #include "core/guard.h"
 #include "core/lane.h"
 #include "core/platform.h"

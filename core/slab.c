@@ -9,13 +9,14 @@
  * unit's `bump` is at least the end of the blocks carved in it, and at most
  * the unit's start where nothing was carved (free() checks against it).
  */
-#include "core/backend.h"
-#include "core/core.h"
+#include "core/base.h"
 #include "core/harden.h"
 #include "core/lock.h"
 #include "core/platform.h"
 #include "core/region.h"
 #include "core/sizeclass.h"
+#include "core/slab.h"
+#include "core/span.h"
 
 /* A slab is on its class's partial list (HK_DF_LISTED), on its full list
  * (HK_DF_FULL), or is the class's empty slab: a reset finds every one. */

@@ -10,11 +10,12 @@
 #include <errno.h>
 #include <string.h>
 
-#include "core/core.h"
+#include "core/base.h"
 #include "core/lock.h"
 #include "core/platform.h"
 #include "core/region.h"
 #include "core/sizeclass.h"
+#include "core/span.h"
 
 static unsigned bucket_of(uint32_t units)
 {

@@ -15,9 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/backend.h"
-#include "core/core.h"
 #include "core/guard.h"
+#include "core/large.h"
 #include "core/platform.h"
 #include "core/profile.h"
 #include "core/stack.h"

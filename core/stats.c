@@ -8,17 +8,21 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/arena.h"
 #include "core/arena_bump.h"
-#include "core/backend.h"
-#include "core/core.h"
+#include "core/base.h"
 #include "core/guard.h"
+#include "core/init.h"
 #include "core/lane.h"
+#include "core/large.h"
 #include "core/platform.h"
 #include "core/profile.h"
+#include "core/purge.h"
 #include "core/region.h"
+#include "core/stats.h"
 #include "core/validate.h"
 
-hk_gstats_t hk_gstats;
+int hk_env_stats;
 
 HK_API int hk_stats_get(hk_stats_t *out)
 {

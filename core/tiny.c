@@ -4,7 +4,8 @@
  * slab logic. Built only with CONFIG_HK_TINY; callers test it first.
  * Invariant: a Tiny slab is exactly one unit, so block 0 is 64 KiB aligned.
  */
-#include "core/backend.h"
+#include "core/slab.h"
+#include "core/tiny.h"
 
 unsigned hk_tiny_refill(hk_arena_t *a, unsigned cls, unsigned kind, void **chain, unsigned want)
 {

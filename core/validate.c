@@ -7,14 +7,17 @@
  * full-assertion build also runs it on every hk_trim. Changes nothing; a
  * broken invariant is fatal ("validate(): <what> <address>").
  */
-#include "core/validate.h"
-
-#include "core/core.h"
+#include "core/arena.h"
+#include "core/base.h"
 #include "core/harden.h"
 #include "core/lane.h"
 #include "core/lock.h"
+#include "core/purge.h"
 #include "core/region.h"
 #include "core/sizeclass.h"
+#include "core/span.h"
+#include "core/validate.h"
+
 
 #define CHECK(cond, what, p)                                                               \
 	do {                                                                               \

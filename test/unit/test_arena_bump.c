@@ -8,7 +8,8 @@
 #include <stdint.h>
 
 #include "core/arena_bump.h"
-#include "core/core.h"
+#include "core/init.h"
+#include "core/purge.h"
 #include "core/region.h"
 
 static hk_arena_t *bump_arena(void)

@@ -8,11 +8,11 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "core/backend.h"
-#include "core/core.h"
+#include "core/init.h"
 #include "core/lock.h"
 #include "core/region.h"
 #include "core/sizeclass.h"
+#include "core/span.h"
 
 static void init(void) { cr_assert_eq(hk_init(), 0); }
 

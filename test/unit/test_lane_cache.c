@@ -15,9 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core/backend.h"
-#include "core/core.h"
 #include "core/harden.h"
+#include "core/init.h"
 #include "core/lane.h"
 #include "core/region.h"
 #include "core/sizeclass.h"

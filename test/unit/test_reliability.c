@@ -15,11 +15,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core/backend.h"
-#include "core/core.h"
+#include "core/arena.h"
 #include "core/harden.h"
-#include "core/region.h"
+#include "core/init.h"
 #include "core/lane.h"
+#include "core/region.h"
 #include "core/sizeclass.h"
 #include "core/validate.h"
 #include "../common/child.h"

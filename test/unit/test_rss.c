@@ -16,12 +16,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/backend.h"
-#include "core/core.h"
+#include "core/arena.h"
+#include "core/init.h"
+#include "core/large.h"
 #include "core/lock.h"
 #include "core/platform.h"
+#include "core/purge.h"
 #include "core/region.h"
 #include "core/sizeclass.h"
+#include "core/span.h"
 
 static void init(void) { cr_assert_eq(hk_init(), 0); }
 

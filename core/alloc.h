@@ -1,0 +1,17 @@
+/*
+ * core/alloc.h — the allocation API's internal entry points (core/alloc.c):
+ * the one allocation routine behind every slow path and arena call, the
+ * checked free, usable size and realloc. The hk_* functions themselves are
+ * declared in include/hakmem.h.
+ */
+#ifndef HK_CORE_ALLOC_H
+#define HK_CORE_ALLOC_H
+
+#include "core/types.h"
+
+void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero);
+void hk_free_checked(void *p, const char *call, size_t size_hint);
+size_t hk_usable_checked(const void *p, const char *call, unsigned *arena);
+void *hk_realloc_in(hk_arena_t *a, void *p, size_t size, const char *call);
+
+#endif /* HK_CORE_ALLOC_H */

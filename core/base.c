@@ -1,0 +1,82 @@
+/*
+ * core/base.c — the bottom of core/ (core/base.h): the secret, the init
+ * state word, the global counters, fatal errors and the bootstrap area that
+ * serves allocations made while initialising (libnuma, pthread_atfork).
+ * Bootstrap blocks are never reused. Must not call any other core file, nor
+ * anything that may allocate: hk_fatal formats with write(2) alone.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/base.h"
+
+uintptr_t hk_secret;
+_Atomic int hk_init_state;
+hk_gstats_t hk_gstats;
+
+/* ---- bootstrap area ---- */
+
+static _Alignas(64) unsigned char boot[256 << 10];
+static _Atomic size_t boot_used;
+
+void *hk_boot_alloc(size_t size, size_t align)
+{
+	align = align < 16 ? 16 : align;
+	if (size > sizeof boot || align > 4096)
+		goto fail;
+	for (;;) {
+		size_t used = atomic_load(&boot_used);
+		size_t start = (used + 16 + align - 1) & ~(align - 1);
+		if (start + size > sizeof boot)
+			goto fail;
+		if (atomic_compare_exchange_weak(&boot_used, &used, start + size)) {
+			((size_t *)(boot + start))[-1] = size; /* for usable_size, realloc */
+			memset(boot + start, 0, size);
+			return boot + start;
+		}
+	}
+fail:
+	errno = ENOMEM;
+	return NULL;
+}
+
+int hk_boot_owns(const void *p)
+{
+	return (const unsigned char *)p >= boot && (const unsigned char *)p < boot + sizeof boot;
+}
+
+size_t hk_boot_usable(const void *p)
+{
+	return ((const size_t *)p)[-1];
+}
+
+/* ---- fatal errors ---- */
+
+static char *put(char *o, const char *s)
+{
+	while (*s)
+		*o++ = *s++;
+	return o;
+}
+
+void hk_fatal(const char *call, const char *what, const void *p)
+{
+	char buf[256], *o = buf;
+	uintptr_t v = (uintptr_t)p;
+	o = put(o, "hakmem: ");
+	o = put(o, call);
+	o = put(o, "(): ");
+	o = put(o, what);
+	o = put(o, " 0x");
+	int shift = 60;
+	while (shift > 0 && !((v >> shift) & 0xf))
+		shift -= 4;
+	for (; shift >= 0; shift -= 4)
+		*o++ = "0123456789abcdef"[(v >> shift) & 0xf];
+	*o++ = '\n';
+	ssize_t r = write(2, buf, (size_t)(o - buf));
+	(void)r;
+	abort();
+}

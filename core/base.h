@@ -1,0 +1,73 @@
+/*
+ * core/base.h — the bottom of core/: what every other core file may use and
+ * nothing in it calls up. Branch hints and symbol markers, the secret, fatal
+ * errors and debug assertions, the init state word (written by core/init.c,
+ * read here), the bootstrap area for allocations made while initialising,
+ * and the global counters. Includes nothing of core/ but the config.
+ * Invariant: base.c calls no other core file.
+ */
+#ifndef HK_CORE_BASE_H
+#define HK_CORE_BASE_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hk_config.h"
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* Read on fast paths: a hidden global is one RIP-relative operand (a
+ * default-visibility one costs a GOT load first in the shared object). */
+#define HK_HIDDEN __attribute__((visibility("hidden")))
+/* A slow path kept out of its fast path's frame and text. */
+#define HK_SLOW __attribute__((noinline))
+/* Reached only on an error: placed apart from the hot text. */
+#define HK_COLD __attribute__((noinline, cold))
+
+/* The double-free mark and free-list link key (core/harden.h); set once by
+ * init before any block is handed out. */
+extern HK_HIDDEN uintptr_t hk_secret;
+
+/* Writes "hakmem: <call>(): <what> <ptr>" and aborts. */
+__attribute__((noreturn, cold)) void hk_fatal(const char *call, const char *what, const void *p);
+
+/* A debug assertion on the allocator's own state (DESIGN §8.10's first
+ * kind): compiled in with CONFIG_HK_ASSERT_CHEAP or _FULL, O(1), slow paths
+ * only. The always-on checks of user pointers call hk_fatal themselves.
+ * _FULL also runs the validators (core/validate.h) at every hk_trim. */
+#define HK_ASSERT(cond)                                                                    \
+	do {                                                                               \
+		if ((CONFIG_HK_ASSERT_CHEAP || CONFIG_HK_ASSERT_FULL) && !(cond))          \
+			hk_fatal("assert", #cond " failed, " __FILE__, NULL);              \
+	} while (0)
+
+/* The init state (core/init.c drives it). BUSY is stored with the
+ * initialising process's pid above the two state bits: a forked child
+ * knows whether the initialiser is its own. */
+enum { HK_INIT_NONE = 0, HK_INIT_BUSY, HK_INIT_DONE, HK_INIT_FAILED };
+extern _Atomic int hk_init_state;
+static inline int hk_ready(void)
+{
+	return likely(atomic_load_explicit(&hk_init_state, memory_order_acquire) == HK_INIT_DONE);
+}
+
+/* Bootstrap area for allocations made while initialising: never reused. */
+void *hk_boot_alloc(size_t size, size_t align);
+int hk_boot_owns(const void *p);
+size_t hk_boot_usable(const void *p);
+
+/* Global counters, bumped from any layer (relaxed; CONFIG_HK_STATS). */
+typedef struct hk_gstats {
+	_Atomic uint64_t large_maps, large_unmaps, failed_allocs, flushes, refills;
+	_Atomic uint64_t malloc_slow, free_slow;
+} hk_gstats_t;
+extern hk_gstats_t hk_gstats;
+#define HK_STAT(field, n)                                                                  \
+	do {                                                                               \
+		if (CONFIG_HK_STATS)                                                       \
+			atomic_fetch_add_explicit(&hk_gstats.field, (n), memory_order_relaxed); \
+	} while (0)
+
+#endif /* HK_CORE_BASE_H */
