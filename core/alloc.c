@@ -25,8 +25,6 @@
 #include "core/sizeclass.h"
 #include "core/stack.h"
 
-#define HK_SMALL_MAX ((size_t)(HK_NLANE > 0 ? HK_CLASS_SIZE_CONST(HK_NLANE - 1) : 0))
-
 static void *malloc_slow(size_t size);
 static void *sample_slow(size_t size);
 
@@ -255,21 +253,11 @@ static HK_ENTRY __attribute__((noinline)) void *malloc_slow(size_t size)
 	return hk_alloc_in(&hk_arena0, size, 0, 0);
 }
 
-/* hk_divm of every class size, so the checks below need no division. */
-#define CLS8(c) ((c) < 8 ? 8 : (c)) /* no negative shift, even unevaluated (clang) */
-#define CLASS_SIZE_SAFE(c)                                                                 \
-	((c) < 8 ? 16u * ((c) + 1)                                                       \
-		 : (128u << ((CLS8(c) - 8) / 4)) + ((CLS8(c) - 8) % 4 + 1) * (32u << ((CLS8(c) - 8) / 4)))
-#define DIVM(c) (UINT64_MAX / CLASS_SIZE_SAFE(c) + 1)
-#define DIVM4(c) DIVM(c), DIVM(c + 1), DIVM(c + 2), DIVM(c + 3)
-#define DIVM16(c) DIVM4(c), DIVM4(c + 4), DIVM4(c + 8), DIVM4(c + 12)
-static const uint64_t class_divm[HK_NCLASS_MAX] = { DIVM16(0), DIVM16(16), DIVM16(32), DIVM16(48) };
-
 /* Checks a slab block; returns its usable size. Aborts on misuse. */
 static inline __attribute__((always_inline)) size_t check_slab(const void *p, const hk_desc_t *d,
 								const char *call)
 {
-	uint64_t rel = (uintptr_t)p - d->start, divm = class_divm[hk_desc_cls(d)];
+	uint64_t rel = (uintptr_t)p - d->start, divm = hk_class_divm[hk_desc_cls(d)];
 	if (rel * divm >= divm)
 		hk_fatal(call, "invalid pointer (interior or misaligned)", p);
 	if ((uintptr_t)p >= hk_desc_carved(d))

@@ -1,7 +1,7 @@
 /*
  * core/sizeclass.c — the size-class tables, written out by the compiler from
  * the formulas of core/sizeclass.h (read-only, no init). Owns hk_class_table,
- * hk_class_table2 and hk_class_sizes. Invariant: hk_class_table[(n + 15) >> 4]
+ * hk_class_table2, hk_class_sizes and hk_class_divm. Invariant: hk_class_table[(n + 15) >> 4]
  * is the smallest class whose size is >= n, for n <= 1024, and
  * hk_class_table2[(n + 255) >> 8] for 1024 < n <= 1 MiB (every class boundary
  * above 1 KiB is a multiple of 256, so entry i serves (256(i-1), 256 i]);
@@ -28,3 +28,9 @@ const uint8_t hk_class_table2[4097] = {
 #define SIZE16(c) SIZE4(c), SIZE4((c) + 4), SIZE4((c) + 8), SIZE4((c) + 12)
 
 const uint32_t hk_class_sizes[64] = { SIZE16(0), SIZE16(16), SIZE16(32), SIZE16(48) };
+
+#define DIVM(c) (UINT64_MAX / HK_CLASS_SIZE_CONST(c) + 1)
+#define DIVM4(c) DIVM(c), DIVM((c) + 1), DIVM((c) + 2), DIVM((c) + 3)
+#define DIVM16(c) DIVM4(c), DIVM4((c) + 4), DIVM4((c) + 8), DIVM4((c) + 12)
+
+const uint64_t hk_class_divm[64] = { DIVM16(0), DIVM16(16), DIVM16(32), DIVM16(48) };

@@ -11,11 +11,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/base.h"
 #include "hk_config.h"
 
-extern const uint8_t hk_class_table[65];   /* (n + 15) >> 4 → class, n <= 1024 */
-extern const uint32_t hk_class_sizes[64];
-extern const uint8_t hk_class_table2[4097]; /* (n + 255) >> 8 → class, 1 KiB < n <= 1 MiB */
+/* Hidden: the fast paths read them as one RIP-relative operand. */
+extern HK_HIDDEN const uint8_t hk_class_table[65];   /* (n + 15) >> 4 → class, n <= 1024 */
+extern HK_HIDDEN const uint32_t hk_class_sizes[64];
+extern HK_HIDDEN const uint8_t hk_class_table2[4097]; /* (n + 255) >> 8 → class, 1 KiB < n <= 1 MiB */
+/* hk_divm of every class size, so the slow paths' checks need no division. */
+extern HK_HIDDEN const uint64_t hk_class_divm[64];
 
 static inline unsigned hk_class_of_big(size_t n)
 {
@@ -58,10 +62,11 @@ static inline size_t hk_class_size(unsigned cls)
 #define HK_MID_LAST (CONFIG_HK_MID ? (int)HK_CLASS_OF_CONST(CONFIG_HK_MID_MAX + 0) : HK_TINY_LAST)
 #define HK_NLANE (HK_MID_LAST + 1)
 
-/* Largest request served by the lanes (0: none). */
+/* Largest request served by the lanes (0: none), a constant. */
+#define HK_SMALL_MAX ((size_t)(HK_NLANE > 0 ? HK_CLASS_SIZE_CONST(HK_NLANE - 1) : 0))
 static inline size_t hk_small_max(void)
 {
-	return HK_NLANE > 0 ? hk_class_sizes[HK_NLANE > 0 ? HK_NLANE - 1 : 0] : 0;
+	return HK_SMALL_MAX;
 }
 
 /* Largest request served by POOL (0 when POOL is off). */
