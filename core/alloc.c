@@ -12,6 +12,7 @@
 #include "core/alloc.h"
 #include "core/arena.h"
 #include "core/arena_bump.h"
+#include "core/arena_table.h"
 #include "core/base.h"
 #include "core/guard.h"
 #include "core/harden.h"

@@ -1,9 +1,9 @@
 /*
- * core/arena.c — arenas: the default heap (arena 0 and one more arena per
- * further NUMA node) and hk_arena_* for
- * user arenas with a capacity, a node, a hugepage policy and a name; reset
- * (every block freed at once) and destroy (memory returned, handle dead).
- * Arena structs live in memory from platform. Small blocks of every arena
+ * core/arena.c — arenas' lifecycle: the default heap (arena 0 and one more
+ * arena per further NUMA node) and user arenas with a capacity, a node, a
+ * hugepage policy and a name; set-up, reset (every block freed at once) and
+ * destroy (memory returned, handle dead). The table of arena structs is
+ * core/arena_table.c's; allocation from an arena is core/arena_alloc.c's. Small blocks of every arena
  * go through the lanes' caches (core/lane.c): an arena owns a cache slot,
  * whose bins reset and destroy empty in every lane that set them up.
  * Invariant: arena structs are never freed; a destroyed arena's struct stays
@@ -13,13 +13,12 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "core/alloc.h"
 #include "core/arena.h"
 #include "core/arena_bump.h"
+#include "core/arena_table.h"
 #include "core/base.h"
 #include "core/guard.h"
 #include "core/harden.h"
-#include "core/init.h"
 #include "core/lane.h"
 #include "core/large.h"
 #include "core/lock.h"
@@ -30,27 +29,8 @@
 #include "core/sizeclass.h"
 #include "core/slab.h"
 
-struct hk_arena hk_arena0;
-
 /* Parent/child links of every arena (core/types.h lock order: first). */
 static hk_lock_t family;
-
-static struct {
-	hk_lock_t lock;
-	unsigned count;     /* slots used so far */
-	unsigned reuse;     /* next dead slot to recycle once all are used */
-	hk_arena_t *slot[HK_ARENA_MAX];
-} A;
-
-hk_arena_t *hk_arena_at(unsigned index)
-{
-	return A.slot[index];
-}
-
-unsigned hk_arena_count(void)
-{
-	return atomic_load_explicit((_Atomic unsigned *)&A.count, memory_order_acquire);
-}
 
 /* The locks are left alone: a thread flushing a stale arena slot may hold
  * a class lock of the dead arena this slot is recycled from (it finds the
@@ -82,15 +62,12 @@ static void setup(hk_arena_t *a, unsigned index, const hk_arena_config_t *cfg, i
 
 void hk_arena_init0(void)
 {
+	hk_arena_table_init();
 	setup(&hk_arena0, 0, NULL, 1);
-	A.slot[0] = &hk_arena0;
-	A.count = 1;
 }
 
 hk_arena_t *hk_arena_check(hk_arena_t *a, const char *call)
 {
-	if (!hk_ready())
-		hk_init(); /* the default arena may be the program's first call */
 	if (!a)
 		return &hk_arena0;
 	if (a->magic != HK_ARENA_LIVE)
@@ -98,78 +75,28 @@ hk_arena_t *hk_arena_check(hk_arena_t *a, const char *call)
 	return a;
 }
 
-HK_API hk_arena_t *hk_arena_default(void)
-{
-	if (!hk_ready())
-		hk_init();
-	return &hk_arena0;
-}
-
-/* A slot for a new arena: a fresh one, else the next dead one. A.lock held. */
-static int take_slot_locked(unsigned *index, hk_arena_t **a)
-{
-	int err = 0;
-	if (A.count < HK_ARENA_MAX) {
-		void *mem;
-		err = hk_platform_map(sizeof(hk_arena_t), 0, 0, &mem);
-		if (!err) {
-			*index = A.count;
-			*a = A.slot[A.count] = mem;
-			atomic_store_explicit((_Atomic unsigned *)&A.count, A.count + 1,
-					      memory_order_release);
-		}
-	} else {
-		err = ENOMEM;
-		for (unsigned i = 0; i < HK_ARENA_MAX && err; i++) {
-			unsigned j = 1 + (A.reuse + i) % (HK_ARENA_MAX - 1);
-			if (A.slot[j]->magic == HK_ARENA_DEAD) {
-				*index = j;
-				*a = A.slot[j];
-				A.reuse = j;
-				err = 0;
-			}
-		}
-	}
-	if (!err)
-		__atomic_store_n(&(*a)->magic, 0, __ATOMIC_RELAXED); /* not live until set up, not dead for others */
-	return err;
-}
-
-static int take_slot(unsigned *index, hk_arena_t **a)
-{
-	hk_lock(&A.lock);
-	int err = take_slot_locked(index, a);
-	hk_unlock(&A.lock);
-	return err;
-}
-
 /* Arenas of the default heap by NUMA node; [0] stays NULL (hk_arena0). */
 #define HEAP_NODES (CONFIG_HK_NUMA && CONFIG_HK_NUMA_MAX_NODES > 1 ? CONFIG_HK_NUMA_MAX_NODES : 1)
 static hk_arena_t *_Atomic heap_node[HEAP_NODES];
-static atomic_int heap_split;
 
-/* Made under A.lock (fork takes it), so two threads of one node make one. */
+/* Made under the table lock (fork takes it), so two threads of one node
+ * make one. */
 static hk_arena_t *heap_node_create(int node)
 {
 	hk_arena_t *a = NULL;
 	unsigned index;
-	hk_lock(&A.lock);
+	hk_arena_table_lock();
 	a = atomic_load_explicit(&heap_node[node], memory_order_relaxed);
-	if (!a && take_slot_locked(&index, &a) == 0) {
+	if (!a && hk_arena_table_take(&index, &a) == 0) {
 		hk_arena_config_t cfg = { .numa_node = node,
 					  .hugepages = hk_platform_default_policy(),
 					  .name = "default" };
 		setup(a, index, &cfg, 1);
-		atomic_store_explicit(&heap_split, 1, memory_order_relaxed);
+		hk_arena_heap_split_set();
 		atomic_store_explicit(&heap_node[node], a, memory_order_release);
 	}
-	hk_unlock(&A.lock);
+	hk_arena_table_unlock();
 	return a ? a : &hk_arena0;
-}
-
-int hk_heap_split(void)
-{
-	return atomic_load_explicit(&heap_split, memory_order_relaxed);
 }
 
 hk_arena_t *hk_heap_arena(void)
@@ -202,13 +129,8 @@ void hk_arena_family_unlock(void)
 	hk_unlock(&family);
 }
 
-HK_API hk_arena_t *hk_arena_create(const hk_arena_config_t *cfg)
+hk_arena_t *hk_arena_make(const hk_arena_config_t *cfg)
 {
-	int r = hk_ready() ? 0 : hk_init();
-	if (r < 0) {
-		errno = ENOMEM;
-		return NULL;
-	}
 	if (cfg && ((cfg->numa_node != HK_NODE_LOCAL &&
 		     (cfg->numa_node < 0 || cfg->numa_node >= hk_platform_node_count())) ||
 		    (unsigned)cfg->hugepages > HK_HUGEPAGE_1G)) {
@@ -223,7 +145,9 @@ HK_API hk_arena_t *hk_arena_create(const hk_arena_config_t *cfg)
 	}
 	if (parent)
 		family_lock_live(parent, "hk_arena_create");
-	int err = take_slot(&index, &a);
+	hk_arena_table_lock();
+	int err = hk_arena_table_take(&index, &a);
+	hk_arena_table_unlock();
 	if (err) {
 		if (parent)
 			hk_unlock(&family);
@@ -401,93 +325,6 @@ HK_API void hk_arena_destroy(hk_arena_t *a)
 	hk_unlock(&family);
 }
 
-static __attribute__((noinline)) void *arena_malloc_slow(hk_arena_t *a, size_t size)
-{
-	a = hk_arena_check(a, "hk_arena_malloc");
-	if (a == &hk_arena0)
-		return hk_malloc(size);
-	size_t need = size + HK_CANARY;
-	if (need <= 1024 && need >= size && need <= hk_small_max() && !(a->flags & HK_ARENA_BUMP)) {
-		/* An empty bin (every request's first block after a reset):
-		 * straight to the cache, which counts the allocation. */
-		unsigned cls = hk_class_table[(need + 15) >> 4];
-		void *p = hk_cache_alloc(a, cls);
-		if (p && CONFIG_HK_HARDENED)
-			hk_canary_set(p, size, hk_class_size(cls));
-		if (p)
-			return p;
-	}
-	return hk_alloc_in(a, size, 0, 0);
-}
-
-/*
- * Fast path: as hk_malloc's, with the arena's first bin added to the class
- * (one load and one add) and its cache's counter instead of the heap's.
- * An arena without a cache slot, or destroyed, has bins that are never
- * set up: it falls through to hk_arena_check, which aborts on a dead one.
- */
-HK_API void *hk_arena_malloc(hk_arena_t *a, size_t size)
-{
-	size_t need = size + HK_CANARY;
-	/* A class that is no lane class has a bin never set up (empty). */
-	if (__builtin_expect(a != NULL && HK_NLANE > 0 && need <= 1024 && need >= size, 1)) {
-		size_t cls = hk_class_table[(need + 15) >> 4], bins = a->bins;
-		hk_lane_t *l = hk_lane_self;
-		void **p = l->head[bins + cls];
-		if (__builtin_expect(p != NULL, 1)) {
-			l->head[bins + cls] = hk_next_get(p);
-			HK_ROOM(l, bins + cls)++;
-			p[1] = NULL;
-			hk_lane_cache(l, bins)->allocs++;
-			if (CONFIG_HK_HARDENED)
-				hk_canary_set(p, size, hk_class_size(cls));
-			return p;
-		}
-	}
-	/* A region arena has no cache slot: its bins never hold a block, so
-	 * its bump comes after the cache's miss and costs the others nothing. */
-	if (__builtin_expect(a != NULL && (a->flags & HK_ARENA_BUMP), 0)) {
-		void *p;
-		if (__builtin_expect(hk_bump_malloc(a, size, &p), 1))
-			return p;
-	}
-	return arena_malloc_slow(a, size);
-}
-
-HK_API void *hk_arena_calloc(hk_arena_t *a, size_t count, size_t size)
-{
-	size_t total;
-	a = hk_arena_check(a, "hk_arena_calloc");
-	if (__builtin_mul_overflow(count, size, &total)) {
-		errno = ENOMEM;
-		atomic_fetch_add_explicit(&a->ctr.failed, 1, memory_order_relaxed);
-		return NULL;
-	}
-	return hk_alloc_in(a, total, 0, 1);
-}
-
-HK_API void *hk_arena_realloc(hk_arena_t *a, void *p, size_t size)
-{
-	a = hk_arena_check(a, "hk_arena_realloc");
-	if (!p)
-		return hk_arena_malloc(a, size);
-	if (!size) {
-		hk_free_checked(p, "hk_arena_realloc", 0);
-		return NULL;
-	}
-	return hk_realloc_in(a, p, size, "hk_arena_realloc");
-}
-
-HK_API void *hk_arena_aligned_alloc(hk_arena_t *a, size_t align, size_t size)
-{
-	a = hk_arena_check(a, "hk_arena_aligned_alloc");
-	if (!align || (align & (align - 1))) {
-		errno = EINVAL;
-		return NULL;
-	}
-	return hk_alloc_in(a, size, align, 0);
-}
-
 HK_API hk_arena_t *hk_arena_of(const void *p)
 {
 	if (!p || !hk_ready())
@@ -511,14 +348,14 @@ HK_API hk_arena_t *hk_arena_of(const void *p)
 
 void hk_arenas_lock_all(void)
 {
-	hk_lock(&A.lock);
-	for (unsigned i = 0; i < A.count; i++)
-		lock_arena(A.slot[i]);
+	hk_arena_table_lock();
+	for (unsigned i = 0; i < hk_arena_count(); i++)
+		lock_arena(hk_arena_at(i));
 }
 
 void hk_arenas_unlock_all(void)
 {
-	for (unsigned i = A.count; i-- > 0;)
-		unlock_arena(A.slot[i]);
-	hk_unlock(&A.lock);
+	for (unsigned i = hk_arena_count(); i-- > 0;)
+		unlock_arena(hk_arena_at(i));
+	hk_arena_table_unlock();
 }

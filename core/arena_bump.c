@@ -7,8 +7,8 @@
  * Must not call arena.c or alloc.c (they call here). Invariant: chunks after
  * the current one hold no block of this round (their `bump` is their base).
  */
-#include "core/arena.h"
 #include "core/arena_bump.h"
+#include "core/arena_table.h"
 #include "core/base.h"
 #include "core/lock.h"
 #include "core/platform.h"

@@ -12,7 +12,7 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "core/arena.h"
+#include "core/arena_table.h"
 #include "core/base.h"
 #include "core/harden.h"
 #include "core/lane.h"
@@ -140,7 +140,7 @@ static int flush_chain(hk_arena_t *a, unsigned cls, void *chain)
 	HK_STAT(flushes, 1);
 	while (chain) {
 		void **last = chain, *rest = NULL;
-		if (a->heap && hk_heap_split()) {
+		if (a->heap && hk_arena_heap_split()) {
 			a = hk_arena_at(hk_desc_of(chain)->arena);
 			for (void **n; (n = hk_next_get(last)) != NULL; last = n)
 				if (hk_desc_of(n)->arena != a->index) {

@@ -10,7 +10,7 @@
  */
 #include <string.h>
 
-#include "core/arena.h"
+#include "core/arena_table.h"
 #include "core/large.h"
 #include "core/lock.h"
 #include "core/platform.h"

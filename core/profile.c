@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/arena.h"
+#include "core/arena_table.h"
 #include "core/base.h"
 #include "core/init.h"
 #include "core/lock.h"

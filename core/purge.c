@@ -12,7 +12,7 @@
 #include <signal.h>
 #include <time.h>
 
-#include "core/arena.h"
+#include "core/arena_table.h"
 #include "core/base.h"
 #include "core/large.h"
 #include "core/lock.h"

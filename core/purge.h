@@ -6,7 +6,7 @@
 #ifndef HK_CORE_PURGE_H
 #define HK_CORE_PURGE_H
 
-#include "core/base.h"
+#include <stdint.h>
 
 /* A dirty span or idle cache exists: make sure the purger will see it. */
 void hk_purge_kick(void);

@@ -10,6 +10,7 @@
 
 #include "core/arena.h"
 #include "core/arena_bump.h"
+#include "core/arena_table.h"
 #include "core/base.h"
 #include "core/guard.h"
 #include "core/init.h"
@@ -113,7 +114,7 @@ HK_API int hk_arena_stats(hk_arena_t *a, hk_arena_stats_t *out)
 	out->frees = a->ctr.frees;
 	out->failed_allocs = a->ctr.failed;
 	out->fallbacks = a->ctr.fallbacks;
-	if (a == hk_arena_default()) {
+	if (a == &hk_arena0) {
 		hk_stats_t s;
 		size_t bins = 0;
 		/* The other nodes' arenas of the default heap. */

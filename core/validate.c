@@ -7,7 +7,7 @@
  * full-assertion build also runs it on every hk_trim. Changes nothing; a
  * broken invariant is fatal ("validate(): <what> <address>").
  */
-#include "core/arena.h"
+#include "core/arena_table.h"
 #include "core/base.h"
 #include "core/harden.h"
 #include "core/lane.h"

@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core/arena.h"
+#include "core/arena_table.h"
 #include "core/harden.h"
 #include "core/init.h"
 #include "core/lane.h"

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/arena.h"
+#include "core/arena_table.h"
 #include "core/init.h"
 #include "core/large.h"
 #include "core/lock.h"

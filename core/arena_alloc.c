@@ -1,0 +1,123 @@
+/*
+ * core/arena_alloc.c — the allocation API of arenas: hk_arena_malloc's
+ * fast path (the lane bins, or a region arena's pointer bump) and its slow
+ * function, hk_arena_calloc/realloc/aligned_alloc, and the API calls that
+ * may be a program's first (hk_arena_create, hk_arena_default), which make
+ * sure of init. Sits above core/alloc.c, which it calls: nothing below calls
+ * back. Invariant: as core/alloc.c's (16-byte alignment, ENOMEM, errno).
+ */
+#include <errno.h>
+
+#include "core/alloc.h"
+#include "core/arena.h"
+#include "core/arena_bump.h"
+#include "core/arena_table.h"
+#include "core/base.h"
+#include "core/harden.h"
+#include "core/init.h"
+#include "core/lane.h"
+#include "core/sizeclass.h"
+
+HK_API hk_arena_t *hk_arena_default(void)
+{
+	if (!hk_ready())
+		hk_init();
+	return &hk_arena0;
+}
+
+HK_API hk_arena_t *hk_arena_create(const hk_arena_config_t *cfg)
+{
+	int r = hk_ready() ? 0 : hk_init();
+	if (r < 0) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return hk_arena_make(cfg);
+}
+
+static __attribute__((noinline)) void *arena_malloc_slow(hk_arena_t *a, size_t size)
+{
+	a = hk_arena_check(a, "hk_arena_malloc");
+	if (a == &hk_arena0)
+		return hk_malloc(size);
+	size_t need = size + HK_CANARY;
+	if (need <= 1024 && need >= size && need <= hk_small_max() && !(a->flags & HK_ARENA_BUMP)) {
+		/* An empty bin (every request's first block after a reset):
+		 * straight to the cache, which counts the allocation. */
+		unsigned cls = hk_class_table[(need + 15) >> 4];
+		void *p = hk_cache_alloc(a, cls);
+		if (p && CONFIG_HK_HARDENED)
+			hk_canary_set(p, size, hk_class_size(cls));
+		if (p)
+			return p;
+	}
+	return hk_alloc_in(a, size, 0, 0);
+}
+
+/*
+ * Fast path: as hk_malloc's, with the arena's first bin added to the class
+ * (one load and one add) and its cache's counter instead of the heap's.
+ * An arena without a cache slot, or destroyed, has bins that are never
+ * set up: it falls through to hk_arena_check, which aborts on a dead one.
+ */
+HK_API void *hk_arena_malloc(hk_arena_t *a, size_t size)
+{
+	size_t need = size + HK_CANARY;
+	/* A class that is no lane class has a bin never set up (empty). */
+	if (__builtin_expect(a != NULL && HK_NLANE > 0 && need <= 1024 && need >= size, 1)) {
+		size_t cls = hk_class_table[(need + 15) >> 4], bins = a->bins;
+		hk_lane_t *l = hk_lane_self;
+		void **p = l->head[bins + cls];
+		if (__builtin_expect(p != NULL, 1)) {
+			l->head[bins + cls] = hk_next_get(p);
+			HK_ROOM(l, bins + cls)++;
+			p[1] = NULL;
+			hk_lane_cache(l, bins)->allocs++;
+			if (CONFIG_HK_HARDENED)
+				hk_canary_set(p, size, hk_class_size(cls));
+			return p;
+		}
+	}
+	/* A region arena has no cache slot: its bins never hold a block, so
+	 * its bump comes after the cache's miss and costs the others nothing. */
+	if (__builtin_expect(a != NULL && (a->flags & HK_ARENA_BUMP), 0)) {
+		void *p;
+		if (__builtin_expect(hk_bump_malloc(a, size, &p), 1))
+			return p;
+	}
+	return arena_malloc_slow(a, size);
+}
+
+HK_API void *hk_arena_calloc(hk_arena_t *a, size_t count, size_t size)
+{
+	size_t total;
+	a = hk_arena_check(a, "hk_arena_calloc");
+	if (__builtin_mul_overflow(count, size, &total)) {
+		errno = ENOMEM;
+		atomic_fetch_add_explicit(&a->ctr.failed, 1, memory_order_relaxed);
+		return NULL;
+	}
+	return hk_alloc_in(a, total, 0, 1);
+}
+
+HK_API void *hk_arena_realloc(hk_arena_t *a, void *p, size_t size)
+{
+	a = hk_arena_check(a, "hk_arena_realloc");
+	if (!p)
+		return hk_arena_malloc(a, size);
+	if (!size) {
+		hk_free_checked(p, "hk_arena_realloc", 0);
+		return NULL;
+	}
+	return hk_realloc_in(a, p, size, "hk_arena_realloc");
+}
+
+HK_API void *hk_arena_aligned_alloc(hk_arena_t *a, size_t align, size_t size)
+{
+	a = hk_arena_check(a, "hk_arena_aligned_alloc");
+	if (!align || (align & (align - 1))) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return hk_alloc_in(a, size, align, 0);
+}
