@@ -260,13 +260,15 @@ static void reset_family(hk_arena_t *a)
 
 HK_API void hk_arena_reset(hk_arena_t *a)
 {
-	/* A region arena's steady state first: a live user arena (so init is
-	 * done) without children, rewound in place. */
-	if (__builtin_expect(a != NULL && a->magic == HK_ARENA_LIVE && (a->flags & HK_ARENA_BUMP) &&
-				     !__atomic_load_n(&a->child, __ATOMIC_RELAXED),
-			     1) &&
-	    hk_bump_rewind(a))
+	/* A region arena's steady state first (about 15 instructions): its
+	 * round stayed in its first chunk and it has no children. `rewind` is
+	 * 0 in every other arena, destroyed ones included (hk_bump_drop), so
+	 * those still reach hk_arena_check. */
+	uintptr_t rewind = a ? a->bump.rewind : 0;
+	if (__builtin_expect(rewind && !__atomic_load_n(&a->child, __ATOMIC_RELAXED), 1)) {
+		hk_bump_rewind(&a->bump, rewind);
 		return;
+	}
 	a = hk_arena_check(a, "hk_arena_reset");
 	if (a == &hk_arena0)
 		return; /* the process heap is never reset */
