@@ -17,56 +17,56 @@ static struct {
 	unsigned count;     /* slots used so far */
 	unsigned reuse;     /* next dead slot to recycle once all are used */
 	hk_arena_t *slot[HK_ARENA_MAX];
-} A;
+} table;
 
 static atomic_int heap_split;
 
 hk_arena_t *hk_arena_at(unsigned index)
 {
-	return A.slot[index];
+	return table.slot[index];
 }
 
 unsigned hk_arena_count(void)
 {
-	return atomic_load_explicit((_Atomic unsigned *)&A.count, memory_order_acquire);
+	return atomic_load_explicit((_Atomic unsigned *)&table.count, memory_order_acquire);
 }
 
 void hk_arena_table_init(void)
 {
-	A.slot[0] = &hk_arena0;
-	A.count = 1;
+	table.slot[0] = &hk_arena0;
+	table.count = 1;
 }
 
 void hk_arena_table_lock(void)
 {
-	hk_lock(&A.lock);
+	hk_lock(&table.lock);
 }
 
 void hk_arena_table_unlock(void)
 {
-	hk_unlock(&A.lock);
+	hk_unlock(&table.lock);
 }
 
 int hk_arena_table_take(unsigned *index, hk_arena_t **a)
 {
 	int err = 0;
-	if (A.count < HK_ARENA_MAX) {
+	if (table.count < HK_ARENA_MAX) {
 		void *mem;
 		err = hk_platform_map(sizeof(hk_arena_t), 0, 0, &mem);
 		if (!err) {
-			*index = A.count;
-			*a = A.slot[A.count] = mem;
-			atomic_store_explicit((_Atomic unsigned *)&A.count, A.count + 1,
+			*index = table.count;
+			*a = table.slot[table.count] = mem;
+			atomic_store_explicit((_Atomic unsigned *)&table.count, table.count + 1,
 					      memory_order_release);
 		}
 	} else {
 		err = ENOMEM;
 		for (unsigned i = 0; i < HK_ARENA_MAX && err; i++) {
-			unsigned j = 1 + (A.reuse + i) % (HK_ARENA_MAX - 1);
-			if (A.slot[j]->magic == HK_ARENA_DEAD) {
+			unsigned j = 1 + (table.reuse + i) % (HK_ARENA_MAX - 1);
+			if (table.slot[j]->magic == HK_ARENA_DEAD) {
 				*index = j;
-				*a = A.slot[j];
-				A.reuse = j;
+				*a = table.slot[j];
+				table.reuse = j;
 				err = 0;
 			}
 		}

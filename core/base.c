@@ -1,11 +1,13 @@
 /*
  * core/base.c — the bottom of core/ (core/base.h): the secret, the init
- * state word, the global counters, fatal errors and the bootstrap area that
- * serves allocations made while initialising (libnuma, pthread_atfork).
+ * state word, the global counters, fatal errors, helper threads and the
+ * bootstrap area that serves allocations made while initialising.
  * Bootstrap blocks are never reused. Must not call any other core file, nor
  * anything that may allocate: hk_fatal formats with write(2) alone.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -79,4 +81,22 @@ void hk_fatal(const char *call, const char *what, const void *p)
 	ssize_t r = write(2, buf, (size_t)(o - buf));
 	(void)r;
 	abort();
+}
+
+/* ---- helper threads ---- */
+
+int hk_thread_start(void *(*fn)(void *), size_t stack)
+{
+	pthread_attr_t attr;
+	pthread_t tid;
+	sigset_t all, old;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, stack);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int err = pthread_create(&tid, &attr, fn, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	return err;
 }

@@ -58,6 +58,11 @@ void *hk_boot_alloc(size_t size, size_t align);
 int hk_boot_owns(const void *p);
 size_t hk_boot_usable(const void *p);
 
+/* Starts a detached helper thread (purger, stats log) with `stack` bytes of
+ * stack and every signal blocked: it must never run a program's signal
+ * handler. Returns pthread_create's result. */
+int hk_thread_start(void *(*fn)(void *), size_t stack);
+
 /* Global counters, bumped from any layer (relaxed; CONFIG_HK_STATS). */
 typedef struct hk_gstats {
 	_Atomic uint64_t large_maps, large_unmaps, failed_allocs, flushes, refills;

@@ -36,7 +36,7 @@ static struct {
 					  * an arena with none skips the table */
 	unsigned ncache;
 	cached_t cache[CONFIG_HK_LARGE_CACHE + 1];
-} L;
+} large;
 
 /* Bytes mapped after a block as its guard. */
 static size_t guard_len(void)
@@ -61,31 +61,31 @@ static void put_entry(large_entry_t *tab, size_t cap, large_entry_t e)
 /* Keeps the load under 1/2; lock held. */
 static int grow_table(void)
 {
-	if (L.tab && (L.count + 1) * 2 <= L.cap)
+	if (large.tab && (large.count + 1) * 2 <= large.cap)
 		return 0;
-	size_t cap = L.cap ? L.cap * 2 : 1024;
+	size_t cap = large.cap ? large.cap * 2 : 1024;
 	void *mem;
 	if (hk_platform_map(cap * sizeof(large_entry_t), 0, 0, &mem))
 		return -1;
 	large_entry_t *tab = mem;
-	for (size_t i = 0; i < L.cap; i++)
-		if (L.tab[i].addr)
-			put_entry(tab, cap, L.tab[i]);
-	if (L.tab)
-		hk_platform_unmap(L.tab, L.cap * sizeof(large_entry_t));
-	L.tab = tab;
-	L.cap = cap;
+	for (size_t i = 0; i < large.cap; i++)
+		if (large.tab[i].addr)
+			put_entry(tab, cap, large.tab[i]);
+	if (large.tab)
+		hk_platform_unmap(large.tab, large.cap * sizeof(large_entry_t));
+	large.tab = tab;
+	large.cap = cap;
 	return 0;
 }
 
 static large_entry_t *find(uintptr_t addr)
 {
-	if (!L.tab)
+	if (!large.tab)
 		return NULL;
-	for (size_t i = slot_of(addr, L.cap);; i = (i + 1) & (L.cap - 1)) {
-		if (L.tab[i].addr == addr)
-			return &L.tab[i];
-		if (!L.tab[i].addr)
+	for (size_t i = slot_of(addr, large.cap);; i = (i + 1) & (large.cap - 1)) {
+		if (large.tab[i].addr == addr)
+			return &large.tab[i];
+		if (!large.tab[i].addr)
 			return NULL;
 	}
 }
@@ -93,19 +93,19 @@ static large_entry_t *find(uintptr_t addr)
 /* Backward-shift deletion keeps probe chains whole without tombstones. */
 static void erase(large_entry_t *e)
 {
-	size_t i = (size_t)(e - L.tab), j = i;
+	size_t i = (size_t)(e - large.tab), j = i;
 	for (;;) {
-		j = (j + 1) & (L.cap - 1);
-		if (!L.tab[j].addr)
+		j = (j + 1) & (large.cap - 1);
+		if (!large.tab[j].addr)
 			break;
-		size_t k = slot_of(L.tab[j].addr, L.cap);
+		size_t k = slot_of(large.tab[j].addr, large.cap);
 		if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j))) {
-			L.tab[i] = L.tab[j];
+			large.tab[i] = large.tab[j];
 			i = j;
 		}
 	}
-	L.tab[i].addr = 0;
-	L.count--;
+	large.tab[i].addr = 0;
+	large.count--;
 }
 
 /* The smallest cached mapping of at least *len bytes (at most 25 % more);
@@ -113,16 +113,16 @@ static void erase(large_entry_t *e)
  * of it. */
 static void *from_cache(size_t *len)
 {
-	unsigned best = L.ncache;
-	for (unsigned i = 0; i < L.ncache; i++)
-		if (L.cache[i].len >= *len && L.cache[i].len - *len <= *len / 4 &&
-		    (best == L.ncache || L.cache[i].len < L.cache[best].len))
+	unsigned best = large.ncache;
+	for (unsigned i = 0; i < large.ncache; i++)
+		if (large.cache[i].len >= *len && large.cache[i].len - *len <= *len / 4 &&
+		    (best == large.ncache || large.cache[i].len < large.cache[best].len))
 			best = i;
-	if (best == L.ncache)
+	if (best == large.ncache)
 		return NULL;
-	void *p = L.cache[best].p;
-	*len = L.cache[best].len;
-	L.cache[best] = L.cache[--L.ncache];
+	void *p = large.cache[best].p;
+	*len = large.cache[best].len;
+	large.cache[best] = large.cache[--large.ncache];
 	return p;
 }
 
@@ -137,7 +137,7 @@ void *hk_large_alloc(hk_arena_t *a, size_t size, size_t align, int *fresh)
 	void *p = NULL;
 	int huge = 0;
 	*fresh = 1;
-	hk_lock(&L.lock);
+	hk_lock(&large.lock);
 	if (a->capacity && a->inuse + len > a->capacity)
 		goto fail;
 	if (grow_table())
@@ -154,29 +154,29 @@ void *hk_large_alloc(hk_arena_t *a, size_t size, size_t align, int *fresh)
 		else if (CONFIG_HK_HARDENED)
 			hk_platform_decommit((char *)p + len, guard_len());
 	}
-	put_entry(L.tab, L.cap, (large_entry_t){ (uintptr_t)p, len, a->index, (uint32_t)huge });
-	L.count++;
-	L.of_arena[a->index]++;
-	L.bytes += len;
+	put_entry(large.tab, large.cap, (large_entry_t){ (uintptr_t)p, len, a->index, (uint32_t)huge });
+	large.count++;
+	large.of_arena[a->index]++;
+	large.bytes += len;
 	a->inuse += len;
 	a->ctr.committed += len;
 	a->ctr.live += len;
-	hk_unlock(&L.lock);
+	hk_unlock(&large.lock);
 	return p;
 fail:
-	hk_unlock(&L.lock);
+	hk_unlock(&large.lock);
 	return NULL;
 }
 
 int hk_large_lookup(const void *p, size_t *usable, unsigned *arena)
 {
-	hk_lock(&L.lock);
+	hk_lock(&large.lock);
 	large_entry_t *e = find((uintptr_t)p);
 	if (e) {
 		*usable = e->len;
 		*arena = e->arena;
 	}
-	hk_unlock(&L.lock);
+	hk_unlock(&large.lock);
 	return e != NULL;
 }
 
@@ -184,17 +184,17 @@ int hk_large_lookup(const void *p, size_t *usable, unsigned *arena)
 static void release(void *p, size_t len, unsigned arena, int huge)
 {
 	hk_arena_t *a = hk_arena_at(arena);
-	L.of_arena[arena]--;
-	L.bytes -= len;
+	large.of_arena[arena]--;
+	large.bytes -= len;
 	a->inuse -= len;
 	a->ctr.committed -= len;
 	a->ctr.live -= len;
 	if (!huge && !CONFIG_HK_HARDENED && CONFIG_HK_LARGE_CACHE > 0 && arena == 0) {
-		if (L.ncache == CONFIG_HK_LARGE_CACHE) {
-			hk_platform_unmap(L.cache[0].p, L.cache[0].len);
-			L.cache[0] = L.cache[--L.ncache];
+		if (large.ncache == CONFIG_HK_LARGE_CACHE) {
+			hk_platform_unmap(large.cache[0].p, large.cache[0].len);
+			large.cache[0] = large.cache[--large.ncache];
 		}
-		L.cache[L.ncache++] = (cached_t){ p, len, hk_platform_now_ms() };
+		large.cache[large.ncache++] = (cached_t){ p, len, hk_platform_now_ms() };
 		return;
 	}
 	hk_platform_unmap(p, huge ? len : len + guard_len());
@@ -202,14 +202,14 @@ static void release(void *p, size_t len, unsigned arena, int huge)
 
 int hk_large_free(void *p)
 {
-	hk_lock(&L.lock);
+	hk_lock(&large.lock);
 	large_entry_t *e = find((uintptr_t)p);
 	if (e) {
 		large_entry_t copy = *e;
 		erase(e);
 		release(p, copy.len, copy.arena, (int)copy.huge);
 	}
-	hk_unlock(&L.lock);
+	hk_unlock(&large.lock);
 	return e ? 0 : -1;
 }
 
@@ -220,7 +220,7 @@ void *hk_large_realloc(void *p, size_t size)
 		return NULL;
 	size_t len = (size + page - 1) & ~(page - 1);
 	void *q = NULL;
-	hk_lock(&L.lock);
+	hk_lock(&large.lock);
 	large_entry_t *e = find((uintptr_t)p);
 	if (!e || e->huge || CONFIG_HK_HARDENED)
 		goto out;
@@ -233,37 +233,37 @@ void *hk_large_realloc(void *p, size_t size)
 	}
 	large_entry_t copy = *e;
 	erase(e);
-	L.bytes += len - copy.len;
+	large.bytes += len - copy.len;
 	a->inuse += len - copy.len;
 	a->ctr.committed += len - copy.len;
 	a->ctr.live += len - copy.len;
 	copy.addr = (uintptr_t)q;
 	copy.len = len;
-	put_entry(L.tab, L.cap, copy);
-	L.count++;
+	put_entry(large.tab, large.cap, copy);
+	large.count++;
 out:
-	hk_unlock(&L.lock);
+	hk_unlock(&large.lock);
 	return q;
 }
 
 int hk_large_trim(uint64_t until, int force)
 {
 	int any = 0;
-	if (!L.ncache)
+	if (!large.ncache)
 		return 0;
-	hk_lock(&L.lock);
-	for (unsigned i = 0; i < L.ncache;) {
-		if (force || L.cache[i].stamp <= until) {
-			hk_platform_unmap(L.cache[i].p, L.cache[i].len);
-			L.cache[i] = L.cache[--L.ncache];
+	hk_lock(&large.lock);
+	for (unsigned i = 0; i < large.ncache;) {
+		if (force || large.cache[i].stamp <= until) {
+			hk_platform_unmap(large.cache[i].p, large.cache[i].len);
+			large.cache[i] = large.cache[--large.ncache];
 			any = 1;
 		} else {
 			i++;
 		}
 	}
-	if (L.ncache)
+	if (large.ncache)
 		any |= 2;
-	hk_unlock(&L.lock);
+	hk_unlock(&large.lock);
 	return any;
 }
 
@@ -271,39 +271,39 @@ void hk_large_free_arena(unsigned arena)
 {
 	/* Only the arena's users change its count, and none runs during its
 	 * reset or destroy: an arena without large blocks skips the lock. */
-	if (!L.of_arena[arena])
+	if (!large.of_arena[arena])
 		return;
-	hk_lock(&L.lock);
-	for (size_t i = 0; i < L.cap && L.of_arena[arena];) {
-		if (L.tab[i].addr && L.tab[i].arena == arena) {
-			large_entry_t copy = L.tab[i];
-			erase(&L.tab[i]);
+	hk_lock(&large.lock);
+	for (size_t i = 0; i < large.cap && large.of_arena[arena];) {
+		if (large.tab[i].addr && large.tab[i].arena == arena) {
+			large_entry_t copy = large.tab[i];
+			erase(&large.tab[i]);
 			release((void *)copy.addr, copy.len, copy.arena, (int)copy.huge);
 			continue; /* the shift may have moved another entry here */
 		}
 		i++;
 	}
-	hk_unlock(&L.lock);
+	hk_unlock(&large.lock);
 }
 
 size_t hk_large_bytes(void)
 {
-	return L.bytes;
+	return large.bytes;
 }
 
 unsigned hk_large_cached(void)
 {
-	return L.ncache;
+	return large.ncache;
 }
 
 void hk_large_lock_all(void)
 {
-	hk_lock(&L.lock);
+	hk_lock(&large.lock);
 }
 
 void hk_large_unlock_all(void)
 {
-	hk_unlock(&L.lock);
+	hk_unlock(&large.lock);
 }
 
 /* The cache has room for one more than the limit only to keep the array

@@ -9,7 +9,6 @@
  * atomic store unless the purger sleeps with nothing to do (no deadline).
  */
 #include <pthread.h>
-#include <signal.h>
 #include <time.h>
 
 #include "core/arena_table.h"
@@ -28,7 +27,7 @@ static struct {
 	pthread_cond_t cv;
 	_Atomic int started, pending, sleeping; /* sleeping: waits with no deadline */
 	pthread_mutex_t run; /* serialises the os purge queue */
-} P = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, PTHREAD_MUTEX_INITIALIZER };
+} purge = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, PTHREAD_MUTEX_INITIALIZER };
 
 #define BATCH 64
 
@@ -97,12 +96,12 @@ static int purge_arena(hk_arena_t *a, uint64_t until, uint64_t *next)
 
 void hk_purge_exclude(void)
 {
-	pthread_mutex_lock(&P.run);
+	pthread_mutex_lock(&purge.run);
 }
 
 void hk_purge_allow(void)
 {
-	pthread_mutex_unlock(&P.run);
+	pthread_mutex_unlock(&purge.run);
 }
 
 int hk_purge_run(int force, uint64_t *next)
@@ -111,7 +110,7 @@ int hk_purge_run(int force, uint64_t *next)
 	uint64_t until = force ? UINT64_MAX : now >= delay ? now - delay : 0;
 	int any = 0;
 	*next = UINT64_MAX;
-	pthread_mutex_lock(&P.run);
+	pthread_mutex_lock(&purge.run);
 	for (unsigned i = 0, n = hk_arena_count(); i < n; i++) {
 		hk_arena_t *a = hk_arena_at(i);
 		/* Acquire: pairs with setup's release, so a LIVE arena is whole. */
@@ -122,7 +121,7 @@ int hk_purge_run(int force, uint64_t *next)
 	any |= large & 1;
 	if (large & 2 && now < *next)
 		*next = now;
-	pthread_mutex_unlock(&P.run);
+	pthread_mutex_unlock(&purge.run);
 	return any;
 }
 
@@ -146,15 +145,15 @@ int hk_purge_reclaim(void)
 static void wait_until(uint64_t next)
 {
 	if (next == UINT64_MAX) {
-		atomic_store(&P.sleeping, 1);
-		if (!atomic_load(&P.pending))
-			pthread_cond_wait(&P.cv, &P.mu);
-		atomic_store(&P.sleeping, 0);
+		atomic_store(&purge.sleeping, 1);
+		if (!atomic_load(&purge.pending))
+			pthread_cond_wait(&purge.cv, &purge.mu);
+		atomic_store(&purge.sleeping, 0);
 		return;
 	}
 	uint64_t due = next + CONFIG_HK_PURGE_DELAY_MS;
 	struct timespec ts = { (time_t)(due / 1000), (long)(due % 1000) * 1000000L };
-	pthread_cond_timedwait(&P.cv, &P.mu, &ts);
+	pthread_cond_timedwait(&purge.cv, &purge.mu, &ts);
 }
 
 static void *purger(void *arg)
@@ -162,11 +161,11 @@ static void *purger(void *arg)
 	(void)arg;
 	for (;;) {
 		uint64_t next;
-		atomic_store(&P.pending, 0);
+		atomic_store(&purge.pending, 0);
 		hk_purge_run(0, &next);
-		pthread_mutex_lock(&P.mu);
+		pthread_mutex_lock(&purge.mu);
 		wait_until(next);
-		pthread_mutex_unlock(&P.mu);
+		pthread_mutex_unlock(&purge.mu);
 	}
 	return NULL;
 }
@@ -174,51 +173,40 @@ static void *purger(void *arg)
 static void start(void)
 {
 	pthread_condattr_t ca;
-	pthread_attr_t attr;
-	pthread_t tid;
-	sigset_t all, old;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&P.cv, &ca);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, (size_t)128 << 10);
-	/* The purger must never run a program's signal handler. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	if (pthread_create(&tid, &attr, purger, NULL))
-		atomic_store(&P.started, 0);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
+	pthread_cond_init(&purge.cv, &ca);
+	if (hk_thread_start(purger, (size_t)128 << 10))
+		atomic_store(&purge.started, 0);
 }
 
 void hk_purge_kick(void)
 {
 	if (!hk_ready())
 		return;
-	atomic_store(&P.pending, 1);
-	if (!atomic_load(&P.started)) {
-		if (!atomic_exchange(&P.started, 1))
+	atomic_store(&purge.pending, 1);
+	if (!atomic_load(&purge.started)) {
+		if (!atomic_exchange(&purge.started, 1))
 			start();
 		return;
 	}
-	if (atomic_load(&P.sleeping)) {
-		pthread_mutex_lock(&P.mu);
-		pthread_cond_signal(&P.cv);
-		pthread_mutex_unlock(&P.mu);
+	if (atomic_load(&purge.sleeping)) {
+		pthread_mutex_lock(&purge.mu);
+		pthread_cond_signal(&purge.cv);
+		pthread_mutex_unlock(&purge.mu);
 	}
 }
 
 void hk_purge_atfork_prepare(void)
 {
-	pthread_mutex_lock(&P.run);
-	pthread_mutex_lock(&P.mu);
+	pthread_mutex_lock(&purge.run);
+	pthread_mutex_lock(&purge.mu);
 }
 
 void hk_purge_atfork_parent(void)
 {
-	pthread_mutex_unlock(&P.mu);
-	pthread_mutex_unlock(&P.run);
+	pthread_mutex_unlock(&purge.mu);
+	pthread_mutex_unlock(&purge.run);
 }
 
 /* No purger in the child. Until the child handler is done, kicks (the
@@ -226,15 +214,15 @@ void hk_purge_atfork_parent(void)
  * thread must not be created inside an atfork handler (issue 12 bug 8). */
 void hk_purge_atfork_child(void)
 {
-	pthread_mutex_init(&P.mu, NULL);
-	pthread_mutex_init(&P.run, NULL);
-	atomic_store(&P.started, 1);
-	atomic_store(&P.sleeping, 0);
-	atomic_store(&P.pending, 0);
+	pthread_mutex_init(&purge.mu, NULL);
+	pthread_mutex_init(&purge.run, NULL);
+	atomic_store(&purge.started, 1);
+	atomic_store(&purge.sleeping, 0);
+	atomic_store(&purge.pending, 0);
 }
 
 /* The child's next kick (its first need) starts a purger. */
 void hk_purge_atfork_child_done(void)
 {
-	atomic_store(&P.started, 0);
+	atomic_store(&purge.started, 0);
 }

@@ -8,13 +8,12 @@
  * Formats with the report formatters and writes with write(2): no malloc.
  */
 #include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "core/base.h"
 #include "core/guard.h"
 #include "core/large.h"
 #include "core/platform.h"
@@ -106,20 +105,9 @@ static void *run(void *arg)
 
 void hk_statlog_kick(void)
 {
-	pthread_attr_t attr;
-	pthread_t tid;
-	sigset_t all, old;
 	if (!S.interval_ms || atomic_load_explicit(&S.started, memory_order_relaxed) ||
 	    getpid() != S.pid || atomic_exchange(&S.started, 1))
 		return;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, (size_t)64 << 10);
-	/* It must never run a program's signal handler. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	if (pthread_create(&tid, &attr, run, NULL))
+	if (hk_thread_start(run, (size_t)64 << 10))
 		S.interval_ms = 0;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
 }
