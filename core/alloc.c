@@ -139,7 +139,7 @@ void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero)
 	hk_lane_trim_check();
 	int heap = a->heap;
 	if (heap)
-		a = hk_heap_arena(); /* POOL and large blocks from the caller's node */
+		a = hk_arena_heap(); /* POOL and large blocks from the caller's node */
 	if (align <= 16)
 		align = 0;
 	if (size > ((size_t)1 << 62) || align > ((size_t)1 << 62))
@@ -228,7 +228,7 @@ static HK_ENTRY __attribute__((noinline)) void *sample_slow(size_t size)
 	if (how == HK_SAMPLE_RECORD) {
 		int fresh;
 		if (size <= HK_SMALL_MAX)
-			p = hk_large_alloc(hk_heap_arena(), size, 0, &fresh);
+			p = hk_large_alloc(hk_arena_heap(), size, 0, &fresh);
 		else
 			p = hk_alloc_in(&hk_arena0, size, 0, 0);
 		if (p) {
@@ -494,7 +494,7 @@ void *hk_realloc_in(hk_arena_t *a, void *p, size_t size, const char *call)
 	    hk_ready() && !(a->flags & HK_ARENA_BUMP)) {
 		/* Growth moves to a mapping; the next steps are mremaps. */
 		int fresh;
-		if ((q = hk_large_alloc(a->heap ? hk_heap_arena() : a, size, 0, &fresh)) != NULL) {
+		if ((q = hk_large_alloc(a->heap ? hk_arena_heap() : a, size, 0, &fresh)) != NULL) {
 			HK_STAT(large_maps, 1);
 			if (!a->heap)
 				atomic_fetch_add_explicit(&a->ctr.allocs, 1, memory_order_relaxed);

@@ -99,7 +99,7 @@ static hk_arena_t *heap_node_create(int node)
 	return a ? a : &hk_arena0;
 }
 
-hk_arena_t *hk_heap_arena(void)
+hk_arena_t *hk_arena_heap(void)
 {
 	if (HEAP_NODES == 1)
 		return &hk_arena0;
@@ -348,14 +348,14 @@ HK_API hk_arena_t *hk_arena_of(const void *p)
 	return a && a->heap ? &hk_arena0 : a;
 }
 
-void hk_arenas_lock_all(void)
+void hk_arena_lock_all(void)
 {
 	hk_arena_table_lock();
 	for (unsigned i = 0; i < hk_arena_count(); i++)
 		lock_arena(hk_arena_at(i));
 }
 
-void hk_arenas_unlock_all(void)
+void hk_arena_unlock_all(void)
 {
 	for (unsigned i = hk_arena_count(); i-- > 0;)
 		unlock_arena(hk_arena_at(i));

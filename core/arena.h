@@ -13,16 +13,16 @@
 hk_arena_t *hk_arena_check(hk_arena_t *a, const char *call);
 /* The default heap's arena of the caller's NUMA node (hk_arena0 on one node,
  * or when a node's arena cannot be made). */
-hk_arena_t *hk_heap_arena(void);
+hk_arena_t *hk_arena_heap(void);
 /* Sets hk_arena0 up (init). */
 void hk_arena_init0(void);
 /* hk_arena_create once init is done: EINVAL / ENOMEM in errno and NULL on
  * failure. */
 hk_arena_t *hk_arena_make(const hk_arena_config_t *cfg);
-void hk_arenas_lock_all(void);
+void hk_arena_lock_all(void);
 /* The lock of parent/child links, first in the lock order (fork takes it). */
 void hk_arena_family_lock(void);
 void hk_arena_family_unlock(void);
-void hk_arenas_unlock_all(void);
+void hk_arena_unlock_all(void);
 
 #endif /* HK_CORE_ARENA_H */

@@ -55,7 +55,7 @@ static void fork_prepare(void)
 	hk_arena_family_lock();
 	hk_purge_atfork_prepare();
 	hk_lanes_lock();
-	hk_arenas_lock_all();
+	hk_arena_lock_all();
 	hk_lock(&hk_region.lock);
 	hk_large_lock_all();
 	hk_sample_atfork_prepare();
@@ -68,7 +68,7 @@ static void fork_unlock(void)
 	hk_sample_atfork_release();
 	hk_large_unlock_all();
 	hk_unlock(&hk_region.lock);
-	hk_arenas_unlock_all();
+	hk_arena_unlock_all();
 	hk_lanes_unlock();
 }
 
