@@ -158,6 +158,34 @@ static void check_runs(hk_arena_t *a, struct tally *t)
 	}
 }
 
+/* What a broken slab list of a class says (partial or full). */
+struct list_says {
+	const char *longer, *stranger, *link, *missing;
+};
+static const struct list_says partial_says = {
+	"partial list longer than its slabs", "partial list holds no slab of its class",
+	"partial list back link", "listed slab on no partial list",
+}, full_says = {
+	"full list longer than its slabs", "full list holds no slab of its class",
+	"full list back link", "full slab on no full list",
+};
+
+/* One of class c's slab lists: the `want` slabs that carry `flag`, each once. */
+static void check_class_list(const hk_arena_t *a, uint32_t head, unsigned c, uint8_t flag,
+			     unsigned want, const struct list_says *say)
+{
+	unsigned n = 0;
+	uint32_t prev = HK_NIL;
+	for (uint32_t s = head; s != HK_NIL; prev = s, s = hk_desc_at(s)->next) {
+		hk_desc_t *d = hk_desc_at(s);
+		CHECK(++n <= want, say->longer, hk_unit_addr(s));
+		CHECK(is_slab(d->kind) && hk_desc_cls(d) == c && (d->flags & flag), say->stranger,
+		      hk_unit_addr(s));
+		CHECK(d->prev == prev, say->link, hk_unit_addr(s));
+	}
+	CHECK(n == want, say->missing, a);
+}
+
 static void check_lists(hk_arena_t *a, const struct tally *t)
 {
 	unsigned spans = 0;
@@ -173,26 +201,9 @@ static void check_lists(hk_arena_t *a, const struct tally *t)
 	}
 	CHECK(spans == t->free_spans, "free span on no free list", a);
 	for (int c = 0; c < HK_NLANE; c++) {
-		unsigned n = 0;
-		uint32_t prev = HK_NIL;
-		for (uint32_t s = a->cls[c].partial; s != HK_NIL; prev = s, s = hk_desc_at(s)->next) {
-			hk_desc_t *d = hk_desc_at(s);
-			CHECK(++n <= t->listed[c], "partial list longer than its slabs", hk_unit_addr(s));
-			CHECK(is_slab(d->kind) && hk_desc_cls(d) == (unsigned)c && (d->flags & HK_DF_LISTED),
-			      "partial list holds no slab of its class", hk_unit_addr(s));
-			CHECK(d->prev == prev, "partial list back link", hk_unit_addr(s));
-		}
-		CHECK(n == t->listed[c], "listed slab on no partial list", a);
-		n = 0;
-		prev = HK_NIL;
-		for (uint32_t s = a->cls[c].full; s != HK_NIL; prev = s, s = hk_desc_at(s)->next) {
-			hk_desc_t *d = hk_desc_at(s);
-			CHECK(++n <= t->full[c], "full list longer than its slabs", hk_unit_addr(s));
-			CHECK(is_slab(d->kind) && hk_desc_cls(d) == (unsigned)c && (d->flags & HK_DF_FULL),
-			      "full list holds no slab of its class", hk_unit_addr(s));
-			CHECK(d->prev == prev, "full list back link", hk_unit_addr(s));
-		}
-		CHECK(n == t->full[c], "full slab on no full list", a);
+		check_class_list(a, a->cls[c].partial, (unsigned)c, HK_DF_LISTED, t->listed[c],
+				 &partial_says);
+		check_class_list(a, a->cls[c].full, (unsigned)c, HK_DF_FULL, t->full[c], &full_says);
 		uint32_t e = a->cls[c].empty;
 		if (e != HK_NIL)
 			CHECK(is_slab(hk_desc_at(e)->kind) && hk_desc_at(e)->used == 0 &&
