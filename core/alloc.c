@@ -80,7 +80,8 @@ static void free_slow(void *p);
  * DESIGN §8.10; it also rejects every unit that is not a slab, whose divm
  * is 0), a compare with the unit's carved end (a position never handed
  * out: slack after the last block, the uncarved rest; issue 12 bug 1), the
- * double-free mark compare, the room counter (tested, then decremented:
+ * double-free mark's top byte (one byte: no store-forwarding stall; a match
+ * goes to free_slow's full compare, HK_MARK_TOP), the room counter (tested, then decremented:
  * the static lanes' rooms are 0 and never written) and the push (word 0 =
  * next, word 1 = mark). The descriptor's bin is its arena's bin of its
  * class, so every arena's blocks take this path. Anything unusual (not a
@@ -101,7 +102,7 @@ HK_API HK_ENTRY void hk_free(void *p)
 			size_t bin = d->bin;
 			uintptr_t mark = hk_secret ^ (uintptr_t)p;
 			void **q = p;
-			if (likely((uintptr_t)q[1] != mark)) {
+			if (likely(((const uint8_t *)p)[15] != HK_MARK_TOP)) {
 				HK_ROOM_TAKE(l, bin, slow);
 				if (CONFIG_HK_HARDENED)
 					hk_canary_check(q, d->bsize, "free");
@@ -430,8 +431,7 @@ static inline __attribute__((always_inline)) size_t heap_slab_usable(const void 
 		 * must stay in its arena when realloc moves it (the fuzzer
 		 * found one moved to the default heap). */
 		if (likely(rel * d->divm < d->divm && (uintptr_t)p < hk_desc_carved(d) &&
-			   d->bin < HK_ROW_WORDS &&
-			   ((const uintptr_t *)p)[1] != (hk_secret ^ (uintptr_t)p)))
+			   d->bin < HK_ROW_WORDS && ((const uint8_t *)p)[15] != HK_MARK_TOP))
 			return d->bsize;
 	}
 	return 0;
