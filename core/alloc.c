@@ -280,9 +280,10 @@ static inline __attribute__((always_inline)) size_t check_slab(const void *p, co
 	return d->bsize;
 }
 
-size_t hk_usable_checked(const void *p, const char *call, unsigned *arena)
+/* The checked usable size of p, whose descriptor (or NULL) the caller
+ * looked up already. */
+static size_t usable_at(const void *p, const hk_desc_t *d, const char *call, unsigned *arena)
 {
-	hk_desc_t *d = hk_desc_of(p);
 	size_t usable;
 	if (d) {
 		*arena = d->arena;
@@ -312,6 +313,11 @@ size_t hk_usable_checked(const void *p, const char *call, unsigned *arena)
 	hk_fatal(call, "invalid pointer", p);
 }
 
+size_t hk_usable_checked(const void *p, const char *call, unsigned *arena)
+{
+	return usable_at(p, hk_desc_of(p), call, arena);
+}
+
 /* The default heap's frees are counted by the lanes and free_slow. */
 static void count_free(unsigned arena)
 {
@@ -331,9 +337,9 @@ static inline void free_slab_block(void *p, const hk_desc_t *d, const char *call
 	hk_cache_free(p, d);
 }
 
-HK_ENTRY void hk_free_checked(void *p, const char *call, size_t size_hint)
+/* A free whose caller looked the descriptor up (NULL: not in the region). */
+static void free_at(void *p, hk_desc_t *d, const char *call, size_t size_hint)
 {
-	hk_desc_t *d = hk_desc_of(p); /* NULL for p == NULL */
 	if (d && d->kind == HK_KIND_SLAB)
 		free_slab_block(p, d, call, size_hint);
 	else if (d && d->kind == HK_KIND_BUMP)
@@ -342,11 +348,16 @@ HK_ENTRY void hk_free_checked(void *p, const char *call, size_t size_hint)
 		free_other(p, d, call, size_hint);
 }
 
+HK_ENTRY void hk_free_checked(void *p, const char *call, size_t size_hint)
+{
+	free_at(p, hk_desc_of(p), call, size_hint); /* NULL for p == NULL */
+}
+
 HK_ENTRY static __attribute__((noinline)) void free_other(void *p, hk_desc_t *d, const char *call,
 						 size_t size_hint)
 {
 	unsigned arena;
-	size_t usable = hk_usable_checked(p, call, &arena);
+	size_t usable = usable_at(p, d, call, &arena);
 	/* A POOL block can be much larger than a small request: check against
 	 * the request itself (kept in the head descriptor), or the usable size
 	 * (what malloc_usable_size told the program), so a wrong size is caught. */
@@ -393,7 +404,7 @@ static __attribute__((noinline)) void free_slow(void *p)
 	int saved = errno;
 	if (!d || d->kind != HK_KIND_SLAB || d->bin < HK_ROW_WORDS)
 		HK_STAT(free_slow, 1);
-	hk_free_checked(p, "free", 0);
+	free_at(p, d, "free", 0);
 	errno = saved;
 }
 
@@ -464,11 +475,11 @@ HK_API HK_ENTRY void *hk_calloc(size_t count, size_t size)
 void *hk_realloc_in(hk_arena_t *a, void *p, size_t size, const char *call)
 {
 	unsigned arena;
-	size_t usable = hk_usable_checked(p, call, &arena);
+	hk_desc_t *d = hk_desc_of(p);
+	size_t usable = usable_at(p, d, call, &arena);
 	hk_arena_t *from = hk_arena_at(arena);
 	if (!a)
 		a = from;
-	hk_desc_t *d = hk_desc_of(p);
 	int same = a == from || (a->heap && from->heap);
 	if (CONFIG_HK_HARDENED && same && d &&
 	    d->kind == HK_KIND_SLAB) {
