@@ -234,17 +234,23 @@ typedef struct hk_arena_stats_ctr {
  * atomics only so that frees and stats readers of other threads may look.
  */
 typedef struct hk_bump {
+	/* hk_arena_malloc's and hk_arena_reset's inline paths: the first line. */
 	_Atomic uintptr_t cur;   /* header of the next block (8 mod 16); 0: no chunk */
 	uintptr_t end;           /* end of the current chunk; 0: no chunk */
 	uintptr_t key;           /* header key: changes at every reset */
-	_Atomic uint64_t allocs; /* bump blocks handed out since create */
+	uint64_t allocs;         /* bump blocks handed out since create: a plain
+				  * add of the allocating thread (one instruction);
+				  * stats read it as they read the lanes' counters */
+	uintptr_t rewind;        /* the first chunk's base while a reset is a rewind
+				  * (the round is in the first and only chunk, no
+				  * normal-path block, no purge on reset), else 0 */
+	/* Since the last reset; live bytes are derived from them. */
+	_Atomic uint64_t round_allocs; /* `allocs` at the last reset */
+	_Atomic intptr_t adjust; /* bytes used in chunks retired since, less
+				  * padding, less blocks freed (any thread) */
 	_Atomic uintptr_t base;  /* first header of the current chunk */
 	uint32_t chunk, first;   /* head units of the current and first chunk (HK_NIL: none) */
 	_Atomic uint32_t mixed;  /* blocks of the normal paths exist: reset takes the full path */
-	/* Since the last reset; live bytes are derived from them. */
-	_Atomic uint64_t round_allocs; /* `allocs` at the last reset */
-	_Atomic size_t extra;    /* bytes consumed in chunks retired since, less padding */
-	_Atomic size_t freed;    /* bytes of blocks freed (any thread) */
 } hk_bump_t;
 
 struct hk_arena {
