@@ -92,7 +92,6 @@ static hk_arena_t *heap_node_create(int node)
 					  .hugepages = hk_platform_default_policy(),
 					  .name = "default" };
 		setup(a, index, &cfg, 1);
-		hk_arena_heap_split_set();
 		atomic_store_explicit(&heap_node[node], a, memory_order_release);
 	}
 	hk_arena_table_unlock();

@@ -19,8 +19,6 @@ static struct {
 	hk_arena_t *slot[HK_ARENA_MAX];
 } table;
 
-static atomic_int heap_split;
-
 hk_arena_t *hk_arena_at(unsigned index)
 {
 	return table.slot[index];
@@ -74,14 +72,4 @@ int hk_arena_table_take(unsigned *index, hk_arena_t **a)
 	if (!err)
 		__atomic_store_n(&(*a)->magic, 0, __ATOMIC_RELAXED); /* not live until set up, not dead for others */
 	return err;
-}
-
-int hk_arena_heap_split(void)
-{
-	return atomic_load_explicit(&heap_split, memory_order_relaxed);
-}
-
-void hk_arena_heap_split_set(void)
-{
-	atomic_store_explicit(&heap_split, 1, memory_order_relaxed);
 }

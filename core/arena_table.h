@@ -1,6 +1,6 @@
 /*
  * core/arena_table.h — the table of every arena (core/arena_table.c):
- * hk_arena0, the slot of each arena index, the default heap's "split" flag.
+ * hk_arena0 and the slot of each arena index.
  * It sits below the lanes, backends and purger, which find an arena by its
  * index (a descriptor's `arena`); making, resetting and destroying arenas is
  * core/arena.c's. Invariant: a slot once filled keeps its struct for good.
@@ -25,8 +25,5 @@ void hk_arena_table_unlock(void);
  * the next dead one. 0 or ENOMEM; the struct's magic is 0 (neither live nor
  * dead) until its set-up. */
 int hk_arena_table_take(unsigned *index, hk_arena_t **a);
-/* 1 once the default heap has an arena besides hk_arena0. */
-int hk_arena_heap_split(void);
-void hk_arena_heap_split_set(void);
 
 #endif /* HK_CORE_ARENA_TABLE_H */
