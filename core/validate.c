@@ -141,6 +141,8 @@ static void check_runs(hk_arena_t *a, struct tally *t)
 	for (uint32_t r = a->runs; r != HK_NIL; r = hk_desc_at(r)->run_next) {
 		uint32_t n = hk_desc_at(r)->run_units;
 		CHECK(n && r + n <= used, "run out of the region", hk_unit_addr(r));
+		CHECK(hk_desc_at(r + n - 1)->run_next == HK_RUN_END, "run's last unit unmarked",
+		      hk_unit_addr(r));
 		t->units += n;
 		prev_free = 0;
 		for (uint32_t u = r, len; u < r + n; u += len) {
