@@ -31,6 +31,11 @@ int hk_boot_owns(const void *p);
 size_t hk_boot_usable(const void *p);
 /* Writes "hakmem: <call>(): <what> <ptr>" and aborts. */
 __attribute__((noreturn, cold)) void hk_fatal(const char *call, const char *what, const void *p);
+/* The API call a slow path serves, named by the aborts of checks made below
+ * it that are not told the call (a corrupted link found while a lane or a
+ * slab walks a free list). Thread-local; written on slow paths only: the
+ * fast paths pass their own name as a constant (core/harden.h). */
+extern __thread const char *hk_slow_call __attribute__((tls_model("initial-exec")));
 /* A debug assertion on the allocator's own state (DESIGN §8.10's first
  * kind): compiled in with CONFIG_HK_ASSERT_CHEAP or _FULL, O(1), slow paths
  * only. The always-on checks of user pointers call hk_fatal themselves.
@@ -92,6 +97,8 @@ extern hk_gstats_t hk_gstats;
 
 /* ---- the API's internal entry points (core/alloc.c) ---- */
 void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero);
+/* hk_malloc naming another API call in its aborts (core/alloc.c). */
+void *hk_malloc_as(size_t size, const char *call);
 void hk_free_checked(void *p, const char *call, size_t size_hint);
 size_t hk_usable_checked(const void *p, const char *call, unsigned *arena);
 void *hk_realloc_in(hk_arena_t *a, void *p, size_t size, const char *call);

@@ -25,6 +25,7 @@ _Atomic int hk_init_state;
 uintptr_t hk_secret;
 int hk_env_stats;
 static __thread int in_init __attribute__((tls_model("initial-exec")));
+__thread const char *hk_slow_call __attribute__((tls_model("initial-exec"))) = "malloc";
 
 extern char **environ;
 
@@ -88,7 +89,7 @@ void hk_fatal(const char *call, const char *what, const void *p)
 	uintptr_t v = (uintptr_t)p;
 	o = put(o, "hakmem: ");
 	o = put(o, call);
-	o = put(o, "(): ");
+	o = put(o, strchr(call, ' ') ? ": " : "(): "); /* "thread exit: " */
 	o = put(o, what);
 	o = put(o, " 0x");
 	int shift = 60;

@@ -138,7 +138,7 @@ static int flush_chain(hk_arena_t *a, unsigned cls, void *chain)
 		void **last = chain, *rest = NULL;
 		if (a->heap && hk_heap_split()) {
 			a = hk_arena_at(hk_desc_of(chain)->arena);
-			for (void **n; (n = hk_next_get(last)) != NULL; last = n)
+			for (void **n; (n = hk_next_get(last, hk_slow_call)) != NULL; last = n)
 				if (hk_desc_of(n)->arena != a->index) {
 					rest = n;
 					hk_next_set(last, NULL);
@@ -202,8 +202,8 @@ static int bin_flush_half(hk_lane_t *l, hk_arena_t *a, unsigned bins, unsigned c
 	int64_t n = held / 2 ? held / 2 : held;
 	void **p = l->head[bin], *chain = l->head[bin];
 	for (int64_t i = 1; i < n; i++)
-		p = hk_next_get(p);
-	l->head[bin] = hk_next_get(p);
+		p = hk_next_get(p, hk_slow_call);
+	l->head[bin] = hk_next_get(p, hk_slow_call);
 	HK_ROOM(l, bin) += n;
 	hk_next_set(p, NULL);
 	c->flushes++;
@@ -353,7 +353,7 @@ void *hk_cache_alloc(hk_arena_t *a, unsigned cls)
 	}
 	if (l->head[bin]) {
 		p = l->head[bin];
-		l->head[bin] = hk_next_get(p);
+		l->head[bin] = hk_next_get(p, hk_slow_call);
 		HK_ROOM(l, bin)++;
 		p[1] = NULL;
 		c->allocs++;
@@ -529,6 +529,7 @@ static void lane_exit(void *arg)
 	hk_lane_t *l = arg;
 	/* Late frees (other TSD destructors, TLS teardown) use the dead lane. */
 	hk_lane_self = &lane_dead;
+	hk_slow_call = "thread exit";
 	int kick = lane_release(l);
 	hk_lock(&LN.lock);
 	retire(l);
@@ -577,6 +578,7 @@ void hk_lanes_after_fork_child(void)
 {
 	hk_lane_t *self = hk_lane_self, *next;
 	int kick = 0;
+	hk_slow_call = "fork";
 	for (hk_lane_t *l = LN.live; l; l = next) {
 		next = l->next;
 		if (l == self)

@@ -130,7 +130,7 @@ unsigned hk_slab_refill(hk_arena_t *a, unsigned cls, uint32_t units, unsigned ki
 		void *f = d->free;
 		for (; got < want && f; got++) {
 			void *b = f;
-			f = hk_next_get(b);
+			f = hk_next_get(b, hk_slow_call);
 			chain_append(&head, &prev, b);
 		}
 		d->free = f;
@@ -186,13 +186,13 @@ static int flush_locked(hk_arena_t *a, unsigned cls, void *chain)
 	while (chain) {
 		n++;
 		void *b = chain;
-		chain = hk_next_get(b);
+		chain = hk_next_get(b, hk_slow_call);
 		uint32_t s = hk_unit_of((void *)hk_desc_at(hk_unit_of(b))->start);
 		hk_desc_t *d = hk_desc_at(s);
 		/* A block boundary the bump never reached was never handed out:
 		 * taking it back would later give it to two owners. */
 		if ((uintptr_t)b >= hk_desc_carved(d))
-			hk_fatal("free", "invalid pointer (never allocated)", b);
+			hk_fatal(hk_slow_call, "invalid pointer (never allocated)", b);
 		hk_next_set(b, d->free);
 		d->free = b;
 		if (d->flags & HK_DF_FULL)
