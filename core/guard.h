@@ -3,8 +3,9 @@
  * one page, each at the end of its own page, followed by a PROT_NONE page;
  * the page of a freed block is PROT_NONE too, and its slot waits behind
  * every other slot before reuse. A SIGSEGV in the pool aborts with a report.
- * Must not allocate through malloc. Invariant: a slot's page is readable
- * exactly while its block is live.
+ * Open slots (one page, kept committed) hold the profiler's other samples.
+ * Must not allocate through malloc. Invariant: a guarded slot's page is
+ * readable exactly while its block is live.
  */
 #ifndef HK_CORE_GUARD_H
 #define HK_CORE_GUARD_H
@@ -14,9 +15,10 @@
 /* Installs the SIGSEGV handler (once; chains to the previous handler for
  * faults outside the pool). */
 void hk_guard_install(void);
-/* A guarded block of `size` (<= a page) with its allocation stack, or NULL
- * (too big, no slot left, out of memory). */
-void *hk_guard_alloc(size_t size, void *const *stack, int depth);
+/* A block of `size` (<= a page) with its allocation stack, or NULL (too
+ * big, no slot left, out of memory): in a guarded slot, or (`guarded` 0,
+ * for the profiler) in an open one, which costs no system call. */
+void *hk_guard_alloc(size_t size, void *const *stack, int depth, int guarded);
 /* 1 if p is inside the pool (a live, freed or never used slot). */
 static inline int hk_guard_owns(const void *p)
 {
@@ -35,7 +37,8 @@ void hk_guard_free(void *p);
 /* fork: the pool's lock is held across fork (a leaf lock: taken last). */
 void hk_guard_lock(void);
 void hk_guard_unlock(void);
-/* Slots in use (live blocks) and bytes committed for them. */
-void hk_guard_counts(size_t *live, size_t *committed);
+/* Live blocks in guarded and in open slots, and bytes committed for slots
+ * (the live guarded ones, every open one committed so far: <= 32 MiB). */
+void hk_guard_counts(size_t *live, size_t *open, size_t *committed);
 
 #endif /* HK_CORE_GUARD_H */

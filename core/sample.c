@@ -73,8 +73,8 @@ static double ln(double x)
 	return e * 0.6931471805599453 + series;
 }
 
-/* An exponential interval of mean `mean` bytes (xorshift64* per lane). */
-static int64_t interval(hk_lane_t *l, size_t mean)
+/* The lane's next random 64 bits (xorshift64*). */
+static uint64_t rng_next(hk_lane_t *l)
 {
 	uint64_t x = hk_lane_cache(l, 0)->sample_rng;
 	if (!x)
@@ -83,9 +83,28 @@ static int64_t interval(hk_lane_t *l, size_t mean)
 	x ^= x << 25;
 	x ^= x >> 27;
 	hk_lane_cache(l, 0)->sample_rng = x;
-	double u = (double)(((x * 0x2545f4914f6cdd1dull) >> 11) + 1) * (1.0 / 9007199254740992.0);
+	return x * 0x2545f4914f6cdd1dull;
+}
+
+/* An exponential interval of mean `mean` bytes. */
+static int64_t interval(hk_lane_t *l, size_t mean)
+{
+	double u = (double)((rng_next(l) >> 11) + 1) * (1.0 / 9007199254740992.0);
 	double n = -ln(u) * (double)mean;
 	return n > 4e18 ? INT64_MAX : (int64_t)n + 1;
+}
+
+/* While profiling, samples come every `prate` bytes: the guard takes one
+ * in guard_rate / prate of them, so it keeps its own rate (and the rest
+ * stay off its system calls), or every one when it asks for more. */
+static int guard_pick(hk_lane_t *l, size_t prate)
+{
+	if (!guard_rate)
+		return 0;
+	if (guard_rate <= prate)
+		return 1;
+	return (double)(rng_next(l) >> 11) * (1.0 / 9007199254740992.0) <
+	       (double)prate / (double)guard_rate;
 }
 
 static void reset(hk_lane_t *l, size_t prate)
@@ -117,7 +136,7 @@ HK_ENTRY __attribute__((noinline)) int hk_sample_take(hk_lane_t *l, size_t size,
 	if (size > hk_platform_page_size())
 		return prate ? HK_SAMPLE_RECORD : HK_SAMPLE_NONE;
 	int depth = hk_stack_capture(stack, HK_STACK_MAX);
-	void *p = hk_guard_alloc(size, stack, depth);
+	void *p = hk_guard_alloc(size, stack, depth, !prate || guard_pick(l, prate));
 	if (!p)
 		return prate ? HK_SAMPLE_RECORD : HK_SAMPLE_NONE;
 	if (prate)

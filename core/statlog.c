@@ -71,12 +71,12 @@ static char *field(char *o, uint64_t v)
 static void line(void)
 {
 	hk_stats_t s;
-	size_t glive, gbytes, records, tbytes;
+	size_t glive, gopen, gbytes, records, tbytes;
 	uint64_t dropped;
 	char buf[256], *o = buf;
 	if (hk_stats_get(&s))
 		return;
-	hk_guard_counts(&glive, &gbytes);
+	hk_guard_counts(&glive, &gopen, &gbytes);
 	hk_profile_counts(&records, &tbytes, &dropped);
 	o = hk_fmt_dec(o, hk_platform_now_ms() - S.t0);
 	o = field(o, s.live_bytes);

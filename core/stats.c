@@ -77,14 +77,14 @@ HK_API void hk_stats_print(int fd)
 		s.hugetlb_2m_free, s.hugetlb_2m_total, s.hugetlb_1g_free, s.hugetlb_1g_total,
 		s.numa_nodes, s.io_uring_available, s.notes[0] ? s.notes : "none");
 	if (CONFIG_HK_SAMPLE && n > 0 && (size_t)n < sizeof buf) {
-		size_t glive, gbytes, records, tbytes;
+		size_t glive, gopen, gbytes, records, tbytes;
 		uint64_t dropped;
-		hk_guard_counts(&glive, &gbytes);
+		hk_guard_counts(&glive, &gopen, &gbytes);
 		hk_profile_counts(&records, &tbytes, &dropped);
 		n += snprintf(buf + n, sizeof buf - (size_t)n,
-			      "  sampler: %zu guarded blocks (%zu bytes committed), %zu profile records "
-			      "(table %zu bytes mapped, %llu dropped)\n",
-			      glive, gbytes, records, tbytes, (unsigned long long)dropped);
+			      "  sampler: %zu guarded blocks, %zu in open slots (%zu bytes committed), "
+			      "%zu profile records (table %zu bytes mapped, %llu dropped)\n",
+			      glive, gopen, gbytes, records, tbytes, (unsigned long long)dropped);
 	}
 	if (n > 0) {
 		ssize_t r = write(fd, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);

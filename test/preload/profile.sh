@@ -45,6 +45,17 @@ grep -q 'main;leak_kib_blocks [0-9]' "$heap.folded" || fail "folded stacks do no
 sed -n 3p "$heap.leaks" | grep -q 'leak_kib_blocks' || fail "leak report: first site is not leak_kib_blocks: $(cat "$heap.leaks")"
 echo "one thread: leak_kib_blocks first with $mib MB"
 
+# Profiled samples stay off the guard's pages (two system calls and a page
+# fault each) unless the guard picks them at its own rate (64 MiB): of ~2000
+# records at 32 KiB, ~1 is guarded (every one was, before open slots).
+st=$(HAKMEM_STATS=1 HAKMEM_PROFILE=$dir/st HAKMEM_PROFILE_RATE=32768 LD_PRELOAD=$HAKMEM_SO \
+	"$P/leaker" 2>&1 >/dev/null) || fail "leaker (stats) exited $?"
+g=$(sed -n 's/.*sampler: \([0-9]*\) guarded blocks.*/\1/p' <<<"$st")
+r=$(sed -n 's/.* \([0-9]*\) profile records.*/\1/p' <<<"$st")
+[ -n "$g" ] && [ -n "$r" ] && [ "$r" -ge 1000 ] || fail "stats: no sampler line or few records: $st"
+[ $((g * 10)) -lt "$r" ] || fail "$g of $r profiled samples are guarded, want ~$((r / 2048))"
+echo "open slots: $g of $r profiled samples guarded"
+
 HAKMEM_PROFILE=$dir/def LD_PRELOAD=$HAKMEM_SO "$P/leaker" >/dev/null || fail "leaker exited $?"
 heap=$(ls "$dir"/def.*.heap | head -n 1)
 head -n 1 "$heap" | grep -q 'heap_v2/524288$' || fail "default rate: header $(head -n 1 "$heap")"
