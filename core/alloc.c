@@ -93,7 +93,8 @@ static void free_slow(void *p, const char *call);
  * DESIGN §8.10; it also rejects every unit that is not a slab, whose divm
  * is 0), a compare with the unit's carved end (a position never handed
  * out: slack after the last block, the uncarved rest; issue 12 bug 1), the
- * double-free mark compare, the room counter (tested, then decremented:
+ * double-free mark's top byte (one byte: no store-forwarding stall; a match
+ * goes to free_slow's full compare, HK_MARK_TOP), the room counter (tested, then decremented:
  * the static lanes' rooms are 0 and never written) and the push (word 0 =
  * next, word 1 = mark). The descriptor's bin is its arena's bin of its
  * class, so every arena's blocks take this path. Anything unusual (not a
@@ -115,7 +116,7 @@ static inline __attribute__((always_inline)) void heap_free(void *p, const char 
 			size_t bin = d->bin;
 			uintptr_t mark = hk_secret ^ (uintptr_t)p;
 			void **q = p;
-			if (likely((uintptr_t)q[1] != mark)) {
+			if (likely(((const uint8_t *)p)[15] != HK_MARK_TOP)) {
 				HK_ROOM_TAKE(l, bin, slow);
 				if (CONFIG_HK_HARDENED)
 					hk_canary_check(q, d->bsize, "free");
@@ -300,9 +301,10 @@ static inline __attribute__((always_inline)) size_t check_slab(const void *p, co
 	return d->bsize;
 }
 
-size_t hk_usable_checked(const void *p, const char *call, unsigned *arena)
+/* The checked usable size of p, whose descriptor (or NULL) the caller
+ * looked up already. */
+static size_t usable_at(const void *p, const hk_desc_t *d, const char *call, unsigned *arena)
 {
-	hk_desc_t *d = hk_desc_of(p);
 	size_t usable;
 	if (d) {
 		*arena = d->arena;
@@ -332,6 +334,11 @@ size_t hk_usable_checked(const void *p, const char *call, unsigned *arena)
 	hk_fatal(call, "invalid pointer", p);
 }
 
+size_t hk_usable_checked(const void *p, const char *call, unsigned *arena)
+{
+	return usable_at(p, hk_desc_of(p), call, arena);
+}
+
 /* The default heap's frees are counted by the lanes and free_slow. */
 static void count_free(unsigned arena)
 {
@@ -351,9 +358,9 @@ static inline void free_slab_block(void *p, const hk_desc_t *d, const char *call
 	hk_cache_free(p, d);
 }
 
-HK_ENTRY void hk_free_checked(void *p, const char *call, size_t size_hint)
+/* A free whose caller looked the descriptor up (NULL: not in the region). */
+static void free_at(void *p, hk_desc_t *d, const char *call, size_t size_hint)
 {
-	hk_desc_t *d = hk_desc_of(p); /* NULL for p == NULL */
 	hk_slow_call = call;
 	if (d && d->kind == HK_KIND_SLAB)
 		free_slab_block(p, d, call, size_hint);
@@ -363,11 +370,16 @@ HK_ENTRY void hk_free_checked(void *p, const char *call, size_t size_hint)
 		free_other(p, d, call, size_hint);
 }
 
+HK_ENTRY void hk_free_checked(void *p, const char *call, size_t size_hint)
+{
+	free_at(p, hk_desc_of(p), call, size_hint); /* NULL for p == NULL */
+}
+
 HK_ENTRY static __attribute__((noinline)) void free_other(void *p, hk_desc_t *d, const char *call,
 						 size_t size_hint)
 {
 	unsigned arena;
-	size_t usable = hk_usable_checked(p, call, &arena);
+	size_t usable = usable_at(p, d, call, &arena);
 	/* A POOL block can be much larger than a small request: check against
 	 * the request itself (kept in the head descriptor), or the usable size
 	 * (what malloc_usable_size told the program), so a wrong size is caught. */
@@ -414,7 +426,7 @@ static __attribute__((noinline)) void free_slow(void *p, const char *call)
 	int saved = errno;
 	if (!d || d->kind != HK_KIND_SLAB || d->bin < HK_ROW_WORDS)
 		HK_STAT(free_slow, 1);
-	hk_free_checked(p, call, 0);
+	free_at(p, d, call, 0);
 	errno = saved;
 }
 
@@ -452,8 +464,7 @@ static inline __attribute__((always_inline)) size_t heap_slab_usable(const void 
 		 * must stay in its arena when realloc moves it (the fuzzer
 		 * found one moved to the default heap). */
 		if (likely(rel * d->divm < d->divm && (uintptr_t)p < hk_desc_carved(d) &&
-			   d->bin < HK_ROW_WORDS &&
-			   ((const uintptr_t *)p)[1] != (hk_secret ^ (uintptr_t)p)))
+			   d->bin < HK_ROW_WORDS && ((const uint8_t *)p)[15] != HK_MARK_TOP))
 			return d->bsize;
 	}
 	return 0;
@@ -487,11 +498,11 @@ HK_API HK_ENTRY void *hk_calloc(size_t count, size_t size)
 void *hk_realloc_in(hk_arena_t *a, void *p, size_t size, const char *call)
 {
 	unsigned arena;
-	size_t usable = hk_usable_checked(p, call, &arena);
+	hk_desc_t *d = hk_desc_of(p);
+	size_t usable = usable_at(p, d, call, &arena);
 	hk_arena_t *from = hk_arena_at(arena);
 	if (!a)
 		a = from;
-	hk_desc_t *d = hk_desc_of(p);
 	int same = a == from || (a->heap && from->heap);
 	if (CONFIG_HK_HARDENED && same && d &&
 	    d->kind == HK_KIND_SLAB) {

@@ -330,13 +330,15 @@ static void reset_family(hk_arena_t *a)
 
 HK_API void hk_arena_reset(hk_arena_t *a)
 {
-	/* A region arena's steady state first: a live user arena (so init is
-	 * done) without children, rewound in place. */
-	if (__builtin_expect(a != NULL && a->magic == HK_ARENA_LIVE && (a->flags & HK_ARENA_BUMP) &&
-				     !__atomic_load_n(&a->child, __ATOMIC_RELAXED),
-			     1) &&
-	    hk_bump_rewind(a))
+	/* A region arena's steady state first (about 15 instructions): its
+	 * round stayed in its first chunk and it has no children. `rewind` is
+	 * 0 in every other arena, destroyed ones included (hk_bump_drop), so
+	 * those still reach hk_arena_check. */
+	uintptr_t rewind = a ? a->bump.rewind : 0;
+	if (__builtin_expect(rewind && !__atomic_load_n(&a->child, __ATOMIC_RELAXED), 1)) {
+		hk_bump_rewind(&a->bump, rewind);
 		return;
+	}
 	a = hk_arena_check(a, "hk_arena_reset");
 	if (a == &hk_arena0)
 		return; /* the process heap is never reset */
@@ -416,16 +418,24 @@ static __attribute__((noinline)) void *arena_malloc_slow(hk_arena_t *a, size_t s
 }
 
 /*
- * Fast path: as hk_malloc's, with the arena's first bin added to the class
- * (one load and one add) and its cache's counter instead of the heap's.
- * An arena without a cache slot, or destroyed, has bins that are never
- * set up: it falls through to hk_arena_check, which aborts on a dead one.
+ * Fast path: a region arena's pointer bump (its flag is in the line of
+ * `bins`: two instructions for the others), else as hk_malloc's, with the
+ * arena's first bin added to the class (one load and one add) and its
+ * cache's counter instead of the heap's. An arena without a cache slot, or
+ * destroyed, has bins that are never set up: it falls through to
+ * hk_arena_check, which aborts on a dead one.
  */
 HK_API void *hk_arena_malloc(hk_arena_t *a, size_t size)
 {
 	size_t need = size + HK_CANARY;
-	/* A class that is no lane class has a bin never set up (empty). */
-	if (__builtin_expect(a != NULL && HK_NLANE > 0 && need <= 1024 && need >= size, 1)) {
+	if (__builtin_expect(a == NULL, 0))
+		return arena_malloc_slow(a, size);
+	if (a->flags & HK_ARENA_BUMP) {
+		void *p;
+		if (__builtin_expect(hk_bump_malloc(a, size, &p), 1))
+			return p;
+	} else if (__builtin_expect(HK_NLANE > 0 && need <= 1024 && need >= size, 1)) {
+		/* A class that is no lane class has a bin never set up (empty). */
 		size_t cls = hk_class_table[(need + 15) >> 4], bins = a->bins;
 		hk_lane_t *l = hk_lane_self;
 		void **p = l->head[bins + cls];
@@ -438,13 +448,6 @@ HK_API void *hk_arena_malloc(hk_arena_t *a, size_t size)
 				hk_canary_set(p, size, hk_class_size(cls));
 			return p;
 		}
-	}
-	/* A region arena has no cache slot: its bins never hold a block, so
-	 * its bump comes after the cache's miss and costs the others nothing. */
-	if (__builtin_expect(a != NULL && (a->flags & HK_ARENA_BUMP), 0)) {
-		void *p;
-		if (__builtin_expect(hk_bump_malloc(a, size, &p), 1))
-			return p;
 	}
 	return arena_malloc_slow(a, size);
 }

@@ -49,18 +49,25 @@ void hk_bump_init(hk_arena_t *a)
 	b->key = hk_secret ^ ((uintptr_t)a * HK_BUMP_KEY_STEP);
 }
 
-/* Makes `chunk` current; the one before (if any) is retired with its end. */
-static void enter(hk_bump_t *b, uint32_t chunk)
+/* Makes `chunk` current; the one before (if any) is retired with its end.
+ * A reset is a rewind while the first chunk is the only one, with no block
+ * of the normal paths and no purge on reset. */
+static void enter(hk_arena_t *a, uint32_t chunk)
 {
+	hk_bump_t *b = &a->bump;
 	if (b->chunk != HK_NIL) {
 		uintptr_t cur = ld(&b->cur);
-		st(&b->extra, ld(&b->extra) + (cur - ld(&b->base)));
+		atomic_fetch_add_explicit(&b->adjust, (intptr_t)(cur - ld(&b->base)),
+					  memory_order_relaxed);
 		/* Before cur moves on: a free that finds cur outside its chunk
 		 * reads this end (core/arena_bump.c used_end). */
 		set_used_end(b->chunk, cur);
 	}
 	b->chunk = chunk;
 	b->end = end_of(chunk);
+	b->rewind = chunk == b->first && hk_desc_at(chunk)->next == HK_NIL &&
+		    !atomic_load_explicit(&b->mixed, memory_order_relaxed) &&
+		    !(a->flags & HK_ARENA_ZERO_ON_RESET) ? base_of(chunk) : 0;
 	st(&b->base, base_of(chunk));
 	atomic_store_explicit(&b->cur, base_of(chunk), memory_order_release);
 }
@@ -90,7 +97,7 @@ static int next_chunk(hk_arena_t *a, size_t need)
 	uint32_t units_need = (uint32_t)((need + HK_BUMP_HDR + HK_UNIT - 1) >> HK_UNIT_SHIFT);
 	uint32_t next = b->chunk == HK_NIL ? b->first : hk_desc_at(b->chunk)->next;
 	if (next != HK_NIL && hk_desc_at(next)->units >= units_need) {
-		enter(b, next);
+		enter(a, next);
 		return 0;
 	}
 	uint32_t units = b->chunk == HK_NIL ? 1 : 2 * hk_desc_at(b->chunk)->units;
@@ -105,7 +112,7 @@ static int next_chunk(hk_arena_t *a, size_t need)
 		b->first = h;
 	else
 		hk_desc_at(b->chunk)->next = h;
-	enter(b, h);
+	enter(a, h);
 	return 0;
 }
 
@@ -119,10 +126,11 @@ void *hk_bump_alloc(hk_arena_t *a, size_t size, size_t align)
 		uintptr_t h = ld(&b->cur);
 		uintptr_t p = (h + HK_BUMP_HDR + align - 1) & ~(uintptr_t)(align - 1);
 		if (h && p - HK_BUMP_HDR <= b->end && hk_bump_fits(p - HK_BUMP_HDR, b->end, size, step)) {
-			*(uintptr_t *)(p - HK_BUMP_HDR) = hk_bump_hdr(b, p, n);
-			st(&b->extra, ld(&b->extra) - (p - HK_BUMP_HDR - h)); /* padding */
+			*(uintptr_t *)(p - HK_BUMP_HDR) = hk_bump_hdr(b, p, step);
+			atomic_fetch_sub_explicit(&b->adjust, (intptr_t)(p - HK_BUMP_HDR - h),
+						  memory_order_relaxed); /* padding */
 			st(&b->cur, p + n);
-			atomic_store_explicit(&b->allocs, ld(&b->allocs) + 1, memory_order_relaxed);
+			b->allocs++;
 			return (void *)p;
 		}
 		/* Worst case after a chunk's base: padding to `align`, then n. */
@@ -134,6 +142,7 @@ void *hk_bump_alloc(hk_arena_t *a, size_t size, size_t align)
 void hk_bump_mixed(hk_arena_t *a)
 {
 	atomic_store_explicit(&a->bump.mixed, 1, memory_order_relaxed);
+	a->bump.rewind = 0;
 }
 
 /* Where the handed-out part of chunk d ends: the cursor while it is inside
@@ -161,15 +170,15 @@ size_t hk_bump_check(const void *p, const hk_desc_t *d, const char *call)
 		hk_fatal(call, "invalid pointer (never handed out, or from before a reset)", p);
 	/* A header made with another key (an interior pointer's "header" is
 	 * user data; a block from before a reset has the old key) decodes to
-	 * a size past the chunk's used end, or to low bits other than 8 or 9,
+	 * a step past the chunk's used end, or to low bits other than 0 or 1,
 	 * but for a chance of about 2^-4 * (end - q) / 2^64. */
 	uintptr_t n = ((const uintptr_t *)p)[-1] ^ a->bump.key ^ q;
-	uintptr_t size = n & ~FREED;
-	if ((size & 15) != HK_BUMP_HDR || size > end - q)
+	uintptr_t step = n & ~FREED;
+	if ((step & 15) || step - HK_BUMP_HDR > end - q)
 		hk_fatal(call, "invalid pointer (not a block start, or from before a reset)", p);
 	if (n & FREED)
 		hk_fatal(call, "double free or use of freed block", p);
-	return size;
+	return step - HK_BUMP_HDR;
 }
 
 void hk_bump_free(void *p, const hk_desc_t *d, const char *call, size_t size_hint)
@@ -180,7 +189,7 @@ void hk_bump_free(void *p, const hk_desc_t *d, const char *call, size_t size_hin
 	((uintptr_t *)p)[-1] ^= FREED;
 	hk_arena_t *a = hk_arena_at(d->arena);
 	atomic_fetch_add_explicit(&a->ctr.frees, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&a->bump.freed, n, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&a->bump.adjust, (intptr_t)n, memory_order_relaxed);
 }
 
 int hk_bump_resize(hk_arena_t *a, void *p, size_t usable, size_t size)
@@ -189,7 +198,7 @@ int hk_bump_resize(hk_arena_t *a, void *p, size_t usable, size_t size)
 	uintptr_t q = (uintptr_t)p, step = hk_bump_step(size);
 	if (q + usable != ld(&b->cur) || !hk_bump_fits(q - HK_BUMP_HDR, b->end, size, step))
 		return 0;
-	((uintptr_t *)p)[-1] = hk_bump_hdr(b, q, step - HK_BUMP_HDR);
+	((uintptr_t *)p)[-1] = hk_bump_hdr(b, q, step);
 	st(&b->cur, q - HK_BUMP_HDR + step);
 	return 1;
 }
@@ -229,7 +238,7 @@ int hk_bump_reset(hk_arena_t *a)
 		set_used_end(c, base_of(c));
 	hk_bump_new_round(b);
 	b->chunk = HK_NIL;
-	enter(b, b->first);
+	enter(a, b->first);
 	return 1;
 }
 
@@ -243,6 +252,7 @@ void hk_bump_drop(hk_arena_t *a)
 	hk_bump_new_round(b);
 	b->chunk = b->first = HK_NIL;
 	b->end = 0;
+	b->rewind = 0;
 	st(&b->cur, 0);
 	st(&b->base, 0);
 	atomic_store_explicit(&b->mixed, 0, memory_order_relaxed);
@@ -251,13 +261,13 @@ void hk_bump_drop(hk_arena_t *a)
 size_t hk_bump_live(hk_arena_t *a, uint64_t *allocs)
 {
 	hk_bump_t *b = &a->bump;
-	uint64_t n = ld(&b->allocs), blocks = n - ld(&b->round_allocs);
+	uint64_t n = b->allocs, blocks = n - ld(&b->round_allocs);
 	uintptr_t cur = ld(&b->cur);
 	*allocs = n;
 	if (!cur)
 		return 0;
-	intptr_t live = (intptr_t)(ld(&b->extra) + (cur - ld(&b->base)) - HK_BUMP_HDR * blocks -
-				   ld(&b->freed));
+	intptr_t live = atomic_load_explicit(&b->adjust, memory_order_relaxed) +
+			(intptr_t)(cur - ld(&b->base) - HK_BUMP_HDR * blocks);
 	/* Read while the owner moves on, the parts may disagree a moment. */
 	return live > 0 ? (size_t)live : 0;
 }

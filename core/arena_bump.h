@@ -15,10 +15,11 @@
 #define HK_BUMP_MAX ((size_t)256 << 10)     /* larger requests take the normal paths */
 #define HK_BUMP_ALIGN_MAX ((size_t)1 << HK_UNIT_SHIFT) /* larger alignments too */
 
-/* The header of a block at p of n usable bytes; bit 0 marks it freed. */
-static inline uintptr_t hk_bump_hdr(const hk_bump_t *b, uintptr_t p, uintptr_t n)
+/* The header of a block at p taking `step` bytes with its header (usable:
+ * step - 8); bit 0 marks it freed. */
+static inline uintptr_t hk_bump_hdr(const hk_bump_t *b, uintptr_t p, uintptr_t step)
 {
-	return n ^ b->key ^ p;
+	return step ^ b->key ^ p;
 }
 
 /* Bytes a block of `size` takes with its header: a multiple of 16, so the
@@ -37,9 +38,10 @@ static inline int hk_bump_fits(uintptr_t h, uintptr_t end, size_t size, uintptr_
 }
 
 /*
- * Fast path (hk_arena_malloc, the arena's allocating thread): "fits in the
- * current chunk" (every size fails while there is no chunk: cur = end = 0),
- * then the header, the cursor and one counter. 0: take hk_alloc_in.
+ * Fast path (hk_arena_malloc, the arena's allocating thread, tested before
+ * the cache): "fits in the current chunk" (every size fails while there is
+ * no chunk: cur = end = 0), then the header, the cursor and the count; about
+ * 20 instructions with the call. 0: take hk_alloc_in.
  */
 static inline int hk_bump_malloc(hk_arena_t *a, size_t size, void **out)
 {
@@ -48,11 +50,9 @@ static inline int hk_bump_malloc(hk_arena_t *a, size_t size, void **out)
 	uintptr_t step = hk_bump_step(size);
 	if (__builtin_expect(hk_bump_fits(h, b->end, size, step), 1)) {
 		uintptr_t p = h + HK_BUMP_HDR;
-		*(uintptr_t *)h = hk_bump_hdr(b, p, step - HK_BUMP_HDR);
+		*(uintptr_t *)h = hk_bump_hdr(b, p, step);
 		atomic_store_explicit(&b->cur, h + step, memory_order_relaxed);
-		atomic_store_explicit(&b->allocs,
-				      atomic_load_explicit(&b->allocs, memory_order_relaxed) + 1,
-				      memory_order_relaxed);
+		b->allocs++;
 		*out = (void *)p;
 		return 1;
 	}
@@ -66,29 +66,19 @@ static inline int hk_bump_malloc(hk_arena_t *a, size_t size, void **out)
 static inline void hk_bump_new_round(hk_bump_t *b)
 {
 	b->key += HK_BUMP_KEY_STEP;
-	atomic_store_explicit(&b->round_allocs,
-			      atomic_load_explicit(&b->allocs, memory_order_relaxed),
-			      memory_order_relaxed);
-	atomic_store_explicit(&b->extra, 0, memory_order_relaxed);
-	atomic_store_explicit(&b->freed, 0, memory_order_relaxed);
+	atomic_store_explicit(&b->round_allocs, b->allocs, memory_order_relaxed);
+	atomic_store_explicit(&b->adjust, 0, memory_order_relaxed);
 }
 
 /*
- * Reset's steady state (hk_arena_reset, before any other check): the round
- * stayed in the first chunk and no other chunk is kept, so rewinding the
- * cursor is the whole reset. 0: take hk_bump_reset.
+ * Reset's steady state (hk_arena_reset, before any other check, when
+ * b->rewind is set): the round stayed in the first and only chunk, so
+ * rewinding the cursor to `rewind` is the whole reset.
  */
-static inline int hk_bump_rewind(hk_arena_t *a)
+static inline void hk_bump_rewind(hk_bump_t *b, uintptr_t rewind)
 {
-	hk_bump_t *b = &a->bump;
-	uint32_t c = b->chunk;
-	if (c != b->first || c == HK_NIL || (a->flags & HK_ARENA_ZERO_ON_RESET) ||
-	    atomic_load_explicit(&b->mixed, memory_order_relaxed) || hk_desc_at(c)->next != HK_NIL)
-		return 0;
 	hk_bump_new_round(b);
-	atomic_store_explicit(&b->cur, atomic_load_explicit(&b->base, memory_order_relaxed),
-			      memory_order_relaxed);
-	return 1;
+	atomic_store_explicit(&b->cur, rewind, memory_order_relaxed);
 }
 
 /* Create (setup): an empty region state. */
@@ -111,7 +101,8 @@ void hk_bump_free(void *p, const hk_desc_t *d, const char *call, size_t size_hin
  * `size`; 1 if done. The arena's allocating thread only. */
 int hk_bump_resize(hk_arena_t *a, void *p, size_t usable, size_t size);
 /* Reset: rewinds to the first chunk, gives back chunks this round did not
- * reach, invalidates every block. Returns 0 instead when the arena also
+ * reach, invalidates every block (what hk_bump_rewind does when b->rewind
+ * is set). Returns 0 instead when the arena also
  * holds blocks of the normal paths or purges on reset: the chunks are then
  * forgotten (hk_bump_drop) and the caller runs the full reset. */
 int hk_bump_reset(hk_arena_t *a);

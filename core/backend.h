@@ -14,9 +14,11 @@
  * `kind` is HK_KIND_SLAB. */
 unsigned hk_slab_refill(hk_arena_t *a, unsigned cls, uint32_t units, unsigned kind,
 			void **chain, unsigned want);
-/* Returns `n` blocks of class `cls` (a NULL-terminated chain) to their slabs.
- * Returns 1 if a span went back to the arena (the purger may be needed). */
-int hk_slab_flush(hk_arena_t *a, unsigned cls, void *chain);
+/* Returns up to *left blocks of class `cls` from the chain at *chain to
+ * their slabs of arena a, stopping early at a block of another arena;
+ * *chain becomes the rest, *left what was not given back. Returns 1 if a
+ * span went back to the arena (the purger may be needed). */
+int hk_slab_flush(hk_arena_t *a, unsigned cls, void **chain, size_t *left);
 /* Releases a class's cached empty slab if it has been idle since `until`. */
 int hk_slab_release_idle(hk_arena_t *a, unsigned cls, uint64_t until);
 /* Arena destroy: forget every slab of the class (class locks held). */

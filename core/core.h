@@ -17,6 +17,14 @@ extern _Atomic int hk_init_state;
 /* The double-free mark and free-list link key; hidden: one RIP-relative
  * operand on the fast paths (core/harden.h). */
 extern __attribute__((visibility("hidden"))) uintptr_t hk_secret;
+/* The secret's top byte, fixed (a freed block's link word shows it anyway:
+ * a pointer's top byte is 0). free()'s fast path compares this one byte of
+ * a block's word 1 with it — byte 15, so a byte load that no earlier store
+ * of the program only partly covers (an 8-byte load after a store of the
+ * last byte of a 16-byte block waited ~12 cycles for the store to retire:
+ * pairs_16) — and leaves a match to the slow path's full compare. 0xfa
+ * appears in no UTF-8 text, pointer, small integer or usual double. */
+#define HK_MARK_TOP 0xfa
 /* Makes sure the allocator is initialised. Returns 0, or -1 when the caller
  * is the initialising thread itself (recursion: use the bootstrap area). */
 int hk_init(void);

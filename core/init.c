@@ -164,6 +164,7 @@ static uintptr_t make_secret(void)
 	if (r)
 		memcpy(&s, r + 8, sizeof s);
 	s ^= (uintptr_t)&s * 0x9e3779b97f4a7c15ull;
+	s = (s & ~((uintptr_t)0xff << 56)) | (uintptr_t)HK_MARK_TOP << 56;
 	return s | 1;
 }
 

@@ -126,29 +126,20 @@ static unsigned refill(hk_arena_t *a, unsigned cls, void **chain, unsigned want)
 	return 0;
 }
 
-/* Gives a chain back to its slabs. The default heap's bins mix blocks of
- * every node's arena: each stretch of one arena goes back under its own
- * lock (on one node the chain goes back whole). Returns 1 if the purger
- * is needed. */
-static int flush_chain(hk_arena_t *a, unsigned cls, void *chain)
+/* Gives up to *n blocks of the chain back to their slabs and returns the
+ * rest (*n: how many were not given back). The default heap's bins mix
+ * blocks of every node's arena: each stretch of one arena goes back under
+ * its own lock (on one node the chain goes back whole). Sets *kick if the
+ * purger is needed. */
+static void *flush_chain(hk_arena_t *a, unsigned cls, void *chain, size_t *n, int *kick)
 {
-	int kick = 0;
 	HK_STAT(flushes, 1);
-	while (chain) {
-		void **last = chain, *rest = NULL;
-		if (a->heap && hk_heap_split()) {
+	while (chain && *n) {
+		if (a->heap)
 			a = hk_arena_at(hk_desc_of(chain)->arena);
-			for (void **n; (n = hk_next_get(last, hk_slow_call)) != NULL; last = n)
-				if (hk_desc_of(n)->arena != a->index) {
-					rest = n;
-					hk_next_set(last, NULL);
-					break;
-				}
-		}
-		kick |= hk_slab_flush(a, cls, chain);
-		chain = rest;
+		*kick |= hk_slab_flush(a, cls, &chain, n);
 	}
-	return kick;
+	return chain;
 }
 
 /* ---- one cache: its bins in one lane ---- */
@@ -193,22 +184,20 @@ static unsigned bin_fill(hk_lane_t *l, hk_arena_t *a, unsigned bins, unsigned cl
 	return got;
 }
 
-/* Cuts the first half of a full bin and gives it back. */
+/* Gives the first half of a full bin back: the flush walks it once,
+ * finding where the half ends as it goes. */
 static int bin_flush_half(hk_lane_t *l, hk_arena_t *a, unsigned bins, unsigned cls)
 {
 	hk_cache_t *c = hk_lane_cache(l, bins);
 	unsigned bin = bins + cls;
 	int64_t held = limit_of(bins, cls) - HK_ROOM(l, bin);
-	int64_t n = held / 2 ? held / 2 : held;
-	void **p = l->head[bin], *chain = l->head[bin];
-	for (int64_t i = 1; i < n; i++)
-		p = hk_next_get(p, hk_slow_call);
-	l->head[bin] = hk_next_get(p, hk_slow_call);
-	HK_ROOM(l, bin) += n;
-	hk_next_set(p, NULL);
+	size_t want = (size_t)(held / 2 ? held / 2 : held), left = want;
+	int kick = 0;
+	l->head[bin] = flush_chain(a, cls, l->head[bin], &left, &kick);
+	HK_ROOM(l, bin) += (int64_t)(want - left);
 	c->flushes++;
-	c->flushed += (uint64_t)n;
-	return flush_chain(a, cls, chain);
+	c->flushed += want - left;
+	return kick;
 }
 
 /* Every bin of the cache back to the slabs; the bins stay set up. */
@@ -221,10 +210,11 @@ static int cache_flush(hk_lane_t *l, hk_arena_t *a, unsigned bins)
 		void *chain = l->head[bin];
 		if (!chain)
 			continue;
+		size_t all = SIZE_MAX;
 		c->flushed += (uint64_t)(limit_of(bins, cls) - HK_ROOM(l, bin));
 		l->head[bin] = NULL;
 		HK_ROOM(l, bin) = limit_of(bins, cls);
-		kick |= flush_chain(a, cls, chain);
+		flush_chain(a, cls, chain, &all, &kick);
 	}
 	return kick;
 }
@@ -373,8 +363,9 @@ void hk_cache_free(void *p, const hk_desc_t *d)
 	int kick = 0;
 	((uintptr_t *)p)[1] = hk_secret ^ (uintptr_t)p;
 	if (!l || bins == HK_BINS_NONE) {
+		size_t one = 1;
 		hk_next_set(p, NULL);
-		kick = flush_chain(a, cls, p);
+		flush_chain(a, cls, p, &one, &kick);
 		if (!a->heap)
 			atomic_fetch_add_explicit(&a->ctr.frees, 1, memory_order_relaxed);
 	} else {

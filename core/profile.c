@@ -55,6 +55,8 @@ static size_t tab_bytes(void)
 
 size_t hk_profile_rate(void)
 {
+	if (!CONFIG_HK_PROFILE)
+		return 0;
 	return atomic_load_explicit(&P.rate, memory_order_relaxed);
 }
 
@@ -471,7 +473,7 @@ __attribute__((destructor)) static void at_exit(void)
 static int start(const char *prefix, size_t rate)
 {
 	void *tab;
-	if (!CONFIG_HK_SAMPLE)
+	if (!CONFIG_HK_PROFILE)
 		return ENOSYS;
 	if (!hk_ready() && hk_init() != 0)
 		return ENOMEM;
@@ -501,7 +503,7 @@ HK_API int hk_profile_start(const char *prefix, size_t rate)
 
 HK_API int hk_profile_dump(const char *path)
 {
-	if (!CONFIG_HK_SAMPLE)
+	if (!CONFIG_HK_PROFILE)
 		return ENOSYS;
 	return path ? dump_to(path, 0, 0) : dump_next(0, 0);
 }
@@ -531,7 +533,7 @@ void hk_profile_init(const char *(*get)(const char *name))
 	const char *prefix = get("HAKMEM_PROFILE"), *r = get("HAKMEM_PROFILE_RATE");
 	const char *sig = get("HAKMEM_PROFILE_SIGNAL");
 	size_t rate = r ? (size_t)strtoull(r, NULL, 10) : 0;
-	if (!prefix || !prefix[0])
+	if (!CONFIG_HK_PROFILE || !prefix || !prefix[0])
 		return;
 	/* init is still running: start()'s hk_init would wait for itself. */
 	atomic_store(&P.rate, 0);

@@ -15,6 +15,7 @@
 hk_region_t hk_region;
 uintptr_t hk_region_base;
 _Atomic size_t hk_region_used;
+_Atomic size_t hk_region_slots;
 hk_desc_t *hk_region_desc;
 
 /* A limit must still bound the heap (DESIGN §8.7): under RLIMIT_AS the
@@ -100,6 +101,8 @@ int hk_region_take_run(size_t chunks, uint32_t *unit)
 			err = ENOMEM;
 		} else if (!(err = commit_desc((used + bytes) >> HK_UNIT_SHIFT))) {
 			*unit = (uint32_t)(used >> HK_UNIT_SHIFT);
+			atomic_store_explicit(&hk_region_slots, (used + bytes) >> 4,
+					      memory_order_relaxed);
 			atomic_store_explicit(&hk_region_used, used + bytes, memory_order_release);
 		}
 	}

@@ -128,10 +128,13 @@ unsigned hk_slab_refill(hk_arena_t *a, unsigned cls, uint32_t units, unsigned ki
 		 * fields stay in locals: a link store may alias them. */
 		unsigned from = got;
 		void *f = d->free;
-		for (; got < want && f; got++) {
-			void *b = f;
-			f = hk_next_get(b, hk_slow_call);
-			chain_append(&head, &prev, b);
+		if (got < want && f) {
+			/* Linked already: taken as a run, no link rewritten. */
+			chain_append(&head, &prev, f);
+			do {
+				prev = f;
+				f = hk_next_get(f, hk_slow_call);
+			} while (++got < want && f);
 		}
 		d->free = f;
 		uintptr_t bump = d->bump;
@@ -177,43 +180,65 @@ static int slab_empty(hk_arena_t *a, hk_class_t *k, uint32_t s, uint64_t now)
 	return 1;
 }
 
-static int flush_locked(hk_arena_t *a, unsigned cls, void *chain)
+/*
+ * Gives back up to *left blocks of the chain at *chain, in chain order,
+ * stopping at a block of another arena (the default heap's bins mix the
+ * nodes' arenas). A run of blocks of one slab costs one descriptor lookup:
+ * the run is linked already, so the slab's free list takes it whole (one
+ * link rewritten), and its `used` and lists change once.
+ */
+static int flush_locked(hk_arena_t *a, unsigned cls, void **chain, size_t *left)
 {
 	hk_class_t *k = &a->cls[cls];
 	uint64_t now = 0;
 	int released = 0;
-	size_t n = 0;
-	while (chain) {
-		n++;
-		void *b = chain;
-		chain = hk_next_get(b, hk_slow_call);
-		uint32_t s = hk_unit_of((void *)hk_desc_at(hk_unit_of(b))->start);
+	size_t n = *left, done = 0;
+	void *b = *chain;
+	while (done < n && b) {
+		const hk_desc_t *u = hk_desc_at(hk_unit_of(b));
+		if (u->arena != a->index)
+			break;
+		uintptr_t start = u->start;
+		uint32_t s = hk_unit_of((void *)start);
 		hk_desc_t *d = hk_desc_at(s);
 		/* A block boundary the bump never reached was never handed out:
-		 * taking it back would later give it to two owners. */
-		if ((uintptr_t)b >= hk_desc_carved(d))
+		 * taking it back would later give it to two owners. One compare
+		 * also says "same slab" for the blocks after it. */
+		uintptr_t lim = hk_desc_carved(d) - start;
+		if ((uintptr_t)b - start >= lim)
 			hk_fatal(hk_slow_call, "invalid pointer (never allocated)", b);
-		hk_next_set(b, d->free);
-		d->free = b;
+		void *first = b, *last;
+		size_t m = 0;
+		do {
+			last = b;
+			m++;
+			b = hk_next_get(b, hk_slow_call);
+		} while (done + m < n && b && (uintptr_t)b - start < lim);
+		done += m;
+		hk_next_set(last, d->free);
+		d->free = first;
 		if (d->flags & HK_DF_FULL)
 			list_remove(&k->full, s, HK_DF_FULL);
 		if (!(d->flags & HK_DF_LISTED))
 			partial_push(k, s);
-		HK_ASSERT(d->used > 0 && hk_desc_cls(d) == cls);
-		if (--d->used == 0) {
+		HK_ASSERT(d->used >= m && hk_desc_cls(d) == cls);
+		d->used = (uint16_t)(d->used - m);
+		if (d->used == 0) {
 			if (!now)
 				now = hk_platform_now_ms();
 			released |= slab_empty(a, k, s, now);
 		}
 	}
-	a->ctr.live -= n * hk_class_size(cls);
+	a->ctr.live -= done * hk_class_size(cls);
+	*chain = b;
+	*left = n - done;
 	return released;
 }
 
-int hk_slab_flush(hk_arena_t *a, unsigned cls, void *chain)
+int hk_slab_flush(hk_arena_t *a, unsigned cls, void **chain, size_t *left)
 {
 	hk_lock(&a->cls[cls].lock);
-	int released = flush_locked(a, cls, chain);
+	int released = flush_locked(a, cls, chain, left);
 	hk_unlock(&a->cls[cls].lock);
 	return released;
 }

@@ -127,7 +127,8 @@
  *
  * A freed small block has word 1 = hk_secret ^ its address; malloc clears
  * word 1 of the block it hands out, so free() sees a double free in one
- * compare. Its word 0, the free-list link, is stored encoded with the
+ * compare (of the mark's fixed top byte, HK_MARK_TOP; a match is confirmed
+ * in full on the slow path). Its word 0, the free-list link, is stored encoded with the
  * secret and every decode checks it (NULL, or aligned inside the region),
  * so a write into a freed block aborts naming it (core/harden.h).
  *
@@ -236,17 +237,23 @@ typedef struct hk_arena_stats_ctr {
  * atomics only so that frees and stats readers of other threads may look.
  */
 typedef struct hk_bump {
+	/* hk_arena_malloc's and hk_arena_reset's inline paths: the first line. */
 	_Atomic uintptr_t cur;   /* header of the next block (8 mod 16); 0: no chunk */
 	uintptr_t end;           /* end of the current chunk; 0: no chunk */
 	uintptr_t key;           /* header key: changes at every reset */
-	_Atomic uint64_t allocs; /* bump blocks handed out since create */
+	uint64_t allocs;         /* bump blocks handed out since create: a plain
+				  * add of the allocating thread (one instruction);
+				  * stats read it as they read the lanes' counters */
+	uintptr_t rewind;        /* the first chunk's base while a reset is a rewind
+				  * (the round is in the first and only chunk, no
+				  * normal-path block, no purge on reset), else 0 */
+	/* Since the last reset; live bytes are derived from them. */
+	_Atomic uint64_t round_allocs; /* `allocs` at the last reset */
+	_Atomic intptr_t adjust; /* bytes used in chunks retired since, less
+				  * padding, less blocks freed (any thread) */
 	_Atomic uintptr_t base;  /* first header of the current chunk */
 	uint32_t chunk, first;   /* head units of the current and first chunk (HK_NIL: none) */
 	_Atomic uint32_t mixed;  /* blocks of the normal paths exist: reset takes the full path */
-	/* Since the last reset; live bytes are derived from them. */
-	_Atomic uint64_t round_allocs; /* `allocs` at the last reset */
-	_Atomic size_t extra;    /* bytes consumed in chunks retired since, less padding */
-	_Atomic size_t freed;    /* bytes of blocks freed (any thread) */
 } hk_bump_t;
 
 struct hk_arena {

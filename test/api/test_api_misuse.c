@@ -325,6 +325,30 @@ Test(misuse_message, foreign_pointer)
 }
 
 /* Valid uses next to the misuse tests: none of these may abort. */
+/* free()'s fast path compares one byte of a block's word 1 (byte 15) with the
+ * double-free mark's fixed top byte and leaves a match to the slow path, which
+ * compares the whole mark: a block filled with any byte value (0xfa among them)
+ * frees, reallocs and reports its size as usual. */
+Test(misuse, mark_byte_lookalikes_do_not_abort)
+{
+	for (unsigned v = 0; v < 256; v++)
+		for (size_t n = 16; n <= 1024; n *= 4) {
+			unsigned char *p = hk_malloc(n);
+			cr_assert_not_null(p);
+			memset(p, (int)v, n);
+			cr_assert_geq(hk_usable_size(p), n);
+			unsigned char *q = hk_realloc(p, n / 2); /* in place (not hardened) */
+			cr_assert_not_null(q);
+			cr_assert_eq(q[n / 2 - 1], v);
+			p = q;
+			q = hk_realloc(p, 2 * n); /* moves: frees p */
+			cr_assert_not_null(q);
+			cr_assert_eq(q[n / 2 - 1], v);
+			memset(q, (int)v, 2 * n);
+			hk_free(q);
+		}
+}
+
 Test(misuse, valid_frees_do_not_abort)
 {
 	for (size_t n = 1; n <= 64 * MiB; n = n * 2 + 1) {

@@ -6,7 +6,7 @@
  * so counted with a low rate), its header carries the rate pprof un-samples
  * by, per-arena live bytes ride along, threads started after hk_profile_start
  * are sampled, and blocks sampled before hk_profile_stop leave the dump when
- * freed. Skips when hakmem was built without CONFIG_HK_SAMPLE (ENOSYS).
+ * freed. Skips when hakmem was built without CONFIG_HK_PROFILE (ENOSYS).
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -23,7 +23,7 @@ static void start(size_t rate)
 {
 	int r = hk_profile_start("/tmp/hk-api-profile", rate);
 	if (r == ENOSYS)
-		cr_skip_test("built without CONFIG_HK_SAMPLE");
+		cr_skip_test("built without CONFIG_HK_PROFILE");
 	cr_assert_eq(r, 0, "hk_profile_start: %s", strerror(r));
 }
 

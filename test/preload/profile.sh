@@ -9,7 +9,7 @@
 set -u
 P=$HK_O/test/preload/progs
 fail() { echo "FAIL: $*"; exit 1; }
-grep -q 'define CONFIG_HK_SAMPLE 1' "$HK_CONFIG_H" || { echo "built without CONFIG_HK_SAMPLE"; exit 77; }
+grep -q 'define CONFIG_HK_PROFILE 1' "$HK_CONFIG_H" || { echo "built without CONFIG_HK_PROFILE"; exit 77; }
 command -v google-pprof >/dev/null || { echo "google-pprof is not installed (google-perftools)"; exit 77; }
 # Debian's interpreter itself (a pyenv shim on PATH would be a shell script).
 PY=/usr/bin/python3
