@@ -186,36 +186,20 @@ Test(misuse, foreign_libc_block, .signal = SIGABRT)
 	hk_free(sink);
 }
 
-Test(misuse, realloc_of_freed_small, .signal = SIGABRT)
-{
-	void *p = hk_malloc(SMALL);
-	sink = p;
-	hk_free(p);
-	expect_abort_msg("realloc", p);
-	sink = hk_realloc(sink, 200);
-}
-
-Test(misuse, realloc_of_freed_large, .signal = SIGABRT)
-{
-	void *p = hk_malloc(LARGE);
-	sink = p;
-	hk_free(p);
-	expect_abort_msg("realloc", p);
-	sink = hk_realloc(sink, LARGE * 2);
-}
-
-static void realloc_of_freed(size_t n)
+static void realloc_of_freed(size_t n, size_t to)
 {
 	void *p = hk_malloc(n);
 	cr_assert_not_null(p);
 	sink = p;
 	hk_free(p);
 	expect_abort_msg("realloc", p);
-	sink = hk_realloc(sink, n + 100);
+	sink = hk_realloc(sink, to);
 }
 
-Test(misuse, realloc_of_freed_medium, .signal = SIGABRT) { realloc_of_freed(MEDIUM); }
-Test(misuse, realloc_of_freed_pool, .signal = SIGABRT) { realloc_of_freed(POOLSZ); }
+Test(misuse, realloc_of_freed_small, .signal = SIGABRT) { realloc_of_freed(SMALL, 200); }
+Test(misuse, realloc_of_freed_medium, .signal = SIGABRT) { realloc_of_freed(MEDIUM, MEDIUM + 100); }
+Test(misuse, realloc_of_freed_pool, .signal = SIGABRT) { realloc_of_freed(POOLSZ, POOLSZ + 100); }
+Test(misuse, realloc_of_freed_large, .signal = SIGABRT) { realloc_of_freed(LARGE, LARGE * 2); }
 
 /* The 64 KiB unit after a POOL block: never handed out (the rest of its run
  * is a free span; without POOL the block is a mapping and the address is

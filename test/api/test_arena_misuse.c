@@ -90,13 +90,17 @@ static void free_twice(void *p)
 	hk_free(p);
 }
 
-Test(arena_misuse_block, double_free)
+/* The misuse on the arena's small block, then on a POOL-sized one. */
+static void small_and_big(void (*misuse)(void *), const char *call)
 {
-	expect_free_abort(free_twice, block);
+	expect_call_abort(misuse, block, call);
 	char *big = hk_arena_malloc(arena, 500000);
-	expect_free_abort(free_twice, big);
+	cr_assert_not_null(big);
+	expect_call_abort(misuse, big, call);
 	hk_free(big);
 }
+
+Test(arena_misuse_block, double_free) { small_and_big(free_twice, "free"); }
 
 static void free_after_destroy(void *p)
 {
@@ -118,13 +122,7 @@ static void free_after_reset(void *p)
 	hk_free(p);
 }
 
-Test(arena_misuse_block, free_after_reset)
-{
-	expect_free_abort(free_after_reset, block);
-	char *big = hk_arena_malloc(arena, 500000);
-	cr_assert_not_null(big);
-	expect_free_abort(free_after_reset, big);
-}
+Test(arena_misuse_block, free_after_reset) { small_and_big(free_after_reset, "free"); }
 
 static void realloc_freed(void *p)
 {
@@ -132,10 +130,4 @@ static void realloc_freed(void *p)
 	fprintf(stderr, "returned %p\n", hk_arena_realloc(arena, p, 1000));
 }
 
-Test(arena_misuse_block, realloc_of_freed)
-{
-	expect_call_abort(realloc_freed, block, "hk_arena_realloc");
-	char *big = hk_arena_malloc(arena, 500000);
-	cr_assert_not_null(big);
-	expect_call_abort(realloc_freed, big, "hk_arena_realloc");
-}
+Test(arena_misuse_block, realloc_of_freed) { small_and_big(realloc_freed, "hk_arena_realloc"); }
