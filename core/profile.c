@@ -1,8 +1,11 @@
 /*
  * core/profile.c — the heap profiler's records and its outputs. Records
- * live in an open-addressing table (linear probing, backward-shift delete)
- * mapped from the OS once and never grown: HK_PROFILE_RECORDS at most, the
- * rest counted as dropped. Dumps copy the records out under the lock into
+ * are dense (a free list reuses them, so only as many pages are touched as
+ * records were ever live at once), found through an open-addressing index
+ * of 32-bit numbers (linear probing, backward-shift delete); both mapped
+ * from the OS once and never grown: MAX_RECORDS at most, the rest counted
+ * as dropped. (Records hashed straight into a 9 MiB table touched a new
+ * page per sample: a page fault each, 2x the CPU of random_mixed.) Dumps copy the records out under the lock into
  * a scratch mapping, then write without it (dladdr takes the loader lock,
  * which a thread allocating inside dlopen holds while it waits for ours).
  * Outputs: the gperftools heap profile (pprof un-samples by the rate in its
@@ -23,21 +26,25 @@
 #include "core/sample.h"
 #include "core/stack.h"
 
-#define HK_PROFILE_RECORDS 32768 /* table slots; at most 3/4 used */
+#define HK_PROFILE_RECORDS 32768 /* index slots */
+#define MAX_RECORDS (HK_PROFILE_RECORDS / 4 * 3)
 #define RATE_DEFAULT ((size_t)512 << 10)
 
 typedef struct record {
-	uintptr_t p;   /* 0: empty */
+	uintptr_t p;   /* 0: free */
 	uint64_t size;
 	uint32_t depth;
-	uint32_t pad;
+	uint32_t next; /* free list */
 	void *stack[HK_STACK_MAX];
 } record_t;
 
 static struct {
 	hk_lock_t lock;
 	_Atomic size_t rate;     /* 0: not profiling */
-	record_t *tab;           /* HK_PROFILE_RECORDS, or NULL before the first start */
+	record_t *tab;           /* MAX_RECORDS, or NULL before the first start */
+	uint32_t *index;         /* HK_PROFILE_RECORDS: record number + 1, 0 empty */
+	uint32_t fresh;          /* records never used: fresh .. MAX_RECORDS-1 */
+	uint32_t free;           /* freed records; HK_NIL: none */
 	size_t count;
 	_Atomic uint64_t dropped;
 	_Atomic size_t any;      /* records exist: frees look them up */
@@ -50,7 +57,20 @@ static struct {
 static size_t tab_bytes(void)
 {
 	size_t page = hk_platform_page_size();
-	return (HK_PROFILE_RECORDS * sizeof(record_t) + page - 1) & ~(page - 1);
+	return (MAX_RECORDS * sizeof(record_t) + HK_PROFILE_RECORDS * sizeof(uint32_t) + page - 1) &
+	       ~(page - 1);
+}
+
+/* Sets up the table in a fresh mapping (lock held, or init). */
+static int tab_map(void)
+{
+	void *tab;
+	if (hk_platform_map(tab_bytes(), 0, 0, &tab))
+		return -1;
+	P.tab = tab;
+	P.index = (uint32_t *)(P.tab + MAX_RECORDS);
+	P.free = HK_NIL;
+	return 0;
 }
 
 size_t hk_profile_rate(void)
@@ -71,11 +91,17 @@ int hk_profile_add(void *p, size_t size, void *const *stack, int depth, int outs
 	int r = -1;
 	(void)outside;
 	hk_lock(&P.lock);
-	if (P.tab && P.count < HK_PROFILE_RECORDS / 4 * 3) {
+	if (P.tab && P.count < MAX_RECORDS) {
+		uint32_t n = P.free;
+		if (n != HK_NIL)
+			P.free = P.tab[n].next;
+		else
+			n = P.fresh++;
 		size_t i = slot_of((uintptr_t)p);
-		while (P.tab[i].p)
+		while (P.index[i])
 			i = (i + 1) & (HK_PROFILE_RECORDS - 1);
-		record_t *e = &P.tab[i];
+		P.index[i] = n + 1;
+		record_t *e = &P.tab[n];
 		e->p = (uintptr_t)p;
 		e->size = size;
 		e->depth = (uint32_t)depth;
@@ -97,23 +123,27 @@ int hk_profile_remove(const void *p)
 		return 0;
 	hk_lock(&P.lock);
 	size_t i = slot_of((uintptr_t)p);
-	while (P.tab[i].p && P.tab[i].p != (uintptr_t)p)
+	while (P.index[i] && P.tab[P.index[i] - 1].p != (uintptr_t)p)
 		i = (i + 1) & (HK_PROFILE_RECORDS - 1);
-	if (P.tab[i].p) {
+	if (P.index[i]) {
+		record_t *e = &P.tab[P.index[i] - 1];
+		e->p = 0;
+		e->next = P.free;
+		P.free = P.index[i] - 1;
 		/* Backward shift: later entries of the probe run move up so no
 		 * lookup stops early at the hole. */
 		size_t j = i;
 		for (;;) {
 			j = (j + 1) & (HK_PROFILE_RECORDS - 1);
-			if (!P.tab[j].p)
+			if (!P.index[j])
 				break;
-			size_t home = slot_of(P.tab[j].p);
+			size_t home = slot_of(P.tab[P.index[j] - 1].p);
 			if (((j - home) & (HK_PROFILE_RECORDS - 1)) >= ((j - i) & (HK_PROFILE_RECORDS - 1))) {
-				P.tab[i] = P.tab[j];
+				P.index[i] = P.index[j];
 				i = j;
 			}
 		}
-		P.tab[i].p = 0;
+		P.index[i] = 0;
 		P.count--;
 		atomic_store_explicit(&P.any, P.count, memory_order_relaxed);
 		found = 1;
@@ -227,7 +257,7 @@ static int snapshot(snap_t *s, int try)
 		return -1;
 	}
 	s->r = mem;
-	for (size_t i = 0; P.tab && i < HK_PROFILE_RECORDS; i++)
+	for (size_t i = 0; P.tab && i < P.fresh; i++)
 		if (P.tab[i].p)
 			s->r[s->n++] = P.tab[i];
 	hk_unlock(&P.lock);
@@ -472,7 +502,6 @@ __attribute__((destructor)) static void at_exit(void)
 
 static int start(const char *prefix, size_t rate)
 {
-	void *tab;
 	if (!CONFIG_HK_PROFILE)
 		return ENOSYS;
 	if (!hk_ready() && hk_init() != 0)
@@ -480,13 +509,10 @@ static int start(const char *prefix, size_t rate)
 	if (prefix && strlen(prefix) >= sizeof P.prefix)
 		return ENAMETOOLONG;
 	hk_lock(&P.lock);
-	if (!P.tab) {
-		/* Mapped, untouched: a page costs memory once a record lands in it. */
-		if (hk_platform_map(tab_bytes(), 0, 0, &tab)) {
-			hk_unlock(&P.lock);
-			return ENOMEM;
-		}
-		P.tab = tab;
+	/* Mapped, untouched: a page costs memory once a record lands in it. */
+	if (!P.tab && tab_map()) {
+		hk_unlock(&P.lock);
+		return ENOMEM;
 	}
 	if (prefix)
 		strcpy(P.prefix, prefix);
@@ -537,10 +563,8 @@ void hk_profile_init(const char *(*get)(const char *name))
 		return;
 	/* init is still running: start()'s hk_init would wait for itself. */
 	atomic_store(&P.rate, 0);
-	void *tab;
-	if (hk_platform_map(tab_bytes(), 0, 0, &tab))
+	if (tab_map())
 		return;
-	P.tab = tab;
 	strncpy(P.prefix, prefix, sizeof P.prefix - 1);
 	if (sig && (P.signo = signal_number(sig)) != 0) {
 		struct sigaction sa;
