@@ -26,10 +26,13 @@ static void st(_Atomic uintptr_t *v, uintptr_t x)
 	atomic_store_explicit(v, x, memory_order_relaxed);
 }
 
-/* The first block header of a chunk: blocks are 16-byte aligned. */
+/* The first block of a chunk (its header in the chunk's second word):
+ * blocks are 16-byte aligned. */
+#define BASE_OFFSET (2 * HK_BUMP_HDR)
+
 static uintptr_t base_of(uint32_t chunk)
 {
-	return (uintptr_t)hk_unit_addr(chunk) + HK_BUMP_HDR;
+	return (uintptr_t)hk_unit_addr(chunk) + BASE_OFFSET;
 }
 
 static uintptr_t end_of(uint32_t chunk)
@@ -87,14 +90,14 @@ static uint32_t take_span(hk_arena_t *a, uint32_t *units, uint32_t need)
 	return h;
 }
 
-/* Moves to a chunk with room for `need` bytes after its base: the next kept
- * one if it is large enough, else a new one linked after the current one,
- * twice its size (64 KiB first): the n-th chunk of a round has the same
- * size in every round, so rounds of one shape take the same chunks. */
+/* Moves to a chunk of at least `need` bytes: the next kept one if it is
+ * large enough, else a new one linked after the current one, twice its size
+ * (64 KiB first): the n-th chunk of a round has the same size in every
+ * round, so rounds of one shape take the same chunks. */
 static int next_chunk(hk_arena_t *a, size_t need)
 {
 	hk_bump_t *b = &a->bump;
-	uint32_t units_need = (uint32_t)((need + HK_BUMP_HDR + HK_UNIT - 1) >> HK_UNIT_SHIFT);
+	uint32_t units_need = (uint32_t)((need + HK_UNIT - 1) >> HK_UNIT_SHIFT);
 	uint32_t next = b->chunk == HK_NIL ? b->first : hk_desc_at(b->chunk)->next;
 	if (next != HK_NIL && hk_desc_at(next)->units >= units_need) {
 		enter(a, next);
@@ -119,22 +122,23 @@ static int next_chunk(hk_arena_t *a, size_t need)
 void *hk_bump_alloc(hk_arena_t *a, size_t size, size_t align)
 {
 	hk_bump_t *b = &a->bump;
-	uintptr_t step = hk_bump_step(size), n = step - HK_BUMP_HDR;
 	if (align < 16)
 		align = 16;
 	for (;;) {
-		uintptr_t h = ld(&b->cur);
-		uintptr_t p = (h + HK_BUMP_HDR + align - 1) & ~(uintptr_t)(align - 1);
-		if (h && p - HK_BUMP_HDR <= b->end && hk_bump_fits(p - HK_BUMP_HDR, b->end, size, step)) {
-			*(uintptr_t *)(p - HK_BUMP_HDR) = hk_bump_hdr(b, p, step);
-			atomic_fetch_sub_explicit(&b->adjust, (intptr_t)(p - HK_BUMP_HDR - h),
+		uintptr_t c = ld(&b->cur);
+		uintptr_t p = (c + align - 1) & ~(uintptr_t)(align - 1);
+		uintptr_t n = hk_bump_end(p, size);
+		if (c && n && n <= b->end) {
+			((uintptr_t *)p)[-1] = n ^ b->key;
+			atomic_fetch_sub_explicit(&b->adjust, (intptr_t)(p - c),
 						  memory_order_relaxed); /* padding */
-			st(&b->cur, p + n);
+			st(&b->cur, n);
 			b->allocs++;
 			return (void *)p;
 		}
-		/* Worst case after a chunk's base: padding to `align`, then n. */
-		if (next_chunk(a, (align - HK_BUMP_HDR) + n))
+		/* Worst case from a chunk's (64 KiB aligned) start: the first
+		 * block at `align` (at least BASE_OFFSET), then its step. */
+		if (next_chunk(a, (align > BASE_OFFSET ? align : BASE_OFFSET) + hk_bump_step(size)))
 			return NULL;
 	}
 }
@@ -145,14 +149,14 @@ void hk_bump_mixed(hk_arena_t *a)
 	a->bump.rewind = 0;
 }
 
-/* Where the handed-out part of chunk d ends: the cursor while it is inside
- * the chunk (up to its very end; being 8 mod 16 it is never at a chunk's
- * start), else the end recorded when the chunk was retired, stored before
- * the cursor left. */
+/* Where the handed-out part of chunk d ends (the next block's address):
+ * the cursor while it is inside the chunk (after its start, up to its very
+ * end: a cursor at the chunk's start belongs to the chunk before), else the
+ * end recorded when the chunk was retired, stored before the cursor left. */
 static uintptr_t used_end(hk_bump_t *b, const hk_desc_t *d)
 {
 	uintptr_t cur = atomic_load_explicit(&b->cur, memory_order_acquire);
-	if (cur - d->start <= d->bsize)
+	if (cur - d->start - 1 < d->bsize)
 		return cur;
 	return __atomic_load_n(&hk_desc_at(hk_unit_of((void *)d->start))->bump, __ATOMIC_ACQUIRE);
 }
@@ -163,22 +167,22 @@ size_t hk_bump_check(const void *p, const hk_desc_t *d, const char *call)
 	uintptr_t q = (uintptr_t)p;
 	if (a->magic != HK_ARENA_LIVE)
 		hk_fatal(call, "block of a destroyed arena", p);
-	if ((q & 15) || q - d->start < 2 * HK_BUMP_HDR)
+	if ((q & 15) || q - d->start < BASE_OFFSET)
 		hk_fatal(call, "invalid pointer (not a block start)", p);
 	uintptr_t end = used_end(&a->bump, d);
-	if (q > end)
+	if (q >= end)
 		hk_fatal(call, "invalid pointer (never handed out, or from before a reset)", p);
 	/* A header made with another key (an interior pointer's "header" is
 	 * user data; a block from before a reset has the old key) decodes to
-	 * a step past the chunk's used end, or to low bits other than 0 or 1,
-	 * but for a chance of about 2^-4 * (end - q) / 2^64. */
-	uintptr_t n = ((const uintptr_t *)p)[-1] ^ a->bump.key ^ q;
-	uintptr_t step = n & ~FREED;
-	if ((step & 15) || step - HK_BUMP_HDR > end - q)
+	 * an end outside [q + 16, the chunk's used end], or to low bits other
+	 * than 0 or 1, but for a chance of about 2^-4 * (end - q) / 2^64. */
+	uintptr_t n = ((const uintptr_t *)p)[-1] ^ a->bump.key;
+	uintptr_t e = n & ~FREED;
+	if ((e & 15) || e - q - 16 > end - q - 16)
 		hk_fatal(call, "invalid pointer (not a block start, or from before a reset)", p);
 	if (n & FREED)
 		hk_fatal(call, "double free or use of freed block", p);
-	return step - HK_BUMP_HDR;
+	return e - q - HK_BUMP_HDR;
 }
 
 void hk_bump_free(void *p, const hk_desc_t *d, const char *call, size_t size_hint)
@@ -195,11 +199,11 @@ void hk_bump_free(void *p, const hk_desc_t *d, const char *call, size_t size_hin
 int hk_bump_resize(hk_arena_t *a, void *p, size_t usable, size_t size)
 {
 	hk_bump_t *b = &a->bump;
-	uintptr_t q = (uintptr_t)p, step = hk_bump_step(size);
-	if (q + usable != ld(&b->cur) || !hk_bump_fits(q - HK_BUMP_HDR, b->end, size, step))
+	uintptr_t q = (uintptr_t)p, n = hk_bump_end(q, size);
+	if (q + usable + HK_BUMP_HDR != ld(&b->cur) || !n || n > b->end)
 		return 0;
-	((uintptr_t *)p)[-1] = hk_bump_hdr(b, q, step);
-	st(&b->cur, q - HK_BUMP_HDR + step);
+	((uintptr_t *)p)[-1] = n ^ b->key;
+	st(&b->cur, n);
 	return 1;
 }
 

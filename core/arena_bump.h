@@ -3,7 +3,8 @@
  * bump hk_arena_malloc takes first, and the slow functions behind it (new
  * chunks, alignment, frees and size checks, reset, stats). The state is
  * struct hk_bump in core/types.h. Invariant: a bump block is 16-byte aligned
- * and preceded by its header word; `cur` only moves forward between resets.
+ * and preceded by its header word (its end ^ the round's key; bit 0: freed);
+ * `cur` only moves forward between resets, except a last block shrinking.
  */
 #ifndef HK_CORE_ARENA_BUMP_H
 #define HK_CORE_ARENA_BUMP_H
@@ -15,43 +16,40 @@
 #define HK_BUMP_MAX ((size_t)256 << 10)     /* larger requests take the normal paths */
 #define HK_BUMP_ALIGN_MAX ((size_t)1 << HK_UNIT_SHIFT) /* larger alignments too */
 
-/* The header of a block at p taking `step` bytes with its header (usable:
- * step - 8); bit 0 marks it freed. */
-static inline uintptr_t hk_bump_hdr(const hk_bump_t *b, uintptr_t p, uintptr_t step)
-{
-	return step ^ b->key ^ p;
-}
-
 /* Bytes a block of `size` takes with its header: a multiple of 16, so the
- * usable size (step - 8) is 8 mod 16 and every header is 8 mod 16. At most
- * `size` only when size + 23 overflowed. */
+ * usable size (step - 8) is 8 mod 16. Wraps for a size near SIZE_MAX. */
 static inline uintptr_t hk_bump_step(size_t size)
 {
 	return (size + HK_BUMP_HDR + 15) & ~(uintptr_t)15;
 }
 
-/* 1 if a block of `size` fits after the header slot h of a chunk ending at
- * end (h <= end): two compares, as the cursor may sit 8 bytes before end. */
-static inline int hk_bump_fits(uintptr_t h, uintptr_t end, size_t size, uintptr_t step)
+/* The end of a block at p (16-aligned) of `size` bytes: the next block's
+ * address, p + hk_bump_step(size), whose header slot ends the block; 0 if
+ * that wraps. The block's header holds it, so a header tells where its
+ * block ends (usable: end - p - 8). */
+static inline uintptr_t hk_bump_end(uintptr_t p, size_t size)
 {
-	return step <= end - h && step > size;
+	uintptr_t n;
+	if (__builtin_add_overflow(p + HK_BUMP_HDR + 15, size, &n))
+		return 0;
+	return n & ~(uintptr_t)15;
 }
 
 /*
  * Fast path (hk_arena_malloc, the arena's allocating thread, tested before
- * the cache): "fits in the current chunk" (every size fails while there is
- * no chunk: cur = end = 0), then the header, the cursor and the count; about
- * 20 instructions with the call. 0: take hk_alloc_in.
+ * the cache): the block at the cursor, if its end is within the chunk (no
+ * size fits while there is no chunk: cur = end = 0; a wrapping one carries
+ * out), then its header (end ^ key), the cursor and the count; 19
+ * instructions with the call and the region test.
  */
 static inline int hk_bump_malloc(hk_arena_t *a, size_t size, void **out)
 {
 	hk_bump_t *b = &a->bump;
-	uintptr_t h = atomic_load_explicit(&b->cur, memory_order_relaxed);
-	uintptr_t step = hk_bump_step(size);
-	if (__builtin_expect(hk_bump_fits(h, b->end, size, step), 1)) {
-		uintptr_t p = h + HK_BUMP_HDR;
-		*(uintptr_t *)h = hk_bump_hdr(b, p, step);
-		atomic_store_explicit(&b->cur, h + step, memory_order_relaxed);
+	uintptr_t p = atomic_load_explicit(&b->cur, memory_order_relaxed), n;
+	if (__builtin_expect(!__builtin_add_overflow(p + HK_BUMP_HDR + 15, size, &n), 1) &&
+	    __builtin_expect((n &= ~(uintptr_t)15) <= b->end, 1)) {
+		((uintptr_t *)p)[-1] = n ^ b->key;
+		atomic_store_explicit(&b->cur, n, memory_order_relaxed);
 		b->allocs++;
 		*out = (void *)p;
 		return 1;

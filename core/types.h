@@ -87,7 +87,7 @@
  *
  * Region arenas (HK_ARENA_BUMP, core/arena_bump.c). Blocks are bumped from
  * the arena's current chunk, a span of kind BUMP, each after a header word
- * (usable size ^ key ^ address); the chunks are linked through their head
+ * (the block's end ^ key); the chunks are linked through their head
  * descriptors. The bump state (struct hk_bump) has no lock: the caller lets
  * one thread at a time allocate, reset or destroy (include/hakmem.h). Frees
  * from any thread only read the state: the cursor (acquire) says where the
@@ -231,15 +231,18 @@ typedef struct hk_arena_stats_ctr {
 
 /*
  * Region mode (HK_ARENA_BUMP, core/arena_bump.c): blocks are cut from the
- * current chunk by a pointer bump, each after an 8-byte header (its usable
- * size, 8 mod 16, ^ key ^ address; bit 0 set once freed). Written by one thread at a time
- * (the caller serialises allocation, reset and destroy: include/hakmem.h);
+ * current chunk by a pointer bump, each after an 8-byte header (where it
+ * ends, i.e. the next block's address, ^ key; bit 0 set once freed).
+ * Written by one thread at a time (the caller serialises allocation, reset
+ * and destroy: include/hakmem.h);
  * atomics only so that frees and stats readers of other threads may look.
  */
 typedef struct hk_bump {
 	/* hk_arena_malloc's and hk_arena_reset's inline paths: the first line. */
-	_Atomic uintptr_t cur;   /* header of the next block (8 mod 16); 0: no chunk */
-	uintptr_t end;           /* end of the current chunk; 0: no chunk */
+	_Atomic uintptr_t cur;   /* the next block (16-aligned; its header is the
+				  * word before); 0: no chunk */
+	uintptr_t end;           /* end of the current chunk (the last block's end
+				  * may reach it); 0: no chunk */
 	uintptr_t key;           /* header key: changes at every reset */
 	uint64_t allocs;         /* bump blocks handed out since create: a plain
 				  * add of the allocating thread (one instruction);
@@ -251,7 +254,7 @@ typedef struct hk_bump {
 	_Atomic uint64_t round_allocs; /* `allocs` at the last reset */
 	_Atomic intptr_t adjust; /* bytes used in chunks retired since, less
 				  * padding, less blocks freed (any thread) */
-	_Atomic uintptr_t base;  /* first header of the current chunk */
+	_Atomic uintptr_t base;  /* first block of the current chunk */
 	uint32_t chunk, first;   /* head units of the current and first chunk (HK_NIL: none) */
 	_Atomic uint32_t mixed;  /* blocks of the normal paths exist: reset takes the full path */
 } hk_bump_t;

@@ -6,7 +6,8 @@
  * so counted with a low rate), its header carries the rate pprof un-samples
  * by, per-arena live bytes ride along, threads started after hk_profile_start
  * are sampled, and blocks sampled before hk_profile_stop leave the dump when
- * freed. Skips when hakmem was built without CONFIG_HK_PROFILE (ENOSYS).
+ * freed; its own memory is bounded (records, table, open slots) and counted
+ * in hk_stats_print. Skips when hakmem was built without CONFIG_HK_PROFILE (ENOSYS).
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -107,4 +108,56 @@ Test(profile, live_blocks_threads_arenas_and_stop)
 	for (int i = 0; i < N; i++)
 		hk_free(blocks[0][i]);
 	hk_arena_destroy(a);
+}
+
+/* The sampler line of hk_stats_print: guarded, open, committed bytes,
+ * records, table bytes, dropped. */
+static void sampler_counts(size_t v[6])
+{
+	char buf[8192];
+	FILE *f = tmpfile();
+	cr_assert_not_null(f);
+	hk_stats_print(fileno(f));
+	rewind(f);
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	char *s = strstr(buf, "sampler: ");
+	cr_assert_not_null(s, "no sampler line: %s", buf);
+	cr_assert_eq(sscanf(s, "sampler: %zu guarded blocks, %zu in open slots (%zu bytes committed), "
+			       "%zu profile records (table %zu bytes mapped, %zu dropped)",
+			    &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]), 6, "sampler line: %.200s", s);
+}
+
+/* Its own memory is bounded and counted: every block sampled (rate 1),
+ * more blocks live than records and open slots: the records stop at the
+ * table's size (the rest counted as dropped), the table does not grow, the
+ * open slots' committed bytes stop at 32 MiB, and every block still works. */
+Test(profile, own_memory_bounded_and_counted)
+{
+	enum { MANY = 26000 };
+	static void *b[MANY];
+	size_t before[6], after[6];
+	start(1);
+	sampler_counts(before);
+	for (int i = 0; i < MANY; i++) {
+		b[i] = hk_malloc(64);
+		cr_assert_not_null(b[i]);
+		memset(b[i], i & 0xff, 64);
+	}
+	sampler_counts(after);
+	hk_profile_stop();
+	cr_assert_eq(after[4], before[4], "table grew: %zu -> %zu bytes", before[4], after[4]);
+	cr_assert_leq(after[3], 24576, "%zu records", after[3]);
+	cr_assert_geq(after[3], 24000, "%zu records: not every block sampled", after[3]);
+	cr_assert_gt(after[5], before[5], "no record dropped");
+	cr_assert_leq(after[1], 8192, "%zu blocks in open slots", after[1]);
+	cr_assert_leq(after[2], ((size_t)32 << 20) + after[0] * 4096, "%zu bytes committed", after[2]);
+	for (int i = 0; i < MANY; i++) {
+		cr_assert_eq(((unsigned char *)b[i])[63], i & 0xff);
+		hk_free(b[i]);
+	}
+	size_t rate;
+	long arena_live;
+	cr_assert_eq(dump(&rate, NULL, &arena_live), 0, "records left after every block was freed");
 }

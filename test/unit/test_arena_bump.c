@@ -2,7 +2,8 @@
  * test/unit/test_arena_bump.c — region arenas' chunks (core/arena_bump.c):
  * every unit of a chunk is a BUMP span of its arena, the chain doubles from
  * one unit, a reset keeps the chunks the round reached and gives the others
- * back to the arena's free spans, and the cursor stays 8 mod 16.
+ * back to the arena's free spans, and the cursor (the next block) stays
+ * 16-aligned.
  */
 #include <criterion/criterion.h>
 #include <stdint.h>
@@ -43,7 +44,7 @@ static void fill_chunks(hk_arena_t *a, unsigned chunks)
 	bytes = (bytes << HK_UNIT_SHIFT) - (HK_UNIT / 2);
 	for (size_t done = 0; done < bytes; done += 1008) {
 		cr_assert_not_null(hk_arena_malloc(a, 1000));
-		cr_assert_eq(atomic_load(&a->bump.cur) % 16, 8);
+		cr_assert_eq(atomic_load(&a->bump.cur) % 16, 0);
 	}
 }
 
@@ -61,7 +62,8 @@ Test(arena_bump_unit, chunks_double_and_reset_keeps_what_was_reached)
 	/* The same round again: the same chunks, nothing taken or given. */
 	hk_arena_reset(a);
 	cr_assert_eq(a->bump.chunk, a->bump.first);
-	cr_assert_eq(atomic_load(&a->bump.cur), (uintptr_t)hk_unit_addr(a->bump.first) + 8);
+	cr_assert_eq(atomic_load(&a->bump.cur), (uintptr_t)hk_unit_addr(a->bump.first) + 16);
+	cr_assert_eq(a->bump.rewind, 0, "four chunks kept: no rewind-only reset");
 	fill_chunks(a, 4);
 	cr_assert_eq(a->inuse, (size_t)15 << HK_UNIT_SHIFT);
 
@@ -82,4 +84,42 @@ Test(arena_bump_unit, chunks_double_and_reset_keeps_what_was_reached)
 	uint32_t first = a->bump.first;
 	hk_arena_destroy(a);
 	cr_assert_neq(hk_desc_at(first)->kind, HK_KIND_BUMP);
+}
+
+/* hk_arena_reset's inline rewind (bump.rewind) is armed only while the
+ * round is in the first and only chunk of a region arena that has no block
+ * of the normal paths and does not purge on reset: every other reset must
+ * take the full path (which gives chunks back, frees the POOL blocks). */
+Test(arena_bump_unit, rewind_only_in_the_steady_state)
+{
+	cr_assert_eq(hk_init(), 0);
+	hk_arena_t *a = bump_arena();
+	cr_assert_eq(a->bump.rewind, 0, "no chunk yet");
+	cr_assert_not_null(hk_arena_malloc(a, 100));
+	uintptr_t base = (uintptr_t)hk_unit_addr(a->bump.first) + 16;
+	cr_assert_eq(a->bump.rewind, base);
+	fill_chunks(a, 2);
+	cr_assert_eq(a->bump.rewind, 0, "in the second chunk");
+	hk_arena_reset(a);
+	cr_assert_eq(a->bump.rewind, 0, "two chunks kept");
+	cr_assert_not_null(hk_arena_malloc(a, 100));
+	hk_arena_reset(a); /* the second chunk goes back */
+	cr_assert_eq(chain(a, (uint32_t[16]){ 0 }, 16), 1);
+	cr_assert_eq(a->bump.rewind, base);
+	cr_assert_not_null(hk_arena_malloc(a, 1 << 20)); /* a POOL block */
+	cr_assert_eq(a->bump.rewind, 0, "a normal-path block");
+	hk_arena_reset(a);
+	cr_assert_eq(a->ctr.live, 0, "the POOL block was freed");
+	cr_assert_not_null(hk_arena_malloc(a, 100));
+	cr_assert_neq(a->bump.rewind, 0);
+	hk_arena_destroy(a);
+	cr_assert_eq(a->bump.rewind, 0, "destroyed: hk_arena_reset reaches its check");
+
+	hk_arena_config_t cfg = { .numa_node = HK_NODE_LOCAL,
+				  .flags = HK_ARENA_BUMP | HK_ARENA_ZERO_ON_RESET };
+	a = hk_arena_create(&cfg);
+	cr_assert_not_null(a);
+	cr_assert_not_null(hk_arena_malloc(a, 100));
+	cr_assert_eq(a->bump.rewind, 0, "purges on reset");
+	hk_arena_destroy(a);
 }
