@@ -26,8 +26,8 @@
 #include "core/sizeclass.h"
 #include "core/stack.h"
 
-static void *malloc_slow(size_t size);
-static void *sample_slow(size_t size);
+static void *malloc_slow(size_t size, const char *call);
+static void *sample_slow(size_t size, const char *call);
 
 /*
  * Fast path budget (x86-64, objdump of libhakmem.so, defconfig): 29
@@ -40,9 +40,11 @@ static void *sample_slow(size_t size);
  * init test: a thread without a lane reads the static empty lane, whose
  * bins are empty, and falls into malloc_slow (so the static lanes'
  * countdown is never written). In the hk_entry section: the sampler's stack
- * capture drops the frames of that section (core/stack.h).
+ * capture drops the frames of that section (core/stack.h). Inlined with the
+ * name of its API call (calloc, realloc, ...), which only the cold aborts
+ * of a corrupted link and the slow paths use: no instruction on this path.
  */
-HK_API HK_ENTRY void *hk_malloc(size_t size)
+static inline __attribute__((always_inline)) void *heap_malloc(size_t size, const char *call)
 {
 	size_t cls;
 	size_t need = size + HK_CANARY; /* the hardened canary's room */
@@ -51,15 +53,15 @@ HK_API HK_ENTRY void *hk_malloc(size_t size)
 	else if (need <= HK_SMALL_MAX && need >= size)
 		cls = hk_class_table2[(need + 255) >> 8];
 	else
-		return malloc_slow(size);
+		return malloc_slow(size, call);
 	{
 		hk_lane_t *l = hk_lane_self;
 		void **p = l->head[cls];
 		if (likely(p != NULL)) {
 			if (CONFIG_HK_SAMPLE &&
 			    unlikely((hk_lane_cache(l, 0)->sample_left -= (int64_t)size) < 0))
-				return sample_slow(size);
-			l->head[cls] = hk_next_get(p);
+				return sample_slow(size, call);
+			l->head[cls] = hk_next_get(p, call);
 			HK_ROOM(l, cls)++;
 			p[1] = NULL;
 			if (CONFIG_HK_STATS)
@@ -69,10 +71,21 @@ HK_API HK_ENTRY void *hk_malloc(size_t size)
 			return p;
 		}
 	}
-	return malloc_slow(size);
+	return malloc_slow(size, call);
 }
 
-static void free_slow(void *p);
+HK_API HK_ENTRY void *hk_malloc(size_t size)
+{
+	return heap_malloc(size, "malloc");
+}
+
+/* For a caller in another file (hk_arena_malloc of the default heap). */
+void *hk_malloc_as(size_t size, const char *call)
+{
+	return heap_malloc(size, call);
+}
+
+static void free_slow(void *p, const char *call);
 
 /*
  * Fast path budget: 31 instructions with the return — one compare for "in
@@ -87,9 +100,10 @@ static void free_slow(void *p);
  * next, word 1 = mark). The descriptor's bin is its arena's bin of its
  * class, so every arena's blocks take this path. Anything unusual (not a
  * slab block, a full or unset bin, a marked block) goes to free_slow,
- * which decides and reports.
+ * which decides and reports. Inlined with its API call's name (realloc)
+ * for the slow path, as heap_malloc.
  */
-HK_API HK_ENTRY void hk_free(void *p)
+static inline __attribute__((always_inline)) void heap_free(void *p, const char *call)
 {
 	uintptr_t off = (uintptr_t)p - hk_region_base;
 	if (likely(off < atomic_load_explicit(&hk_region_used, memory_order_relaxed))) {
@@ -115,7 +129,12 @@ HK_API HK_ENTRY void hk_free(void *p)
 		}
 	}
 slow:
-	free_slow(p);
+	free_slow(p, call);
+}
+
+HK_API HK_ENTRY void hk_free(void *p)
+{
+	heap_free(p, "free");
 }
 
 static size_t align_up(size_t n, size_t a)
@@ -220,9 +239,10 @@ static void *alloc_band(hk_arena_t *a, size_t size, size_t align, int zero, int 
 /* A malloc the sampler picked: a guarded block, a recorded one (its free
  * must leave the fast path: a direct mapping for lane sizes, POOL and
  * large blocks as they are), or an ordinary one. */
-static HK_ENTRY __attribute__((noinline)) void *sample_slow(size_t size)
+static HK_ENTRY __attribute__((noinline)) void *sample_slow(size_t size, const char *call)
 {
 	void *p;
+	hk_slow_call = call;
 	int how = hk_sample_take(hk_lane_self, size, &p);
 	if (how == HK_SAMPLE_DONE)
 		return p;
@@ -240,9 +260,10 @@ static HK_ENTRY __attribute__((noinline)) void *sample_slow(size_t size)
 	return hk_alloc_in(&hk_arena0, size, 0, 0);
 }
 
-static HK_ENTRY __attribute__((noinline)) void *malloc_slow(size_t size)
+static HK_ENTRY __attribute__((noinline)) void *malloc_slow(size_t size, const char *call)
 {
 	HK_STAT(malloc_slow, 1);
+	hk_slow_call = call;
 	if (CONFIG_HK_SAMPLE) {
 		/* Only a live lane counts down: the static lanes are shared. A
 		 * build without lane classes (nomid) makes one here for it.
@@ -250,7 +271,7 @@ static HK_ENTRY __attribute__((noinline)) void *malloc_slow(size_t size)
 		hk_lane_t *l = hk_lane_get();
 		int64_t n = size < ((size_t)1 << 62) ? (int64_t)size : (int64_t)1 << 62;
 		if (l && (hk_lane_cache(l, 0)->sample_left -= n) < 0)
-			return sample_slow(size);
+			return sample_slow(size, call);
 	}
 	return hk_alloc_in(&hk_arena0, size, 0, 0);
 }
@@ -331,6 +352,7 @@ static inline void free_slab_block(void *p, const hk_desc_t *d, const char *call
 /* A free whose caller looked the descriptor up (NULL: not in the region). */
 static void free_at(void *p, hk_desc_t *d, const char *call, size_t size_hint)
 {
+	hk_slow_call = call;
 	if (d && d->kind == HK_KIND_SLAB)
 		free_slab_block(p, d, call, size_hint);
 	else if (d && d->kind == HK_KIND_BUMP)
@@ -383,19 +405,19 @@ HK_ENTRY static __attribute__((noinline)) void free_other(void *p, hk_desc_t *d,
 /* Whatever free()'s fast path did not take. A region arena's block keeps
  * errno itself; a user arena's slab block counts with its arena, not as a
  * slow free of the default heap (whose bins are slot 0's). */
-static __attribute__((noinline)) void free_slow(void *p)
+static __attribute__((noinline)) void free_slow(void *p, const char *call)
 {
 	if (!p)
 		return; /* lua frees NULL as often as one block in six: no errno dance */
 	hk_desc_t *d = hk_desc_of(p);
 	if (d && d->kind == HK_KIND_BUMP) {
-		hk_bump_free(p, d, "free", 0);
+		hk_bump_free(p, d, call, 0);
 		return;
 	}
 	int saved = errno;
 	if (!d || d->kind != HK_KIND_SLAB || d->bin < HK_ROW_WORDS)
 		HK_STAT(free_slow, 1);
-	free_at(p, d, "free", 0);
+	free_at(p, d, call, 0);
 	errno = saved;
 }
 
@@ -455,11 +477,12 @@ HK_API HK_ENTRY void *hk_calloc(size_t count, size_t size)
 		return NULL;
 	}
 	if (total <= HK_SMALL_MAX) {
-		void *p = hk_malloc(total);
+		void *p = heap_malloc(total, "calloc");
 		if (p)
 			memset(p, 0, total);
 		return p;
 	}
+	hk_slow_call = "calloc";
 	return hk_alloc_in(&hk_arena0, total, 0, 1);
 }
 
@@ -514,13 +537,15 @@ void *hk_realloc_in(hk_arena_t *a, void *p, size_t size, const char *call)
 	/* The default heap moves through the malloc and free fast paths: p was
 	 * checked above, and the bins are where a small block would come from
 	 * and go to anyway (sqlite3's reallocs: 415 -> ~200 instructions). */
-	if (!q)
-		q = a->heap ? hk_malloc(size) : hk_alloc_in(a, size, 0, 0);
+	if (!q) {
+		hk_slow_call = call;
+		q = a->heap ? heap_malloc(size, call) : hk_alloc_in(a, size, 0, 0);
+	}
 	if (!q)
 		return NULL;
 	memcpy(q, p, size < usable ? size : usable);
 	if (from->heap)
-		hk_free(p);
+		heap_free(p, call);
 	else
 		hk_free_checked(p, call, 0);
 	return q;
@@ -529,7 +554,7 @@ void *hk_realloc_in(hk_arena_t *a, void *p, size_t size, const char *call)
 HK_API void *hk_realloc(void *p, size_t size)
 {
 	if (!p)
-		return hk_malloc(size);
+		return heap_malloc(size, "realloc");
 	if (!size) {
 		hk_free_checked(p, "realloc", 0);
 		return NULL;
@@ -542,10 +567,10 @@ HK_API void *hk_realloc(void *p, size_t size)
 		if (size <= usable)
 			return p;
 		if (size <= HK_SMALL_MAX || size < CONFIG_HK_REALLOC_MAP_MIN) {
-			void *q = hk_malloc(size);
+			void *q = heap_malloc(size, "realloc");
 			if (q) {
 				memcpy(q, p, usable);
-				hk_free(p);
+				heap_free(p, "realloc");
 			}
 			return q;
 		}
@@ -568,14 +593,15 @@ static int pow2(size_t a)
 	return a && !(a & (a - 1));
 }
 
-static void *aligned(size_t align, size_t size)
+static void *aligned(size_t align, size_t size, const char *call)
 {
 	if (!pow2(align)) {
 		errno = EINVAL;
 		return NULL;
 	}
 	if (align <= 16)
-		return hk_malloc(size);
+		return heap_malloc(size, call);
+	hk_slow_call = call;
 	return hk_alloc_in(&hk_arena0, size, align, 0);
 }
 
@@ -584,7 +610,7 @@ HK_API int hk_posix_memalign(void **out, size_t align, size_t size)
 	if (!pow2(align) || align % sizeof(void *))
 		return EINVAL;
 	int saved = errno;
-	void *p = aligned(align, size);
+	void *p = aligned(align, size, "posix_memalign");
 	errno = saved;
 	if (!p)
 		return ENOMEM;
@@ -594,17 +620,17 @@ HK_API int hk_posix_memalign(void **out, size_t align, size_t size)
 
 HK_API void *hk_aligned_alloc(size_t align, size_t size)
 {
-	return aligned(align, size);
+	return aligned(align, size, "aligned_alloc");
 }
 
 HK_API void *hk_memalign(size_t align, size_t size)
 {
-	return aligned(align, size);
+	return aligned(align, size, "memalign");
 }
 
 HK_API void *hk_valloc(size_t size)
 {
-	return aligned(4096, size);
+	return aligned(4096, size, "valloc");
 }
 
 HK_API void *hk_pvalloc(size_t size)
@@ -613,5 +639,5 @@ HK_API void *hk_pvalloc(size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	return aligned(4096, size ? align_up(size, 4096) : 4096);
+	return aligned(4096, size ? align_up(size, 4096) : 4096, "pvalloc");
 }

@@ -10,6 +10,8 @@
 #include "core/types.h"
 
 void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero);
+/* hk_malloc naming another API call in its aborts (core/alloc.c). */
+void *hk_malloc_as(size_t size, const char *call);
 void hk_free_checked(void *p, const char *call, size_t size_hint);
 size_t hk_usable_checked(const void *p, const char *call, unsigned *arena);
 void *hk_realloc_in(hk_arena_t *a, void *p, size_t size, const char *call);

@@ -39,7 +39,8 @@ static __attribute__((noinline)) void *arena_malloc_slow(hk_arena_t *a, size_t s
 {
 	a = hk_arena_check(a, "hk_arena_malloc");
 	if (a == &hk_arena0)
-		return hk_malloc(size);
+		return hk_malloc_as(size, "hk_arena_malloc");
+	hk_slow_call = "hk_arena_malloc";
 	size_t need = size + HK_CANARY;
 	if (need <= 1024 && need >= size && need <= hk_small_max() && !(a->flags & HK_ARENA_BUMP)) {
 		/* An empty bin (every request's first block after a reset):
@@ -77,7 +78,7 @@ HK_API void *hk_arena_malloc(hk_arena_t *a, size_t size)
 		hk_lane_t *l = hk_lane_self;
 		void **p = l->head[bins + cls];
 		if (__builtin_expect(p != NULL, 1)) {
-			l->head[bins + cls] = hk_next_get(p);
+			l->head[bins + cls] = hk_next_get(p, "hk_arena_malloc");
 			HK_ROOM(l, bins + cls)++;
 			p[1] = NULL;
 			hk_lane_cache(l, bins)->allocs++;
@@ -98,6 +99,7 @@ HK_API void *hk_arena_calloc(hk_arena_t *a, size_t count, size_t size)
 		atomic_fetch_add_explicit(&a->ctr.failed, 1, memory_order_relaxed);
 		return NULL;
 	}
+	hk_slow_call = "hk_arena_calloc";
 	return hk_alloc_in(a, total, 0, 1);
 }
 
@@ -120,5 +122,6 @@ HK_API void *hk_arena_aligned_alloc(hk_arena_t *a, size_t align, size_t size)
 		errno = EINVAL;
 		return NULL;
 	}
+	hk_slow_call = "hk_arena_aligned_alloc";
 	return hk_alloc_in(a, size, align, 0);
 }

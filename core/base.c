@@ -17,6 +17,7 @@
 uintptr_t hk_secret;
 _Atomic int hk_init_state;
 hk_gstats_t hk_gstats;
+__thread const char *hk_slow_call __attribute__((tls_model("initial-exec"))) = "malloc";
 
 /* ---- bootstrap area ---- */
 

@@ -41,6 +41,12 @@ extern HK_HIDDEN uintptr_t hk_secret;
 /* Writes "hakmem: <call>(): <what> <ptr>" and aborts. */
 __attribute__((noreturn, cold)) void hk_fatal(const char *call, const char *what, const void *p);
 
+/* The API call a slow path serves, named by the aborts of checks made below
+ * it that are not told the call (a corrupted link found while a lane or a
+ * slab walks a free list). Thread-local; written on slow paths only: the
+ * fast paths pass their own name as a constant (core/harden.h). */
+extern __thread const char *hk_slow_call __attribute__((tls_model("initial-exec")));
+
 /* A debug assertion on the allocator's own state (DESIGN §8.10's first
  * kind): compiled in with CONFIG_HK_ASSERT_CHEAP or _FULL, O(1), slow paths
  * only. The always-on checks of user pointers call hk_fatal themselves.

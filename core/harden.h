@@ -33,7 +33,9 @@ static inline void hk_next_set(void *slot, void *next)
 	*(uintptr_t *)slot = (uintptr_t)next ^ hk_link_key(slot);
 }
 
-static inline void *hk_next_get(const void *slot)
+/* call: the API call to name if the link is corrupted (a constant on the
+ * fast paths, hk_slow_call below them): the abort is on a cold branch. */
+static inline void *hk_next_get(const void *slot, const char *call)
 {
 	uintptr_t v = *(const uintptr_t *)slot ^ hk_link_key(slot);
 	/* Opaque to GCC, which would otherwise keep both xor operands alive to
@@ -49,7 +51,7 @@ static inline void *hk_next_get(const void *slot)
 	return (void *)v;
 check_null:
 	if (v)
-		hk_fatal("malloc", "corrupted free list at", slot);
+		hk_fatal(call, "corrupted free list at", slot);
 	return NULL;
 }
 

@@ -351,7 +351,7 @@ void *hk_cache_alloc(hk_arena_t *a, unsigned cls)
 	}
 	if (l->head[bin]) {
 		p = l->head[bin];
-		l->head[bin] = hk_next_get(p);
+		l->head[bin] = hk_next_get(p, hk_slow_call);
 		HK_ROOM(l, bin)++;
 		p[1] = NULL;
 		c->allocs++;
@@ -464,6 +464,22 @@ void hk_lane_flush_self(void)
 		hk_purge_kick();
 }
 
+/*
+ * Asks every other live lane to flush, on its owner's next slow path. No
+ * more than that: a thread blocked forever keeps its cached blocks, at most
+ * its bin limits (CONFIG_HK_LANE_CLASS_BYTES of each class, two blocks of
+ * the classes above it: ~5.6 MiB of the default heap with every class
+ * touched; a quarter of that per user arena). Taking them from here races
+ * with the owner's fast paths, which pop and push with plain loads and
+ * stores: an exchange of a bin's head between the owner's load of it and
+ * its store of the next link gives the popped block to both (two live
+ * owners), and a push in that window drops the stolen chain's rest. Safe
+ * stealing needs a locked read-modify-write on every pop and push (~20
+ * cycles on a path of ~30 instructions), or stopping the owner at a known
+ * point: a signal may land inside a pop, and a restartable sequence (rseq)
+ * adds its set-up to every call. Neither is free on the fast path, so the
+ * flag waits for the owner (issue 12 bug 5; doc/hakmem.3, hk_trim).
+ */
 void hk_lanes_trim(void)
 {
 	hk_lane_t *self = hk_lane_self;
@@ -528,6 +544,7 @@ static void lane_exit(void *arg)
 	hk_lane_t *l = arg;
 	/* Late frees (other TSD destructors, TLS teardown) use the dead lane. */
 	hk_lane_self = &lane_dead;
+	hk_slow_call = "thread exit";
 	int kick = lane_release(l);
 	hk_lock(&LN.lock);
 	retire(l);
@@ -576,6 +593,7 @@ void hk_lanes_after_fork_child(void)
 {
 	hk_lane_t *self = hk_lane_self, *next;
 	int kick = 0;
+	hk_slow_call = "fork";
 	for (hk_lane_t *l = LN.live; l; l = next) {
 		next = l->next;
 		if (l == self)

@@ -134,7 +134,7 @@ unsigned hk_slab_refill(hk_arena_t *a, unsigned cls, uint32_t units, unsigned ki
 			chain_append(&head, &prev, f);
 			do {
 				prev = f;
-				f = hk_next_get(f);
+				f = hk_next_get(f, hk_slow_call);
 			} while (++got < want && f);
 		}
 		d->free = f;
@@ -207,13 +207,13 @@ static int flush_locked(hk_arena_t *a, unsigned cls, void **chain, size_t *left)
 		 * also says "same slab" for the blocks after it. */
 		uintptr_t lim = hk_desc_carved(d) - start;
 		if ((uintptr_t)b - start >= lim)
-			hk_fatal("free", "invalid pointer (never allocated)", b);
+			hk_fatal(hk_slow_call, "invalid pointer (never allocated)", b);
 		void *first = b, *last;
 		size_t m = 0;
 		do {
 			last = b;
 			m++;
-			b = hk_next_get(b);
+			b = hk_next_get(b, hk_slow_call);
 		} while (done + m < n && b && (uintptr_t)b - start < lim);
 		done += m;
 		hk_next_set(last, d->free);

@@ -84,19 +84,32 @@ static void put_span(hk_arena_t *a, uint32_t h, uint32_t n, unsigned dirty, uint
 	list_push(a, h);
 }
 
-static int mergeable(hk_arena_t *a, uint32_t u)
+/*
+ * A span merges only with units of its own run: the arena lock covers
+ * them, while the unit after a run's end may be another arena's (or the
+ * region's), written under other locks (TSan saw mergeable() race with
+ * free_units and hk_span_mark of a neighbour arena, and with
+ * hk_region_give_run). So neither side reads past the run: the left edge
+ * is the run head (run_units), the right edge the run's last unit
+ * (run_next == HK_RUN_END, set by grow()).
+ */
+static int run_first(uint32_t u)
 {
-	hk_desc_t *d = hk_desc_at(u);
-	return d->kind == HK_KIND_FREE && d->arena == a->index && !d->run_units;
+	return hk_desc_at(u)->run_units != 0;
+}
+
+static int run_last(uint32_t u)
+{
+	return !run_first(u) && hk_desc_at(u)->run_next == HK_RUN_END;
 }
 
 /* Inserts [h, h+n) (inner units marked FREE), merged with free neighbours. */
 static void insert_merged(hk_arena_t *a, uint32_t h, uint32_t n, unsigned dirty, uint64_t stamp)
 {
-	size_t used_units = atomic_load_explicit(&hk_region_used, memory_order_relaxed) >> HK_UNIT_SHIFT;
-	if (!hk_desc_at(h)->run_units && h > 0) {
+	if (!run_first(h)) {
 		hk_desc_t *t = hk_desc_at(h - 1);
-		if (t->kind == HK_KIND_FREE && t->arena == a->index) {
+		HK_ASSERT(t->arena == a->index);
+		if (t->kind == HK_KIND_FREE) {
 			uint32_t lh = h - t->units;
 			hk_desc_t *l = hk_desc_at(lh);
 			list_remove(a, lh);
@@ -108,8 +121,9 @@ static void insert_merged(hk_arena_t *a, uint32_t h, uint32_t n, unsigned dirty,
 			h = lh;
 		}
 	}
-	if (h + n < used_units && mergeable(a, h + n)) {
+	if (!run_last(h + n - 1) && hk_desc_at(h + n)->kind == HK_KIND_FREE) {
 		hk_desc_t *r = hk_desc_at(h + n);
+		HK_ASSERT(r->arena == a->index);
 		list_remove(a, h + n);
 		if (r->flags & HK_DF_DIRTY) {
 			stamp = dirty && stamp > r->stamp ? stamp : r->stamp;
@@ -282,6 +296,7 @@ static int grow(hk_arena_t *a, uint32_t units, uint32_t align_units)
 	}
 	d->run_units = n;
 	d->run_next = a->runs;
+	hk_desc_at(h + n - 1)->run_next = HK_RUN_END; /* n >= 31: never the head */
 	a->runs = h;
 	a->ctr.reserved += (size_t)n << HK_UNIT_SHIFT;
 	a->ctr.committed += (size_t)n << HK_UNIT_SHIFT;

@@ -163,6 +163,7 @@ HK_API int hk_trim(size_t pad)
 	(void)pad;
 	if (!hk_ready())
 		return 0;
+	hk_slow_call = "malloc_trim";
 	hk_lane_flush_self();
 	hk_lanes_trim();
 	int r = hk_purge_run(1, &next);

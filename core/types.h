@@ -34,8 +34,9 @@
  * lists while the purger returns its pages, or held whole by core/span.c as
  * hk_arena0's last freed POOL span, inner units still POOL;
  * nobody else touches it). Free spans
- * coalesce with free neighbours of the same arena through head/tail
- * descriptors. A free span is `dirty` (pages maybe resident) with the time
+ * coalesce with free neighbours of the same run through head/tail
+ * descriptors, never reading a unit past their run (the next run may be
+ * another arena's: its descriptors are under that arena's lock). A free span is `dirty` (pages maybe resident) with the time
  * it became free; the purger thread purges dirty spans older than
  * CONFIG_HK_PURGE_DELAY_MS (8 delays while the arena is busy taking and
  * freeing spans) and reinserts them clean (the held span goes back to the
@@ -188,7 +189,8 @@ typedef struct hk_desc {
 			  * of bsize iff off * divm (mod 2^64) < divm, for
 			  * off < 2^32 */
 	uint32_t run_units;  /* run head: units in the run (0: not a run head) */
-	uint32_t run_next;   /* run head: next run of the same arena */
+	uint32_t run_next;   /* run head: next run of the same arena; the run's
+			      * last unit (guard excluded): HK_RUN_END; else 0 */
 	/* cold: head unit only */
 	union {
 		void *free;      /* slab: blocks returned, linked through word 0 */
@@ -202,6 +204,7 @@ typedef struct hk_desc {
 } hk_desc_t;
 
 #define HK_NIL UINT32_MAX
+#define HK_RUN_END (UINT32_MAX - 1) /* run_next of a run's last unit: merges stop */
 
 _Static_assert(sizeof(hk_desc_t) == 64, "descriptor is one cache line");
 

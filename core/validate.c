@@ -89,7 +89,7 @@ static void check_slab(hk_arena_t *a, uint32_t h, uint32_t n, struct tally *t)
 	      "slab bump out of the slab or off a block", start);
 	check_carved(h, n);
 	size_t carved = (d->bump - start) / bs, nfree = 0;
-	for (void *b = d->free; b; b = hk_next_get(b)) {
+	for (void *b = d->free; b; b = hk_next_get(b, "validate")) {
 		CHECK(++nfree <= carved, "slab free list longer than the slab (a cycle?)", start);
 		CHECK((uintptr_t)b >= start && (uintptr_t)b < d->bump && ((uintptr_t)b - start) % bs == 0,
 		      "slab free list holds a block of no slab position", b);
@@ -144,6 +144,8 @@ static void check_runs(hk_arena_t *a, struct tally *t)
 	for (uint32_t r = a->runs; r != HK_NIL; r = hk_desc_at(r)->run_next) {
 		uint32_t n = hk_desc_at(r)->run_units;
 		CHECK(n && r + n <= used, "run out of the region", hk_unit_addr(r));
+		CHECK(hk_desc_at(r + n - 1)->run_next == HK_RUN_END, "run's last unit unmarked",
+		      hk_unit_addr(r));
 		t->units += n;
 		prev_free = 0;
 		for (uint32_t u = r, len; u < r + n; u += len) {
@@ -238,7 +240,7 @@ static void check_own_lane(void)
 		for (uint64_t m = hk_lane_cache(l, bins)->classes; m; m &= m - 1) {
 			unsigned c = (unsigned)__builtin_ctzll(m), bin = bins + c;
 			int64_t n = 0, limit = hk_bin_limit(bins, c);
-			for (void *b = l->head[bin]; b; b = hk_next_get(b)) {
+			for (void *b = l->head[bin]; b; b = hk_next_get(b, "validate")) {
 				hk_desc_t *d = hk_desc_of(b);
 				CHECK(++n <= limit, "bin longer than its limit (a cycle?)", b);
 				CHECK(d && d->kind == HK_KIND_SLAB && (bins ? d->bin == bin : hk_desc_cls(d) == c),

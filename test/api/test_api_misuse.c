@@ -2,9 +2,10 @@
  * test/api/test_api_misuse.c — invalid frees abort at the faulty call (DESIGN §8.10).
  *
  * Owns: double free (small, medium, POOL, large, interleaved with other frees),
- * interior, misaligned, stack, global and foreign (mmap'ed) pointers, realloc and
- * usable_size of a freed block, wrong-size hk_free_sized; and, in a child process,
- * the one-line message naming the call and the pointer. Each Criterion test runs
+ * interior, misaligned, stack, global and foreign (mmap'ed) pointers, a POOL
+ * position never handed out, realloc and usable_size of a freed block,
+ * wrong-size hk_free_sized; each checks the one-line message naming the call
+ * and the pointer (expect_abort_msg). Each Criterion test runs
  * in its own process, so an abort fails only the test that expected none.
  */
 #include <criterion/criterion.h>
@@ -28,12 +29,52 @@
 
 static void *volatile sink; /* keeps the compiler from reasoning about freed pointers */
 
+/*
+ * Every .signal = SIGABRT test names the call and the pointer it expects
+ * (DESIGN §8.10: the message names both) before its misuse: stderr goes to
+ * a file, and a SIGABRT handler lets the abort through only if the file
+ * holds "hakmem: <call>(): " and the pointer; otherwise the test process
+ * exits 2, and the test fails for want of its signal.
+ */
+static const char *want_call;
+static const void *want_ptr;
+static int want_err = -1, saved_err = -1;
+
+static void check_message(int sig)
+{
+	char buf[1024], call[64], hex[32];
+	ssize_t n = pread(want_err, buf, sizeof buf - 1, 0);
+	(void)sig;
+	buf[n > 0 ? n : 0] = 0;
+	snprintf(call, sizeof call, "hakmem: %s(): ", want_call);
+	snprintf(hex, sizeof hex, " 0x%lx\n", (unsigned long)(uintptr_t)want_ptr);
+	if (strstr(buf, call) && strstr(buf, hex))
+		return; /* abort() raises SIGABRT again, now uncaught */
+	dprintf(saved_err, "abort message \"%s\" lacks \"%s\" or \"%s\"\n", buf, call, hex);
+	_exit(2);
+}
+
+static void expect_abort_msg(const char *call, const void *ptr)
+{
+	char path[] = "/tmp/hk-misuse-XXXXXX";
+	want_call = call;
+	want_ptr = ptr;
+	if (want_err < 0) {
+		cr_assert_geq(want_err = mkstemp(path), 0);
+		unlink(path);
+		saved_err = dup(2);
+		dup2(want_err, 2);
+		signal(SIGABRT, check_message);
+	}
+}
+
 static void double_free(size_t n)
 {
 	void *p = hk_malloc(n);
 	cr_assert_not_null(p);
 	sink = p;
 	hk_free(p);
+	expect_abort_msg("free", p);
 	hk_free(sink);
 }
 
@@ -52,6 +93,7 @@ static void double_free_interleaved(size_t n)
 	hk_free(a);
 	hk_free(b);
 	hk_free(c);
+	expect_abort_msg("free", a);
 	hk_free(sink);
 }
 
@@ -73,6 +115,7 @@ static void double_free_after_flush(size_t n, int others)
 	hk_free(a);
 	for (int i = 0; i < others; i++)
 		hk_free(v[i]);
+	expect_abort_msg("free", a);
 	hk_free(sink);
 }
 
@@ -87,6 +130,7 @@ Test(misuse, double_free_cross_thread, .signal = SIGABRT)
 	void *p = hk_malloc(SMALL);
 	sink = p;
 	hk_free(p);
+	expect_abort_msg("free", p);
 	pthread_create(&t, NULL, free_in_thread, sink);
 	pthread_join(t, NULL);
 }
@@ -96,6 +140,7 @@ static void interior(size_t n, size_t off)
 	char *p = hk_malloc(n);
 	cr_assert_not_null(p);
 	sink = p + off;
+	expect_abort_msg("free", p + off);
 	hk_free(sink);
 }
 
@@ -111,8 +156,9 @@ Test(misuse, misaligned_large, .signal = SIGABRT) { interior(LARGE, 16); }
 
 Test(misuse, stack_pointer, .signal = SIGABRT)
 {
-	char buf[64];
+	char buf[64] = { 0 };
 	sink = buf;
+	expect_abort_msg("free", buf);
 	hk_free(sink);
 }
 
@@ -120,6 +166,7 @@ static char global_buf[4096] __attribute__((aligned(4096)));
 Test(misuse, global_pointer, .signal = SIGABRT)
 {
 	sink = global_buf;
+	expect_abort_msg("free", global_buf);
 	hk_free(sink);
 }
 
@@ -128,29 +175,43 @@ Test(misuse, foreign_mmap_page, .signal = SIGABRT)
 	void *m = mmap(NULL, 1 << 16, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	cr_assert_neq(m, MAP_FAILED);
 	sink = m;
+	expect_abort_msg("free", m);
 	hk_free(sink);
 }
 
 Test(misuse, foreign_libc_block, .signal = SIGABRT)
 {
 	sink = malloc(100); /* libc's block (this test links hakmem statically) */
+	expect_abort_msg("free", sink);
 	hk_free(sink);
 }
 
-Test(misuse, realloc_of_freed_small, .signal = SIGABRT)
+static void realloc_of_freed(size_t n, size_t to)
 {
-	void *p = hk_malloc(SMALL);
+	void *p = hk_malloc(n);
+	cr_assert_not_null(p);
 	sink = p;
 	hk_free(p);
-	sink = hk_realloc(sink, 200);
+	expect_abort_msg("realloc", p);
+	sink = hk_realloc(sink, to);
 }
 
-Test(misuse, realloc_of_freed_large, .signal = SIGABRT)
+Test(misuse, realloc_of_freed_small, .signal = SIGABRT) { realloc_of_freed(SMALL, 200); }
+Test(misuse, realloc_of_freed_medium, .signal = SIGABRT) { realloc_of_freed(MEDIUM, MEDIUM + 100); }
+Test(misuse, realloc_of_freed_pool, .signal = SIGABRT) { realloc_of_freed(POOLSZ, POOLSZ + 100); }
+Test(misuse, realloc_of_freed_large, .signal = SIGABRT) { realloc_of_freed(LARGE, LARGE * 2); }
+
+/* The 64 KiB unit after a POOL block: never handed out (the rest of its run
+ * is a free span; without POOL the block is a mapping and the address is
+ * no block of hakmem's). */
+Test(misuse, free_never_handed_out_pool, .signal = SIGABRT)
 {
-	void *p = hk_malloc(LARGE);
-	sink = p;
-	hk_free(p);
-	sink = hk_realloc(sink, LARGE * 2);
+	char *p = hk_malloc(POOLSZ);
+	cr_assert_not_null(p);
+	char *q = p + ((hk_usable_size(p) + 2 * 64 * KiB - 1) & ~(64 * KiB - 1));
+	sink = q;
+	expect_abort_msg("free", q);
+	hk_free(sink);
 }
 
 /* hk_usable_size answers a default-heap slab block inline: its checks must
@@ -160,6 +221,7 @@ Test(misuse, usable_size_of_freed_small, .signal = SIGABRT)
 	void *p = hk_malloc(SMALL);
 	sink = p;
 	hk_free(p);
+	expect_abort_msg("malloc_usable_size", p);
 	sink = (void *)hk_usable_size(sink);
 }
 
@@ -167,6 +229,7 @@ Test(misuse, usable_size_of_interior_small, .signal = SIGABRT)
 {
 	char *p = hk_malloc(64);
 	sink = p + 16;
+	expect_abort_msg("malloc_usable_size", p + 16);
 	sink = (void *)hk_usable_size(sink);
 }
 
@@ -174,6 +237,7 @@ Test(misuse, realloc_of_interior, .signal = SIGABRT)
 {
 	char *p = hk_malloc(256);
 	sink = p + 32;
+	expect_abort_msg("realloc", p + 32);
 	sink = hk_realloc(sink, 1000);
 }
 
@@ -184,6 +248,7 @@ static void free_sized_too_big(size_t n)
 	void *p = hk_malloc(n);
 	cr_assert_not_null(p);
 	sink = p;
+	expect_abort_msg("free_sized", p);
 	hk_free_sized(sink, hk_usable_size(p) + 1);
 }
 
@@ -197,6 +262,7 @@ Test(misuse, free_sized_double, .signal = SIGABRT)
 	void *p = hk_malloc(SMALL);
 	sink = p;
 	hk_free_sized(p, SMALL);
+	expect_abort_msg("free_sized", p);
 	hk_free_sized(sink, SMALL);
 }
 

@@ -254,9 +254,14 @@ TestSuite(arena_bump_misuse, .init = setup);
 
 static void free_it(void *p) { hk_free(p); }
 
+/* What is wrong, and the call and the pointer: "hakmem: free(): ... 0x<ptr>". */
 static void expect_free_abort(void *ptr, const char *needle)
 {
+	char want[32];
 	expect_abort(free_it, ptr, needle);
+	expect_abort(free_it, ptr, "hakmem: free(): ");
+	snprintf(want, sizeof(want), " 0x%lx\n", (unsigned long)(uintptr_t)ptr);
+	expect_abort(free_it, ptr, want);
 }
 
 Test(arena_bump_misuse, never_handed_out)

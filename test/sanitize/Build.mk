@@ -5,10 +5,11 @@
 san-srcs  := $(patsubst %.o,%.c,$(obj-y))
 SAN_ASAN  := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 SAN_TSAN  := -fsanitize=thread
-san-cflags := -std=gnu11 -O1 -g -ftls-model=initial-exec -D_GNU_SOURCE
+san-cflags := -std=gnu11 -O1 -g -ftls-model=initial-exec -D_GNU_SOURCE -MMD -MP
 
 asan-objs := $(patsubst %.c,$(O)/test/sanitize/asan-obj/%.o,$(san-srcs))
 tsan-objs := $(patsubst %.c,$(O)/test/sanitize/tsan-obj/%.o,$(san-srcs))
+-include $(asan-objs:.o=.d) $(tsan-objs:.o=.d)
 asan-bins := $(patsubst test/api/%.c,$(O)/test/sanitize/asan/%,$(wildcard test/api/*.c))
 tsan-bins := $(O)/test/sanitize/tsan/test_api_threads $(O)/test/sanitize/tsan/test_arena_lanes \
 	     $(O)/test/sanitize/tsan/test_arena_bump_threads
@@ -60,5 +61,4 @@ check-sanitize: $(asan-bins) $(tsan-bins) $(san-lua)
 	@LUAHOST=$(abspath $(O)/test/sanitize/asan/luahost) \
 		bash tools/run-tests.sh $(HK_TEST_RESULTS) $(LABEL)-asan test/lua/check-lua.sh
 	@LUAHOST=$(abspath $(O)/test/sanitize/tsan/luahost) LUA_CHECK_JOBS=6 \
-		TSAN_OPTIONS="$$TSAN_OPTIONS history_size=7 suppressions=$(abspath test/sanitize/tsan-lua.supp)" \
 		bash tools/run-tests.sh $(HK_TEST_RESULTS) $(LABEL)-tsan test/lua/check-lua.sh

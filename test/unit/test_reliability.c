@@ -202,6 +202,105 @@ Test(reliability, corrupted_link_live_block_aborts)
 	expect_link_abort(&c);
 }
 
+/*
+ * The call that finds a corrupted link is the one the message names: the
+ * check sits in malloc's inline pop, which calloc, realloc and the memalign
+ * family inline too, in hk_arena_malloc's own pop, and in the slow paths
+ * that walk a bin or a slab's free list (free's flush of a full bin, a
+ * trim, a refill). Before, every one said "malloc()".
+ */
+enum { VIA_POP, VIA_FULL_BIN, VIA_TRIM, VIA_SLAB };
+struct named { const char *call; int via; hk_arena_t *arena; };
+
+static void *alloc_via(const char *call, hk_arena_t *a, size_t n)
+{
+	if (!strcmp(call, "calloc"))
+		return hk_calloc(1, n);
+	if (!strcmp(call, "realloc"))
+		return hk_realloc(NULL, n);
+	if (!strcmp(call, "aligned_alloc"))
+		return hk_aligned_alloc(16, n);
+	if (!strcmp(call, "hk_arena_malloc"))
+		return hk_arena_malloc(a, n);
+	return hk_malloc(n);
+}
+
+static void corrupt_named(void *arg)
+{
+	struct named *c = arg;
+	size_t n = 48 - HK_CANARY;
+	hk_arena_t *a = c->arena;
+	/* A fresh child: the three come from one refill, so one slab. */
+	void *live = alloc_via(c->call, a, n), *p = alloc_via(c->call, a, n);
+	void *q = alloc_via(c->call, a, n);
+	hk_free(q);
+	hk_free(p);
+	if (c->via == VIA_FULL_BIN) {
+		/* The bin filled to its limit, its head p: the free that finds
+		 * it full flushes half of it, reading p's link first. */
+		static void *more[8192];
+		unsigned bin = hk_desc_of(p)->bin, i;
+		for (i = 0; i < 8192; i++)
+			more[i] = hk_malloc(n);
+		for (i = 0; i < 8192 && HK_ROOM(hk_lane_self, bin) > 0; i++)
+			hk_free(more[i]);
+		if (HK_ROOM(hk_lane_self, bin) > 0)
+			_exit(4); /* never full: the test cannot aim */
+		p = more[i - 1];
+		q = more[i];
+	}
+	if (c->via == VIA_SLAB)
+		hk_trim(0); /* p goes back to its slab's free list */
+	fprintf(stderr, "victim %p\n", p);
+	*(uintptr_t *)p = 0x4141414141414141ull;
+	if (c->via == VIA_FULL_BIN)
+		hk_free(q);
+	if (c->via == VIA_TRIM)
+		hk_trim(0);
+	for (int i = 0; i < 4000; i++)
+		if (alloc_via(c->call, a, n) == live)
+			_exit(3); /* a live block handed out twice */
+}
+
+static void expect_named_abort(const char *call, int via, const char *named)
+{
+	struct named c = { call, via, NULL };
+	char want[96];
+	unsigned long victim;
+	if (HK_NLANE == 0)
+		cr_skip_test("no slab bins in this configuration");
+	if (!strcmp(call, "hk_arena_malloc")) {
+		hk_arena_config_t cfg = { .numa_node = HK_NODE_LOCAL };
+		cr_assert_not_null(c.arena = hk_arena_create(&cfg));
+	}
+	cr_assert_eq(aborts_with(corrupt_named, &c, "corrupted free list", NULL), 1,
+		     "a corrupted link went unnoticed (%s)", call);
+	cr_assert_eq(sscanf(child_err, "victim %lx", &victim), 1);
+	snprintf(want, sizeof want, "hakmem: %s(): corrupted free list at 0x%lx\n", named, victim);
+	cr_assert(strstr(child_err, want), "\"%s\" is not \"%s\"", child_err, want);
+	if (c.arena)
+		hk_arena_destroy(c.arena);
+}
+
+Test(reliability, corrupted_link_named_calloc) { expect_named_abort("calloc", VIA_POP, "calloc"); }
+Test(reliability, corrupted_link_named_realloc) { expect_named_abort("realloc", VIA_POP, "realloc"); }
+Test(reliability, corrupted_link_named_aligned_alloc)
+{
+	expect_named_abort("aligned_alloc", VIA_POP, "aligned_alloc");
+}
+Test(reliability, corrupted_link_named_arena_malloc)
+{
+	expect_named_abort("hk_arena_malloc", VIA_POP, "hk_arena_malloc");
+}
+Test(reliability, corrupted_link_named_free) { expect_named_abort("malloc", VIA_FULL_BIN, "free"); }
+Test(reliability, corrupted_link_named_trim) { expect_named_abort("malloc", VIA_TRIM, "malloc_trim"); }
+/* Found on a refill from the slab's free list, below calloc's slow path
+ * (after the trim of the same thread set another name). */
+Test(reliability, corrupted_link_named_calloc_refill)
+{
+	expect_named_abort("calloc", VIA_SLAB, "calloc");
+}
+
 /* ---- bug 6: two threads double-freeing one block at the same time ---- */
 
 static pthread_barrier_t race_start;
