@@ -2,7 +2,7 @@
 # backend is not compiled at all.
 obj-y += core/base.o core/sizeclass.o core/platform.o core/region.o core/span.o core/slab.o
 obj-y += core/large.o core/lane.o core/alloc.o core/arena_table.o core/arena.o core/arena_alloc.o core/arena_bump.o core/purge.o
-obj-y += core/init.o core/stats.o core/validate.o core/sample.o core/guard.o core/profile.o core/stack.o core/statlog.o
+obj-y += core/init.o core/observe.o core/stats.o core/validate.o core/sample.o core/guard.o core/profile.o core/stack.o core/statlog.o
 libs-$(CONFIG_HK_SAMPLE) += -lunwind
 obj-$(CONFIG_HK_TINY) += core/tiny.o
 obj-$(CONFIG_HK_MID) += core/mid.o

@@ -2,7 +2,7 @@
  * core/arena.c — arenas' lifecycle: the default heap (arena 0 and one more
  * arena per further NUMA node) and user arenas with a capacity, a node, a
  * hugepage policy and a name; set-up, reset (every block freed at once) and
- * destroy (memory returned, handle dead). The table of arena structs is
+ * destroy (memory returned, handle dead), and hk_arena_stats. The table of arena structs is
  * core/arena_table.c's; allocation from an arena is core/arena_alloc.c's. Small blocks of every arena
  * go through the lanes' caches (core/lane.c): an arena owns a cache slot,
  * whose bins reset and destroy empty in every lane that set them up.
@@ -359,4 +359,60 @@ void hk_arena_unlock_all(void)
 	for (unsigned i = hk_arena_count(); i-- > 0;)
 		unlock_arena(hk_arena_at(i));
 	hk_arena_table_unlock();
+}
+
+/* An arena's statistics (public): its own counters, the lanes' cached blocks
+ * taken off its live bytes; the default heap adds its other nodes' arenas. */
+HK_API int hk_arena_stats(hk_arena_t *a, hk_arena_stats_t *out)
+{
+	if (!out)
+		return -1;
+	a = hk_arena_check(a, "hk_arena_stats");
+	memset(out, 0, sizeof *out);
+	memcpy(out->name, a->name, sizeof out->name);
+	out->capacity = a->capacity;
+	out->live_bytes = a->ctr.live;
+	/* What the arena's blocks hold (its capacity's measure); the runs they
+	 * are cut from are its reserved bytes. */
+	out->committed_bytes = a->inuse;
+	out->reserved_bytes = a->ctr.reserved;
+	out->allocs = a->ctr.allocs;
+	out->frees = a->ctr.frees;
+	out->failed_allocs = a->ctr.failed;
+	out->fallbacks = a->ctr.fallbacks;
+	if (a == &hk_arena0) {
+		hk_stats_t s;
+		size_t bins = 0;
+		/* The other nodes' arenas of the default heap. */
+		for (unsigned i = 1, n = hk_arena_count(); i < n; i++) {
+			hk_arena_t *h = hk_arena_at(i);
+			if (!h || h->magic != HK_ARENA_LIVE || !h->heap)
+				continue;
+			out->live_bytes += h->ctr.live;
+			out->committed_bytes += h->inuse;
+			out->reserved_bytes += h->ctr.reserved;
+			out->failed_allocs += h->ctr.failed;
+			out->fallbacks += h->ctr.fallbacks;
+		}
+		memset(&s, 0, sizeof s);
+		hk_lane_sum(&s, &bins);
+		s.malloc_slow = hk_gstats.malloc_slow;
+		s.free_slow = hk_gstats.free_slow;
+		out->live_bytes = out->live_bytes > bins ? out->live_bytes - bins : 0;
+		out->allocs += s.malloc_fast + s.malloc_slow;
+		out->frees += s.free_fast + s.free_slow;
+	} else {
+		uint64_t allocs, frees, bump_allocs;
+		size_t held;
+		hk_cache_sum(a, &allocs, &frees, &held);
+		out->live_bytes = out->live_bytes > held ? out->live_bytes - held : 0;
+		/* Region mode: blocks bumped and not freed (core/arena_bump.c). */
+		out->live_bytes += hk_bump_live(a, &bump_allocs);
+		out->allocs += allocs + bump_allocs;
+		out->frees += frees;
+	}
+	out->backing = a->backing;
+	out->policy = a->policy;
+	out->numa_node = a->node;
+	return 0;
 }

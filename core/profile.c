@@ -21,11 +21,9 @@
 
 #include "core/arena_table.h"
 #include "core/base.h"
-#include "core/init.h"
 #include "core/lock.h"
 #include "core/platform.h"
 #include "core/profile.h"
-#include "core/sample.h"
 #include "core/stack.h"
 
 #define HK_PROFILE_RECORDS 32768 /* index slots */
@@ -502,12 +500,10 @@ __attribute__((destructor)) static void at_exit(void)
 
 /* ---- the API ---- */
 
-static int start(const char *prefix, size_t rate)
+/* hk_profile_start's work once init is done (core/observe.c starts init,
+ * then the sampler's countdown). */
+int hk_profile_begin(const char *prefix, size_t rate)
 {
-	if (!CONFIG_HK_PROFILE)
-		return ENOSYS;
-	if (!hk_ready() && hk_init() != 0)
-		return ENOMEM;
 	if (prefix && strlen(prefix) >= sizeof P.prefix)
 		return ENAMETOOLONG;
 	hk_lock(&P.lock);
@@ -520,13 +516,12 @@ static int start(const char *prefix, size_t rate)
 		strcpy(P.prefix, prefix);
 	hk_unlock(&P.lock);
 	atomic_store(&P.rate, rate ? rate : RATE_DEFAULT);
-	hk_sample_reset_self();
 	return 0;
 }
 
-HK_API int hk_profile_start(const char *prefix, size_t rate)
+void hk_profile_end(void)
 {
-	return start(prefix, rate);
+	atomic_store(&P.rate, 0);
 }
 
 HK_API int hk_profile_dump(const char *path)
@@ -534,12 +529,6 @@ HK_API int hk_profile_dump(const char *path)
 	if (!CONFIG_HK_PROFILE)
 		return ENOSYS;
 	return path ? dump_to(path, 0, 0) : dump_next(0, 0);
-}
-
-HK_API void hk_profile_stop(void)
-{
-	atomic_store(&P.rate, 0);
-	hk_sample_reset_self();
 }
 
 static int signal_number(const char *s)
@@ -563,7 +552,7 @@ void hk_profile_init(const char *(*get)(const char *name))
 	size_t rate = r ? (size_t)strtoull(r, NULL, 10) : 0;
 	if (!CONFIG_HK_PROFILE || !prefix || !prefix[0])
 		return;
-	/* init is still running: start()'s hk_init would wait for itself. */
+	/* init is still running: hk_profile_start's hk_init would wait for itself. */
 	atomic_store(&P.rate, 0);
 	if (tab_map())
 		return;

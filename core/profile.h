@@ -15,6 +15,10 @@
 void hk_profile_init(const char *(*get)(const char *name));
 /* The sampling rate in bytes while profiling, else 0. */
 size_t hk_profile_rate(void);
+/* hk_profile_start / hk_profile_stop once init is done (core/observe.c):
+ * begin maps the table and sets prefix and rate (0: the default); an errno. */
+int hk_profile_begin(const char *prefix, size_t rate);
+void hk_profile_end(void);
 /* Adds a record; -1 when the table is full (the block stays unrecorded and
  * is counted as dropped). `outside`: the block is not a guarded one. */
 int hk_profile_add(void *p, size_t size, void *const *stack, int depth, int outside);

@@ -20,6 +20,7 @@
 #include "core/profile.h"
 #include "core/stack.h"
 #include "core/statlog.h"
+#include "core/stats.h"
 
 static struct {
 	unsigned interval_ms; /* 0: off */
@@ -72,8 +73,7 @@ static void line(void)
 	size_t glive, gopen, gbytes, records, tbytes;
 	uint64_t dropped;
 	char buf[256], *o = buf;
-	if (hk_stats_get(&s))
-		return;
+	hk_stats_collect(&s);
 	hk_guard_counts(&glive, &gopen, &gbytes);
 	hk_profile_counts(&records, &tbytes, &dropped);
 	o = hk_fmt_dec(o, hk_platform_now_ms() - S.t0);

@@ -1,6 +1,7 @@
 /*
- * core/stats.c — hk_stats_get / hk_stats_print and the HAKMEM_STATS=1
- * report at exit. Reads counters without stopping anyone (relaxed reads,
+ * core/stats.c — the heap's statistics (hk_stats_get and hk_stats_print
+ * are their public faces in core/observe.c, which starts init first), the
+ * HAKMEM_STATS=1 report at exit, and hk_trim. Reads counters without stopping anyone (relaxed reads,
  * a consistent-enough picture). Must not allocate: printing formats into
  * a stack buffer and writes it with write(2).
  */
@@ -13,7 +14,6 @@
 #include "core/arena_table.h"
 #include "core/base.h"
 #include "core/guard.h"
-#include "core/init.h"
 #include "core/lane.h"
 #include "core/large.h"
 #include "core/platform.h"
@@ -25,14 +25,10 @@
 
 int hk_env_stats;
 
-HK_API int hk_stats_get(hk_stats_t *out)
+void hk_stats_collect(hk_stats_t *out)
 {
 	size_t bins = 0, live = 0, committed = 0;
-	if (!out)
-		return -1;
 	memset(out, 0, sizeof *out);
-	if (!hk_ready() && hk_init() != 0)
-		return -1;
 	hk_lane_sum(out, &bins);
 	out->malloc_slow = hk_gstats.malloc_slow;
 	out->free_slow = hk_gstats.free_slow;
@@ -52,15 +48,13 @@ HK_API int hk_stats_get(hk_stats_t *out)
 	out->reserved_bytes = hk_region.len + hk_large_bytes();
 	out->backing = hk_arena0.backing;
 	hk_platform_fill_stats(out);
-	return 0;
 }
 
-HK_API void hk_stats_print(int fd)
+void hk_stats_write(int fd)
 {
 	hk_stats_t s;
 	char buf[2048];
-	if (hk_stats_get(&s))
-		return;
+	hk_stats_collect(&s);
 	int n = snprintf(buf, sizeof buf,
 		"hakmem stats\n"
 		"  malloc fast %llu slow %llu, free fast %llu slow %llu\n"
@@ -97,64 +91,10 @@ HK_API void hk_stats_print(int fd)
 	}
 }
 
-HK_API int hk_arena_stats(hk_arena_t *a, hk_arena_stats_t *out)
-{
-	if (!out)
-		return -1;
-	a = hk_arena_check(a, "hk_arena_stats");
-	memset(out, 0, sizeof *out);
-	memcpy(out->name, a->name, sizeof out->name);
-	out->capacity = a->capacity;
-	out->live_bytes = a->ctr.live;
-	/* What the arena's blocks hold (its capacity's measure); the runs they
-	 * are cut from are its reserved bytes. */
-	out->committed_bytes = a->inuse;
-	out->reserved_bytes = a->ctr.reserved;
-	out->allocs = a->ctr.allocs;
-	out->frees = a->ctr.frees;
-	out->failed_allocs = a->ctr.failed;
-	out->fallbacks = a->ctr.fallbacks;
-	if (a == &hk_arena0) {
-		hk_stats_t s;
-		size_t bins = 0;
-		/* The other nodes' arenas of the default heap. */
-		for (unsigned i = 1, n = hk_arena_count(); i < n; i++) {
-			hk_arena_t *h = hk_arena_at(i);
-			if (!h || h->magic != HK_ARENA_LIVE || !h->heap)
-				continue;
-			out->live_bytes += h->ctr.live;
-			out->committed_bytes += h->inuse;
-			out->reserved_bytes += h->ctr.reserved;
-			out->failed_allocs += h->ctr.failed;
-			out->fallbacks += h->ctr.fallbacks;
-		}
-		memset(&s, 0, sizeof s);
-		hk_lane_sum(&s, &bins);
-		s.malloc_slow = hk_gstats.malloc_slow;
-		s.free_slow = hk_gstats.free_slow;
-		out->live_bytes = out->live_bytes > bins ? out->live_bytes - bins : 0;
-		out->allocs += s.malloc_fast + s.malloc_slow;
-		out->frees += s.free_fast + s.free_slow;
-	} else {
-		uint64_t allocs, frees, bump_allocs;
-		size_t held;
-		hk_cache_sum(a, &allocs, &frees, &held);
-		out->live_bytes = out->live_bytes > held ? out->live_bytes - held : 0;
-		/* Region mode: blocks bumped and not freed (core/arena_bump.c). */
-		out->live_bytes += hk_bump_live(a, &bump_allocs);
-		out->allocs += allocs + bump_allocs;
-		out->frees += frees;
-	}
-	out->backing = a->backing;
-	out->policy = a->policy;
-	out->numa_node = a->node;
-	return 0;
-}
-
 __attribute__((destructor)) static void stats_at_exit(void)
 {
 	if (hk_env_stats && hk_ready())
-		hk_stats_print(2);
+		hk_stats_write(2);
 }
 
 HK_API int hk_trim(size_t pad)
