@@ -56,8 +56,24 @@ static void setup(hk_arena_t *a, unsigned index, const hk_arena_config_t *cfg, i
 	a->heap = (uint16_t)heap;
 	/* A region arena's small blocks are no slab blocks: no cache slot. */
 	a->bins = heap ? 0 : (a->flags & HK_ARENA_BUMP) ? HK_BINS_NONE : hk_cache_slot_take(a);
+	__atomic_store_n(&a->fast_bins,
+			 atomic_load_explicit(&hk_arena_divert, memory_order_relaxed) ? HK_BINS_NONE
+										 : a->bins,
+			 __ATOMIC_RELAXED);
 	hk_bump_init(a);
 	__atomic_store_n(&a->magic, HK_ARENA_LIVE, __ATOMIC_RELEASE); /* the purger reads it */
+}
+
+_Atomic int hk_arena_divert;
+void (*_Atomic hk_arena_forget)(unsigned index);
+
+/* A reset or destroy unmapped the arena's mappings: sampled blocks among
+ * them lose their records. */
+static void forget_sampled(hk_arena_t *a)
+{
+	void (*forget)(unsigned) = atomic_load_explicit(&hk_arena_forget, memory_order_acquire);
+	if (CONFIG_HK_PROFILE && forget)
+		forget(a->index);
 }
 
 void hk_arena_init0(void)
@@ -185,6 +201,7 @@ static void destroy_arena(hk_arena_t *a)
 	 * slabs forget them (no thread flushes them meanwhile: slot lock). */
 	hk_cache_drop(a, 1);
 	hk_large_free_arena(a->index);
+	forget_sampled(a);
 	/* Lock order: the purge lock before the arena's locks (core/types.h). */
 	hk_purge_exclude();
 	lock_arena(a);
@@ -227,6 +244,7 @@ static int reset_arena(hk_arena_t *a)
 	int dirty = 0;
 	hk_cache_drop(a, 0);
 	hk_large_free_arena(a->index);
+	forget_sampled(a);
 	uint64_t m = atomic_exchange_explicit(&a->touched, 0, memory_order_relaxed);
 	for (; m; m &= m - 1)
 		dirty |= hk_slab_reset(a, (unsigned)__builtin_ctzll(m), now);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/arena.h"
 #include "core/arena_table.h"
 #include "core/base.h"
 #include "core/lock.h"
@@ -35,6 +36,8 @@ typedef struct record {
 	uint64_t size;
 	uint32_t depth;
 	uint32_t next; /* free list */
+	uint32_t arena; /* its arena's index (0: the default heap) */
+	uint32_t pad;
 	void *stack[HK_STACK_MAX];
 } record_t;
 
@@ -48,6 +51,7 @@ static struct {
 	size_t count;
 	_Atomic uint64_t dropped;
 	_Atomic size_t any;      /* records exist: frees look them up */
+	_Atomic uint32_t in_arena[HK_ARENA_MAX]; /* live records per arena */
 	char prefix[256];
 	unsigned seq;            /* dumps written by this process */
 	int signo;
@@ -86,10 +90,9 @@ static size_t slot_of(uintptr_t p)
 }
 _Static_assert(HK_PROFILE_RECORDS == 1 << 15, "slot_of keeps 15 bits");
 
-int hk_profile_add(void *p, size_t size, void *const *stack, int depth, int outside)
+int hk_profile_add(void *p, size_t size, void *const *stack, int depth, unsigned arena)
 {
 	int r = -1;
-	(void)outside;
 	hk_lock(&P.lock);
 	if (P.tab && P.count < MAX_RECORDS) {
 		uint32_t n = P.free;
@@ -105,7 +108,9 @@ int hk_profile_add(void *p, size_t size, void *const *stack, int depth, int outs
 		e->p = (uintptr_t)p;
 		e->size = size;
 		e->depth = (uint32_t)depth;
+		e->arena = arena;
 		memcpy(e->stack, stack, (size_t)depth * sizeof(void *));
+		atomic_fetch_add_explicit(&P.in_arena[arena], 1, memory_order_relaxed);
 		P.count++;
 		atomic_store_explicit(&P.any, P.count, memory_order_relaxed);
 		r = 0;
@@ -116,17 +121,16 @@ int hk_profile_add(void *p, size_t size, void *const *stack, int depth, int outs
 	return r;
 }
 
-int hk_profile_remove(const void *p)
+/* Drops p's record (lock held); 1 if it had one. */
+static int remove_locked(uintptr_t p)
 {
 	int found = 0;
-	if (!atomic_load_explicit(&P.any, memory_order_relaxed))
-		return 0;
-	hk_lock(&P.lock);
-	size_t i = slot_of((uintptr_t)p);
-	while (P.index[i] && P.tab[P.index[i] - 1].p != (uintptr_t)p)
+	size_t i = slot_of(p);
+	while (P.index[i] && P.tab[P.index[i] - 1].p != p)
 		i = (i + 1) & (HK_PROFILE_RECORDS - 1);
 	if (P.index[i]) {
 		record_t *e = &P.tab[P.index[i] - 1];
+		atomic_fetch_sub_explicit(&P.in_arena[e->arena], 1, memory_order_relaxed);
 		e->p = 0;
 		e->next = P.free;
 		P.free = P.index[i] - 1;
@@ -148,8 +152,43 @@ int hk_profile_remove(const void *p)
 		atomic_store_explicit(&P.any, P.count, memory_order_relaxed);
 		found = 1;
 	}
+	return found;
+}
+
+int hk_profile_remove(const void *p)
+{
+	if (!atomic_load_explicit(&P.any, memory_order_relaxed))
+		return 0;
+	hk_lock(&P.lock);
+	int found = remove_locked((uintptr_t)p);
 	hk_unlock(&P.lock);
 	return found;
+}
+
+size_t hk_profile_forget(unsigned arena)
+{
+	size_t n = 0;
+	if (!atomic_load_explicit(&P.in_arena[arena], memory_order_relaxed))
+		return 0;
+	hk_lock(&P.lock);
+	for (uint32_t i = 0; i < P.fresh && P.in_arena[arena]; i++)
+		if (P.tab[i].p && P.tab[i].arena == arena)
+			n += (size_t)remove_locked(P.tab[i].p);
+	hk_unlock(&P.lock);
+	return n;
+}
+
+/* While profiling, every arena's hk_arena_malloc takes its slow path,
+ * which counts down (core/arena_alloc.c restores fast_bins once the
+ * profiler is off). */
+static void divert_arenas(int on)
+{
+	atomic_store(&hk_arena_divert, on);
+	for (unsigned i = 0, n = on ? hk_arena_count() : 0; i < n; i++) {
+		hk_arena_t *a = hk_arena_at(i);
+		if (a && a->magic == HK_ARENA_LIVE)
+			__atomic_store_n(&a->fast_bins, HK_BINS_NONE, __ATOMIC_RELAXED);
+	}
 }
 
 void hk_profile_lock(void)
@@ -557,6 +596,7 @@ int hk_profile_begin(const char *prefix, size_t rate)
 	if (prefix)
 		strcpy(P.prefix, prefix);
 	hk_unlock(&P.lock);
+	divert_arenas(1);
 	atomic_store(&P.rate, rate ? rate : RATE_DEFAULT);
 	return 0;
 }
@@ -564,6 +604,7 @@ int hk_profile_begin(const char *prefix, size_t rate)
 void hk_profile_end(void)
 {
 	atomic_store(&P.rate, 0);
+	divert_arenas(0);
 }
 
 HK_API int hk_profile_dump(const char *path)
@@ -607,6 +648,7 @@ void hk_profile_init(const char *(*get)(const char *name))
 		sigemptyset(&sa.sa_mask);
 		sigaction(P.signo, &sa, NULL);
 	}
+	divert_arenas(1);
 	atomic_store(&P.rate, rate ? rate : RATE_DEFAULT);
 }
 

@@ -264,6 +264,10 @@ struct hk_arena {
 	uint16_t index;
 	uint16_t heap;     /* 1: part of the default heap (a NUMA node's arena) */
 	uint32_t bins;     /* cache slot * HK_ROW_WORDS: the lanes' first bin of this arena */
+	uint32_t fast_bins; /* what hk_arena_malloc's fast path reads: `bins`, or
+			     * HK_BINS_NONE while the profiler samples arena blocks
+			     * (every malloc then takes the slow path, which counts
+			     * down: no countdown on the fast path) or once destroyed */
 	hk_lock_t lock;    /* spans, runs, counters below */
 	unsigned flags;    /* HK_ARENA_*: hk_arena_malloc tests HK_ARENA_BUMP first */
 	hk_bump_t bump;
