@@ -260,6 +260,9 @@ static HK_ENTRY __attribute__((noinline)) void *sample_slow(size_t size, const c
 	return hk_alloc_in(&hk_arena0, size, 0, 0);
 }
 
+/* The profiler is on (one load): the paths below call the sampler only then. */
+#define PROFILING() (CONFIG_HK_PROFILE && atomic_load_explicit(&hk_arena_divert, memory_order_relaxed))
+
 /* The arena number a record of a's block carries (0: the default heap). */
 static unsigned record_arena(const hk_arena_t *a)
 {
@@ -289,7 +292,7 @@ HK_ENTRY __attribute__((noinline)) void *hk_sample_alloc(hk_arena_t *a, size_t s
  * `size`, recorded if picked (the old block's record went with it). */
 static void sample_moved(hk_arena_t *a, void *q, size_t size)
 {
-	if (CONFIG_HK_PROFILE && hk_sample_count(size))
+	if (PROFILING() && hk_sample_count(size))
 		hk_sample_record(q, size, record_arena(a));
 }
 
@@ -516,7 +519,7 @@ HK_API HK_ENTRY void *hk_calloc(size_t count, size_t size)
 		return p;
 	}
 	hk_slow_call = "calloc";
-	void *p = hk_sample_alloc(&hk_arena0, total, 0, 1);
+	void *p = PROFILING() ? hk_sample_alloc(&hk_arena0, total, 0, 1) : NULL;
 	return p ? p : hk_alloc_in(&hk_arena0, total, 0, 1);
 }
 
@@ -638,7 +641,7 @@ static HK_ENTRY void *aligned(size_t align, size_t size, const char *call)
 	if (align <= 16)
 		return heap_malloc(size, call);
 	hk_slow_call = call;
-	void *p = hk_sample_alloc(&hk_arena0, size, align, 0);
+	void *p = PROFILING() ? hk_sample_alloc(&hk_arena0, size, align, 0) : NULL;
 	return p ? p : hk_alloc_in(&hk_arena0, size, align, 0);
 }
 

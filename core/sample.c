@@ -76,9 +76,9 @@ void hk_sample_init(const char *(*get)(const char *name))
 	}
 	if (guard_rate)
 		hk_guard_install();
-	if (CONFIG_HK_PROFILE)
-		atomic_store_explicit(&hk_arena_forget, forget_arena, memory_order_release);
 	hk_profile_init(get);
+	if (CONFIG_HK_PROFILE && hk_profile_rate())
+		atomic_store_explicit(&hk_arena_forget, forget_arena, memory_order_release);
 	hk_statlog_init(get);
 }
 
@@ -137,8 +137,12 @@ static void reset(hk_lane_t *l, size_t prate)
 void hk_sample_reset_self(void)
 {
 	hk_lane_t *l = hk_lane_self;
+	size_t prate = hk_profile_rate();
+	/* Records exist from now on: resets and destroys drop an arena's. */
+	if (CONFIG_HK_PROFILE && prate)
+		atomic_store_explicit(&hk_arena_forget, forget_arena, memory_order_release);
 	if (CONFIG_HK_SAMPLE && l->state == HK_LANE_LIVE)
-		reset(l, hk_profile_rate());
+		reset(l, prate);
 }
 
 HK_ENTRY __attribute__((noinline)) int hk_sample_take(hk_lane_t *l, size_t size, void **out)
