@@ -39,16 +39,19 @@ HK_API hk_arena_t *hk_arena_create(const hk_arena_config_t *cfg)
 /* The profiler diverts the fast path of every arena to the slow one, which
  * counts down (core/profile.c); once it is off, the first slow malloc puts
  * the fast path back (a live arena's `bins` are valid here: checked). Off
- * and not diverted: one compare (arena_reset_4x64 takes this path once a
- * request). An arena without a cache slot (bins none) is not sampled. */
+ * and not diverted: two compares (arena_reset_4x64 takes this path once a
+ * request). An arena without a cache (no slot left, or a build without
+ * lane classes) has nothing to divert: the profiling flag decides. */
 static inline __attribute__((always_inline)) void *arena_sample(hk_arena_t *a, size_t size,
 								      size_t align, int zero)
 {
 	if (!CONFIG_HK_PROFILE)
 		return NULL;
-	if (likely(__atomic_load_n(&a->fast_bins, __ATOMIC_RELAXED) == a->bins))
-		return NULL;
-	if (!atomic_load_explicit(&hk_arena_divert, memory_order_relaxed)) {
+	if (likely(__atomic_load_n(&a->fast_bins, __ATOMIC_RELAXED) == a->bins)) {
+		if (likely(a->bins != HK_BINS_NONE) ||
+		    !atomic_load_explicit(&hk_arena_divert, memory_order_relaxed))
+			return NULL;
+	} else if (!atomic_load_explicit(&hk_arena_divert, memory_order_relaxed)) {
 		__atomic_store_n(&a->fast_bins, a->bins, __ATOMIC_RELAXED);
 		return NULL;
 	}

@@ -34,7 +34,10 @@ static struct {
 	size_t cap, count, bytes;
 	uint32_t of_arena[HK_ARENA_MAX]; /* live blocks of each arena: a reset of
 					  * an arena with none skips the table */
-	unsigned ncache;
+	/* Changed under the lock; hk_large_trim reads it without, to skip the
+	 * lock when nothing is cached (atomic: TSan saw the purger's read race
+	 * with a free's write, test_api_profile). */
+	_Atomic unsigned ncache;
 	cached_t cache[CONFIG_HK_LARGE_CACHE + 1];
 } large;
 
@@ -160,7 +163,7 @@ void *hk_large_alloc(hk_arena_t *a, size_t size, size_t align, int *fresh)
 	large.bytes += len;
 	a->inuse += len;
 	a->ctr.committed += len;
-	a->ctr.live += len;
+	a->ctr.live[HK_BAND_LARGE] += len;
 	hk_unlock(&large.lock);
 	return p;
 fail:
@@ -188,7 +191,7 @@ static void release(void *p, size_t len, unsigned arena, int huge)
 	large.bytes -= len;
 	a->inuse -= len;
 	a->ctr.committed -= len;
-	a->ctr.live -= len;
+	a->ctr.live[HK_BAND_LARGE] -= len;
 	if (!huge && !CONFIG_HK_HARDENED && CONFIG_HK_LARGE_CACHE > 0 && arena == 0) {
 		if (large.ncache == CONFIG_HK_LARGE_CACHE) {
 			hk_platform_unmap(large.cache[0].p, large.cache[0].len);
@@ -243,7 +246,7 @@ void *hk_large_realloc(void *p, size_t size)
 	large.bytes += len - copy.len;
 	a->inuse += len - copy.len;
 	a->ctr.committed += len - copy.len;
-	a->ctr.live += len - copy.len;
+	a->ctr.live[HK_BAND_LARGE] += len - copy.len;
 	copy.addr = (uintptr_t)q;
 	copy.len = len;
 	put_entry(large.tab, large.cap, copy);
