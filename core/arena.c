@@ -220,7 +220,8 @@ static void destroy_arena(hk_arena_t *a)
 	a->ctr.committed = 0;
 	a->ctr.reserved = 0;
 	a->inuse = 0;
-	a->ctr.live = 0;
+	for (int b = 0; b < HK_BANDS; b++)
+		a->ctr.live[b] = 0;
 	a->touched = 0;
 	a->pool_live = HK_NIL;
 	/* before the purger may look again */
@@ -250,7 +251,8 @@ static int reset_arena(hk_arena_t *a)
 		dirty |= hk_slab_reset(a, (unsigned)__builtin_ctzll(m), now);
 	if (CONFIG_HK_POOL)
 		dirty |= hk_pool_reset(a, now);
-	atomic_store_explicit(&a->ctr.live, 0, memory_order_relaxed);
+	for (int b = 0; b < HK_BANDS; b++)
+		atomic_store_explicit(&a->ctr.live[b], 0, memory_order_relaxed);
 	return dirty;
 }
 
@@ -389,7 +391,7 @@ HK_API int hk_arena_stats(hk_arena_t *a, hk_arena_stats_t *out)
 	memset(out, 0, sizeof *out);
 	memcpy(out->name, a->name, sizeof out->name);
 	out->capacity = a->capacity;
-	out->live_bytes = a->ctr.live;
+	out->live_bytes = hk_ctr_live(&a->ctr);
 	/* What the arena's blocks hold (its capacity's measure); the runs they
 	 * are cut from are its reserved bytes. */
 	out->committed_bytes = a->inuse;
@@ -406,7 +408,7 @@ HK_API int hk_arena_stats(hk_arena_t *a, hk_arena_stats_t *out)
 			hk_arena_t *h = hk_arena_at(i);
 			if (!h || h->magic != HK_ARENA_LIVE || !h->heap)
 				continue;
-			out->live_bytes += h->ctr.live;
+			out->live_bytes += hk_ctr_live(&h->ctr);
 			out->committed_bytes += h->inuse;
 			out->reserved_bytes += h->ctr.reserved;
 			out->failed_allocs += h->ctr.failed;

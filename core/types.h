@@ -224,10 +224,23 @@ typedef struct hk_class {
 
 #define HK_SPAN_BUCKETS 64
 
+/* Live bytes by band: each backend adds to its own counter where it added
+ * to one live counter before (no more updates), readers sum them
+ * (hk_arena_live). Slab bands count blocks cached in threads' bins too. */
+enum { HK_BAND_TINY, HK_BAND_MID, HK_BAND_POOL, HK_BAND_LARGE, HK_BANDS };
+
 typedef struct hk_arena_stats_ctr {
-	atomic_size_t live, committed, reserved;
+	atomic_size_t live[HK_BANDS], committed, reserved;
 	atomic_uint_fast64_t allocs, frees, failed, fallbacks;
 } hk_arena_ctr_t;
+
+static inline size_t hk_ctr_live(const hk_arena_ctr_t *c)
+{
+	size_t n = 0;
+	for (int b = 0; b < HK_BANDS; b++)
+		n += atomic_load_explicit(&c->live[b], memory_order_relaxed);
+	return n;
+}
 
 /*
  * Region mode (HK_ARENA_BUMP, core/arena_bump.c): blocks are cut from the
