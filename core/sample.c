@@ -135,7 +135,7 @@ HK_ENTRY __attribute__((noinline)) int hk_sample_take(hk_lane_t *l, size_t size,
 	hk_profile_poll();
 	if (size > hk_platform_page_size())
 		return prate ? HK_SAMPLE_RECORD : HK_SAMPLE_NONE;
-	int depth = hk_stack_capture(stack, HK_STACK_MAX);
+	int depth = hk_stack_capture(stack, HK_STACK_MAX, prate != 0);
 	void *p = hk_guard_alloc(size, stack, depth, !prate || guard_pick(l, prate));
 	if (!p)
 		return prate ? HK_SAMPLE_RECORD : HK_SAMPLE_NONE;
@@ -148,7 +148,7 @@ HK_ENTRY __attribute__((noinline)) int hk_sample_take(hk_lane_t *l, size_t size,
 HK_ENTRY __attribute__((noinline)) void hk_sample_record(void *p, size_t size)
 {
 	void *stack[HK_STACK_MAX];
-	int depth = hk_stack_capture(stack, HK_STACK_MAX);
+	int depth = hk_stack_capture(stack, HK_STACK_MAX, 1);
 	if (hk_profile_add(p, size, stack, depth, 1) == 0)
 		atomic_fetch_add_explicit(&hk_sample_outside, 1, memory_order_relaxed);
 }
