@@ -92,6 +92,7 @@ Test(profile, live_blocks_threads_arenas_and_stop)
 	cr_assert(all >= 1500 && all <= 2400, "%ld samples of 16384 blocks at p = 0.118", all);
 	cr_assert_geq(live, 100000, "arena 'profiled' live %ld", live);
 	hk_profile_stop();
+	hk_free(ab); /* an arena block (sampled too: at this size surely) */
 	for (int k = 0; k < 4; k++)
 		for (int i = 0; i < N / 2; i++)
 			hk_free(blocks[k][i]);
