@@ -3,7 +3,8 @@
  * core/pool.c, core/large.c and core/purge.c: a freed dirty span is reused
  * before fresh memory, the default arena's held POOL span (reuse, misuse,
  * given back before the arena grows), the large cache bound, realloc growth
- * moving to a mapping, AUTO hugepages for one-chunk runs, and memory going
+ * moving to a mapping, AUTO hugepages for one-chunk runs and for the small
+ * slabs' dense runs of a big heap, and memory going
  * back to the kernel after the purge delay. Bounded waits only.
  */
 #include <criterion/criterion.h>
@@ -246,6 +247,57 @@ Test(rss, auto_hugepages_skip_one_chunk_runs)
 	hk_arena_stats(a, &st);
 	cr_assert_geq(st.committed_bytes, (size_t)24 << 20);
 	cr_assert_lt(st.backing, HK_BACKING_THP, "a one-chunk run got THP");
+	hk_arena_destroy(a);
+}
+
+/* The kernel advises THP (madvise or always mode), so a run asked for THP gets it. */
+static int thp_madvise(void)
+{
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	char mode[128] = "";
+	if (f) {
+		if (!fgets(mode, sizeof mode, f))
+			mode[0] = 0;
+		fclose(f);
+	}
+	return strstr(mode, "[madvise]") || strstr(mode, "[always]");
+}
+
+/* A span freed alone (its neighbours live): 1 if it is on the dense list. */
+static int freed_dense(hk_arena_t *a, uint32_t s, uint32_t units)
+{
+	hk_span_free(a, s, units, hk_platform_now_ms());
+	return (hk_desc_at(s)->flags & HK_DF_DENSE) != 0;
+}
+
+Test(rss, big_heap_gives_small_slabs_dense_thp_runs)
+{
+	if (CONFIG_HK_THP_NEVER || !thp_madvise())
+		cr_skip_test("no THP in this config or kernel");
+	hk_arena_config_t cfg = { .numa_node = HK_NODE_LOCAL, .hugepages = HK_HUGEPAGE_AUTO };
+	hk_arena_t *a = hk_arena_create(&cfg);
+	cr_assert_not_null(a);
+	size_t min = (size_t)CONFIG_HK_THP_HEAP_MIB << 20;
+	hk_lock(&a->lock);
+	/* Below the threshold: one-unit spans share 4 KiB runs. */
+	uint32_t first = hk_span_alloc(a, 1, 1), s = HK_NIL, big;
+	cr_assert_neq(first, HK_NIL);
+	while (a->ctr.reserved < min + 2 * HK_CHUNK) {
+		s = hk_span_alloc(a, 1, 1);
+		cr_assert_neq(s, HK_NIL);
+	}
+	cr_assert_eq(a->backing, HK_BACKING_THP, "no dense run was advised THP");
+	/* Another one-unit span comes from the dense run's rest; a bigger
+	 * span than that rest grows a 4 KiB run, never a dense one. */
+	uint32_t t = hk_span_alloc(a, 1, 1);
+	cr_assert_eq(t, s + 1, "one-unit spans not cut in order from the dense run");
+	big = hk_span_alloc(a, HK_CHUNK_UNITS - 1, 1);
+	cr_assert_neq(big, HK_NIL);
+	cr_assert_neq(big / HK_CHUNK_UNITS, s / HK_CHUNK_UNITS);
+	cr_assert(freed_dense(a, s, 1), "a one-unit span past the threshold is not in a dense run");
+	cr_assert(!freed_dense(a, big, HK_CHUNK_UNITS - 1), "a multi-unit span grew a dense run");
+	cr_assert(!freed_dense(a, first, 1) || min == 0, "the heap's first span is in a dense run");
+	hk_unlock(&a->lock);
 	hk_arena_destroy(a);
 }
 
