@@ -226,6 +226,52 @@ Test(rss, realloc_growth_moves_to_a_mapping)
 	hk_free(r);
 }
 
+/* A growing mapping moves into a bigger cached one (its resident pages are
+ * the room to grow: no page faults), grows inside it in place, and only a
+ * request below the last one shrinks it. */
+Test(rss, realloc_growth_takes_a_cached_mapping)
+{
+	size_t page = 4096, big = (size_t)4 << 20, first = CONFIG_HK_REALLOC_MAP_MIN;
+	if (first <= hk_small_max())
+		first = hk_small_max() + 1;
+	if (CONFIG_HK_HARDENED || CONFIG_HK_LARGE_CACHE == 0 || 4 * first > big)
+		cr_skip_test("no large cache here, or no room for the growth");
+	if (big <= pool_max())
+		big = pool_max() + ((size_t)1 << 20);
+	hk_purge_exclude(); /* the purger would trim the cache */
+	hk_large_trim(0, 1);
+	unsigned char *c = hk_malloc(big);
+	cr_assert_not_null(c);
+	cr_assert_null(hk_desc_of(c));
+	memset(c, 0x11, big);
+	hk_free(c);
+	cr_assert_eq(hk_large_cached(), 1u);
+	unsigned char *p = hk_malloc(first / 2);
+	cr_assert_not_null(p);
+	for (size_t i = 0; i < first / 2; i++)
+		p[i] = (unsigned char)(i * 13);
+	unsigned char *q = hk_realloc(p, first + page);
+	cr_assert_not_null(q);
+	cr_assert_null(hk_desc_of(q));
+	unsigned char *r = hk_realloc(q, 2 * first);
+	cr_assert_eq(r, c, "growth did not move into the cached mapping");
+	cr_assert_eq(hk_large_cached(), 0u);
+	cr_assert_geq(hk_usable_size(r), big - page);
+	for (size_t i = 0; i < first / 2; i++)
+		cr_assert_eq(r[i], (unsigned char)(i * 13), "byte %zu lost", i);
+	cr_assert_eq(r[2 * first - 1], 0x11, "the cached pages are not the block's room");
+	unsigned char *s = hk_realloc(r, 3 * first);
+	cr_assert_eq(s, r, "growth inside the mapping moved");
+	cr_assert_geq(hk_usable_size(s), big - page, "growth inside the mapping shrank it");
+	unsigned char *t = hk_realloc(s, first + page);
+	cr_assert_not_null(t);
+	cr_assert_lt(hk_usable_size(t), big / 2, "a smaller request did not shrink the mapping");
+	for (size_t i = 0; i < first / 2; i++)
+		cr_assert_eq(t[i], (unsigned char)(i * 13), "byte %zu lost after the shrink", i);
+	hk_free(t);
+	hk_purge_allow();
+}
+
 Test(rss, auto_hugepages_skip_one_chunk_runs)
 {
 	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
