@@ -272,15 +272,22 @@ Test(rss, realloc_growth_takes_a_cached_mapping)
 	hk_purge_allow();
 }
 
-Test(rss, auto_hugepages_skip_one_chunk_runs)
+/* The kernel's THP mode line ("always [madvise] never"), or "". */
+static void thp_mode(char *mode, size_t len)
 {
 	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
-	char mode[128] = "";
+	mode[0] = 0;
 	if (f) {
-		if (!fgets(mode, sizeof mode, f))
+		if (!fgets(mode, (int)len, f))
 			mode[0] = 0;
 		fclose(f);
 	}
+}
+
+Test(rss, auto_hugepages_skip_one_chunk_runs)
+{
+	char mode[128];
+	thp_mode(mode, sizeof mode);
 	if (CONFIG_HK_THP_ALWAYS || strstr(mode, "[always]"))
 		cr_skip_test("THP for every chunk in this config or kernel");
 	hk_arena_config_t cfg = { .numa_node = HK_NODE_LOCAL, .hugepages = HK_HUGEPAGE_AUTO };
@@ -299,13 +306,8 @@ Test(rss, auto_hugepages_skip_one_chunk_runs)
 /* The kernel advises THP (madvise or always mode), so a run asked for THP gets it. */
 static int thp_madvise(void)
 {
-	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
-	char mode[128] = "";
-	if (f) {
-		if (!fgets(mode, sizeof mode, f))
-			mode[0] = 0;
-		fclose(f);
-	}
+	char mode[128];
+	thp_mode(mode, sizeof mode);
 	return strstr(mode, "[madvise]") || strstr(mode, "[always]");
 }
 
