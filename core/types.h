@@ -27,7 +27,9 @@
  * below `used` has a readable descriptor.
  *
  * Spans. An arena cuts its runs into spans of whole units. A span is FREE
- * (in a size-bucketed free list of its arena, every unit's descriptor says
+ * (in a size-bucketed free list of its arena, or the dense list when its
+ * run is dense: a THP run grown for one-unit slabs once the arena is big,
+ * core/span.c; every unit's descriptor says
  * FREE, head and tail carry the length), SLAB (one size class, blocks
  * carved lazily by a bump pointer), POOL (one block), BUMP (a region arena's
  * chunk, below), or PURGING (out of the
@@ -173,6 +175,7 @@ enum hk_kind {
 #define HK_DF_DIRTY 0x2u  /* free span: pages may be resident */
 #define HK_DF_RUN 0x4u    /* first unit of a run (run_units valid) */
 #define HK_DF_FULL 0x8u   /* slab is on its class's full list */
+#define HK_DF_DENSE 0x10u /* free span in a dense run: on the dense list (core/span.c) */
 
 typedef struct hk_desc {
 	/* hot: copied into every unit of a span */
