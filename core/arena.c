@@ -220,8 +220,7 @@ static void destroy_arena(hk_arena_t *a)
 	a->ctr.committed = 0;
 	a->ctr.reserved = 0;
 	a->inuse = 0;
-	for (int b = 0; b < HK_BANDS; b++)
-		a->ctr.live[b] = 0;
+	hk_ctr_live_zero(&a->ctr);
 	a->touched = 0;
 	a->pool_live = HK_NIL;
 	/* before the purger may look again */
@@ -251,8 +250,7 @@ static int reset_arena(hk_arena_t *a)
 		dirty |= hk_slab_reset(a, (unsigned)__builtin_ctzll(m), now);
 	if (CONFIG_HK_POOL)
 		dirty |= hk_pool_reset(a, now);
-	for (int b = 0; b < HK_BANDS; b++)
-		atomic_store_explicit(&a->ctr.live[b], 0, memory_order_relaxed);
+	hk_ctr_live_zero(&a->ctr);
 	return dirty;
 }
 

@@ -237,6 +237,16 @@ typedef struct hk_arena_stats_ctr {
 	atomic_uint_fast64_t allocs, frees, failed, fallbacks;
 } hk_arena_ctr_t;
 
+/* Every band's live bytes to 0 (reset, destroy): stores, no loop. */
+static inline void hk_ctr_live_zero(hk_arena_ctr_t *c)
+{
+	_Static_assert(HK_BANDS == 4, "one store per band");
+	atomic_store_explicit(&c->live[HK_BAND_TINY], 0, memory_order_relaxed);
+	atomic_store_explicit(&c->live[HK_BAND_MID], 0, memory_order_relaxed);
+	atomic_store_explicit(&c->live[HK_BAND_POOL], 0, memory_order_relaxed);
+	atomic_store_explicit(&c->live[HK_BAND_LARGE], 0, memory_order_relaxed);
+}
+
 static inline size_t hk_ctr_live(const hk_arena_ctr_t *c)
 {
 	size_t n = 0;
