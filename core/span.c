@@ -304,6 +304,32 @@ static int grow(hk_arena_t *a, uint32_t units, uint32_t align_units)
 	return 0;
 }
 
+/*
+ * Before the arena grows for a block bigger than a chunk, its dirty free
+ * spans (too small or too cut up to take it) give back up to as many
+ * bytes as it grows by, largest first: the new run is about to be touched
+ * in full, and spans kept resident beside it only raised the peak (`make
+ * bench` row large, 1-32 MiB blocks, 2 live: 94 MB against mimalloc's 70).
+ * Synchronous under the arena lock (the purge queue's lock ranks above it),
+ * but only on this path, where the program faults in megabytes next.
+ * 4 KiB and THP backing only (hugetlb purges whole pages: the purger's job).
+ */
+static void purge_before_grow(hk_arena_t *a, uint32_t units)
+{
+	if (a->backing >= HK_BACKING_2M)
+		return;
+	for (unsigned b = HK_SPAN_BUCKETS; b-- > 0 && units;) {
+		for (uint32_t h = a->buckets[b]; h != HK_NIL && units; h = hk_desc_at(h)->next) {
+			hk_desc_t *d = hk_desc_at(h);
+			if (!(d->flags & HK_DF_DIRTY) ||
+			    hk_platform_purge_now(hk_unit_addr(h), (size_t)d->units << HK_UNIT_SHIFT))
+				continue;
+			d->flags &= (uint8_t)~HK_DF_DIRTY;
+			units -= d->units < units ? d->units : units;
+		}
+	}
+}
+
 uint32_t hk_span_alloc(hk_arena_t *a, uint32_t units, uint32_t align_units)
 {
 	if (a->capacity && a->inuse + ((size_t)units << HK_UNIT_SHIFT) > a->capacity)
@@ -313,6 +339,8 @@ uint32_t hk_span_alloc(hk_arena_t *a, uint32_t units, uint32_t align_units)
 		release_held(a);
 		h = find_fit(a, units, align_units);
 	}
+	if (h == HK_NIL && units > HK_CHUNK_UNITS)
+		purge_before_grow(a, units);
 	if (h == HK_NIL && grow(a, units, align_units) == 0)
 		h = find_fit(a, units, align_units);
 	if (h != HK_NIL) {
