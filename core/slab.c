@@ -229,8 +229,8 @@ static HK_COLD int flush_relist(hk_arena_t *a, hk_class_t *k, uint32_t s, uint64
  * link rewritten), and its `used` and lists change once. Shuffled frees
  * make runs of 1.1 blocks, so the per-run part is kept short: region
  * globals and the API call's name in locals, list changes and an emptied
- * slab on one rare branch (callgrind, batch_shuffled: 71 -> 43
- * instructions per block flushed).
+ * slab on one rare branch (callgrind, batch 100000 shuffled, whole
+ * program: 131 -> 125 instructions per operation).
  */
 static int flush_locked(hk_arena_t *a, unsigned cls, void **chain, size_t *left)
 {
