@@ -15,6 +15,7 @@ AR       ?= ar
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 WERROR   ?= 0
+comma    := ,
 
 # The .config is valid make syntax: CONFIG_HK_TINY=y and so on.
 -include $(CONFIG)
@@ -32,8 +33,17 @@ LDLIBS   := -lpthread
 obj-y    :=
 preload-y :=
 libs-y   :=
+so-static-y :=
 include os/Build.mk hugepage/Build.mk numa/Build.mk core/Build.mk
 LDLIBS   += $(libs-y)
+# What libhakmem.so links: the libraries of so-static-y from their archives,
+# their symbols made local (every object a process loads costs resident
+# pages of its own: headers, data, a text page's fault-around).
+SO_LDLIBS := $(filter-out $(addprefix -l,$(so-static-y)),$(LDLIBS))
+ifneq ($(so-static-y),)
+SO_LDLIBS += -Wl,-Bstatic $(addprefix -l,$(so-static-y)) -Wl,-Bdynamic \
+	     $(patsubst %,-Wl$(comma)--exclude-libs$(comma)lib%.a,$(so-static-y))
+endif
 
 OBJS     := $(addprefix $(O)/,$(obj-y))
 PRELOAD_OBJS := $(addprefix $(O)/,$(preload-y))
@@ -91,7 +101,7 @@ $(O)/%.o: %.cc $(GEN)
 # aliases of hk_* functions.
 $(O)/libhakmem.so: $(OBJS) $(PRELOAD_OBJS) core/preload.lds
 	@echo "  LD      $@"
-	@$(CC) -shared -Wl,-z,now -Wl,-soname,libhakmem.so $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@$(CC) -shared -Wl,-z,now -Wl,-soname,libhakmem.so $(LDFLAGS) -o $@ $^ $(SO_LDLIBS)
 
 # Everything, internal symbols too: what unit tests link against.
 $(O)/libhakmem_internal.a: $(OBJS)

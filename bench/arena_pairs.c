@@ -18,32 +18,18 @@ static hk_arena_t *arena;
 #define a_malloc(n) malloc(n)
 #endif
 
-/* MODE 0, the same loop as bench/pairs.c's (the arena in a register, as
- * a caller that owns it keeps it): the callgrind rows of the two compare
- * the allocators' instructions alone. */
+/* MODE 0, bench/pairs.c's loop (the arena in a register, as a caller that
+ * owns it keeps it): the callgrind rows of the two compare the allocators'
+ * instructions alone. */
 static uint64_t pair_loop(size_t size, uint64_t iters)
 {
-	const size_t last = size - 1;
-	uint64_t bad = 0;
 #ifdef BENCH_HK
 	hk_arena_t *const ar = arena;
 #define pair_malloc(n) hk_arena_malloc(ar, (n))
 #else
 #define pair_malloc(n) malloc(n)
 #endif
-	for (uint64_t i = 0; i < iters; i++) {
-		unsigned char *p = pair_malloc(size);
-		if (!p) {
-			bad++;
-			continue;
-		}
-		p[0] = (unsigned char)i;
-		p[last] = (unsigned char)~i;
-		bench_escape(p);
-		bad += (p[0] != (unsigned char)i) | (p[last] != (unsigned char)~i);
-		b_free(p);
-	}
-	return bad;
+	return BENCH_PAIR_LOOP(pair_malloc, size, iters);
 }
 
 #define KMAX 64

@@ -192,6 +192,32 @@ static inline int bench_report(const char *name, double ops, double secs, int ok
 	return ok ? 0 : 1;
 }
 
+/*
+ * The timed loop of bench/pairs and bench/arena_pairs: ITERS times ALLOC(SIZE),
+ * a cheap stamp at both ends (a few instructions, so the loop's own cost stays
+ * small), a check, b_free. A macro so that each caller's allocation call is
+ * compiled in place as a program's would be (a function pointer would add an
+ * indirect call to one row and not the other). Evaluates to the failures seen.
+ */
+#define BENCH_PAIR_LOOP(ALLOC, SIZE, ITERS)                                                  \
+	({                                                                                   \
+		const size_t last_ = (SIZE) - 1;                                             \
+		uint64_t bad_ = 0;                                                           \
+		for (uint64_t i_ = 0; i_ < (ITERS); i_++) {                                  \
+			unsigned char *p_ = ALLOC(SIZE);                                     \
+			if (!p_) {                                                           \
+				bad_++;                                                      \
+				continue;                                                    \
+			}                                                                    \
+			p_[0] = (unsigned char)i_;                                           \
+			p_[last_] = (unsigned char)~i_;                                      \
+			bench_escape(p_);                                                    \
+			bad_ += (p_[0] != (unsigned char)i_) | (p_[last_] != (unsigned char)~i_); \
+			b_free(p_);                                                          \
+		}                                                                            \
+		bad_;                                                                        \
+	})
+
 static inline void *bench_xmalloc(size_t n)
 {
 	void *p = b_malloc(n);

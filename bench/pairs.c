@@ -15,7 +15,6 @@ int main(int argc, char **argv)
 	size_t size = bench_arg(argc, argv, 1, 64);
 	uint64_t iters = bench_arg(argc, argv, 2, 5000000);
 	uint64_t bad = 0, sum = 0;
-	const size_t last = size - 1;
 	unsigned char *keep;
 
 	if (size == 0) {
@@ -38,20 +37,7 @@ int main(int argc, char **argv)
 	}
 
 	double t0 = bench_now();
-	for (uint64_t i = 0; i < iters; i++) {
-		unsigned char *p = b_malloc(size);
-
-		if (!p) {
-			bad++;
-			continue;
-		}
-		/* Cheap stamp (a few instructions): the loop's own cost stays small. */
-		p[0] = (unsigned char)i;
-		p[last] = (unsigned char)~i;
-		bench_escape(p);
-		bad += (p[0] != (unsigned char)i) | (p[last] != (unsigned char)~i);
-		b_free(p);
-	}
+	bad += BENCH_PAIR_LOOP(b_malloc, size, iters);
 	double secs = bench_now() - t0;
 
 	sum += bench_verify(keep, size, 7, &bad);

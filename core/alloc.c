@@ -273,8 +273,10 @@ static HK_ENTRY __attribute__((noinline)) void *malloc_slow(size_t size, const c
 	if (CONFIG_HK_SAMPLE) {
 		/* Only a live lane counts down: the static lanes are shared. A
 		 * build without lane classes (nomid) makes one here for it.
+		 * The process's first malloc initialises first, so it counts
+		 * too (HAKMEM_GUARD_RATE=1 guards it: test/preload/guard.sh).
 		 * (Sizes past 2^62 fail anyway; the clamp keeps the sign.) */
-		hk_lane_t *l = hk_lane_get();
+		hk_lane_t *l = hk_ready() || hk_init() == 0 ? hk_lane_get() : NULL;
 		int64_t n = size < ((size_t)1 << 62) ? (int64_t)size : (int64_t)1 << 62;
 		if (l && (hk_lane_cache(l, 0)->sample_left -= n) < 0)
 			return sample_slow(size, call);

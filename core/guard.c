@@ -211,7 +211,7 @@ HK_ENTRY void hk_guard_free(void *p)
 	int open = is_open(s);
 	/* An open slot's page stays readable: a use after free goes unseen,
 	 * so its free stack would never be reported. */
-	int depth = open ? 0 : hk_stack_capture(stack, GUARD_STACK);
+	int depth = open ? 0 : hk_stack_capture(stack, GUARD_STACK, 0);
 	const unsigned char *slack = (const unsigned char *)p + s->size;
 	for (size_t k = 0; k < round16(s->size) - s->size; k++) {
 		if (slack[k] != SLACK_BYTE) {
@@ -340,7 +340,7 @@ static __attribute__((noreturn)) void report(uintptr_t addr, const void *uctx)
 	/* The program's frames start at the faulting instruction, below the
 	 * handler's frames and the signal trampoline. */
 	void *here[GUARD_STACK + 8];
-	int n = hk_stack_capture(here, GUARD_STACK + 8), from = 0;
+	int n = hk_stack_capture(here, GUARD_STACK + 8, 0), from = 0;
 	for (int k = 0; k < n; k++)
 		if (here[k] == fault_ip(uctx))
 			from = k;

@@ -25,7 +25,9 @@
 #include "core/slab.h"
 #include "core/tiny.h"
 
-static hk_lane_t lane_empty, lane_dead = { .state = HK_LANE_DEAD };
+/* Both in .bss: lane_dead's state is set at init (an initialiser put its
+ * 35 KB in .data, resident in every process once its page was read). */
+static hk_lane_t lane_empty, lane_dead;
 __thread hk_lane_t *hk_lane_self __attribute__((tls_model("initial-exec"))) = &lane_empty;
 
 static struct {
@@ -61,6 +63,7 @@ static void lane_exit(void *arg);
 
 int hk_lane_global_init(void)
 {
+	lane_dead.state = HK_LANE_DEAD; /* before any lane exists to exit */
 	for (int c = 0; c < HK_NLANE; c++) {
 		size_t n = CONFIG_HK_LANE_CLASS_BYTES / hk_class_size((unsigned)c);
 		LN.limit[0][c] = n < 2 ? 2 : (int64_t)n;

@@ -112,7 +112,7 @@ void hk_platform_atfork_child(void)
 
 int hk_platform_node_count(void)
 {
-	/* numa/ may answer 0 when probed before libnuma's constructor ran. */
+	/* At least the one node, whatever numa/ probed. */
 	int n = hk_numa_node_count();
 	return n > 0 ? n : 1;
 }

@@ -128,14 +128,24 @@ HK_ENTRY __attribute__((noinline)) int hk_sample_take(hk_lane_t *l, size_t size,
 	*out = NULL;
 	reset(l, prate);
 	hk_statlog_kick();
-	/* A new lane's countdown starts at 0: its first malloc only draws the
-	 * first interval (else every thread's first block would be sampled). */
-	if ((!prate && !guard_rate) || first)
+	if (!prate && !guard_rate)
 		return HK_SAMPLE_NONE;
+	/* A new lane's countdown starts at 0, so its first malloc comes here
+	 * whatever its size: it draws the first interval and is sampled only
+	 * when that interval ends inside it, as a running countdown would do
+	 * (with HAKMEM_GUARD_RATE=1, a thread's first block is guarded too). */
+	if (first) {
+		int64_t left = hk_lane_cache(l, 0)->sample_left - (int64_t)size;
+		if (left >= 0) {
+			hk_lane_cache(l, 0)->sample_left = left;
+			return HK_SAMPLE_NONE;
+		}
+		reset(l, prate);
+	}
 	hk_profile_poll();
 	if (size > hk_platform_page_size())
 		return prate ? HK_SAMPLE_RECORD : HK_SAMPLE_NONE;
-	int depth = hk_stack_capture(stack, HK_STACK_MAX);
+	int depth = hk_stack_capture(stack, HK_STACK_MAX, prate != 0);
 	void *p = hk_guard_alloc(size, stack, depth, !prate || guard_pick(l, prate));
 	if (!p)
 		return prate ? HK_SAMPLE_RECORD : HK_SAMPLE_NONE;
@@ -148,7 +158,7 @@ HK_ENTRY __attribute__((noinline)) int hk_sample_take(hk_lane_t *l, size_t size,
 HK_ENTRY __attribute__((noinline)) void hk_sample_record(void *p, size_t size)
 {
 	void *stack[HK_STACK_MAX];
-	int depth = hk_stack_capture(stack, HK_STACK_MAX);
+	int depth = hk_stack_capture(stack, HK_STACK_MAX, 1);
 	if (hk_profile_add(p, size, stack, depth, 1) == 0)
 		atomic_fetch_add_explicit(&hk_sample_outside, 1, memory_order_relaxed);
 }

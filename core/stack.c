@@ -43,7 +43,7 @@ static int in_entry(const void *ip)
 /* Our frames are the first few: look no deeper for the last of them. */
 #define ENTRY_DEPTH 12
 
-HK_ENTRY __attribute__((noinline)) int hk_stack_capture(void **out, int max)
+HK_ENTRY __attribute__((noinline)) int hk_stack_capture(void **out, int max, int cached)
 {
 	void *buf[HK_STACK_MAX + ENTRY_DEPTH];
 	if (!CONFIG_HK_SAMPLE)
@@ -52,11 +52,13 @@ HK_ENTRY __attribute__((noinline)) int hk_stack_capture(void **out, int max)
 	if (want > (int)(sizeof buf / sizeof buf[0]))
 		want = (int)(sizeof buf / sizeof buf[0]);
 	int n = 0;
-	if (!HK_STACK_SLOW) {
+	if (cached && !HK_STACK_SLOW) {
 		/* libunwind's trace cache: one hash probe per frame once a
 		 * return address was seen (~0.3 us for 7 frames here, against
 		 * ~65 us for unw_step, which blocks signals twice per frame and
-		 * walks the loaded objects). Frames it cannot trace it steps. */
+		 * walks the loaded objects). Frames it cannot trace it steps.
+		 * The cache costs its thread 256 KiB, all written on the first
+		 * call: worth it at the profiler's rate, not at the guard's. */
 		n = unw_backtrace(buf, want);
 	} else {
 		unw_context_t uc;

@@ -21,8 +21,11 @@
 #define HK_ENTRY __attribute__((section(".text.sorted.hk_entry.1")))
 
 /* Writes up to `max` return addresses of the program's frames; returns
- * how many (0 when the sampler is built out). */
-int hk_stack_capture(void **out, int max);
+ * how many (0 when the sampler is built out). `cached`: through libunwind's
+ * per-thread trace cache (~0.3 us a stack, but 256 KiB resident in every
+ * thread that uses it), else by stepping (~65 us, nothing kept): the
+ * profiler's samples take the cache, the guard's (one per 64 MiB) step. */
+int hk_stack_capture(void **out, int max, int cached);
 /* Writes one frame per line ("    #i 0xADDR name+off (object)") to fd:
  * symbol names from the dynamic symbol tables only. */
 void hk_stack_print(int fd, void *const *frames, int n);

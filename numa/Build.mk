@@ -1,3 +1,3 @@
-# numa/ — topology and placement through libnuma.
+# numa/ — topology and placement through the kernel's NUMA system calls
+# (no libnuma: numa/numa.c says why).
 obj-y += numa/numa.o
-libs-$(CONFIG_HK_NUMA) += -lnuma

@@ -1,23 +1,26 @@
 /*
- * numa/numa.c — node count, current node, binding, through libnuma.
+ * numa/numa.c — node count, current node, binding, through the kernel's
+ * NUMA system calls (get_mempolicy, mbind, move_pages).
  *
- * Owns every libnuma call. Node count and the CPU → node table come from
- * /sys at init (numa_node_of_cpu mallocs on every call); with one node,
- * CONFIG_HK_NUMA=0 or HAKMEM_NUMA=off libnuma is never called and every
- * answer is node 0. The current CPU is read from glibc's rseq area (0.3 ns)
- * or sched_getcpu(). A numactl policy on the process is never overridden.
+ * Owns every NUMA system call. Node count and the CPU → node table come
+ * from /sys at init; with one node, CONFIG_HK_NUMA=0 or HAKMEM_NUMA=off no
+ * NUMA call is made and every answer is node 0. The current CPU is read
+ * from glibc's rseq area (0.3 ns) or sched_getcpu(). A numactl policy on
+ * the process is never overridden. No libnuma: its constructor reads /proc
+ * and /sys through stdio and mallocs, ~160 KB of resident set in every
+ * process (pairs 16: 2224 -> 2064 KB peak), for three system calls.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "numa/numa.h"
 #if CONFIG_HK_NUMA
-#include <numa.h>
-#include <numaif.h>
+#include <linux/mempolicy.h>
 #include <sys/rseq.h>
 #endif
 
@@ -108,14 +111,11 @@ void hk_numa_init(const char *env)
 		return;
 	int saved = errno, n = sys_node_count();
 #if CONFIG_HK_NUMA
-	/* The count comes from /sys, not numa_max_node(): that one reads
-	 * state libnuma's constructor fills, and hakmem may be initialised
-	 * (by a malloc in an earlier constructor) before it runs. */
-	if (n > 1 && numa_available() >= 0) {
+	/* A kernel without NUMA support fails get_mempolicy (ENOSYS). */
+	int pol = 0;
+	if (n > 1 && syscall(SYS_get_mempolicy, &pol, NULL, 0ul, NULL, 0ul) == 0) {
 		nodes = n < CONFIG_HK_NUMA_MAX_NODES ? n : CONFIG_HK_NUMA_MAX_NODES;
-		int pol = 0;
-		if (get_mempolicy(&pol, NULL, 0, NULL, 0) == 0 &&
-		    (pol == MPOL_BIND || pol == MPOL_INTERLEAVE || pol == MPOL_PREFERRED))
+		if (pol == MPOL_BIND || pol == MPOL_INTERLEAVE || pol == MPOL_PREFERRED)
 			process_policy = pol;
 	}
 #endif
@@ -188,7 +188,8 @@ int hk_numa_bind(void *p, size_t len, int node)
 		mask[node / 64] |= 1ul << (node % 64);
 	}
 	int saved = errno;
-	int rc = mbind(p, len, policy, mask, CONFIG_HK_NUMA_MAX_NODES + 1, 0);
+	long rc = syscall(SYS_mbind, p, len, (long)policy, mask,
+			  (unsigned long)CONFIG_HK_NUMA_MAX_NODES + 1, 0u);
 	int err = rc ? errno : 0;
 	errno = saved;
 	return err;
@@ -204,7 +205,7 @@ int hk_numa_page_node(const void *p)
 	void *pages[1] = { (void *)((uintptr_t)p & ~(uintptr_t)4095) };
 	int status[1] = { -1 };
 	int saved = errno;
-	long rc = move_pages(0, 1, pages, NULL, status, 0);
+	long rc = syscall(SYS_move_pages, 0, 1ul, pages, NULL, status, 0);
 	errno = saved;
 	return rc == 0 && status[0] >= 0 ? status[0] : -1;
 #else

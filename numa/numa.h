@@ -1,8 +1,8 @@
 /*
- * numa/numa.h — NUMA topology and placement, through libnuma.
+ * numa/numa.h — NUMA topology and placement, through the kernel's calls.
  *
- * Owns every numa_* / mbind / move_pages call. With CONFIG_HK_NUMA=0 or on a
- * single-node machine it makes no libnuma call and every answer is node 0.
+ * Owns every get_mempolicy / mbind / move_pages call. With CONFIG_HK_NUMA=0
+ * or on a single-node machine it makes none and every answer is node 0.
  * Must not allocate through malloc after init (it runs inside the allocator).
  */
 #ifndef HK_NUMA_H

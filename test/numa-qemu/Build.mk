@@ -5,7 +5,8 @@
 NUMA_GUEST := $(O)/test/numa-qemu/init
 NUMA_GUEST_OBJS := $(filter $(O)/os/% $(O)/hugepage/% $(O)/numa/%,$(OBJS))
 # A static libunwind (the sampler's stacks) reads compressed debug info: liblzma.
-NUMA_GUEST_LIBS := $(if $(filter y,$(CONFIG_HK_SAMPLE)),-llzma)
+# The guest sets its own policy (set_mempolicy) through libnuma.
+NUMA_GUEST_LIBS := $(if $(filter y,$(CONFIG_HK_SAMPLE)),-llzma) -lnuma
 
 $(NUMA_GUEST): test/numa-qemu/guest.c test/common/hugetlb_pool.h $(NUMA_GUEST_OBJS) $(O)/libhakmem.a
 	@mkdir -p $(dir $@)
