@@ -457,6 +457,7 @@ void hk_cache_drop(hk_arena_t *a, int destroy)
 	if (destroy) {
 		s->arena = NULL;
 		a->bins = HK_BINS_NONE; /* its fast path now fails into the check */
+		__atomic_store_n(&a->fast_bins, HK_BINS_NONE, __ATOMIC_RELAXED);
 	}
 	hk_unlock(&s->lock);
 }

@@ -20,6 +20,12 @@
 
 /* A slab is on its class's partial list (HK_DF_LISTED), on its full list
  * (HK_DF_FULL), or is the class's empty slab: a reset finds every one. */
+/* A class's band in the arena's live counters (core/types.h). */
+static int slab_band(unsigned cls)
+{
+	return (int)cls > HK_TINY_LAST ? HK_BAND_MID : HK_BAND_TINY;
+}
+
 static void list_push(uint32_t *list, uint32_t s, uint8_t flag)
 {
 	hk_desc_t *d = hk_desc_at(s);
@@ -180,7 +186,7 @@ unsigned hk_slab_refill(hk_arena_t *a, unsigned cls, uint32_t units, unsigned ki
 	}
 	if (prev)
 		hk_next_set(prev, NULL);
-	a->ctr.live += got * bs;
+	a->ctr.live[slab_band(cls)] += got * bs;
 	hk_unlock(&k->lock);
 	*chain = head;
 	return got;
@@ -271,7 +277,7 @@ static int flush_locked(hk_arena_t *a, unsigned cls, void **chain, size_t *left)
 		if (unlikely((d->flags & (HK_DF_FULL | HK_DF_LISTED)) != HK_DF_LISTED || !d->used))
 			released |= flush_relist(a, k, (uint32_t)(d - descs), &now);
 	}
-	a->ctr.live -= (n - todo) * hk_class_size(cls);
+	a->ctr.live[slab_band(cls)] -= (n - todo) * hk_class_size(cls);
 	*chain = b;
 	*left = todo;
 	return released;

@@ -196,7 +196,7 @@ static void check_lists(hk_arena_t *a, const struct tally *t)
 		for (uint32_t h = a->buckets[b]; h != HK_NIL; prev = h, h = hk_desc_at(h)->next) {
 			hk_desc_t *d = hk_desc_at(h);
 			CHECK(++spans <= t->free_spans, "more listed free spans than free spans", hk_unit_addr(h));
-			CHECK(d->kind == HK_KIND_FREE && hk_span_bucket(d->units) == b,
+			CHECK(d->kind == HK_KIND_FREE && hk_span_list(d) == b,
 			      "span in the wrong free list", hk_unit_addr(h));
 			CHECK(d->prev == prev, "free list back link", hk_unit_addr(h));
 		}
