@@ -56,8 +56,24 @@ static void setup(hk_arena_t *a, unsigned index, const hk_arena_config_t *cfg, i
 	a->heap = (uint16_t)heap;
 	/* A region arena's small blocks are no slab blocks: no cache slot. */
 	a->bins = heap ? 0 : (a->flags & HK_ARENA_BUMP) ? HK_BINS_NONE : hk_cache_slot_take(a);
+	__atomic_store_n(&a->fast_bins,
+			 atomic_load_explicit(&hk_arena_divert, memory_order_relaxed) ? HK_BINS_NONE
+										 : a->bins,
+			 __ATOMIC_RELAXED);
 	hk_bump_init(a);
 	__atomic_store_n(&a->magic, HK_ARENA_LIVE, __ATOMIC_RELEASE); /* the purger reads it */
+}
+
+_Atomic int hk_arena_divert;
+void (*_Atomic hk_arena_forget)(unsigned index);
+
+/* A reset or destroy unmapped the arena's mappings: sampled blocks among
+ * them lose their records. */
+static void forget_sampled(hk_arena_t *a)
+{
+	void (*forget)(unsigned) = atomic_load_explicit(&hk_arena_forget, memory_order_acquire);
+	if (CONFIG_HK_PROFILE && forget)
+		forget(a->index);
 }
 
 void hk_arena_init0(void)
@@ -185,6 +201,7 @@ static void destroy_arena(hk_arena_t *a)
 	 * slabs forget them (no thread flushes them meanwhile: slot lock). */
 	hk_cache_drop(a, 1);
 	hk_large_free_arena(a->index);
+	forget_sampled(a);
 	/* Lock order: the purge lock before the arena's locks (core/types.h). */
 	hk_purge_exclude();
 	lock_arena(a);
@@ -203,7 +220,8 @@ static void destroy_arena(hk_arena_t *a)
 	a->ctr.committed = 0;
 	a->ctr.reserved = 0;
 	a->inuse = 0;
-	a->ctr.live = 0;
+	for (int b = 0; b < HK_BANDS; b++)
+		a->ctr.live[b] = 0;
 	a->touched = 0;
 	a->pool_live = HK_NIL;
 	/* before the purger may look again */
@@ -227,12 +245,14 @@ static int reset_arena(hk_arena_t *a)
 	int dirty = 0;
 	hk_cache_drop(a, 0);
 	hk_large_free_arena(a->index);
+	forget_sampled(a);
 	uint64_t m = atomic_exchange_explicit(&a->touched, 0, memory_order_relaxed);
 	for (; m; m &= m - 1)
 		dirty |= hk_slab_reset(a, (unsigned)__builtin_ctzll(m), now);
 	if (CONFIG_HK_POOL)
 		dirty |= hk_pool_reset(a, now);
-	atomic_store_explicit(&a->ctr.live, 0, memory_order_relaxed);
+	for (int b = 0; b < HK_BANDS; b++)
+		atomic_store_explicit(&a->ctr.live[b], 0, memory_order_relaxed);
 	return dirty;
 }
 
@@ -371,7 +391,7 @@ HK_API int hk_arena_stats(hk_arena_t *a, hk_arena_stats_t *out)
 	memset(out, 0, sizeof *out);
 	memcpy(out->name, a->name, sizeof out->name);
 	out->capacity = a->capacity;
-	out->live_bytes = a->ctr.live;
+	out->live_bytes = hk_ctr_live(&a->ctr);
 	/* What the arena's blocks hold (its capacity's measure); the runs they
 	 * are cut from are its reserved bytes. */
 	out->committed_bytes = a->inuse;
@@ -388,7 +408,7 @@ HK_API int hk_arena_stats(hk_arena_t *a, hk_arena_stats_t *out)
 			hk_arena_t *h = hk_arena_at(i);
 			if (!h || h->magic != HK_ARENA_LIVE || !h->heap)
 				continue;
-			out->live_bytes += h->ctr.live;
+			out->live_bytes += hk_ctr_live(&h->ctr);
 			out->committed_bytes += h->inuse;
 			out->reserved_bytes += h->ctr.reserved;
 			out->failed_allocs += h->ctr.failed;

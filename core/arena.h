@@ -25,4 +25,13 @@ void hk_arena_family_lock(void);
 void hk_arena_family_unlock(void);
 void hk_arena_unlock_all(void);
 
+/* The profiler's view of arenas (set from core/profile.c and core/sample.c,
+ * above): hk_arena_divert is 1 while profiling (the slow paths read it to
+ * call the sampler only then), and arenas made meanwhile get fast_bins
+ * HK_BINS_NONE; once the profiler started,
+ * hk_arena_forget(index) runs as a reset or destroy frees an arena's
+ * mappings (sampled arena blocks are mappings: their records go). */
+extern _Atomic int hk_arena_divert;
+extern void (*_Atomic hk_arena_forget)(unsigned index);
+
 #endif /* HK_CORE_ARENA_H */

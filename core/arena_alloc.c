@@ -17,6 +17,7 @@
 #include "core/init.h"
 #include "core/lane.h"
 #include "core/sizeclass.h"
+#include "core/stack.h"
 
 HK_API hk_arena_t *hk_arena_default(void)
 {
@@ -35,9 +36,34 @@ HK_API hk_arena_t *hk_arena_create(const hk_arena_config_t *cfg)
 	return hk_arena_make(cfg);
 }
 
-static __attribute__((noinline)) void *arena_malloc_slow(hk_arena_t *a, size_t size)
+/* The profiler diverts the fast path of every arena to the slow one, which
+ * counts down (core/profile.c); once it is off, the first slow malloc puts
+ * the fast path back (a live arena's `bins` are valid here: checked). Off
+ * and not diverted: two compares (arena_reset_4x64 takes this path once a
+ * request). An arena without a cache (no slot left, or a build without
+ * lane classes) has nothing to divert: the profiling flag decides. */
+static inline __attribute__((always_inline)) void *arena_sample(hk_arena_t *a, size_t size,
+								      size_t align, int zero)
+{
+	if (!CONFIG_HK_PROFILE)
+		return NULL;
+	if (likely(__atomic_load_n(&a->fast_bins, __ATOMIC_RELAXED) == a->bins)) {
+		if (likely(a->bins != HK_BINS_NONE) ||
+		    !atomic_load_explicit(&hk_arena_divert, memory_order_relaxed))
+			return NULL;
+	} else if (!atomic_load_explicit(&hk_arena_divert, memory_order_relaxed)) {
+		__atomic_store_n(&a->fast_bins, a->bins, __ATOMIC_RELAXED);
+		return NULL;
+	}
+	return a == &hk_arena0 && !align && !zero ? NULL : hk_sample_alloc(a, size, align, zero);
+}
+
+static HK_ENTRY __attribute__((noinline)) void *arena_malloc_slow(hk_arena_t *a, size_t size)
 {
 	a = hk_arena_check(a, "hk_arena_malloc");
+	void *p = arena_sample(a, size, 0, 0);
+	if (p)
+		return p;
 	if (a == &hk_arena0)
 		return hk_malloc_as(size, "hk_arena_malloc");
 	hk_slow_call = "hk_arena_malloc";
@@ -46,7 +72,7 @@ static __attribute__((noinline)) void *arena_malloc_slow(hk_arena_t *a, size_t s
 		/* An empty bin (every request's first block after a reset):
 		 * straight to the cache, which counts the allocation. */
 		unsigned cls = hk_class_table[(need + 15) >> 4];
-		void *p = hk_cache_alloc(a, cls);
+		p = hk_cache_alloc(a, cls);
 		if (p && CONFIG_HK_HARDENED)
 			hk_canary_set(p, size, hk_class_size(cls));
 		if (p)
@@ -63,7 +89,7 @@ static __attribute__((noinline)) void *arena_malloc_slow(hk_arena_t *a, size_t s
  * destroyed, has bins that are never set up: it falls through to
  * hk_arena_check, which aborts on a dead one.
  */
-HK_API void *hk_arena_malloc(hk_arena_t *a, size_t size)
+HK_API HK_ENTRY void *hk_arena_malloc(hk_arena_t *a, size_t size)
 {
 	size_t need = size + HK_CANARY;
 	if (__builtin_expect(a == NULL, 0))
@@ -74,7 +100,8 @@ HK_API void *hk_arena_malloc(hk_arena_t *a, size_t size)
 			return p;
 	} else if (__builtin_expect(HK_NLANE > 0 && need <= 1024 && need >= size, 1)) {
 		/* A class that is no lane class has a bin never set up (empty). */
-		size_t cls = hk_class_table[(need + 15) >> 4], bins = a->bins;
+		size_t cls = hk_class_table[(need + 15) >> 4];
+		size_t bins = __atomic_load_n(&a->fast_bins, __ATOMIC_RELAXED);
 		hk_lane_t *l = hk_lane_self;
 		void **p = l->head[bins + cls];
 		if (__builtin_expect(p != NULL, 1)) {
@@ -90,7 +117,7 @@ HK_API void *hk_arena_malloc(hk_arena_t *a, size_t size)
 	return arena_malloc_slow(a, size);
 }
 
-HK_API void *hk_arena_calloc(hk_arena_t *a, size_t count, size_t size)
+HK_API HK_ENTRY void *hk_arena_calloc(hk_arena_t *a, size_t count, size_t size)
 {
 	size_t total;
 	a = hk_arena_check(a, "hk_arena_calloc");
@@ -100,10 +127,11 @@ HK_API void *hk_arena_calloc(hk_arena_t *a, size_t count, size_t size)
 		return NULL;
 	}
 	hk_slow_call = "hk_arena_calloc";
-	return hk_alloc_in(a, total, 0, 1);
+	void *p = arena_sample(a, total, 0, 1);
+	return p ? p : hk_alloc_in(a, total, 0, 1);
 }
 
-HK_API void *hk_arena_realloc(hk_arena_t *a, void *p, size_t size)
+HK_API HK_ENTRY void *hk_arena_realloc(hk_arena_t *a, void *p, size_t size)
 {
 	a = hk_arena_check(a, "hk_arena_realloc");
 	if (!p)
@@ -115,7 +143,7 @@ HK_API void *hk_arena_realloc(hk_arena_t *a, void *p, size_t size)
 	return hk_realloc_in(a, p, size, "hk_arena_realloc");
 }
 
-HK_API void *hk_arena_aligned_alloc(hk_arena_t *a, size_t align, size_t size)
+HK_API HK_ENTRY void *hk_arena_aligned_alloc(hk_arena_t *a, size_t align, size_t size)
 {
 	a = hk_arena_check(a, "hk_arena_aligned_alloc");
 	if (!align || (align & (align - 1))) {
@@ -123,5 +151,6 @@ HK_API void *hk_arena_aligned_alloc(hk_arena_t *a, size_t align, size_t size)
 		return NULL;
 	}
 	hk_slow_call = "hk_arena_aligned_alloc";
-	return hk_alloc_in(a, size, align, 0);
+	void *p = arena_sample(a, size, align, 0);
+	return p ? p : hk_alloc_in(a, size, align, 0);
 }

@@ -26,7 +26,7 @@ void *hk_pool_alloc(hk_arena_t *a, size_t size, size_t align)
 	if (h != HK_NIL) {
 		hk_desc_t *d = hk_desc_at(h);
 		d->bump = size; /* the request, for sized frees */
-		a->ctr.live += units << HK_UNIT_SHIFT;
+		a->ctr.live[HK_BAND_POOL] += units << HK_UNIT_SHIFT;
 		if (!a->heap) { /* a user arena's reset finds it here */
 			d->prev = HK_NIL;
 			d->next = a->pool_live;
@@ -65,7 +65,7 @@ int hk_pool_free(hk_arena_t *a, hk_desc_t *d)
 		return -1;
 	}
 	units = hk_desc_at(head)->units;
-	a->ctr.live -= (size_t)units << HK_UNIT_SHIFT;
+	a->ctr.live[HK_BAND_POOL] -= (size_t)units << HK_UNIT_SHIFT;
 	if (!a->heap)
 		pool_unlink(a, head);
 	if (!hk_span_hold(a, head, units, now))
@@ -84,7 +84,7 @@ int hk_pool_reset(hk_arena_t *a, uint64_t now)
 	for (uint32_t h; (h = a->pool_live) != HK_NIL; any = 1) {
 		uint32_t units = hk_desc_at(h)->units;
 		pool_unlink(a, h);
-		a->ctr.live -= (size_t)units << HK_UNIT_SHIFT;
+		a->ctr.live[HK_BAND_POOL] -= (size_t)units << HK_UNIT_SHIFT;
 		hk_span_free(a, h, units, now);
 	}
 	hk_unlock(&a->lock);

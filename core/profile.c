@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/arena.h"
 #include "core/arena_table.h"
 #include "core/base.h"
 #include "core/lock.h"
@@ -35,6 +36,8 @@ typedef struct record {
 	uint64_t size;
 	uint32_t depth;
 	uint32_t next; /* free list */
+	uint32_t arena; /* its arena's index (0: the default heap) */
+	uint32_t pad;
 	void *stack[HK_STACK_MAX];
 } record_t;
 
@@ -48,6 +51,7 @@ static struct {
 	size_t count;
 	_Atomic uint64_t dropped;
 	_Atomic size_t any;      /* records exist: frees look them up */
+	_Atomic uint32_t in_arena[HK_ARENA_MAX]; /* live records per arena */
 	char prefix[256];
 	unsigned seq;            /* dumps written by this process */
 	int signo;
@@ -86,10 +90,9 @@ static size_t slot_of(uintptr_t p)
 }
 _Static_assert(HK_PROFILE_RECORDS == 1 << 15, "slot_of keeps 15 bits");
 
-int hk_profile_add(void *p, size_t size, void *const *stack, int depth, int outside)
+int hk_profile_add(void *p, size_t size, void *const *stack, int depth, unsigned arena)
 {
 	int r = -1;
-	(void)outside;
 	hk_lock(&P.lock);
 	if (P.tab && P.count < MAX_RECORDS) {
 		uint32_t n = P.free;
@@ -105,7 +108,9 @@ int hk_profile_add(void *p, size_t size, void *const *stack, int depth, int outs
 		e->p = (uintptr_t)p;
 		e->size = size;
 		e->depth = (uint32_t)depth;
+		e->arena = arena;
 		memcpy(e->stack, stack, (size_t)depth * sizeof(void *));
+		atomic_fetch_add_explicit(&P.in_arena[arena], 1, memory_order_relaxed);
 		P.count++;
 		atomic_store_explicit(&P.any, P.count, memory_order_relaxed);
 		r = 0;
@@ -116,17 +121,16 @@ int hk_profile_add(void *p, size_t size, void *const *stack, int depth, int outs
 	return r;
 }
 
-int hk_profile_remove(const void *p)
+/* Drops p's record (lock held); 1 if it had one. */
+static int remove_locked(uintptr_t p)
 {
 	int found = 0;
-	if (!atomic_load_explicit(&P.any, memory_order_relaxed))
-		return 0;
-	hk_lock(&P.lock);
-	size_t i = slot_of((uintptr_t)p);
-	while (P.index[i] && P.tab[P.index[i] - 1].p != (uintptr_t)p)
+	size_t i = slot_of(p);
+	while (P.index[i] && P.tab[P.index[i] - 1].p != p)
 		i = (i + 1) & (HK_PROFILE_RECORDS - 1);
 	if (P.index[i]) {
 		record_t *e = &P.tab[P.index[i] - 1];
+		atomic_fetch_sub_explicit(&P.in_arena[e->arena], 1, memory_order_relaxed);
 		e->p = 0;
 		e->next = P.free;
 		P.free = P.index[i] - 1;
@@ -148,8 +152,43 @@ int hk_profile_remove(const void *p)
 		atomic_store_explicit(&P.any, P.count, memory_order_relaxed);
 		found = 1;
 	}
+	return found;
+}
+
+int hk_profile_remove(const void *p)
+{
+	if (!atomic_load_explicit(&P.any, memory_order_relaxed))
+		return 0;
+	hk_lock(&P.lock);
+	int found = remove_locked((uintptr_t)p);
 	hk_unlock(&P.lock);
 	return found;
+}
+
+size_t hk_profile_forget(unsigned arena)
+{
+	size_t n = 0;
+	if (!atomic_load_explicit(&P.in_arena[arena], memory_order_relaxed))
+		return 0;
+	hk_lock(&P.lock);
+	for (uint32_t i = 0; i < P.fresh && P.in_arena[arena]; i++)
+		if (P.tab[i].p && P.tab[i].arena == arena)
+			n += (size_t)remove_locked(P.tab[i].p);
+	hk_unlock(&P.lock);
+	return n;
+}
+
+/* While profiling, every arena's hk_arena_malloc takes its slow path,
+ * which counts down (core/arena_alloc.c restores fast_bins once the
+ * profiler is off). */
+static void divert_arenas(int on)
+{
+	atomic_store(&hk_arena_divert, on);
+	for (unsigned i = 0, n = on ? hk_arena_count() : 0; i < n; i++) {
+		hk_arena_t *a = hk_arena_at(i);
+		if (a && a->magic == HK_ARENA_LIVE)
+			__atomic_store_n(&a->fast_bins, HK_BINS_NONE, __ATOMIC_RELAXED);
+	}
 }
 
 void hk_profile_lock(void)
@@ -324,12 +363,50 @@ static void heap_file(int fd, const snap_t *s, size_t rate, int from_signal)
 	}
 }
 
-static void out_frame(out_t *w, void *ip)
+/* dladdr walks an object's whole symbol table (~64k instructions a call
+ * in perl, whose exit dump it made 1.6 % of the run): a dump names each
+ * distinct return address once, through this table in scratch memory
+ * sized for every frame of the snapshot (so it never fills). */
+typedef struct names {
+	struct { void *ip; const char *name; } *slot; /* NULL: no scratch */
+	size_t mask, len;
+} names_t;
+
+static void names_map(names_t *nm, const snap_t *s)
+{
+	size_t page = hk_platform_page_size(), frames = 0, n = 16;
+	void *mem;
+	for (size_t i = 0; i < s->n; i++)
+		frames += s->r[i].depth;
+	while (n < 2 * frames)
+		n <<= 1;
+	nm->len = (n * sizeof nm->slot[0] + page - 1) & ~(page - 1);
+	nm->slot = hk_platform_map(nm->len, 0, 0, &mem) ? NULL : mem;
+	nm->mask = n - 1;
+}
+
+static const char *frame_name(names_t *nm, void *ip)
 {
 	Dl_info info;
-	if (dladdr((char *)ip - 1, &info) && info.dli_sname) {
+	/* 24 bits of hash: the table has at most 2^21 slots (every frame of
+	 * MAX_RECORDS records, twice). */
+	size_t i = (size_t)((uintptr_t)ip * 0x9e3779b97f4a7c15ull >> 40) & nm->mask;
+	if (!nm->slot)
+		return dladdr((char *)ip - 1, &info) ? info.dli_sname : NULL;
+	while (nm->slot[i].ip && nm->slot[i].ip != ip)
+		i = (i + 1) & nm->mask;
+	if (!nm->slot[i].ip) {
+		nm->slot[i].ip = ip;
+		nm->slot[i].name = dladdr((char *)ip - 1, &info) ? info.dli_sname : NULL;
+	}
+	return nm->slot[i].name;
+}
+
+static void out_frame(out_t *w, names_t *nm, void *ip)
+{
+	const char *s = frame_name(nm, ip);
+	if (s) {
 		out_room(w);
-		const char *s = info.dli_sname;
 		for (int k = 0; s[k] && k < 200; k++)
 			*w->o++ = s[k] == ';' ? ':' : s[k]; /* ';' separates frames */
 	} else {
@@ -338,14 +415,14 @@ static void out_frame(out_t *w, void *ip)
 }
 
 /* "outer;...;inner bytes", one line per record, bytes un-sampled. */
-static void folded_file(int fd, const snap_t *s, size_t rate)
+static void folded_file(int fd, const snap_t *s, size_t rate, names_t *nm)
 {
 	out_t w = { .fd = fd };
 	w.o = w.buf;
 	for (size_t i = 0; i < s->n; i++) {
 		const record_t *e = &s->r[i];
 		for (uint32_t k = e->depth; k-- > 0;) {
-			out_frame(&w, e->stack[k]);
+			out_frame(&w, nm, e->stack[k]);
 			if (k)
 				out_str(&w, ";");
 		}
@@ -358,7 +435,7 @@ static void folded_file(int fd, const snap_t *s, size_t rate)
 
 /* Sampled blocks still live at exit, summed by their allocation site
  * (first frame), biggest first. */
-static void leak_file(int fd, const snap_t *s, size_t rate)
+static void leak_file(int fd, const snap_t *s, size_t rate, names_t *nm)
 {
 	enum { SITES = 64 };
 	struct { void *ip; uint64_t n, bytes; } site[SITES];
@@ -404,7 +481,7 @@ static void leak_file(int fd, const snap_t *s, size_t rate)
 		out_str(&w, " samples at ");
 		out_hex(&w, (uintptr_t)site[done].ip);
 		out_str(&w, " ");
-		out_frame(&w, site[done].ip);
+		out_frame(&w, nm, site[done].ip);
 		out_str(&w, "\n");
 	}
 	if (other) {
@@ -456,19 +533,23 @@ static int dump_to(const char *path, int from_signal, int leaks)
 	}
 	size_t n = strlen(path);
 	if (!err && !from_signal && n < 300) {
+		names_t nm;
+		names_map(&nm, &s);
 		memcpy(more, path, n);
 		strcpy(more + n, ".folded");
 		if ((fd = create(more)) >= 0) {
-			folded_file(fd, &s, rate);
+			folded_file(fd, &s, rate, &nm);
 			close(fd);
 		}
 		if (leaks) {
 			strcpy(more + n, ".leaks");
 			if ((fd = create(more)) >= 0) {
-				leak_file(fd, &s, rate);
+				leak_file(fd, &s, rate, &nm);
 				close(fd);
 			}
 		}
+		if (nm.slot)
+			hk_platform_unmap(nm.slot, nm.len);
 	}
 	hk_platform_unmap(s.r, s.len);
 	return err;
@@ -515,6 +596,7 @@ int hk_profile_begin(const char *prefix, size_t rate)
 	if (prefix)
 		strcpy(P.prefix, prefix);
 	hk_unlock(&P.lock);
+	divert_arenas(1);
 	atomic_store(&P.rate, rate ? rate : RATE_DEFAULT);
 	return 0;
 }
@@ -522,6 +604,7 @@ int hk_profile_begin(const char *prefix, size_t rate)
 void hk_profile_end(void)
 {
 	atomic_store(&P.rate, 0);
+	divert_arenas(0);
 }
 
 HK_API int hk_profile_dump(const char *path)
@@ -565,6 +648,7 @@ void hk_profile_init(const char *(*get)(const char *name))
 		sigemptyset(&sa.sa_mask);
 		sigaction(P.signo, &sa, NULL);
 	}
+	divert_arenas(1);
 	atomic_store(&P.rate, rate ? rate : RATE_DEFAULT);
 }
 

@@ -19,11 +19,15 @@ size_t hk_profile_rate(void);
  * begin maps the table and sets prefix and rate (0: the default); an errno. */
 int hk_profile_begin(const char *prefix, size_t rate);
 void hk_profile_end(void);
-/* Adds a record; -1 when the table is full (the block stays unrecorded and
- * is counted as dropped). `outside`: the block is not a guarded one. */
-int hk_profile_add(void *p, size_t size, void *const *stack, int depth, int outside);
+/* Adds a record of a block of arena number `arena` (0: the default heap);
+ * -1 when the table is full (the block stays unrecorded and is counted as
+ * dropped). */
+int hk_profile_add(void *p, size_t size, void *const *stack, int depth, unsigned arena);
 /* Drops p's record if it has one; 1 if it had. */
 int hk_profile_remove(const void *p);
+/* Drops the records of an arena's blocks (its reset or destroy freed
+ * them); how many. */
+size_t hk_profile_forget(unsigned arena);
 /* Writes the dump a profiling signal could not (it found the table locked). */
 void hk_profile_poll(void);
 /* fork: the table's lock (a leaf lock). */

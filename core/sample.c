@@ -10,6 +10,7 @@
  */
 #include <stdlib.h>
 
+#include "core/arena.h"
 #include "core/base.h"
 #include "core/guard.h"
 #include "core/lane.h"
@@ -44,6 +45,24 @@ static size_t parse_size(const char *s, int *ok)
 	return (size_t)v;
 }
 
+/* hk_arena_forget: a reset or destroy freed the arena's sampled blocks. */
+static void forget_arena(unsigned arena)
+{
+	size_t n = hk_profile_forget(arena);
+	if (n)
+		atomic_fetch_sub_explicit(&hk_sample_outside, n, memory_order_relaxed);
+}
+
+HK_ENTRY int hk_sample_free(void *p)
+{
+	int guarded = hk_guard_owns(p);
+	if (hk_profile_remove(p) && !guarded)
+		atomic_fetch_sub_explicit(&hk_sample_outside, 1, memory_order_relaxed);
+	if (guarded)
+		hk_guard_free(p);
+	return guarded;
+}
+
 void hk_sample_init(const char *(*get)(const char *name))
 {
 	const char *g = get("HAKMEM_GUARD_RATE");
@@ -58,6 +77,8 @@ void hk_sample_init(const char *(*get)(const char *name))
 	if (guard_rate)
 		hk_guard_install();
 	hk_profile_init(get);
+	if (CONFIG_HK_PROFILE && hk_profile_rate())
+		atomic_store_explicit(&hk_arena_forget, forget_arena, memory_order_release);
 	hk_statlog_init(get);
 }
 
@@ -116,8 +137,12 @@ static void reset(hk_lane_t *l, size_t prate)
 void hk_sample_reset_self(void)
 {
 	hk_lane_t *l = hk_lane_self;
+	size_t prate = hk_profile_rate();
+	/* Records exist from now on: resets and destroys drop an arena's. */
+	if (CONFIG_HK_PROFILE && prate)
+		atomic_store_explicit(&hk_arena_forget, forget_arena, memory_order_release);
 	if (CONFIG_HK_SAMPLE && l->state == HK_LANE_LIVE)
-		reset(l, hk_profile_rate());
+		reset(l, prate);
 }
 
 HK_ENTRY __attribute__((noinline)) int hk_sample_take(hk_lane_t *l, size_t size, void **out)
@@ -155,22 +180,37 @@ HK_ENTRY __attribute__((noinline)) int hk_sample_take(hk_lane_t *l, size_t size,
 	return HK_SAMPLE_DONE;
 }
 
-HK_ENTRY __attribute__((noinline)) void hk_sample_record(void *p, size_t size)
+HK_ENTRY __attribute__((noinline)) void hk_sample_record(void *p, size_t size, unsigned arena)
 {
 	void *stack[HK_STACK_MAX];
 	int depth = hk_stack_capture(stack, HK_STACK_MAX, 1);
-	if (hk_profile_add(p, size, stack, depth, 1) == 0)
+	if (hk_profile_add(p, size, stack, depth, arena) == 0)
 		atomic_fetch_add_explicit(&hk_sample_outside, 1, memory_order_relaxed);
 }
 
-HK_ENTRY int hk_sample_free(void *p)
+HK_ENTRY int hk_sample_count(size_t size)
 {
-	int guarded = hk_guard_owns(p);
-	if (hk_profile_remove(p) && !guarded)
-		atomic_fetch_sub_explicit(&hk_sample_outside, 1, memory_order_relaxed);
-	if (guarded)
-		hk_guard_free(p);
-	return guarded;
+	size_t prate = hk_profile_rate();
+	hk_lane_t *l;
+	if (!prate || !(l = hk_lane_get()))
+		return 0;
+	int64_t n = size < ((size_t)1 << 62) ? (int64_t)size : (int64_t)1 << 62;
+	if ((hk_lane_cache(l, 0)->sample_left -= n) >= 0)
+		return 0;
+	int first = !hk_lane_cache(l, 0)->sample_rng;
+	reset(l, prate);
+	hk_statlog_kick();
+	if (first) {
+		/* As hk_sample_take: the first interval may end after this block. */
+		int64_t left = hk_lane_cache(l, 0)->sample_left - n;
+		if (left >= 0) {
+			hk_lane_cache(l, 0)->sample_left = left;
+			return 0;
+		}
+		reset(l, prate);
+	}
+	hk_profile_poll();
+	return 1;
 }
 
 void hk_sample_atfork_prepare(void)

@@ -24,8 +24,15 @@ enum hk_sample_how {
 /* The countdown of lane l went below zero on a malloc of `size`: resets
  * it and decides. */
 int hk_sample_take(hk_lane_t *l, size_t size, void **out);
-/* Records a block the caller served for HK_SAMPLE_RECORD. */
-void hk_sample_record(void *p, size_t size);
+/* Records a block the caller served for HK_SAMPLE_RECORD, or one
+ * hk_sample_count picked, of arena number `arena` (0: the default heap). */
+void hk_sample_record(void *p, size_t size, unsigned arena);
+/* While profiling, counts `size` bytes of an allocation that hk_malloc's
+ * countdown does not see (aligned, a large calloc, an arena's block, a
+ * realloc into a mapping) down the calling thread's countdown: 1 when the
+ * profiler is to record it (the caller serves it from a block whose free
+ * leaves the fast path: a mapping or POOL block). 0 at once when off. */
+int hk_sample_count(size_t size);
 
 /* Live records of blocks outside the guard pool: free_other looks up its
  * POOL and large blocks only while this is non-zero. */

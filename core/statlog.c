@@ -1,8 +1,10 @@
 /*
  * core/statlog.c — statistics over time. A detached thread (all signals
  * blocked, 64 KiB stack) wakes every HAKMEM_STATS_INTERVAL ms and appends
- * "ms live committed rss purged large guarded profiled" (bytes, records)
- * to HAKMEM_STATS_FILE; tools/stats-plot.sh charts it. Started from the
+ * "ms live committed rss purged large guarded profiled tiny mid pool"
+ * (bytes, records; the last three: the slab bands with the blocks threads
+ * cache, and POOL, beside large) to HAKMEM_STATS_FILE; tools/stats-plot.sh
+ * charts it. Started from the
  * sampler's slow path, so never inside init or a fork handler; a forked
  * child has no such thread (its lines would mix with the parent's).
  * Formats with the report formatters and writes with write(2): no malloc.
@@ -70,7 +72,7 @@ static char *field(char *o, uint64_t v)
 static void line(void)
 {
 	hk_stats_t s;
-	size_t glive, gopen, gbytes, records, tbytes;
+	size_t glive, gopen, gbytes, records, tbytes, band[HK_BANDS];
 	uint64_t dropped;
 	char buf[256], *o = buf;
 	hk_stats_collect(&s);
@@ -84,6 +86,10 @@ static void line(void)
 	o = field(o, hk_large_bytes());
 	o = field(o, gbytes);
 	o = field(o, records);
+	hk_stats_bands(band);
+	o = field(o, band[HK_BAND_TINY]);
+	o = field(o, band[HK_BAND_MID]);
+	o = field(o, band[HK_BAND_POOL]);
 	*o++ = '\n';
 	hk_fmt_write(S.fd, buf, o);
 }
@@ -91,7 +97,7 @@ static void line(void)
 static void *run(void *arg)
 {
 	static const char head[] =
-		"# hakmem stats: ms live committed rss purged large guarded profiled\n";
+		"# hakmem stats: ms live committed rss purged large guarded profiled tiny mid pool\n";
 	(void)arg;
 	hk_fmt_write(S.fd, head, head + sizeof head - 1);
 	for (;;) {

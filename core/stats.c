@@ -40,7 +40,7 @@ void hk_stats_collect(hk_stats_t *out)
 		if (!a || a->magic != HK_ARENA_LIVE)
 			continue;
 		uint64_t bump_allocs;
-		live += a->ctr.live + hk_bump_live(a, &bump_allocs);
+		live += hk_ctr_live(&a->ctr) + hk_bump_live(a, &bump_allocs);
 		committed += a->ctr.committed;
 	}
 	out->live_bytes = live > bins ? live - bins : 0;
@@ -48,6 +48,18 @@ void hk_stats_collect(hk_stats_t *out)
 	out->reserved_bytes = hk_region.len + hk_large_bytes();
 	out->backing = hk_arena0.backing;
 	hk_platform_fill_stats(out);
+}
+
+void hk_stats_bands(size_t out[HK_BANDS])
+{
+	memset(out, 0, HK_BANDS * sizeof out[0]);
+	for (unsigned i = 0, n = hk_arena_count(); i < n; i++) {
+		hk_arena_t *a = hk_arena_at(i);
+		if (!a || a->magic != HK_ARENA_LIVE)
+			continue;
+		for (int b = 0; b < HK_BANDS; b++)
+			out[b] += atomic_load_explicit(&a->ctr.live[b], memory_order_relaxed);
+	}
 }
 
 void hk_stats_write(int fd)
@@ -75,6 +87,14 @@ void hk_stats_write(int fd)
 		s.live_bytes, s.committed_bytes, s.reserved_bytes, (int)s.backing, s.thp_mode,
 		s.hugetlb_2m_free, s.hugetlb_2m_total, s.hugetlb_1g_free, s.hugetlb_1g_total,
 		s.numa_nodes, s.io_uring_available, s.notes[0] ? s.notes : "none");
+	if (n > 0 && (size_t)n < sizeof buf) {
+		size_t band[HK_BANDS];
+		hk_stats_bands(band);
+		n += snprintf(buf + n, sizeof buf - (size_t)n,
+			      "  bands: tiny %zu, mid %zu, pool %zu, large %zu bytes (slab bands: cached blocks too)\n",
+			      band[HK_BAND_TINY], band[HK_BAND_MID], band[HK_BAND_POOL],
+			      band[HK_BAND_LARGE]);
+	}
 	if (CONFIG_HK_SAMPLE && n > 0 && (size_t)n < sizeof buf) {
 		size_t glive, gopen, gbytes, records, tbytes;
 		uint64_t dropped;

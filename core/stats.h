@@ -11,6 +11,9 @@
  * caller but core/observe.c runs after init). */
 void hk_stats_collect(hk_stats_t *out);
 void hk_stats_write(int fd);
+/* Live bytes by band over every arena (HK_BAND_*: Tiny and MID slabs with
+ * the blocks threads cache, POOL blocks, large mappings). */
+void hk_stats_bands(size_t out[HK_BANDS]);
 
 /* HAKMEM_STATS=1: print the statistics at exit (set by init). */
 extern int hk_env_stats;

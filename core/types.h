@@ -27,7 +27,9 @@
  * below `used` has a readable descriptor.
  *
  * Spans. An arena cuts its runs into spans of whole units. A span is FREE
- * (in a size-bucketed free list of its arena, every unit's descriptor says
+ * (in a size-bucketed free list of its arena, or the dense list when its
+ * run is dense: a THP run grown for one-unit slabs once the arena is big,
+ * core/span.c; every unit's descriptor says
  * FREE, head and tail carry the length), SLAB (one size class, blocks
  * carved lazily by a bump pointer), POOL (one block), BUMP (a region arena's
  * chunk, below), or PURGING (out of the
@@ -173,6 +175,7 @@ enum hk_kind {
 #define HK_DF_DIRTY 0x2u  /* free span: pages may be resident */
 #define HK_DF_RUN 0x4u    /* first unit of a run (run_units valid) */
 #define HK_DF_FULL 0x8u   /* slab is on its class's full list */
+#define HK_DF_DENSE 0x10u /* free span in a dense run: on the dense list (core/span.c) */
 
 typedef struct hk_desc {
 	/* hot: copied into every unit of a span */
@@ -224,10 +227,23 @@ typedef struct hk_class {
 
 #define HK_SPAN_BUCKETS 64
 
+/* Live bytes by band: each backend adds to its own counter where it added
+ * to one live counter before (no more updates), readers sum them
+ * (hk_arena_live). Slab bands count blocks cached in threads' bins too. */
+enum { HK_BAND_TINY, HK_BAND_MID, HK_BAND_POOL, HK_BAND_LARGE, HK_BANDS };
+
 typedef struct hk_arena_stats_ctr {
-	atomic_size_t live, committed, reserved;
+	atomic_size_t live[HK_BANDS], committed, reserved;
 	atomic_uint_fast64_t allocs, frees, failed, fallbacks;
 } hk_arena_ctr_t;
+
+static inline size_t hk_ctr_live(const hk_arena_ctr_t *c)
+{
+	size_t n = 0;
+	for (int b = 0; b < HK_BANDS; b++)
+		n += atomic_load_explicit(&c->live[b], memory_order_relaxed);
+	return n;
+}
 
 /*
  * Region mode (HK_ARENA_BUMP, core/arena_bump.c): blocks are cut from the
@@ -264,6 +280,10 @@ struct hk_arena {
 	uint16_t index;
 	uint16_t heap;     /* 1: part of the default heap (a NUMA node's arena) */
 	uint32_t bins;     /* cache slot * HK_ROW_WORDS: the lanes' first bin of this arena */
+	uint32_t fast_bins; /* what hk_arena_malloc's fast path reads: `bins`, or
+			     * HK_BINS_NONE while the profiler samples arena blocks
+			     * (every malloc then takes the slow path, which counts
+			     * down: no countdown on the fast path) or once destroyed */
 	hk_lock_t lock;    /* spans, runs, counters below */
 	unsigned flags;    /* HK_ARENA_*: hk_arena_malloc tests HK_ARENA_BUMP first */
 	hk_bump_t bump;
@@ -339,6 +359,8 @@ typedef struct hk_lane {
 	/* Slow paths only (the fast paths touch the bins alone). */
 	uint32_t state;      /* HK_LANE_* */
 	_Atomic int trim;    /* 1: flush every bin on the next slow path */
+	/* Default heap's bins: limit shift and a refilled flag (core/lane.c) */
+	uint8_t grow[HK_NCLASS_MAX];
 	struct hk_lane *next, *prev; /* list of live lanes */
 } hk_lane_t;
 

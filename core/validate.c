@@ -196,7 +196,7 @@ static void check_lists(hk_arena_t *a, const struct tally *t)
 		for (uint32_t h = a->buckets[b]; h != HK_NIL; prev = h, h = hk_desc_at(h)->next) {
 			hk_desc_t *d = hk_desc_at(h);
 			CHECK(++spans <= t->free_spans, "more listed free spans than free spans", hk_unit_addr(h));
-			CHECK(d->kind == HK_KIND_FREE && hk_span_bucket(d->units) == b,
+			CHECK(d->kind == HK_KIND_FREE && hk_span_list(d) == b,
 			      "span in the wrong free list", hk_unit_addr(h));
 			CHECK(d->prev == prev, "free list back link", hk_unit_addr(h));
 		}
@@ -239,7 +239,7 @@ static void check_own_lane(void)
 	for (unsigned bins = 0; bins < HK_BINS_NONE; bins += (unsigned)HK_ROW_WORDS) {
 		for (uint64_t m = hk_lane_cache(l, bins)->classes; m; m &= m - 1) {
 			unsigned c = (unsigned)__builtin_ctzll(m), bin = bins + c;
-			int64_t n = 0, limit = hk_bin_limit(bins, c);
+			int64_t n = 0, limit = hk_bin_limit(l, bins, c);
 			for (void *b = l->head[bin]; b; b = hk_next_get(b, "validate")) {
 				hk_desc_t *d = hk_desc_of(b);
 				CHECK(++n <= limit, "bin longer than its limit (a cycle?)", b);

@@ -92,6 +92,7 @@ Test(profile, live_blocks_threads_arenas_and_stop)
 	cr_assert(all >= 1500 && all <= 2400, "%ld samples of 16384 blocks at p = 0.118", all);
 	cr_assert_geq(live, 100000, "arena 'profiled' live %ld", live);
 	hk_profile_stop();
+	hk_free(ab); /* an arena block (sampled too: at this size surely) */
 	for (int k = 0; k < 4; k++)
 		for (int i = 0; i < N / 2; i++)
 			hk_free(blocks[k][i]);
@@ -160,4 +161,111 @@ Test(profile, own_memory_bounded_and_counted)
 	size_t rate;
 	long arena_live;
 	cr_assert_eq(dump(&rate, NULL, &arena_live), 0, "records left after every block was freed");
+}
+
+/* Sample lines in a dump, of blocks of exactly `size` bytes. */
+static long lines_of(size_t size)
+{
+	char path[64], line[4096], want[48];
+	long n = 0;
+	snprintf(path, sizeof path, "/tmp/hk-api-profile-kinds.%d.heap", (int)getpid());
+	snprintf(want, sizeof want, "1: %zu [", size);
+	cr_assert_eq(hk_profile_dump(path), 0);
+	FILE *f = fopen(path, "r");
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof line, f) && strncmp(line, "MAPPED_LIBRARIES:", 17))
+		n += !strncmp(line, want, strlen(want));
+	fclose(f);
+	unlink(path);
+	strcat(path, ".folded");
+	unlink(path);
+	return n;
+}
+
+/*
+ * Every kind of allocation is sampled (rate 1: each block is): arena blocks
+ * (a user arena's fast path and the default heap's through
+ * hk_arena_malloc), their records gone with hk_arena_reset and
+ * hk_arena_destroy; aligned blocks; a large calloc (zeroed); a block that
+ * realloc grows into a mapping keeps a record of its new size. After
+ * hk_profile_stop the arena's fast path serves again, unsampled.
+ */
+Test(profile, every_kind_of_allocation)
+{
+	enum { K = 64 };
+	static void *b[K];
+	/* A thread's first counted malloc only draws its first interval (the
+	 * very first one may start hakmem, before the thread has a lane). */
+	for (int i = 0; i < 2; i++)
+		hk_free(hk_malloc(8));
+	start(1);
+	hk_arena_t *a = hk_arena_create(&(hk_arena_config_t){ .name = "kinds" });
+	cr_assert_not_null(a);
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < K; i++)
+			cr_assert_not_null(b[i] = hk_arena_malloc(a, 72));
+		long n = lines_of(72);
+		cr_assert_eq(n, K, "arena blocks, round %d: %ld samples of %d", round, n, K);
+		hk_free(b[0]);
+		cr_assert_eq(lines_of(72), K - 1, "a freed arena block kept its record");
+		hk_arena_reset(a);
+		cr_assert_eq(lines_of(72), 0, "records left after hk_arena_reset");
+	}
+	for (int i = 0; i < K; i++)
+		cr_assert_not_null(b[i] = hk_arena_malloc(a, 88));
+	hk_arena_destroy(a);
+	cr_assert_eq(lines_of(88), 0, "records left after hk_arena_destroy");
+
+	for (int i = 0; i < K; i++)
+		cr_assert_not_null(b[i] = hk_arena_malloc(hk_arena_default(), 56));
+	cr_assert_eq(lines_of(56), K, "default heap through hk_arena_malloc");
+	for (int i = 0; i < K; i++)
+		hk_free(b[i]);
+
+	for (int i = 0; i < K; i++) {
+		cr_assert_not_null(b[i] = hk_aligned_alloc(256, 200));
+		cr_assert_eq((uintptr_t)b[i] % 256, 0);
+	}
+	cr_assert_eq(lines_of(200), K, "aligned_alloc");
+	for (int i = 0; i < K; i++)
+		hk_free(b[i]);
+
+	for (int i = 0; i < 8; i++) {
+		unsigned char *c = hk_calloc(1, 300000);
+		cr_assert_not_null(c);
+		cr_assert(c[0] == 0 && c[299999] == 0 && c[150000] == 0);
+		memset(c, 1, 300000);
+		b[i] = c;
+	}
+	cr_assert_eq(lines_of(300000), 8, "large calloc");
+	for (int i = 0; i < 8; i++)
+		hk_free(b[i]);
+	for (int i = 0; i < 8; i++) {
+		cr_assert_not_null(b[i] = hk_calloc(1, 300000));
+		cr_assert_eq(((unsigned char *)b[i])[1000], 0, "a reused calloc block not zeroed");
+	}
+	for (int i = 0; i < 8; i++)
+		hk_free(b[i]);
+
+	for (int i = 0; i < 8; i++) {
+		void *p = hk_malloc(100);
+		cr_assert_not_null(p);
+		memset(p, 7, 100);
+		cr_assert_not_null(b[i] = hk_realloc(p, (size_t)3 << 20));
+		cr_assert_eq(((unsigned char *)b[i])[99], 7);
+	}
+	cr_assert_eq(lines_of((size_t)3 << 20), 8, "realloc into a mapping");
+	cr_assert_eq(lines_of(100), 0, "the moved blocks' old records");
+	for (int i = 0; i < 8; i++)
+		hk_free(b[i]);
+
+	hk_profile_stop();
+	a = hk_arena_create(NULL);
+	cr_assert_not_null(a);
+	start(1);
+	hk_profile_stop();
+	for (int i = 0; i < K; i++)
+		cr_assert_not_null(b[i] = hk_arena_malloc(a, 40));
+	cr_assert_eq(lines_of(40), 0, "arena blocks sampled after hk_profile_stop");
+	hk_arena_destroy(a);
 }

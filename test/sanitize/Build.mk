@@ -12,7 +12,7 @@ tsan-objs := $(patsubst %.c,$(O)/test/sanitize/tsan-obj/%.o,$(san-srcs))
 -include $(asan-objs:.o=.d) $(tsan-objs:.o=.d)
 asan-bins := $(patsubst test/api/%.c,$(O)/test/sanitize/asan/%,$(wildcard test/api/*.c))
 tsan-bins := $(O)/test/sanitize/tsan/test_api_threads $(O)/test/sanitize/tsan/test_arena_lanes \
-	     $(O)/test/sanitize/tsan/test_arena_bump_threads
+	     $(O)/test/sanitize/tsan/test_arena_bump_threads $(O)/test/sanitize/tsan/test_api_profile
 
 $(O)/test/sanitize/asan-obj/%.o: %.c $(GEN)
 	@mkdir -p $(dir $@)

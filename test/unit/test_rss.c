@@ -3,7 +3,8 @@
  * core/pool.c, core/large.c and core/purge.c: a freed dirty span is reused
  * before fresh memory, the default arena's held POOL span (reuse, misuse,
  * given back before the arena grows), the large cache bound, realloc growth
- * moving to a mapping, AUTO hugepages for one-chunk runs, and memory going
+ * moving to a mapping, AUTO hugepages for one-chunk runs and for the small
+ * slabs' dense runs of a big heap, and memory going
  * back to the kernel after the purge delay. Bounded waits only.
  */
 #include <criterion/criterion.h>
@@ -225,15 +226,68 @@ Test(rss, realloc_growth_moves_to_a_mapping)
 	hk_free(r);
 }
 
-Test(rss, auto_hugepages_skip_one_chunk_runs)
+/* A growing mapping moves into a bigger cached one (its resident pages are
+ * the room to grow: no page faults), grows inside it in place, and only a
+ * request below the last one shrinks it. */
+Test(rss, realloc_growth_takes_a_cached_mapping)
+{
+	size_t page = 4096, big = (size_t)4 << 20, first = CONFIG_HK_REALLOC_MAP_MIN;
+	if (first <= hk_small_max())
+		first = hk_small_max() + 1;
+	if (CONFIG_HK_HARDENED || CONFIG_HK_LARGE_CACHE == 0 || 4 * first > big)
+		cr_skip_test("no large cache here, or no room for the growth");
+	if (big <= pool_max())
+		big = pool_max() + ((size_t)1 << 20);
+	hk_purge_exclude(); /* the purger would trim the cache */
+	hk_large_trim(0, 1);
+	unsigned char *c = hk_malloc(big);
+	cr_assert_not_null(c);
+	cr_assert_null(hk_desc_of(c));
+	memset(c, 0x11, big);
+	hk_free(c);
+	cr_assert_eq(hk_large_cached(), 1u);
+	unsigned char *p = hk_malloc(first / 2);
+	cr_assert_not_null(p);
+	for (size_t i = 0; i < first / 2; i++)
+		p[i] = (unsigned char)(i * 13);
+	unsigned char *q = hk_realloc(p, first + page);
+	cr_assert_not_null(q);
+	cr_assert_null(hk_desc_of(q));
+	unsigned char *r = hk_realloc(q, 2 * first);
+	cr_assert_eq(r, c, "growth did not move into the cached mapping");
+	cr_assert_eq(hk_large_cached(), 0u);
+	cr_assert_geq(hk_usable_size(r), big - page);
+	for (size_t i = 0; i < first / 2; i++)
+		cr_assert_eq(r[i], (unsigned char)(i * 13), "byte %zu lost", i);
+	cr_assert_eq(r[2 * first - 1], 0x11, "the cached pages are not the block's room");
+	unsigned char *s = hk_realloc(r, 3 * first);
+	cr_assert_eq(s, r, "growth inside the mapping moved");
+	cr_assert_geq(hk_usable_size(s), big - page, "growth inside the mapping shrank it");
+	unsigned char *t = hk_realloc(s, first + page);
+	cr_assert_not_null(t);
+	cr_assert_lt(hk_usable_size(t), big / 2, "a smaller request did not shrink the mapping");
+	for (size_t i = 0; i < first / 2; i++)
+		cr_assert_eq(t[i], (unsigned char)(i * 13), "byte %zu lost after the shrink", i);
+	hk_free(t);
+	hk_purge_allow();
+}
+
+/* The kernel's THP mode line ("always [madvise] never"), or "". */
+static void thp_mode(char *mode, size_t len)
 {
 	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
-	char mode[128] = "";
+	mode[0] = 0;
 	if (f) {
-		if (!fgets(mode, sizeof mode, f))
+		if (!fgets(mode, (int)len, f))
 			mode[0] = 0;
 		fclose(f);
 	}
+}
+
+Test(rss, auto_hugepages_skip_one_chunk_runs)
+{
+	char mode[128];
+	thp_mode(mode, sizeof mode);
 	if (CONFIG_HK_THP_ALWAYS || strstr(mode, "[always]"))
 		cr_skip_test("THP for every chunk in this config or kernel");
 	hk_arena_config_t cfg = { .numa_node = HK_NODE_LOCAL, .hugepages = HK_HUGEPAGE_AUTO };
@@ -246,6 +300,52 @@ Test(rss, auto_hugepages_skip_one_chunk_runs)
 	hk_arena_stats(a, &st);
 	cr_assert_geq(st.committed_bytes, (size_t)24 << 20);
 	cr_assert_lt(st.backing, HK_BACKING_THP, "a one-chunk run got THP");
+	hk_arena_destroy(a);
+}
+
+/* The kernel advises THP (madvise or always mode), so a run asked for THP gets it. */
+static int thp_madvise(void)
+{
+	char mode[128];
+	thp_mode(mode, sizeof mode);
+	return strstr(mode, "[madvise]") || strstr(mode, "[always]");
+}
+
+/* A span freed alone (its neighbours live): 1 if it is on the dense list. */
+static int freed_dense(hk_arena_t *a, uint32_t s, uint32_t units)
+{
+	hk_span_free(a, s, units, hk_platform_now_ms());
+	return (hk_desc_at(s)->flags & HK_DF_DENSE) != 0;
+}
+
+Test(rss, big_heap_gives_small_slabs_dense_thp_runs)
+{
+	if (CONFIG_HK_THP_NEVER || !thp_madvise())
+		cr_skip_test("no THP in this config or kernel");
+	hk_arena_config_t cfg = { .numa_node = HK_NODE_LOCAL, .hugepages = HK_HUGEPAGE_AUTO };
+	hk_arena_t *a = hk_arena_create(&cfg);
+	cr_assert_not_null(a);
+	size_t min = (size_t)CONFIG_HK_THP_HEAP_MIB << 20;
+	hk_lock(&a->lock);
+	/* Below the threshold: one-unit spans share 4 KiB runs. */
+	uint32_t first = hk_span_alloc(a, 1, 1), s = HK_NIL, big;
+	cr_assert_neq(first, HK_NIL);
+	while (a->ctr.reserved < min + 2 * HK_CHUNK) {
+		s = hk_span_alloc(a, 1, 1);
+		cr_assert_neq(s, HK_NIL);
+	}
+	cr_assert_eq(a->backing, HK_BACKING_THP, "no dense run was advised THP");
+	/* Another one-unit span comes from the dense run's rest; a bigger
+	 * span than that rest grows a 4 KiB run, never a dense one. */
+	uint32_t t = hk_span_alloc(a, 1, 1);
+	cr_assert_eq(t, s + 1, "one-unit spans not cut in order from the dense run");
+	big = hk_span_alloc(a, HK_CHUNK_UNITS - 1, 1);
+	cr_assert_neq(big, HK_NIL);
+	cr_assert_neq(big / HK_CHUNK_UNITS, s / HK_CHUNK_UNITS);
+	cr_assert(freed_dense(a, s, 1), "a one-unit span past the threshold is not in a dense run");
+	cr_assert(!freed_dense(a, big, HK_CHUNK_UNITS - 1), "a multi-unit span grew a dense run");
+	cr_assert(!freed_dense(a, first, 1) || min == 0, "the heap's first span is in a dense run");
+	hk_unlock(&a->lock);
 	hk_arena_destroy(a);
 }
 
