@@ -72,14 +72,26 @@ int hk_lane_global_init(void)
 	return pthread_key_create(&LN.key, lane_exit);
 }
 
-static int64_t limit_of(unsigned bins, unsigned cls)
+/* A default-heap bin's limit doubles (up to GROW_MAX times) when it
+ * flushes again after a refill: the program's swings of that class (lua's
+ * collector sweeping, then allocating) are wider than the bin, and each
+ * swing costs a flush and a refill per block. A bin that only flushes (a
+ * consumer of another thread's blocks) or only refills never grows. A
+ * full flush of the lane (trim, thread exit) shrinks it back. Callgrind,
+ * lua tables.lua 0.1: see the commit. */
+#define GROW_MAX 2
+#define GROW_REFILLED 0x80 /* lane->grow[cls]: refilled since the last flush */
+
+static int64_t limit_of(const hk_lane_t *l, unsigned bins, unsigned cls)
 {
-	return LN.limit[bins != 0][cls];
+	if (bins)
+		return LN.limit[1][cls];
+	return LN.limit[0][cls] << (l->grow[cls] & ~GROW_REFILLED);
 }
 
-int64_t hk_bin_limit(unsigned bins, unsigned cls)
+int64_t hk_bin_limit(const hk_lane_t *l, unsigned bins, unsigned cls)
 {
-	return limit_of(bins, cls);
+	return limit_of(l, bins, cls);
 }
 
 static struct cache_slot *slot_of(unsigned bins)
@@ -127,13 +139,14 @@ static hk_lane_t *lane_create(void)
 	return l;
 }
 
-/* New blocks of class cls from arena a's slabs. */
-static unsigned refill(hk_arena_t *a, unsigned cls, void **chain, unsigned want)
+/* New blocks of class cls from arena a's slabs: up to want, or a slab's
+ * whole free list of up to `most`. */
+static unsigned refill(hk_arena_t *a, unsigned cls, void **chain, unsigned want, unsigned most)
 {
 	if (CONFIG_HK_TINY && (int)cls <= HK_TINY_LAST)
-		return hk_tiny_refill(a, cls, HK_KIND_SLAB, chain, want);
+		return hk_tiny_refill(a, cls, HK_KIND_SLAB, chain, want, most);
 	if (CONFIG_HK_MID)
-		return hk_mid_refill(a, cls, HK_KIND_SLAB, chain, want);
+		return hk_mid_refill(a, cls, HK_KIND_SLAB, chain, want, most);
 	return 0;
 }
 
@@ -171,7 +184,7 @@ static void bin_setup(hk_lane_t *l, unsigned bins, unsigned cls)
 		}
 	}
 	c->classes |= (uint64_t)1 << cls;
-	HK_ROOM(l, bins + cls) = limit_of(bins, cls);
+	HK_ROOM(l, bins + cls) = limit_of(l, bins, cls);
 }
 
 /* Half the bin, at most 16 KiB or 128 blocks, and at most the cache's
@@ -181,15 +194,18 @@ static unsigned bin_fill(hk_lane_t *l, hk_arena_t *a, unsigned bins, unsigned cl
 {
 	hk_cache_t *c = hk_lane_cache(l, bins);
 	unsigned bin = bins + cls;
-	unsigned want = (unsigned)(limit_of(bins, cls) / 2);
+	unsigned want = (unsigned)(limit_of(l, bins, cls) / 2);
 	unsigned cap = (unsigned)((16u << 10) / hk_class_size(cls));
 	cap = cap > 128 ? 128 : cap ? cap : 1;
 	cap = cap > c->batch ? c->batch : cap;
 	want = want > cap ? cap : want ? want : 1;
 	if (c->batch < 128)
 		c->batch *= 2;
-	unsigned got = refill(a, cls, &l->head[bin], want);
-	HK_ROOM(l, bin) = limit_of(bins, cls) - got;
+	/* The bin is empty: an already carved free list may fill it. */
+	unsigned got = refill(a, cls, &l->head[bin], want, (unsigned)limit_of(l, bins, cls));
+	HK_ROOM(l, bin) = limit_of(l, bins, cls) - got;
+	if (!bins)
+		l->grow[cls] |= GROW_REFILLED;
 	c->refills++;
 	c->refilled += got;
 	return got;
@@ -201,7 +217,16 @@ static int bin_flush_half(hk_lane_t *l, hk_arena_t *a, unsigned bins, unsigned c
 {
 	hk_cache_t *c = hk_lane_cache(l, bins);
 	unsigned bin = bins + cls;
-	int64_t held = limit_of(bins, cls) - HK_ROOM(l, bin);
+	if (!bins && l->grow[cls] & GROW_REFILLED) {
+		l->grow[cls] &= (uint8_t)~GROW_REFILLED;
+		if (l->grow[cls] < GROW_MAX) {
+			/* Twice the limit: the bin has room again, no flush. */
+			HK_ROOM(l, bin) += limit_of(l, bins, cls);
+			l->grow[cls]++;
+			return 0;
+		}
+	}
+	int64_t held = limit_of(l, bins, cls) - HK_ROOM(l, bin);
 	size_t want = (size_t)(held / 2 ? held / 2 : held), left = want;
 	int kick = 0;
 	l->head[bin] = flush_chain(a, cls, l->head[bin], &left, &kick);
@@ -219,13 +244,16 @@ static int cache_flush(hk_lane_t *l, hk_arena_t *a, unsigned bins)
 	for (uint64_t m = c->classes; m; m &= m - 1) {
 		unsigned cls = (unsigned)__builtin_ctzll(m), bin = bins + cls;
 		void *chain = l->head[bin];
-		if (!chain)
+		if (!chain && (bins || !l->grow[cls]))
 			continue;
 		size_t all = SIZE_MAX;
-		c->flushed += (uint64_t)(limit_of(bins, cls) - HK_ROOM(l, bin));
+		c->flushed += (uint64_t)(limit_of(l, bins, cls) - HK_ROOM(l, bin));
 		l->head[bin] = NULL;
-		HK_ROOM(l, bin) = limit_of(bins, cls);
-		flush_chain(a, cls, chain, &all, &kick);
+		if (!bins)
+			l->grow[cls] = 0; /* back to the base limit */
+		HK_ROOM(l, bin) = limit_of(l, bins, cls);
+		if (chain)
+			flush_chain(a, cls, chain, &all, &kick);
 	}
 	return kick;
 }
@@ -236,7 +264,7 @@ static uint64_t cache_held(hk_lane_t *l, unsigned bins, size_t *bytes)
 	uint64_t n = 0;
 	for (uint64_t m = c->classes; m; m &= m - 1) {
 		unsigned cls = (unsigned)__builtin_ctzll(m);
-		uint64_t held = (uint64_t)(limit_of(bins, cls) - HK_ROOM(l, bins + cls));
+		uint64_t held = (uint64_t)(limit_of(l, bins, cls) - HK_ROOM(l, bins + cls));
 		n += held;
 		if (bytes)
 			*bytes += held * hk_class_size(cls);
@@ -333,7 +361,7 @@ void *hk_cache_alloc(hk_arena_t *a, unsigned cls)
 	int kick = 0;
 	if (!l || bins == HK_BINS_NONE) {
 		/* No lane or no cache slot: one block under the class lock. */
-		if (refill(a, cls, (void **)&p, 1)) {
+		if (refill(a, cls, (void **)&p, 1, 1)) {
 			p[1] = NULL;
 			if (!a->heap)
 				atomic_fetch_add_explicit(&a->ctr.allocs, 1, memory_order_relaxed);
@@ -532,6 +560,7 @@ static void retire(hk_lane_t *l)
 	}
 	cache_clear(l, 0);
 	memset(c, 0, sizeof *c);
+	memset(l->grow, 0, sizeof l->grow);
 	if (l->prev)
 		l->prev->next = l->next;
 	else

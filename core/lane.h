@@ -30,8 +30,9 @@ void *hk_cache_alloc(hk_arena_t *a, unsigned cls);
  * cache of its arena (flushing half of a full bin first). Keeps errno. */
 void hk_cache_free(void *p, const hk_desc_t *d);
 
-/* Blocks a bin of the slot starting at `bins` holds at most (validators). */
-int64_t hk_bin_limit(unsigned bins, unsigned cls);
+/* Blocks lane l's bin of the slot starting at `bins` holds at most now
+ * (validators). */
+int64_t hk_bin_limit(const hk_lane_t *l, unsigned bins, unsigned cls);
 /* A cache slot for a new user arena, HK_CACHE_NONE when all are taken
  * (the slot's lanes were cleared when its last arena went). */
 unsigned hk_cache_slot_take(hk_arena_t *a);

@@ -110,6 +110,11 @@ void hk_platform_purge(void *const *ptrs, const size_t *lens, unsigned n)
 	hk_os_purge_drain(purge_done, NULL);
 }
 
+int hk_platform_purge_now(void *p, size_t len)
+{
+	return hk_os_purge(p, len);
+}
+
 void hk_platform_atfork_child(void)
 {
 	hk_os_atfork_child();

@@ -38,6 +38,9 @@ int hk_platform_remap_to(void *p, size_t len, void *dst);
 /* Purges ranges and waits for them (io_uring when available, else madvise).
  * Serialised by the caller. */
 void hk_platform_purge(void *const *ptrs, const size_t *lens, unsigned n);
+/* Purges one range now (madvise, outside the purge queue): for callers
+ * holding locks the queue's serialisation ranks above. */
+int hk_platform_purge_now(void *p, size_t len);
 
 void hk_platform_atfork_child(void);
 int hk_platform_node_count(void);

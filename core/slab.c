@@ -116,8 +116,14 @@ static void reset_carved(uint32_t s, hk_desc_t *d)
 		hk_desc_set_carved(hk_desc_at(u), d->start);
 }
 
+/* Blocks on the slab's free list: carved ones not out of it. */
+static unsigned free_count(const hk_desc_t *d, size_t bs)
+{
+	return (unsigned)((d->bump - d->start) / bs) - d->used;
+}
+
 unsigned hk_slab_refill(hk_arena_t *a, unsigned cls, uint32_t units, unsigned kind,
-			void **chain, unsigned want)
+			void **chain, unsigned want, unsigned most)
 {
 	hk_class_t *k = &a->cls[cls];
 	size_t bs = hk_class_size(cls);
@@ -135,6 +141,23 @@ unsigned hk_slab_refill(hk_arena_t *a, unsigned cls, uint32_t units, unsigned ki
 		 * fields stay in locals: a link store may alias them. */
 		unsigned from = got;
 		void *f = d->free;
+		if (f && got + free_count(d, bs) <= most) {
+			/* The whole list, NULL-terminated, as the last piece: no
+			 * walk through blocks whose lines have gone cold (shuffled
+			 * frees: one cache miss per block, one after the other);
+			 * the pops check each link as they take it. */
+			unsigned n = free_count(d, bs);
+			chain_append(&head, &prev, f);
+			prev = NULL;
+			got += n;
+			d->free = NULL;
+			d->used = (uint16_t)(d->used + n);
+			if (d->bump + bs > end) {
+				partial_remove(k, s);
+				list_push(&k->full, s, HK_DF_FULL);
+			}
+			break;
+		}
 		if (got < want && f) {
 			/* Linked already: taken as a run, no link rewritten. */
 			chain_append(&head, &prev, f);
@@ -187,58 +210,76 @@ static int slab_empty(hk_arena_t *a, hk_class_t *k, uint32_t s, uint64_t now)
 	return 1;
 }
 
+/* A flush gave blocks back to slab s, which was full or unlisted, or is
+ * now empty: its lists, or the class's empty slab. Kept out of the flush
+ * loop (its registers). Returns 1 if the span went back to the arena. */
+static HK_COLD int flush_relist(hk_arena_t *a, hk_class_t *k, uint32_t s, uint64_t *now)
+{
+	hk_desc_t *d = hk_desc_at(s);
+	if (d->flags & HK_DF_FULL)
+		list_remove(&k->full, s, HK_DF_FULL);
+	if (!(d->flags & HK_DF_LISTED))
+		partial_push(k, s);
+	if (d->used)
+		return 0;
+	if (!*now)
+		*now = hk_platform_now_ms();
+	return slab_empty(a, k, s, *now);
+}
+
 /*
  * Gives back up to *left blocks of the chain at *chain, in chain order,
  * stopping at a block of another arena (the default heap's bins mix the
  * nodes' arenas). A run of blocks of one slab costs one descriptor lookup:
  * the run is linked already, so the slab's free list takes it whole (one
- * link rewritten), and its `used` and lists change once.
+ * link rewritten), and its `used` and lists change once. Shuffled frees
+ * make runs of 1.1 blocks, so the per-run part is kept short: region
+ * globals and the API call's name in locals, list changes and an emptied
+ * slab on one rare branch (callgrind, batch 100000 shuffled, whole
+ * program: 131 -> 125 instructions per operation).
  */
 static int flush_locked(hk_arena_t *a, unsigned cls, void **chain, size_t *left)
 {
 	hk_class_t *k = &a->cls[cls];
+	const char *call = hk_slow_call;
+	hk_desc_t *descs = hk_region_desc;
+	uintptr_t base = hk_region_base;
+	uint16_t index = a->index;
 	uint64_t now = 0;
 	int released = 0;
-	size_t n = *left, done = 0;
+	size_t n = *left, todo = n;
 	void *b = *chain;
-	while (done < n && b) {
-		const hk_desc_t *u = hk_desc_at(hk_unit_of(b));
-		if (u->arena != a->index)
+	while (todo && b) {
+		const hk_desc_t *u = &descs[((uintptr_t)b - base) >> HK_UNIT_SHIFT];
+		if (u->arena != index)
 			break;
 		uintptr_t start = u->start;
-		uint32_t s = hk_unit_of((void *)start);
-		hk_desc_t *d = hk_desc_at(s);
+		hk_desc_t *d = &descs[(start - base) >> HK_UNIT_SHIFT];
 		/* A block boundary the bump never reached was never handed out:
 		 * taking it back would later give it to two owners. One compare
-		 * also says "same slab" for the blocks after it. */
+		 * also says "same slab" for the blocks after it (and ends the
+		 * run at NULL: 0 - start is above any slab's length). */
 		uintptr_t lim = hk_desc_carved(d) - start;
 		if ((uintptr_t)b - start >= lim)
-			hk_fatal(hk_slow_call, "invalid pointer (never allocated)", b);
+			hk_fatal(call, "invalid pointer (never allocated)", b);
 		void *first = b, *last;
 		size_t m = 0;
 		do {
 			last = b;
 			m++;
-			b = hk_next_get(b, hk_slow_call);
-		} while (done + m < n && b && (uintptr_t)b - start < lim);
-		done += m;
+			b = hk_next_get(b, call);
+		} while (m < todo && (uintptr_t)b - start < lim);
+		todo -= m;
 		hk_next_set(last, d->free);
 		d->free = first;
-		if (d->flags & HK_DF_FULL)
-			list_remove(&k->full, s, HK_DF_FULL);
-		if (!(d->flags & HK_DF_LISTED))
-			partial_push(k, s);
 		HK_ASSERT(d->used >= m && hk_desc_cls(d) == cls);
 		d->used = (uint16_t)(d->used - m);
-		if (d->used == 0) {
-			if (!now)
-				now = hk_platform_now_ms();
-			released |= slab_empty(a, k, s, now);
-		}
+		if (unlikely((d->flags & (HK_DF_FULL | HK_DF_LISTED)) != HK_DF_LISTED || !d->used))
+			released |= flush_relist(a, k, (uint32_t)(d - descs), &now);
 	}
-	a->ctr.live[slab_band(cls)] -= done * hk_class_size(cls);
+	a->ctr.live[slab_band(cls)] -= (n - todo) * hk_class_size(cls);
 	*chain = b;
-	*left = n - done;
+	*left = todo;
 	return released;
 }
 

@@ -355,20 +355,60 @@ static int grow(hk_arena_t *a, uint32_t units, uint32_t align_units, int dense)
 	return 0;
 }
 
+/*
+ * Before the arena grows for a block bigger than a chunk, its dirty free
+ * spans (too small or too cut up to take it) give back up to as many
+ * bytes as it grows by, largest first: the new run is about to be touched
+ * in full, and spans kept resident beside it only raised the peak (`make
+ * bench` row large, 1-32 MiB blocks, 2 live: 94 MB against mimalloc's 70).
+ * Synchronous under the arena lock (the purge queue's lock ranks above it),
+ * but only on this path, where the program faults in megabytes next.
+ * 4 KiB and THP backing only (hugetlb purges whole pages: the purger's job).
+ */
+static void purge_before_grow(hk_arena_t *a, uint32_t units)
+{
+	if (a->backing >= HK_BACKING_2M)
+		return;
+	for (unsigned b = HK_SPAN_BUCKETS; b-- > 0 && units;) {
+		for (uint32_t h = a->buckets[b]; h != HK_NIL && units; h = hk_desc_at(h)->next) {
+			hk_desc_t *d = hk_desc_at(h);
+			if (!(d->flags & HK_DF_DIRTY) ||
+			    hk_platform_purge_now(hk_unit_addr(h), (size_t)d->units << HK_UNIT_SHIFT))
+				continue;
+			d->flags &= (uint8_t)~HK_DF_DIRTY;
+			units -= d->units < units ? d->units : units;
+		}
+	}
+}
+
 uint32_t hk_span_alloc(hk_arena_t *a, uint32_t units, uint32_t align_units)
 {
 	if (a->capacity && a->inuse + ((size_t)units << HK_UNIT_SHIFT) > a->capacity)
 		return HK_NIL;
 	uint32_t h = find_fit(a, units, align_units);
-	if (h == HK_NIL && held.head != HK_NIL && a->index == 0) {
+	/* A small request (a slab, at most half a chunk) grows the arena
+	 * before cutting a bigger held span: growing commits address space and
+	 * a slab touches pages as it carves, while cutting the span loses it
+	 * for its next request and leaves its rest resident (pairs 1048576:
+	 * the purger's first start allocated its DTV there, and the next 1 MiB
+	 * block grew a fresh 1 MiB beside it, peak 3.6 against 2.8 MB). Larger
+	 * requests are touched in full: they cut it (row large: 70 vs 84 MB). */
+	int cut_held = held.head != HK_NIL && a->index == 0;
+	if (h == HK_NIL && cut_held && (units >= held.units || units > HK_CHUNK_UNITS / 2)) {
 		release_held(a);
 		h = find_fit(a, units, align_units);
 	}
+	if (h == HK_NIL && units > HK_CHUNK_UNITS)
+		purge_before_grow(a, units);
 	/* Only AUTO's choice: an explicit policy backs every run alike. */
 	int dense = units == 1 && align_units <= 1 && a->policy == HK_HUGEPAGE_AUTO &&
 		    !CONFIG_HK_THP_NEVER && a->ctr.reserved >= DENSE_MIN;
 	if (h == HK_NIL && grow(a, units, align_units, dense) == 0)
 		h = find_fit(a, units, align_units);
+	if (h == HK_NIL && cut_held && held.head != HK_NIL) {
+		release_held(a); /* no room to grow: the held span it is */
+		h = find_fit(a, units, align_units);
+	}
 	if (h != HK_NIL) {
 		a->inuse += (size_t)units << HK_UNIT_SHIFT;
 		span_ops[a->index]++;

@@ -7,7 +7,8 @@
 #include "core/slab.h"
 #include "core/tiny.h"
 
-unsigned hk_tiny_refill(hk_arena_t *a, unsigned cls, unsigned kind, void **chain, unsigned want)
+unsigned hk_tiny_refill(hk_arena_t *a, unsigned cls, unsigned kind, void **chain, unsigned want,
+			unsigned most)
 {
-	return hk_slab_refill(a, cls, 1, kind, chain, want);
+	return hk_slab_refill(a, cls, 1, kind, chain, want, most);
 }

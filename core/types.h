@@ -369,6 +369,8 @@ typedef struct hk_lane {
 	/* Slow paths only (the fast paths touch the bins alone). */
 	uint32_t state;      /* HK_LANE_* */
 	_Atomic int trim;    /* 1: flush every bin on the next slow path */
+	/* Default heap's bins: limit shift and a refilled flag (core/lane.c) */
+	uint8_t grow[HK_NCLASS_MAX];
 	struct hk_lane *next, *prev; /* list of live lanes */
 } hk_lane_t;
 

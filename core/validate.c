@@ -239,7 +239,7 @@ static void check_own_lane(void)
 	for (unsigned bins = 0; bins < HK_BINS_NONE; bins += (unsigned)HK_ROW_WORDS) {
 		for (uint64_t m = hk_lane_cache(l, bins)->classes; m; m &= m - 1) {
 			unsigned c = (unsigned)__builtin_ctzll(m), bin = bins + c;
-			int64_t n = 0, limit = hk_bin_limit(bins, c);
+			int64_t n = 0, limit = hk_bin_limit(l, bins, c);
 			for (void *b = l->head[bin]; b; b = hk_next_get(b, "validate")) {
 				hk_desc_t *d = hk_desc_of(b);
 				CHECK(++n <= limit, "bin longer than its limit (a cycle?)", b);

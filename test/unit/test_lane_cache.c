@@ -7,7 +7,8 @@
  * taken works without a cache; the class divisor check matches every
  * class; a fork child gives back the other threads' caches; nothing ever
  * writes the static empty and dead lanes (issue 12, bug 4); a reset visits
- * only the classes and spans the arena used since the last one.
+ * only the classes and spans the arena used since the last one; a bin
+ * grows on swings of its class, never on frees alone, and a trim shrinks it.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -20,6 +21,7 @@
 #include "core/lane.h"
 #include "core/region.h"
 #include "core/sizeclass.h"
+#include "core/validate.h"
 
 /* Without Tiny and MID there are no slabs, hence no caches. */
 static void init(void)
@@ -298,4 +300,41 @@ Test(lane_cache, reset_visits_touched_classes_and_spans)
 	cr_assert_eq(s.frees, 300);
 	cr_assert_eq(s.live_bytes, 0);
 	hk_arena_destroy(a);
+}
+
+/*
+ * A default-heap bin that flushes again after a refill doubles its limit
+ * instead of flushing, twice at most (lua's collector: sweeps wider than
+ * the bin, then allocations); a bin fed by frees alone (a consumer of
+ * another thread's blocks) keeps its limit; a trim sets every bin back.
+ * The validator checks the room counters against the grown limits.
+ */
+Test(lane_cache, bins_grow_on_swings_only_and_trim_shrinks_them)
+{
+	enum { N = 8000 };
+	static void *blk[N];
+	size_t n = 200;
+	unsigned c = cls_of(n);
+	for (int i = 0; i < N; i++)
+		cr_assert_not_null(blk[i] = hk_malloc(n));
+	hk_trim(0); /* no refill since: the frees below only flush */
+	hk_lane_t *l = hk_lane_self;
+	int64_t base = hk_bin_limit(l, 0, c);
+	cr_assert_lt(4 * base, N, "the test needs more blocks than a grown bin holds");
+	for (int i = 0; i < N; i++)
+		hk_free(blk[i]);
+	cr_assert_eq(hk_bin_limit(l, 0, c), base, "frees alone grew the bin");
+	for (int swing = 1; swing <= 4; swing++) {
+		for (int i = 0; i < N; i++)
+			cr_assert_not_null(blk[i] = hk_malloc(n));
+		for (int i = 0; i < N; i++)
+			hk_free(blk[i]);
+		int64_t want = base << (swing < 2 ? swing : 2);
+		cr_assert_eq(hk_bin_limit(l, 0, c), want, "swing %d: limit %lld, not %lld", swing,
+			     (long long)hk_bin_limit(l, 0, c), (long long)want);
+		hk_validate_heap();
+	}
+	hk_trim(0);
+	cr_assert_eq(hk_bin_limit(l, 0, c), base, "a trim left the bin grown");
+	hk_validate_heap();
 }

@@ -242,6 +242,10 @@ static void corrupt_named(void *arg)
 		unsigned bin = hk_desc_of(p)->bin, i;
 		for (i = 0; i < 8192; i++)
 			more[i] = hk_malloc(n);
+		/* A bin refilled since its last flush grows instead of
+		 * flushing (core/lane.c): a trim sets it back to its base
+		 * limit with no refill since, so a full bin flushes. */
+		hk_trim(0);
 		for (i = 0; i < 8192 && HK_ROOM(hk_lane_self, bin) > 0; i++)
 			hk_free(more[i]);
 		if (HK_ROOM(hk_lane_self, bin) > 0)

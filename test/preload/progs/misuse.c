@@ -29,12 +29,13 @@ int main(int argc, char **argv)
 	size_t n = !strcmp(k, "medium") ? 40000 : !strcmp(k, "large") ? 64 << 20 : 48;
 	char stack[64];
 
+	/* The first free may start hakmem's purger thread, whose start
+	 * allocates (pthread_create's DTV) and could be handed the block just
+	 * freed (nomid: POOL reuses its last freed span first): the misuse
+	 * would then be a legal call on the DTV. Start it before. */
+	free(malloc(n));
+
 	if (!strcmp(k, "small") || !strcmp(k, "medium") || !strcmp(k, "large")) {
-		/* The first free may start hakmem's purger thread, whose start
-		 * allocates (pthread_create's DTV) and could be handed the block
-		 * just freed (nomid: POOL reuses its last freed span first): then
-		 * the second free is a legal one. Start it before. */
-		free(malloc(n));
 		void *p = malloc(n), *q = malloc(n);
 		free(announce(p));
 		free(q);
