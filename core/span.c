@@ -34,6 +34,9 @@ static unsigned bucket_of(uint32_t units)
  * bucket_of never reaches: the region holds under 2^32 units), so that
  * small slabs take them first and other spans last. A bit per chunk says
  * which runs are dense; grow() rewrites a run's bits when it takes it.
+ * A chunk's bit is read and written under its arena's lock, but one word
+ * holds the bits of 64 chunks, which can belong to several arenas: the
+ * writes are atomic read-modify-writes so that no arena loses another's bit.
  */
 #define DENSE_LIST (HK_SPAN_BUCKETS - 1)
 #define DENSE_MIN ((size_t)CONFIG_HK_THP_HEAP_MIB << 20)
@@ -44,16 +47,18 @@ static uint64_t dense_map[REGION_CHUNKS / 64 + 1];
 static int run_dense(uint32_t u)
 {
 	size_t c = u / HK_CHUNK_UNITS;
-	return (int)(dense_map[c / 64] >> (c % 64)) & 1;
+	return (int)(__atomic_load_n(&dense_map[c / 64], __ATOMIC_RELAXED) >> (c % 64)) & 1;
 }
 
 static void set_dense(uint32_t h, size_t chunks, int on)
 {
 	for (size_t c = h / HK_CHUNK_UNITS; chunks--; c++) {
+		uint64_t bit = (uint64_t)1 << (c % 64);
+
 		if (on)
-			dense_map[c / 64] |= (uint64_t)1 << (c % 64);
+			__atomic_fetch_or(&dense_map[c / 64], bit, __ATOMIC_RELAXED);
 		else
-			dense_map[c / 64] &= ~((uint64_t)1 << (c % 64));
+			__atomic_fetch_and(&dense_map[c / 64], ~bit, __ATOMIC_RELAXED);
 	}
 }
 
