@@ -369,8 +369,10 @@ typedef struct hk_lane {
 	/* Slow paths only (the fast paths touch the bins alone). */
 	uint32_t state;      /* HK_LANE_* */
 	_Atomic int trim;    /* 1: flush every bin on the next slow path */
-	/* Default heap's bins: limit shift and a refilled flag (core/lane.c) */
+	/* Default heap's bins (core/lane.c): limit shift, and refilled since
+	 * the bin's last flush */
 	uint8_t grow[HK_NCLASS_MAX];
+	uint8_t refilled[HK_NCLASS_MAX];
 	struct hk_lane *next, *prev; /* list of live lanes */
 } hk_lane_t;
 
