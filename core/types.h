@@ -130,7 +130,7 @@
  * A freed small block has word 1 = hk_secret ^ its address; malloc clears
  * word 1 of the block it hands out, so free() sees a double free in one
  * compare (of the mark's fixed top byte, HK_MARK_TOP; a match is confirmed
- * in full on the slow path). Its word 0, the free-list link, is stored encoded with the
+ * in full on a cold branch). Its word 0, the free-list link, is stored encoded with the
  * secret and every decode checks it (NULL, or aligned inside the region),
  * so a write into a freed block aborts naming it (core/harden.h).
  *
