@@ -3,7 +3,7 @@
  * core/pool.c, core/large.c and core/purge.c: a freed dirty span is reused
  * before fresh memory, the default arena's held POOL span (reuse, misuse,
  * given back before the arena grows), the large cache bound, realloc growth
- * moving to a mapping, AUTO hugepages for one-chunk runs and for the small
+ * moving to a mapping with no blocks left in bins, AUTO hugepages for one-chunk runs and for the small
  * slabs' dense runs of a big heap, and memory going
  * back to the kernel after the purge delay. Bounded waits only.
  */
@@ -19,6 +19,7 @@
 
 #include "core/arena_table.h"
 #include "core/init.h"
+#include "core/lane.h"
 #include "core/large.h"
 #include "core/lock.h"
 #include "core/platform.h"
@@ -198,6 +199,68 @@ Test(rss, large_cache_reuse_keeps_the_whole_mapping)
 	/* msync fails with ENOMEM on a range that is no longer mapped. */
 	cr_assert_eq(msync(p + n - page, page, MS_ASYNC), -1, "tail page still mapped");
 	cr_assert_eq(errno, ENOMEM);
+}
+
+/* Grows bufs[0..n) side by side, round robin, from 16 bytes to max by
+ * 1/8 plus 8 each step (the pattern of bench/realloc_grow), writing every
+ * new byte; returns the sum of their final lengths. */
+static size_t grow_side_by_side(unsigned char **bufs, size_t *len, unsigned n, size_t max)
+{
+	size_t total = 0;
+	for (unsigned i = 0; i < n; i++)
+		bufs[i] = NULL, len[i] = 0;
+	for (int growing = 1; growing;) {
+		growing = 0;
+		for (unsigned i = 0; i < n; i++) {
+			size_t old = len[i], want = old ? old + old / 8 + 8 : 16;
+			if (old >= max)
+				continue;
+			want = want > max ? max : want;
+			unsigned char *q = hk_realloc(bufs[i], want);
+			cr_assert_not_null(q);
+			if (old)
+				cr_assert_eq(q[old - 1], (unsigned char)(i + old - 1), "byte lost");
+			for (size_t j = old; j < want; j++)
+				q[j] = (unsigned char)(i + j);
+			bufs[i] = q;
+			len[i] = want;
+			growing = 1;
+		}
+	}
+	for (unsigned i = 0; i < n; i++)
+		total += len[i];
+	return total;
+}
+
+/* Bytes of lane bins of the default heap's classes of at least `min` bytes. */
+static size_t bin_bytes_from(size_t min)
+{
+	hk_lane_t *l = hk_lane_self;
+	size_t bytes = 0;
+	for (unsigned c = 0; c < HK_NLANE; c++)
+		if (hk_class_size(c) >= min && hk_lane_cache(l, 0)->classes >> c & 1)
+			bytes += (size_t)(hk_bin_limit(l, 0, c) - HK_ROOM(l, c)) * hk_class_size(c);
+	return bytes;
+}
+
+/* A block realloc moved away from goes back to its slab, not to the bin:
+ * growing buffers pass through every class, and the bins kept the blocks
+ * they left (each pinning its slab) long after the buffers moved on. */
+Test(rss, realloc_growth_leaves_no_blocks_in_bins)
+{
+	enum { N = 16 };
+	unsigned char *bufs[N];
+	size_t len[N], top = (size_t)1 << 20;
+	if (hk_small_max() < ((size_t)64 << 10))
+		cr_skip_test("no slab classes of 16-64 KiB here");
+	top = top < hk_small_max() ? top : hk_small_max();
+	hk_free(hk_malloc(100)); /* a lane for this thread */
+	hk_lane_flush_self();
+	grow_side_by_side(bufs, len, N, top);
+	size_t held = bin_bytes_from((size_t)16 << 10);
+	cr_assert_eq(held, 0, "bins of 16 KiB classes and up hold %zu bytes", held);
+	for (unsigned i = 0; i < N; i++)
+		hk_free(bufs[i]);
 }
 
 Test(rss, realloc_growth_moves_to_a_mapping)
