@@ -3,9 +3,9 @@
  * core/pool.c, core/large.c and core/purge.c: a freed dirty span is reused
  * before fresh memory, the default arena's held POOL span (reuse, misuse,
  * given back before the arena grows), the large cache bound, realloc growth
- * moving to a mapping with no blocks left in bins, AUTO hugepages for one-chunk runs and for the small
- * slabs' dense runs of a big heap, and memory going
- * back to the kernel after the purge delay. Bounded waits only.
+ * staying in the heap with no blocks left in bins, AUTO hugepages for
+ * one-chunk runs and for the small slabs' dense runs of a big heap, and
+ * memory going back to the kernel after the purge delay. Bounded waits only.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -263,75 +263,35 @@ Test(rss, realloc_growth_leaves_no_blocks_in_bins)
 		hk_free(bufs[i]);
 }
 
-Test(rss, realloc_growth_moves_to_a_mapping)
+/* Growth past the slab classes stays in the heap's POOL spans up to the
+ * POOL limit, where the spans freed by the earlier steps (slabs of the
+ * classes passed through, smaller POOL blocks) are reused; past the limit
+ * it is a mapping that mremap grows. Buffers side by side: the heap holds
+ * little more than their bytes (growth into mappings beside the slabs'
+ * freed spans committed 2x). */
+Test(rss, realloc_growth_stays_in_the_heap)
 {
-	size_t small = 100000, big = CONFIG_HK_REALLOC_MAP_MIN;
-	if (big <= hk_small_max())
-		big = hk_small_max() + 1;
-	unsigned char *p = hk_malloc(small);
-	cr_assert_not_null(p);
-	for (size_t i = 0; i < small; i++)
-		p[i] = (unsigned char)(i * 7);
-	unsigned char *q = hk_realloc(p, big);
-	cr_assert_not_null(q);
-	cr_assert_null(hk_desc_of(q), "growth past the threshold stays in the heap");
-	cr_assert_geq(hk_usable_size(q), big);
-	for (size_t i = 0; i < small; i++)
-		cr_assert_eq(q[i], (unsigned char)(i * 7), "byte %zu lost", i);
-	memset(q + small, 0xee, big - small);
-	unsigned char *r = hk_realloc(q, 3 * big);
-	cr_assert_not_null(r);
-	cr_assert_null(hk_desc_of(r));
-	for (size_t i = 0; i < small; i++)
-		cr_assert_eq(r[i], (unsigned char)(i * 7), "byte %zu lost", i);
-	for (size_t i = small; i < big; i++)
-		cr_assert_eq(r[i], 0xee, "byte %zu lost", i);
-	hk_free(r);
-}
-
-/* A growing mapping moves into a bigger cached one (its resident pages are
- * the room to grow: no page faults), grows inside it in place, and only a
- * request below the last one shrinks it. */
-Test(rss, realloc_growth_takes_a_cached_mapping)
-{
-	size_t page = 4096, big = (size_t)4 << 20, first = CONFIG_HK_REALLOC_MAP_MIN;
-	if (first <= hk_small_max())
-		first = hk_small_max() + 1;
-	if (CONFIG_HK_HARDENED || CONFIG_HK_LARGE_CACHE == 0 || 4 * first > big)
-		cr_skip_test("no large cache here, or no room for the growth");
-	if (big <= pool_max())
-		big = pool_max() + ((size_t)1 << 20);
-	hk_purge_exclude(); /* the purger would trim the cache */
-	hk_large_trim(0, 1);
-	unsigned char *c = hk_malloc(big);
-	cr_assert_not_null(c);
-	cr_assert_null(hk_desc_of(c));
-	memset(c, 0x11, big);
-	hk_free(c);
-	cr_assert_eq(hk_large_cached(), 1u);
-	unsigned char *p = hk_malloc(first / 2);
-	cr_assert_not_null(p);
-	for (size_t i = 0; i < first / 2; i++)
-		p[i] = (unsigned char)(i * 13);
-	unsigned char *q = hk_realloc(p, first + page);
-	cr_assert_not_null(q);
-	cr_assert_null(hk_desc_of(q));
-	unsigned char *r = hk_realloc(q, 2 * first);
-	cr_assert_eq(r, c, "growth did not move into the cached mapping");
-	cr_assert_eq(hk_large_cached(), 0u);
-	cr_assert_geq(hk_usable_size(r), big - page);
-	for (size_t i = 0; i < first / 2; i++)
-		cr_assert_eq(r[i], (unsigned char)(i * 13), "byte %zu lost", i);
-	cr_assert_eq(r[2 * first - 1], 0x11, "the cached pages are not the block's room");
-	unsigned char *s = hk_realloc(r, 3 * first);
-	cr_assert_eq(s, r, "growth inside the mapping moved");
-	cr_assert_geq(hk_usable_size(s), big - page, "growth inside the mapping shrank it");
-	unsigned char *t = hk_realloc(s, first + page);
-	cr_assert_not_null(t);
-	cr_assert_lt(hk_usable_size(t), big / 2, "a smaller request did not shrink the mapping");
-	for (size_t i = 0; i < first / 2; i++)
-		cr_assert_eq(t[i], (unsigned char)(i * 13), "byte %zu lost after the shrink", i);
-	hk_free(t);
+	enum { N = 16 };
+	unsigned char *bufs[N];
+	size_t len[N], top = (size_t)1 << 20;
+	hk_arena_stats_t st;
+	if (!CONFIG_HK_POOL || pool_max() < 2 * top || hk_small_max() >= top)
+		cr_skip_test("no POOL band from the slabs up to 2 MiB");
+	hk_purge_exclude(); /* spans stay where the growth left them */
+	size_t live = grow_side_by_side(bufs, len, N, top);
+	for (unsigned i = 0; i < N; i++)
+		cr_assert_not_null(hk_desc_of(bufs[i]), "buffer %u left the heap", i);
+	cr_assert_eq(hk_arena_stats(hk_arena_default(), &st), 0);
+	cr_assert_leq(st.committed_bytes, live + live / 2, "committed %zu for %zu live",
+		      st.committed_bytes, live);
+	unsigned char *big = hk_realloc(bufs[0], pool_max() + top);
+	cr_assert_not_null(big);
+	cr_assert_null(hk_desc_of(big), "past the POOL limit: a mapping");
+	for (size_t j = 0; j < top; j++)
+		cr_assert_eq(big[j], (unsigned char)j, "byte %zu lost", j);
+	bufs[0] = big;
+	for (unsigned i = 0; i < N; i++)
+		hk_free(bufs[i]);
 	hk_purge_allow();
 }
 
