@@ -232,12 +232,18 @@ static size_t grow_side_by_side(unsigned char **bufs, size_t *len, unsigned n, s
 	return total;
 }
 
+/* A function, so a config without lane classes (0) is no constant comparison. */
+static unsigned nlane(void)
+{
+	return HK_NLANE;
+}
+
 /* Bytes of lane bins of the default heap's classes of at least `min` bytes. */
 static size_t bin_bytes_from(size_t min)
 {
 	hk_lane_t *l = hk_lane_self;
 	size_t bytes = 0;
-	for (unsigned c = 0; c < HK_NLANE; c++)
+	for (unsigned c = 0; c < nlane(); c++)
 		if (hk_class_size(c) >= min && hk_lane_cache(l, 0)->classes >> c & 1)
 			bytes += (size_t)(hk_bin_limit(l, 0, c) - HK_ROOM(l, c)) * hk_class_size(c);
 	return bytes;
