@@ -398,16 +398,19 @@ void *hk_cache_alloc(hk_arena_t *a, unsigned cls)
 	return p;
 }
 
-void hk_cache_free(void *p, const hk_desc_t *d)
+/* A checked free slab block into the caller's bin, or with `direct`
+ * straight back to its slab (counted as a free and a flush of the bin, so
+ * the derived frees stay right). */
+static void cache_put(void *p, const hk_desc_t *d, int direct)
 {
 	int saved = errno; /* free() keeps errno: a new lane maps memory */
 	unsigned cls = hk_desc_cls(d), bin = d->bin, bins = bin - cls;
 	hk_arena_t *a = bins ? hk_arena_at(d->arena) : &hk_arena0;
 	hk_lane_t *l = hk_lane_get();
 	int kick = 0;
+	size_t one = 1;
 	((uintptr_t *)p)[1] = hk_secret ^ (uintptr_t)p;
 	if (!l || bins == HK_BINS_NONE) {
-		size_t one = 1;
 		hk_next_set(p, NULL);
 		flush_chain(a, cls, p, &one, &kick);
 		if (!a->heap)
@@ -416,16 +419,32 @@ void hk_cache_free(void *p, const hk_desc_t *d)
 		hk_cache_t *c = hk_lane_cache(l, bins);
 		if (!(c->classes >> cls & 1))
 			bin_setup(l, bins, cls);
-		if (HK_ROOM(l, bin) <= 0)
-			kick = bin_flush_half(l, a, bins, cls);
-		hk_next_set(p, l->head[bin]);
-		l->head[bin] = p;
-		HK_ROOM(l, bin)--;
+		if (direct) {
+			hk_next_set(p, NULL);
+			flush_chain(a, cls, p, &one, &kick);
+			c->flushed++;
+		} else {
+			if (HK_ROOM(l, bin) <= 0)
+				kick = bin_flush_half(l, a, bins, cls);
+			hk_next_set(p, l->head[bin]);
+			l->head[bin] = p;
+			HK_ROOM(l, bin)--;
+		}
 		c->slow_pushes++;
 	}
 	if (kick)
 		hk_purge_kick();
 	errno = saved;
+}
+
+void hk_cache_free(void *p, const hk_desc_t *d)
+{
+	cache_put(p, d, 0);
+}
+
+void hk_cache_give_back(void *p, const hk_desc_t *d)
+{
+	cache_put(p, d, 1);
 }
 
 /* ---- cache slots of user arenas ---- */
