@@ -88,11 +88,6 @@ int hk_platform_remap(void *p, size_t old_len, size_t new_len, void **out)
 	return hk_os_remap(p, old_len, new_len, out);
 }
 
-int hk_platform_remap_to(void *p, size_t len, void *dst)
-{
-	return hk_os_remap_to(p, len, dst);
-}
-
 static void purge_done(void *cookie, void *ctx)
 {
 	(void)cookie;

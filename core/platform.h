@@ -33,7 +33,6 @@ size_t hk_platform_purge_granule(hk_backing_t backing);
 int hk_platform_map(size_t len, size_t align, int hugetlb, void **out);
 int hk_platform_unmap(void *p, size_t len);
 int hk_platform_remap(void *p, size_t old_len, size_t new_len, void **out);
-int hk_platform_remap_to(void *p, size_t len, void *dst);
 
 /* Purges ranges and waits for them (io_uring when available, else madvise).
  * Serialised by the caller. */

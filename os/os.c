@@ -324,16 +324,6 @@ int hk_os_unmap(void *p, size_t len)
 	return result(unmap_range(p, len));
 }
 
-int hk_os_remap_to(void *p, size_t len, void *dst)
-{
-	COUNT(map);
-	int saved = errno;
-	void *q = mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
-	int err = q == MAP_FAILED ? errno : 0;
-	errno = saved;
-	return result(err);
-}
-
 int hk_os_remap(void *p, size_t old_len, size_t new_len, void **out)
 {
 	COUNT(map);

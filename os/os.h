@@ -75,9 +75,6 @@ int hk_os_map(size_t len, size_t align, size_t hugetlb_page, void **out);
 int hk_os_unmap(void *p, size_t len);
 /* Grows or shrinks a direct mapping in place or by moving it (mremap). */
 int hk_os_remap(void *p, size_t old_len, size_t new_len, void **out);
-/* Moves the pages of the mapping [p, p + len) onto [dst, dst + len) (mremap
- * MREMAP_FIXED): what was mapped there goes, a mapping after it stays. */
-int hk_os_remap_to(void *p, size_t len, void *dst);
 
 /* MADV_HUGEPAGE / MADV_NOHUGEPAGE on committed memory. */
 int hk_os_advise_thp(void *p, size_t len, int enable);
