@@ -30,9 +30,9 @@ static void *malloc_slow(size_t size, const char *call);
 static void *sample_slow(size_t size, const char *call);
 
 /*
- * Fast path budget (x86-64, objdump of libhakmem.so, defconfig): 30
- * instructions with the return — class lookup (byte table up to 1 KiB, a
- * second table above), the TLS lane pointer (2 loads from a shared object),
+ * Fast path budget (x86-64, objdump of libhakmem.so, defconfig): 26
+ * instructions with the return — class lookup (a byte table indexed by the
+ * request up to 1 KiB: no add and shift; a second table above), the TLS lane pointer (2 loads from a shared object),
  * the sampler's countdown (subtract and a never-taken branch: 2,
  * CONFIG_HK_SAMPLE; on the cache line of the counter), pop of the bin's
  * head with the link's decode and range check (core/harden.h), a prefetch
@@ -53,7 +53,7 @@ static inline __attribute__((always_inline)) void *heap_malloc(size_t size, cons
 	size_t cls;
 	size_t need = size + HK_CANARY; /* the hardened canary's room */
 	if (likely(need <= 1024 && HK_SMALL_MAX > 0 && need >= size))
-		cls = hk_class_table[(need + 15) >> 4];
+		cls = hk_class_table[need];
 	else if (need <= HK_SMALL_MAX && need >= size)
 		cls = hk_class_table2[(need + 255) >> 8];
 	else
@@ -101,9 +101,11 @@ static void free_slow(void *p, const char *call);
  * is 0), a compare with the unit's carved end (a position never handed
  * out: slack after the last block, the uncarved rest; issue 12 bug 1), the
  * double-free mark's top byte (one byte: no store-forwarding stall; a match
- * goes to free_slow's full compare, HK_MARK_TOP), the room counter (tested, then decremented:
- * the static lanes' rooms are 0 and never written) and the push (word 0 =
- * next, word 1 = mark). The descriptor's bin is its arena's bin of its
+ * compares the whole mark on a cold branch, so a live block whose byte 15
+ * happens to be HK_MARK_TOP stays here: pairs 16 stamps it every 256th
+ * pair, which cost ~180 instructions in free_slow), the room counter
+ * (tested, then decremented: the static lanes' rooms are 0 and never
+ * written) and the push (word 0 = next, word 1 = mark). The descriptor's bin is its arena's bin of its
  * class, so every arena's blocks take this path. Anything unusual (not a
  * slab block, a full or unset bin, a marked block) goes to free_slow,
  * which decides and reports. Inlined with its API call's name (realloc)
@@ -112,7 +114,11 @@ static void free_slow(void *p, const char *call);
 static inline __attribute__((always_inline)) void heap_free(void *p, const char *call)
 {
 	uintptr_t off = (uintptr_t)p - hk_region_base;
-	if (likely(off < atomic_load_explicit(&hk_region_used, memory_order_relaxed))) {
+	/* The used mark as a memory operand of the compare (an atomic load
+	 * is a mov of its own: one instruction more). A racy read only
+	 * grows, as hk_next_get's of hk_region_slots. */
+	asm goto("cmpq %1, %0\n\tjae %l2" : : "r"(off), "m"(hk_region_used) : "cc" : slow);
+	{
 		hk_desc_t *d = &hk_region_desc[off >> HK_UNIT_SHIFT];
 		uint64_t rel = (uintptr_t)p - d->start;
 		/* divm is 0 unless the unit is a slab: one test says "slab
@@ -123,7 +129,8 @@ static inline __attribute__((always_inline)) void heap_free(void *p, const char 
 			size_t bin = d->bin;
 			uintptr_t mark = hk_secret ^ (uintptr_t)p;
 			void **q = p;
-			if (likely(((const uint8_t *)p)[15] != HK_MARK_TOP)) {
+			if (likely(((const uint8_t *)p)[15] != HK_MARK_TOP) ||
+			    likely(q[1] != (void *)mark)) {
 				HK_ROOM_TAKE(l, bin, slow);
 				if (CONFIG_HK_HARDENED)
 					hk_canary_check(q, d->bsize, "free");
@@ -531,6 +538,29 @@ HK_API HK_ENTRY void *hk_calloc(size_t count, size_t size)
 	return p ? p : hk_alloc_in(&hk_arena0, total, 0, 1);
 }
 
+/*
+ * A slab block of GIVE_BACK_MIN bytes or more that realloc moved away from
+ * goes straight back to its slab, past the bin: a growing buffer leaves
+ * its class behind, and a bin keeps its freed blocks (64 KiB of the class,
+ * up to 4 times that once it grows), each pinning a slab of every class
+ * the buffers passed through (realloc_grow 32 1048576 2: 15 MB of MID
+ * blocks in bins at exit). One class lock per move, beside a copy of at
+ * least as many bytes.
+ */
+#define GIVE_BACK_MIN 4096
+
+/* After realloc copied p (of usable bytes, descriptor d) elsewhere. */
+static inline void moved_from(void *p, const hk_desc_t *d, size_t usable, int heap,
+			      const char *call)
+{
+	if (d && d->kind == HK_KIND_SLAB && usable >= GIVE_BACK_MIN)
+		hk_cache_give_back(p, d);
+	else if (heap)
+		heap_free(p, call);
+	else
+		hk_free_checked(p, call, 0);
+}
+
 HK_ENTRY void *hk_realloc_in(hk_arena_t *a, void *p, size_t size, const char *call)
 {
 	unsigned arena;
@@ -555,8 +585,11 @@ HK_ENTRY void *hk_realloc_in(hk_arena_t *a, void *p, size_t size, const char *ca
 			hk_desc_at(hk_unit_of((void *)d->start))->bump = size;
 		return p;
 	}
+	/* A mapping grows or shrinks by mremap while it stays above POOL
+	 * (below, it moves into a POOL span: realloc growth stays in its band,
+	 * where freed spans of every size are reused). */
 	if (same && !d && !hk_boot_owns(p) && !hk_guard_owns(p) && size > HK_SMALL_MAX &&
-	    (size > HK_POOL_MAX || size >= CONFIG_HK_REALLOC_MAP_MIN)) {
+	    size > HK_POOL_MAX) {
 		if (CONFIG_HK_SAMPLE && atomic_load_explicit(&hk_sample_outside, memory_order_relaxed))
 			hk_sample_free(p); /* a moved block keeps no record */
 		void *q = hk_large_realloc(p, size);
@@ -569,32 +602,15 @@ HK_ENTRY void *hk_realloc_in(hk_arena_t *a, void *p, size_t size, const char *ca
 			return q;
 		}
 	}
-	void *q = NULL;
-	if (size > usable && size > HK_SMALL_MAX && size >= CONFIG_HK_REALLOC_MAP_MIN &&
-	    hk_ready() && !(a->flags & HK_ARENA_BUMP)) {
-		/* Growth moves to a mapping; the next steps are mremaps. */
-		int fresh;
-		if ((q = hk_large_alloc(a->heap ? hk_arena_heap() : a, size, 0, &fresh)) != NULL) {
-			HK_STAT(large_maps, 1);
-			sample_moved(a, q, size);
-			if (!a->heap)
-				atomic_fetch_add_explicit(&a->ctr.allocs, 1, memory_order_relaxed);
-		}
-	}
 	/* The default heap moves through the malloc and free fast paths: p was
 	 * checked above, and the bins are where a small block would come from
 	 * and go to anyway (sqlite3's reallocs: 415 -> ~200 instructions). */
-	if (!q) {
-		hk_slow_call = call;
-		q = a->heap ? heap_malloc(size, call) : hk_alloc_in(a, size, 0, 0);
-	}
+	hk_slow_call = call;
+	void *q = a->heap ? heap_malloc(size, call) : hk_alloc_in(a, size, 0, 0);
 	if (!q)
 		return NULL;
 	memcpy(q, p, size < usable ? size : usable);
-	if (from->heap)
-		heap_free(p, call);
-	else
-		hk_free_checked(p, call, 0);
+	moved_from(p, d, usable, from->heap, call);
 	return q;
 }
 
@@ -607,20 +623,17 @@ HK_API HK_ENTRY void *hk_realloc(void *p, size_t size)
 		return NULL;
 	}
 	/* A default-heap slab block stays in place while it fits and moves
-	 * through the malloc and free fast paths below the mapping threshold
-	 * (perl, sqlite3: most reallocs). */
+	 * through the malloc fast path (perl, sqlite3: most reallocs). */
 	size_t usable = heap_slab_usable(p);
 	if (likely(usable)) {
 		if (size <= usable)
 			return p;
-		if (size <= HK_SMALL_MAX || size < CONFIG_HK_REALLOC_MAP_MIN) {
-			void *q = heap_malloc(size, "realloc");
-			if (q) {
-				memcpy(q, p, usable);
-				heap_free(p, "realloc");
-			}
-			return q;
+		void *q = heap_malloc(size, "realloc");
+		if (q) {
+			memcpy(q, p, usable);
+			moved_from(p, hk_desc_of(p), usable, 1, "realloc");
 		}
+		return q;
 	}
 	return hk_realloc_in(NULL, p, size, "realloc");
 }

@@ -29,6 +29,9 @@ void *hk_cache_alloc(hk_arena_t *a, unsigned cls);
 /* Puts a checked free slab block (descriptor d) into the calling thread's
  * cache of its arena (flushing half of a full bin first). Keeps errno. */
 void hk_cache_free(void *p, const hk_desc_t *d);
+/* The same, but straight back to its slab, past the bin: for a block that
+ * realloc moved away from (its class is being left behind). */
+void hk_cache_give_back(void *p, const hk_desc_t *d);
 
 /* Blocks lane l's bin of the slot starting at `bins` holds at most now
  * (validators). */

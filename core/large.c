@@ -20,7 +20,6 @@ typedef struct large_entry {
 	size_t len;     /* mapping length (page multiple) = usable size */
 	uint32_t arena;
 	uint32_t huge;
-	size_t req;     /* the last request: a realloc above it grows in place */
 } large_entry_t;
 
 typedef struct cached {
@@ -40,7 +39,6 @@ static struct {
 	 * with a free's write, test_api_profile). */
 	_Atomic unsigned ncache;
 	cached_t cache[CONFIG_HK_LARGE_CACHE + 1];
-	uint64_t last; /* ms of the last block freed into the cache */
 } large;
 
 /* Bytes mapped after a block as its guard. */
@@ -159,7 +157,7 @@ void *hk_large_alloc(hk_arena_t *a, size_t size, size_t align, int *fresh)
 		else if (CONFIG_HK_HARDENED)
 			hk_platform_decommit((char *)p + len, guard_len());
 	}
-	put_entry(large.tab, large.cap, (large_entry_t){ (uintptr_t)p, len, a->index, (uint32_t)huge, size });
+	put_entry(large.tab, large.cap, (large_entry_t){ (uintptr_t)p, len, a->index, (uint32_t)huge });
 	large.count++;
 	large.of_arena[a->index]++;
 	large.bytes += len;
@@ -199,8 +197,7 @@ static void release(void *p, size_t len, unsigned arena, int huge)
 			hk_platform_unmap(large.cache[0].p, large.cache[0].len);
 			large.cache[0] = large.cache[--large.ncache];
 		}
-		large.last = hk_platform_now_ms();
-		large.cache[large.ncache++] = (cached_t){ p, len, large.last };
+		large.cache[large.ncache++] = (cached_t){ p, len, hk_platform_now_ms() };
 		return;
 	}
 	hk_platform_unmap(p, huge ? len : len + guard_len());
@@ -219,32 +216,6 @@ int hk_large_free(void *p)
 	return e ? 0 : -1;
 }
 
-/*
- * Growth into a cached mapping of at least *len bytes: the block's pages
- * move onto its start (mremap MREMAP_FIXED), its resident rest becomes
- * the block's room to grow, *len its whole length. A buffer grown anew
- * each round took fresh pages at every step, while the last round's
- * buffers sat in the cache (realloc_grow: 25k page faults, mimalloc 17k).
- * The block is two mappings then: a later mremap of it fails (EFAULT) and
- * realloc copies instead. Lock held.
- */
-static void *into_cached(void *p, size_t old_len, size_t *len)
-{
-	unsigned best = large.ncache;
-	for (unsigned i = 0; i < large.ncache; i++)
-		if (large.cache[i].len >= *len &&
-		    (best == large.ncache || large.cache[i].len < large.cache[best].len))
-			best = i;
-	if (best == large.ncache)
-		return NULL;
-	cached_t c = large.cache[best];
-	if (hk_platform_remap_to(p, old_len, c.p))
-		return NULL;
-	large.cache[best] = large.cache[--large.ncache];
-	*len = c.len;
-	return c.p;
-}
-
 void *hk_large_realloc(void *p, size_t size)
 {
 	size_t page = hk_platform_page_size();
@@ -259,27 +230,17 @@ void *hk_large_realloc(void *p, size_t size)
 	hk_arena_t *a = hk_arena_at(e->arena);
 	if (len > e->len && a->capacity && a->inuse + (len - e->len) > a->capacity)
 		goto out;
-	/* Growth inside the mapping stays (the room a growth or a cached
-	 * mapping gave it); only a request below the last one shrinks it. */
-	if (len <= e->len && size >= e->req) {
-		e->req = size;
-		q = p;
-		goto out;
-	}
 	/* Growth takes half as much again in address space (pages untouched
 	 * cost no RSS): a buffer grown step by step stays in place for the
 	 * next steps instead of one mremap per step (realloc_grow: 704
 	 * mremaps -> ~200). Not for an arena with a capacity, whose budget
 	 * counts the mapping. */
-	if (len > e->len && !a->capacity && (q = into_cached(p, e->len, &len)) != NULL)
-		goto moved;
 	if (len > e->len && !a->capacity && len <= SIZE_MAX / 2)
 		len = (len + len / 2 + page - 1) & ~(page - 1);
 	if (hk_platform_remap(p, e->len, len, &q)) {
 		q = NULL;
 		goto out;
 	}
-moved:;
 	large_entry_t copy = *e;
 	erase(e);
 	large.bytes += len - copy.len;
@@ -288,7 +249,6 @@ moved:;
 	a->ctr.live[HK_BAND_LARGE] += len - copy.len;
 	copy.addr = (uintptr_t)q;
 	copy.len = len;
-	copy.req = size;
 	put_entry(large.tab, large.cap, copy);
 	large.count++;
 out:
@@ -296,25 +256,14 @@ out:
 	return q;
 }
 
-/* Cached mappings up to KEEP_MAX bytes stay up to BUSY_KEEP delays while
- * blocks keep coming into the cache (as dirty spans do, core/span.c):
- * realloc_grow's rounds of 32 buffers, 350 ms each, found it trimmed when
- * the next round's buffers grew. Bigger ones go after one delay. */
-#define BUSY_KEEP 8
-#define KEEP_MAX ((size_t)4 << 20)
-
 int hk_large_trim(uint64_t until, int force)
 {
 	int any = 0;
-	uint64_t keep = (BUSY_KEEP - 1) * (uint64_t)CONFIG_HK_PURGE_DELAY_MS;
 	if (!large.ncache)
 		return 0;
 	hk_lock(&large.lock);
-	uint64_t cut = large.last + keep > until + CONFIG_HK_PURGE_DELAY_MS && until > keep
-			       ? until - keep : until;
 	for (unsigned i = 0; i < large.ncache;) {
-		uint64_t due = large.cache[i].len <= KEEP_MAX ? cut : until;
-		if (force || large.cache[i].stamp <= due) {
+		if (force || large.cache[i].stamp <= until) {
 			hk_platform_unmap(large.cache[i].p, large.cache[i].len);
 			large.cache[i] = large.cache[--large.ncache];
 			any = 1;

@@ -88,11 +88,6 @@ int hk_platform_remap(void *p, size_t old_len, size_t new_len, void **out)
 	return hk_os_remap(p, old_len, new_len, out);
 }
 
-int hk_platform_remap_to(void *p, size_t len, void *dst)
-{
-	return hk_os_remap_to(p, len, dst);
-}
-
 static void purge_done(void *cookie, void *ctx)
 {
 	(void)cookie;
@@ -113,6 +108,11 @@ void hk_platform_purge(void *const *ptrs, const size_t *lens, unsigned n)
 int hk_platform_purge_now(void *p, size_t len)
 {
 	return hk_os_purge(p, len);
+}
+
+void hk_platform_populate(void *p, size_t len)
+{
+	hk_os_populate(p, len);
 }
 
 void hk_platform_atfork_child(void)
@@ -146,7 +146,7 @@ void hk_platform_fill_stats(hk_stats_t *out)
 	hk_os_refresh_hugetlb();
 	hk_os_counters(&c);
 	out->os_calls = c.reserve + c.commit + c.decommit + c.release + c.map + c.unmap +
-			c.advise + c.purge;
+			c.advise + c.purge + c.populate;
 	out->purges = c.purge;
 	out->purged_bytes = c.purged_bytes;
 	out->purge_fallbacks = c.purge_fallback;

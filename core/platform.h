@@ -33,7 +33,6 @@ size_t hk_platform_purge_granule(hk_backing_t backing);
 int hk_platform_map(size_t len, size_t align, int hugetlb, void **out);
 int hk_platform_unmap(void *p, size_t len);
 int hk_platform_remap(void *p, size_t old_len, size_t new_len, void **out);
-int hk_platform_remap_to(void *p, size_t len, void *dst);
 
 /* Purges ranges and waits for them (io_uring when available, else madvise).
  * Serialised by the caller. */
@@ -41,6 +40,8 @@ void hk_platform_purge(void *const *ptrs, const size_t *lens, unsigned n);
 /* Purges one range now (madvise, outside the purge queue): for callers
  * holding locks the queue's serialisation ranks above. */
 int hk_platform_purge_now(void *p, size_t len);
+/* Makes committed [p, p+len) resident in one call (page-aligned range). */
+void hk_platform_populate(void *p, size_t len);
 
 void hk_platform_atfork_child(void);
 int hk_platform_node_count(void);

@@ -263,23 +263,18 @@ int hk_os_remap(void *p, size_t old_len, size_t new_len, void **out)
 	return 0;
 }
 
-int hk_os_remap_to(void *p, size_t len, void *dst)
-{
-	counters.map++;
-	int err = call(HK_FAKE_REMAP);
-	if (err)
-		return err;
-	if (mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst) == MAP_FAILED)
-		return ENOMEM;
-	mapped -= (long)len; /* dst's bytes were counted already */
-	return 0;
-}
-
 int hk_os_advise_thp(void *p, size_t len, int enable)
 {
 	(void)p, (void)len, (void)enable;
 	counters.advise++;
 	return call(HK_FAKE_ADVISE);
+}
+
+int hk_os_populate(void *p, size_t len)
+{
+	(void)p, (void)len;
+	counters.populate++;
+	return call(HK_FAKE_POPULATE);
 }
 
 int hk_os_purge_sync(void *p, size_t len, int fallback)

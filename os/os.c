@@ -324,16 +324,6 @@ int hk_os_unmap(void *p, size_t len)
 	return result(unmap_range(p, len));
 }
 
-int hk_os_remap_to(void *p, size_t len, void *dst)
-{
-	COUNT(map);
-	int saved = errno;
-	void *q = mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
-	int err = q == MAP_FAILED ? errno : 0;
-	errno = saved;
-	return result(err);
-}
-
 int hk_os_remap(void *p, size_t old_len, size_t new_len, void **out)
 {
 	COUNT(map);
@@ -352,6 +342,26 @@ int hk_os_advise_thp(void *p, size_t len, int enable)
 	int saved = errno;
 	int err = madvise(p, len, enable ? MADV_HUGEPAGE : MADV_NOHUGEPAGE) ? errno : 0;
 	errno = saved;
+	return result(err);
+}
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+/* Set when the kernel refused the advice itself: later calls cost nothing. */
+static int no_populate;
+
+int hk_os_populate(void *p, size_t len)
+{
+	if (__atomic_load_n(&no_populate, __ATOMIC_RELAXED))
+		return EINVAL;
+	COUNT(populate);
+	int saved = errno;
+	int err = madvise(p, len, MADV_POPULATE_WRITE) ? errno : 0;
+	errno = saved;
+	if (err == EINVAL)
+		__atomic_store_n(&no_populate, 1, __ATOMIC_RELAXED);
 	return result(err);
 }
 

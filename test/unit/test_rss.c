@@ -3,9 +3,9 @@
  * core/pool.c, core/large.c and core/purge.c: a freed dirty span is reused
  * before fresh memory, the default arena's held POOL span (reuse, misuse,
  * given back before the arena grows), the large cache bound, realloc growth
- * moving to a mapping, AUTO hugepages for one-chunk runs and for the small
- * slabs' dense runs of a big heap, and memory going
- * back to the kernel after the purge delay. Bounded waits only.
+ * staying in the heap with no blocks left in bins, AUTO hugepages for
+ * one-chunk runs and for the small slabs' dense runs of a big heap, and
+ * memory going back to the kernel after the purge delay. Bounded waits only.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -19,6 +19,7 @@
 
 #include "core/arena_table.h"
 #include "core/init.h"
+#include "core/lane.h"
 #include "core/large.h"
 #include "core/lock.h"
 #include "core/platform.h"
@@ -26,6 +27,7 @@
 #include "core/region.h"
 #include "core/sizeclass.h"
 #include "core/span.h"
+#include "os/os.h"
 
 static void init(void) { cr_assert_eq(hk_init(), 0); }
 
@@ -200,75 +202,103 @@ Test(rss, large_cache_reuse_keeps_the_whole_mapping)
 	cr_assert_eq(errno, ENOMEM);
 }
 
-Test(rss, realloc_growth_moves_to_a_mapping)
+/* Grows bufs[0..n) side by side, round robin, from 16 bytes to max by
+ * 1/8 plus 8 each step (the pattern of bench/realloc_grow), writing every
+ * new byte; returns the sum of their final lengths. */
+static size_t grow_side_by_side(unsigned char **bufs, size_t *len, unsigned n, size_t max)
 {
-	size_t small = 100000, big = CONFIG_HK_REALLOC_MAP_MIN;
-	if (big <= hk_small_max())
-		big = hk_small_max() + 1;
-	unsigned char *p = hk_malloc(small);
-	cr_assert_not_null(p);
-	for (size_t i = 0; i < small; i++)
-		p[i] = (unsigned char)(i * 7);
-	unsigned char *q = hk_realloc(p, big);
-	cr_assert_not_null(q);
-	cr_assert_null(hk_desc_of(q), "growth past the threshold stays in the heap");
-	cr_assert_geq(hk_usable_size(q), big);
-	for (size_t i = 0; i < small; i++)
-		cr_assert_eq(q[i], (unsigned char)(i * 7), "byte %zu lost", i);
-	memset(q + small, 0xee, big - small);
-	unsigned char *r = hk_realloc(q, 3 * big);
-	cr_assert_not_null(r);
-	cr_assert_null(hk_desc_of(r));
-	for (size_t i = 0; i < small; i++)
-		cr_assert_eq(r[i], (unsigned char)(i * 7), "byte %zu lost", i);
-	for (size_t i = small; i < big; i++)
-		cr_assert_eq(r[i], 0xee, "byte %zu lost", i);
-	hk_free(r);
+	size_t total = 0;
+	for (unsigned i = 0; i < n; i++)
+		bufs[i] = NULL, len[i] = 0;
+	for (int growing = 1; growing;) {
+		growing = 0;
+		for (unsigned i = 0; i < n; i++) {
+			size_t old = len[i], want = old ? old + old / 8 + 8 : 16;
+			if (old >= max)
+				continue;
+			want = want > max ? max : want;
+			unsigned char *q = hk_realloc(bufs[i], want);
+			cr_assert_not_null(q);
+			if (old)
+				cr_assert_eq(q[old - 1], (unsigned char)(i + old - 1), "byte lost");
+			for (size_t j = old; j < want; j++)
+				q[j] = (unsigned char)(i + j);
+			bufs[i] = q;
+			len[i] = want;
+			growing = 1;
+		}
+	}
+	for (unsigned i = 0; i < n; i++)
+		total += len[i];
+	return total;
 }
 
-/* A growing mapping moves into a bigger cached one (its resident pages are
- * the room to grow: no page faults), grows inside it in place, and only a
- * request below the last one shrinks it. */
-Test(rss, realloc_growth_takes_a_cached_mapping)
+/* A function, so a config without lane classes (0) is no constant comparison. */
+static unsigned nlane(void)
 {
-	size_t page = 4096, big = (size_t)4 << 20, first = CONFIG_HK_REALLOC_MAP_MIN;
-	if (first <= hk_small_max())
-		first = hk_small_max() + 1;
-	if (CONFIG_HK_HARDENED || CONFIG_HK_LARGE_CACHE == 0 || 4 * first > big)
-		cr_skip_test("no large cache here, or no room for the growth");
-	if (big <= pool_max())
-		big = pool_max() + ((size_t)1 << 20);
-	hk_purge_exclude(); /* the purger would trim the cache */
-	hk_large_trim(0, 1);
-	unsigned char *c = hk_malloc(big);
-	cr_assert_not_null(c);
-	cr_assert_null(hk_desc_of(c));
-	memset(c, 0x11, big);
-	hk_free(c);
-	cr_assert_eq(hk_large_cached(), 1u);
-	unsigned char *p = hk_malloc(first / 2);
-	cr_assert_not_null(p);
-	for (size_t i = 0; i < first / 2; i++)
-		p[i] = (unsigned char)(i * 13);
-	unsigned char *q = hk_realloc(p, first + page);
-	cr_assert_not_null(q);
-	cr_assert_null(hk_desc_of(q));
-	unsigned char *r = hk_realloc(q, 2 * first);
-	cr_assert_eq(r, c, "growth did not move into the cached mapping");
-	cr_assert_eq(hk_large_cached(), 0u);
-	cr_assert_geq(hk_usable_size(r), big - page);
-	for (size_t i = 0; i < first / 2; i++)
-		cr_assert_eq(r[i], (unsigned char)(i * 13), "byte %zu lost", i);
-	cr_assert_eq(r[2 * first - 1], 0x11, "the cached pages are not the block's room");
-	unsigned char *s = hk_realloc(r, 3 * first);
-	cr_assert_eq(s, r, "growth inside the mapping moved");
-	cr_assert_geq(hk_usable_size(s), big - page, "growth inside the mapping shrank it");
-	unsigned char *t = hk_realloc(s, first + page);
-	cr_assert_not_null(t);
-	cr_assert_lt(hk_usable_size(t), big / 2, "a smaller request did not shrink the mapping");
-	for (size_t i = 0; i < first / 2; i++)
-		cr_assert_eq(t[i], (unsigned char)(i * 13), "byte %zu lost after the shrink", i);
-	hk_free(t);
+	return HK_NLANE;
+}
+
+/* Bytes of lane bins of the default heap's classes of at least `min` bytes. */
+static size_t bin_bytes_from(size_t min)
+{
+	hk_lane_t *l = hk_lane_self;
+	size_t bytes = 0;
+	for (unsigned c = 0; c < nlane(); c++)
+		if (hk_class_size(c) >= min && hk_lane_cache(l, 0)->classes >> c & 1)
+			bytes += (size_t)(hk_bin_limit(l, 0, c) - HK_ROOM(l, c)) * hk_class_size(c);
+	return bytes;
+}
+
+/* A block realloc moved away from goes back to its slab, not to the bin:
+ * growing buffers pass through every class, and the bins kept the blocks
+ * they left (each pinning its slab) long after the buffers moved on. */
+Test(rss, realloc_growth_leaves_no_blocks_in_bins)
+{
+	enum { N = 16 };
+	unsigned char *bufs[N];
+	size_t len[N], top = (size_t)1 << 20;
+	if (hk_small_max() < ((size_t)64 << 10))
+		cr_skip_test("no slab classes of 16-64 KiB here");
+	top = top < hk_small_max() ? top : hk_small_max();
+	hk_free(hk_malloc(100)); /* a lane for this thread */
+	hk_lane_flush_self();
+	grow_side_by_side(bufs, len, N, top);
+	size_t held = bin_bytes_from((size_t)16 << 10);
+	cr_assert_eq(held, 0, "bins of 16 KiB classes and up hold %zu bytes", held);
+	for (unsigned i = 0; i < N; i++)
+		hk_free(bufs[i]);
+}
+
+/* Growth past the slab classes stays in the heap's POOL spans up to the
+ * POOL limit, where the spans freed by the earlier steps (slabs of the
+ * classes passed through, smaller POOL blocks) are reused; past the limit
+ * it is a mapping that mremap grows. Buffers side by side: the heap holds
+ * little more than their bytes (growth into mappings beside the slabs'
+ * freed spans committed 2x). */
+Test(rss, realloc_growth_stays_in_the_heap)
+{
+	enum { N = 16 };
+	unsigned char *bufs[N];
+	size_t len[N], top = (size_t)1 << 20;
+	hk_arena_stats_t st;
+	if (!CONFIG_HK_POOL || pool_max() < 2 * top || hk_small_max() >= top)
+		cr_skip_test("no POOL band from the slabs up to 2 MiB");
+	hk_purge_exclude(); /* spans stay where the growth left them */
+	size_t live = grow_side_by_side(bufs, len, N, top);
+	for (unsigned i = 0; i < N; i++)
+		cr_assert_not_null(hk_desc_of(bufs[i]), "buffer %u left the heap", i);
+	cr_assert_eq(hk_arena_stats(hk_arena_default(), &st), 0);
+	cr_assert_leq(st.committed_bytes, live + live / 2, "committed %zu for %zu live",
+		      st.committed_bytes, live);
+	unsigned char *big = hk_realloc(bufs[0], pool_max() + top);
+	cr_assert_not_null(big);
+	cr_assert_null(hk_desc_of(big), "past the POOL limit: a mapping");
+	for (size_t j = 0; j < top; j++)
+		cr_assert_eq(big[j], (unsigned char)j, "byte %zu lost", j);
+	bufs[0] = big;
+	for (unsigned i = 0; i < N; i++)
+		hk_free(bufs[i]);
 	hk_purge_allow();
 }
 
@@ -358,6 +388,35 @@ static size_t resident_bytes(void *p, size_t len)
 	for (size_t i = 0; i < n; i++)
 		r += vec[i] & 1;
 	return r * page;
+}
+
+static uint64_t populate_calls(void)
+{
+	hk_os_counters_t c;
+	hk_os_counters(&c);
+	return c.populate;
+}
+
+/* A slab's carve makes the pages it writes resident in one call (a page
+ * fault costs 7-40 us on a VM), and no page past them (no RSS). */
+Test(rss, slab_carve_populates_only_the_pages_it_writes)
+{
+	if (!CONFIG_HK_TINY)
+		cr_skip_test("no Tiny band");
+	hk_arena_t *a = private_arena();
+	uint64_t before = populate_calls();
+	char *p = hk_arena_malloc(a, 1024);
+	cr_assert_not_null(p);
+	cr_assert_gt(populate_calls(), before, "the carve populated nothing");
+	hk_desc_t *d = hk_desc_at(hk_unit_of(p));
+	cr_assert_eq(d->kind, HK_KIND_SLAB);
+	size_t carved = (size_t)(d->bump - d->start);
+	size_t pages = (carved + 4095) / 4096 * 4096;
+	cr_assert_lt(pages, HK_UNIT, "the first carve took the whole slab");
+	cr_assert_eq(resident_bytes((void *)d->start, HK_UNIT), pages,
+		     "populated past the carve (%zu carved)", carved);
+	hk_free(p);
+	hk_arena_destroy(a);
 }
 
 Test(rss, memory_returns_after_the_purge_delay)
