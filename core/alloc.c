@@ -30,9 +30,9 @@ static void *malloc_slow(size_t size, const char *call);
 static void *sample_slow(size_t size, const char *call);
 
 /*
- * Fast path budget (x86-64, objdump of libhakmem.so, defconfig): 30
- * instructions with the return — class lookup (byte table up to 1 KiB, a
- * second table above), the TLS lane pointer (2 loads from a shared object),
+ * Fast path budget (x86-64, objdump of libhakmem.so, defconfig): 26
+ * instructions with the return — class lookup (a byte table indexed by the
+ * request up to 1 KiB: no add and shift; a second table above), the TLS lane pointer (2 loads from a shared object),
  * the sampler's countdown (subtract and a never-taken branch: 2,
  * CONFIG_HK_SAMPLE; on the cache line of the counter), pop of the bin's
  * head with the link's decode and range check (core/harden.h), a prefetch
@@ -53,7 +53,7 @@ static inline __attribute__((always_inline)) void *heap_malloc(size_t size, cons
 	size_t cls;
 	size_t need = size + HK_CANARY; /* the hardened canary's room */
 	if (likely(need <= 1024 && HK_SMALL_MAX > 0 && need >= size))
-		cls = hk_class_table[(need + 15) >> 4];
+		cls = hk_class_table[need];
 	else if (need <= HK_SMALL_MAX && need >= size)
 		cls = hk_class_table2[(need + 255) >> 8];
 	else
@@ -101,9 +101,11 @@ static void free_slow(void *p, const char *call);
  * is 0), a compare with the unit's carved end (a position never handed
  * out: slack after the last block, the uncarved rest; issue 12 bug 1), the
  * double-free mark's top byte (one byte: no store-forwarding stall; a match
- * goes to free_slow's full compare, HK_MARK_TOP), the room counter (tested, then decremented:
- * the static lanes' rooms are 0 and never written) and the push (word 0 =
- * next, word 1 = mark). The descriptor's bin is its arena's bin of its
+ * compares the whole mark on a cold branch, so a live block whose byte 15
+ * happens to be HK_MARK_TOP stays here: pairs 16 stamps it every 256th
+ * pair, which cost ~180 instructions in free_slow), the room counter
+ * (tested, then decremented: the static lanes' rooms are 0 and never
+ * written) and the push (word 0 = next, word 1 = mark). The descriptor's bin is its arena's bin of its
  * class, so every arena's blocks take this path. Anything unusual (not a
  * slab block, a full or unset bin, a marked block) goes to free_slow,
  * which decides and reports. Inlined with its API call's name (realloc)
@@ -112,7 +114,11 @@ static void free_slow(void *p, const char *call);
 static inline __attribute__((always_inline)) void heap_free(void *p, const char *call)
 {
 	uintptr_t off = (uintptr_t)p - hk_region_base;
-	if (likely(off < atomic_load_explicit(&hk_region_used, memory_order_relaxed))) {
+	/* The used mark as a memory operand of the compare (an atomic load
+	 * is a mov of its own: one instruction more). A racy read only
+	 * grows, as hk_next_get's of hk_region_slots. */
+	asm goto("cmpq %1, %0\n\tjae %l2" : : "r"(off), "m"(hk_region_used) : "cc" : slow);
+	{
 		hk_desc_t *d = &hk_region_desc[off >> HK_UNIT_SHIFT];
 		uint64_t rel = (uintptr_t)p - d->start;
 		/* divm is 0 unless the unit is a slab: one test says "slab
@@ -123,7 +129,8 @@ static inline __attribute__((always_inline)) void heap_free(void *p, const char 
 			size_t bin = d->bin;
 			uintptr_t mark = hk_secret ^ (uintptr_t)p;
 			void **q = p;
-			if (likely(((const uint8_t *)p)[15] != HK_MARK_TOP)) {
+			if (likely(((const uint8_t *)p)[15] != HK_MARK_TOP) ||
+			    likely(q[1] != (void *)mark)) {
 				HK_ROOM_TAKE(l, bin, slow);
 				if (CONFIG_HK_HARDENED)
 					hk_canary_check(q, d->bsize, "free");

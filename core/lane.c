@@ -53,11 +53,17 @@ static struct cache_slot {
 } SL[HK_CACHE_SLOTS];
 
 #define LANE_BLOCK ((size_t)256 << 10)
-/* A cache's first refill takes 2 blocks, then 4, 8 ... up to 128: after a
- * reset (which unsets the bins) a request of 4 blocks carved 8 per class.
- * Callgrind per request, hk arena + reset, 16-256 B: K=4 3624 -> 2929,
- * K=64 20696 -> 20720, K=1024 107617 -> 108713 (1 is no better at K=4). */
+/* A user arena's cache's first refill takes 2 blocks, then 4, 8 ... up to
+ * 128: after a reset (which unsets the bins) a request of 4 blocks carved 8
+ * per class. Callgrind per request, hk arena + reset, 16-256 B: K=4 3624 ->
+ * 2929, K=64 20696 -> 20720, K=1024 107617 -> 108713 (1 is no better at
+ * K=4). The default heap's (a thread's whole life, no reset) starts at 8:
+ * with 2, the class refilled first held one block after the program's first
+ * malloc, and a malloc/free loop of that class popped the last block every
+ * time, its NULL link taking hk_next_get's slow branch (pairs 16: 87.7 ->
+ * 83.8 instructions a pair). */
 #define FIRST_BATCH 2
+#define FIRST_BATCH_HEAP 8
 
 static void lane_exit(void *arg);
 
@@ -80,13 +86,12 @@ int hk_lane_global_init(void)
  * full flush of the lane (trim, thread exit) shrinks it back. Callgrind,
  * lua tables.lua 0.1: see the commit. */
 #define GROW_MAX 2
-#define GROW_REFILLED 0x80 /* lane->grow[cls]: refilled since the last flush */
 
 static int64_t limit_of(const hk_lane_t *l, unsigned bins, unsigned cls)
 {
 	if (bins)
 		return LN.limit[1][cls];
-	return LN.limit[0][cls] << (l->grow[cls] & ~GROW_REFILLED);
+	return LN.limit[0][cls] << l->grow[cls];
 }
 
 int64_t hk_bin_limit(const hk_lane_t *l, unsigned bins, unsigned cls)
@@ -174,7 +179,7 @@ static void bin_setup(hk_lane_t *l, unsigned bins, unsigned cls)
 {
 	hk_cache_t *c = hk_lane_cache(l, bins);
 	if (!c->classes) {
-		c->batch = FIRST_BATCH;
+		c->batch = bins ? FIRST_BATCH : FIRST_BATCH_HEAP;
 		if (bins) {
 			struct cache_slot *s = slot_of(bins);
 			hk_lock(&s->lock);
@@ -205,7 +210,7 @@ static unsigned bin_fill(hk_lane_t *l, hk_arena_t *a, unsigned bins, unsigned cl
 	unsigned got = refill(a, cls, &l->head[bin], want, (unsigned)limit_of(l, bins, cls));
 	HK_ROOM(l, bin) = limit_of(l, bins, cls) - got;
 	if (!bins)
-		l->grow[cls] |= GROW_REFILLED;
+		l->refilled[cls] = 1;
 	c->refills++;
 	c->refilled += got;
 	return got;
@@ -217,8 +222,8 @@ static int bin_flush_half(hk_lane_t *l, hk_arena_t *a, unsigned bins, unsigned c
 {
 	hk_cache_t *c = hk_lane_cache(l, bins);
 	unsigned bin = bins + cls;
-	if (!bins && l->grow[cls] & GROW_REFILLED) {
-		l->grow[cls] &= (uint8_t)~GROW_REFILLED;
+	if (!bins && l->refilled[cls]) {
+		l->refilled[cls] = 0;
 		if (l->grow[cls] < GROW_MAX) {
 			/* Twice the limit: the bin has room again, no flush. */
 			HK_ROOM(l, bin) += limit_of(l, bins, cls);
@@ -244,13 +249,13 @@ static int cache_flush(hk_lane_t *l, hk_arena_t *a, unsigned bins)
 	for (uint64_t m = c->classes; m; m &= m - 1) {
 		unsigned cls = (unsigned)__builtin_ctzll(m), bin = bins + cls;
 		void *chain = l->head[bin];
-		if (!chain && (bins || !l->grow[cls]))
+		if (!chain && (bins || !(l->grow[cls] | l->refilled[cls])))
 			continue;
 		size_t all = SIZE_MAX;
 		c->flushed += (uint64_t)(limit_of(l, bins, cls) - HK_ROOM(l, bin));
 		l->head[bin] = NULL;
 		if (!bins)
-			l->grow[cls] = 0; /* back to the base limit */
+			l->grow[cls] = l->refilled[cls] = 0; /* back to the base limit */
 		HK_ROOM(l, bin) = limit_of(l, bins, cls);
 		if (chain)
 			flush_chain(a, cls, chain, &all, &kick);
@@ -580,6 +585,7 @@ static void retire(hk_lane_t *l)
 	cache_clear(l, 0);
 	memset(c, 0, sizeof *c);
 	memset(l->grow, 0, sizeof l->grow);
+	memset(l->refilled, 0, sizeof l->refilled);
 	if (l->prev)
 		l->prev->next = l->next;
 	else

@@ -15,7 +15,7 @@
 #include "hk_config.h"
 
 /* Hidden: the fast paths read them as one RIP-relative operand. */
-extern HK_HIDDEN const uint8_t hk_class_table[65];   /* (n + 15) >> 4 → class, n <= 1024 */
+extern HK_HIDDEN const uint8_t hk_class_table[1025]; /* n → class, n <= 1024 */
 extern HK_HIDDEN const uint32_t hk_class_sizes[64];
 extern HK_HIDDEN const uint8_t hk_class_table2[4097]; /* (n + 255) >> 8 → class, 1 KiB < n <= 1 MiB */
 /* hk_divm of every class size, so the slow paths' checks need no division. */
@@ -33,7 +33,7 @@ static inline unsigned hk_class_of_big(size_t n)
 static inline unsigned hk_class_of(size_t n)
 {
 	if (n <= 1024)
-		return hk_class_table[(n + 15) >> 4];
+		return hk_class_table[n];
 	if (n <= ((size_t)1 << 20))
 		return hk_class_table2[(n + 255) >> 8];
 	return hk_class_of_big(n);

@@ -44,7 +44,7 @@ static unsigned bucket_of(uint32_t units)
 
 static uint64_t dense_map[REGION_CHUNKS / 64 + 1];
 
-static int run_dense(uint32_t u)
+int hk_span_dense(uint32_t u)
 {
 	size_t c = u / HK_CHUNK_UNITS;
 	return (int)(__atomic_load_n(&dense_map[c / 64], __ATOMIC_RELAXED) >> (c % 64)) & 1;
@@ -62,20 +62,15 @@ static void set_dense(uint32_t h, size_t chunks, int on)
 	}
 }
 
-static unsigned list_of(const hk_desc_t *d)
-{
-	return d->flags & HK_DF_DENSE ? DENSE_LIST : bucket_of(d->units);
-}
-
 unsigned hk_span_list(const hk_desc_t *d)
 {
-	return list_of(d);
+	return d->flags & HK_DF_DENSE ? DENSE_LIST : bucket_of(d->units);
 }
 
 static void list_push(hk_arena_t *a, uint32_t h)
 {
 	hk_desc_t *d = hk_desc_at(h);
-	unsigned b = list_of(d);
+	unsigned b = hk_span_list(d);
 	d->prev = HK_NIL;
 	d->next = a->buckets[b];
 	if (d->next != HK_NIL)
@@ -89,7 +84,7 @@ static void list_remove(hk_arena_t *a, uint32_t h)
 	if (d->prev != HK_NIL)
 		hk_desc_at(d->prev)->next = d->next;
 	else
-		a->buckets[list_of(d)] = d->next;
+		a->buckets[hk_span_list(d)] = d->next;
 	if (d->next != HK_NIL)
 		hk_desc_at(d->next)->prev = d->prev;
 }
@@ -122,7 +117,7 @@ static void put_span(hk_arena_t *a, uint32_t h, uint32_t n, unsigned dirty, uint
 	d->kind = t->kind = HK_KIND_FREE;
 	d->arena = t->arena = a->index;
 	d->units = t->units = n;
-	d->flags = (uint8_t)((dirty ? HK_DF_DIRTY : 0) | (run_dense(h) ? HK_DF_DENSE : 0));
+	d->flags = (uint8_t)((dirty ? HK_DF_DIRTY : 0) | (hk_span_dense(h) ? HK_DF_DENSE : 0));
 	d->stamp = stamp;
 	list_push(a, h);
 }

@@ -130,7 +130,7 @@
  * A freed small block has word 1 = hk_secret ^ its address; malloc clears
  * word 1 of the block it hands out, so free() sees a double free in one
  * compare (of the mark's fixed top byte, HK_MARK_TOP; a match is confirmed
- * in full on the slow path). Its word 0, the free-list link, is stored encoded with the
+ * in full on a cold branch). Its word 0, the free-list link, is stored encoded with the
  * secret and every decode checks it (NULL, or aligned inside the region),
  * so a write into a freed block aborts naming it (core/harden.h).
  *
@@ -369,8 +369,10 @@ typedef struct hk_lane {
 	/* Slow paths only (the fast paths touch the bins alone). */
 	uint32_t state;      /* HK_LANE_* */
 	_Atomic int trim;    /* 1: flush every bin on the next slow path */
-	/* Default heap's bins: limit shift and a refilled flag (core/lane.c) */
+	/* Default heap's bins (core/lane.c): limit shift, and refilled since
+	 * the bin's last flush */
 	uint8_t grow[HK_NCLASS_MAX];
+	uint8_t refilled[HK_NCLASS_MAX];
 	struct hk_lane *next, *prev; /* list of live lanes */
 } hk_lane_t;
 

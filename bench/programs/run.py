@@ -5,7 +5,8 @@ Owns: the workloads (python3, lua5.4, sqlite3, gcc, perl, redis-server, jq,
 git), their generated inputs (made once per scale in WORK, outside any timing),
 and a RESULT line with the program's CPU time (user+sys of the whole process
 tree, from wait4; redis: the server's own /proc/PID/stat) and peak RSS
-(ru_maxrss; redis: the server's VmHWM). tools/bench-run.py calls it per round.
+(ru_maxrss; redis: the server's VmHWM), with its minor page faults (minflt: a
+fault costs 7-40 us on a VM). tools/bench-run.py calls it per round.
 Must not: run under the allocator itself. The allocator to measure comes in
 HK_PROG_PRELOAD (or --preload) and is put in LD_PRELOAD of the program only.
 Invariant: check=ok only when the program's output matches the output of a
@@ -224,7 +225,8 @@ class Program:
                 with open(os.path.join(tmp, self.result_file), "rb") as f:
                     out = f.read()
         m = {"cpu_secs": ru.ru_utime + ru.ru_stime, "user_secs": ru.ru_utime,
-             "sys_secs": ru.ru_stime, "wall_secs": wall, "maxrss_kb": ru.ru_maxrss}
+             "sys_secs": ru.ru_stime, "wall_secs": wall, "maxrss_kb": ru.ru_maxrss,
+             "minflt": ru.ru_minflt}
         return rc == 0, hashlib.sha256(out).hexdigest(), m
 
 
@@ -271,6 +273,7 @@ class Redis(Program):
                 with open(f"/proc/{srv.pid}/stat") as f:
                     fields = f.read().rsplit(")", 1)[1].split()
                 utime, stime = int(fields[11]) / TICK, int(fields[12]) / TICK
+                minflt = int(fields[7])
                 with open(f"/proc/{srv.pid}/status") as f:
                     hwm = int(re.search(r"VmHWM:\s+(\d+)", f.read()).group(1))
             finally:
@@ -283,7 +286,7 @@ class Redis(Program):
                     rc = srv.wait()
             wall = time.monotonic() - t0
         m = {"cpu_secs": utime + stime, "user_secs": utime, "sys_secs": stime, "wall_secs": wall,
-             "maxrss_kb": hwm}
+             "maxrss_kb": hwm, "minflt": minflt}
         return ok and rc == 0, hashlib.sha256(out).hexdigest(), m
 
 

@@ -8,7 +8,10 @@
  * class; a fork child gives back the other threads' caches; nothing ever
  * writes the static empty and dead lanes (issue 12, bug 4); a reset visits
  * only the classes and spans the arena used since the last one; a bin
- * grows on swings of its class, never on frees alone, and a trim shrinks it.
+ * grows on swings of its class, never on frees alone, and a trim shrinks it;
+ * a thread's first refill of the default heap takes more than two blocks;
+ * a block whose byte 15 is the free mark's top byte still takes free()'s
+ * fast path.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -337,4 +340,56 @@ Test(lane_cache, bins_grow_on_swings_only_and_trim_shrinks_them)
 	hk_trim(0);
 	cr_assert_eq(hk_bin_limit(l, 0, c), base, "a trim left the bin grown");
 	hk_validate_heap();
+}
+
+/*
+ * A thread's first refill of the default heap takes more than the 2 blocks a
+ * user arena's first refill takes: with 2, the program's first class held
+ * one block after its first malloc, and every malloc/free pair of it popped
+ * the bin's last block (a NULL link: hk_next_get's slow branch).
+ */
+static void *first_refill(void *arg)
+{
+	unsigned c = cls_of(16);
+	uint64_t *out = arg;
+	void *p[4];
+	for (int i = 0; i < 4; i++)
+		p[i] = hk_malloc(16);
+	out[0] = hk_lane_cache(hk_lane_self, 0)->refills;
+	out[1] = hk_lane_self->head[c] != NULL;
+	for (int i = 0; i < 4; i++)
+		hk_free(p[i]);
+	return NULL;
+}
+
+Test(lane_cache, a_threads_first_refill_fills_more_than_two)
+{
+	pthread_t t;
+	uint64_t out[2] = { 0, 0 };
+	pthread_create(&t, NULL, first_refill, out);
+	pthread_join(t, NULL);
+	cr_assert_eq(out[0], 1, "4 mallocs of a new thread took %llu refills",
+		     (unsigned long long)out[0]);
+	cr_assert(out[1], "the first refill left the bin empty after 4 mallocs");
+}
+
+/*
+ * free() tests the free mark's top byte (HK_MARK_TOP), then the whole word
+ * on a match, inline: a live block whose byte 15 happens to equal it (one
+ * byte in 256 of random data; pairs 16 stamps it every 256th pair) went
+ * through free_slow and hk_cache_free before (~180 instructions).
+ */
+Test(lane_cache, mark_byte_alone_stays_on_the_fast_path)
+{
+	unsigned c = cls_of(16);
+	void *keep = hk_malloc(16); /* the lane exists, the bin is set up */
+	unsigned char *p = hk_malloc(16);
+	hk_lane_t *l = hk_lane_self;
+	hk_cache_t *cache = hk_lane_cache(l, 0);
+	uint64_t slow = cache->slow_pushes; /* the pop above left room for one */
+	p[15] = HK_MARK_TOP;
+	hk_free(p);
+	cr_assert_eq(l->head[c], p, "the block went into the bin");
+	cr_assert_eq(cache->slow_pushes, slow, "a live block took free's slow path");
+	hk_free(keep);
 }
