@@ -25,6 +25,9 @@ CPPFLAGS += -I include -I $(O)/include -I . -D_GNU_SOURCE
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -fPIC -fvisibility=hidden -fno-plt -ftls-model=initial-exec \
 	    -Wall -Wextra -Wshadow -Wstrict-prototypes -MMD -MP
+# Frame pointers outside leaf functions: the guard's stacks walk them
+# (core/stack.c). The fast paths are leaves or tail calls: unchanged.
+CFLAGS   += -fno-omit-frame-pointer -momit-leaf-frame-pointer
 ifeq ($(WERROR),1)
 CFLAGS   += -Werror
 endif

@@ -389,7 +389,7 @@ static void count_free(unsigned arena)
 		atomic_fetch_add_explicit(&a->ctr.frees, 1, memory_order_relaxed);
 }
 
-static void free_other(void *p, hk_desc_t *d, const char *call, size_t size_hint);
+static void free_other(void *p, hk_desc_t *d, const char *call, size_t size_hint, int hold);
 
 /* A slab block of any arena goes, checked, into this thread's cache of its
  * arena (which counts it): kept free of the general path's frame. */
@@ -409,7 +409,7 @@ static void free_at(void *p, hk_desc_t *d, const char *call, size_t size_hint)
 	else if (d && d->kind == HK_KIND_BUMP)
 		hk_bump_free(p, d, call, size_hint);
 	else if (p)
-		free_other(p, d, call, size_hint);
+		free_other(p, d, call, size_hint, 1);
 }
 
 HK_ENTRY void hk_free_checked(void *p, const char *call, size_t size_hint)
@@ -417,8 +417,10 @@ HK_ENTRY void hk_free_checked(void *p, const char *call, size_t size_hint)
 	free_at(p, hk_desc_of(p), call, size_hint); /* NULL for p == NULL */
 }
 
+/* `hold`: a POOL span may be held for a request of its length (not the
+ * block a realloc moved away from: growth asks for more). */
 HK_ENTRY static __attribute__((noinline)) void free_other(void *p, hk_desc_t *d, const char *call,
-						 size_t size_hint)
+						 size_t size_hint, int hold)
 {
 	unsigned arena;
 	size_t usable = usable_at(p, d, call, &arena);
@@ -440,7 +442,7 @@ HK_ENTRY static __attribute__((noinline)) void free_other(void *p, hk_desc_t *d,
 		if (CONFIG_HK_POOL) {
 			/* Seen live above, unlocked: two racing frees both get
 			 * here, the loser learns it under the lock (bug 6). */
-			if (hk_pool_free(hk_arena_at(d->arena), d))
+			if (hk_pool_free(hk_arena_at(d->arena), d, hold))
 				hk_fatal(call, "double free or use of freed block", p);
 			hk_purge_kick();
 		}
@@ -539,26 +541,38 @@ HK_API HK_ENTRY void *hk_calloc(size_t count, size_t size)
 }
 
 /*
- * A slab block of GIVE_BACK_MIN bytes or more that realloc moved away from
- * goes straight back to its slab, past the bin: a growing buffer leaves
- * its class behind, and a bin keeps its freed blocks (64 KiB of the class,
- * up to 4 times that once it grows), each pinning a slab of every class
- * the buffers passed through (realloc_grow 32 1048576 2: 15 MB of MID
- * blocks in bins at exit). One class lock per move, beside a copy of at
- * least as many bytes.
+ * The block realloc moved away from skips the caches that bet on a repeat
+ * of its size: a growing buffer leaves its size behind.
+ * - A slab block of GIVE_BACK_MIN bytes or more goes straight back to its
+ *   slab, past the bin: bins kept the blocks the buffers left (64 KiB of
+ *   each class, up to 4 times that once a bin grows), each pinning a slab of
+ *   every class passed through (realloc_grow 32 1048576 2: 15 MB of MID
+ *   blocks in bins at exit). One class lock per move, beside a copy of at
+ *   least as many bytes.
+ * - A POOL span goes to the free lists, never held whole (core/span.c): a
+ *   held span is out of the lists, so the spans freed beside it could not
+ *   merge with it, and when the purger let it go (after a delay, so by the
+ *   clock) the layout changed: realloc_grow's peak RSS was 39.4 or 44.4 MB
+ *   run to run, 39.4 MB every run without it.
  */
 #define GIVE_BACK_MIN 4096
 
 /* After realloc copied p (of usable bytes, descriptor d) elsewhere. */
-static inline void moved_from(void *p, const hk_desc_t *d, size_t usable, int heap,
-			      const char *call)
+static inline void moved_from(void *p, hk_desc_t *d, size_t usable, int heap, const char *call)
 {
-	if (d && d->kind == HK_KIND_SLAB && usable >= GIVE_BACK_MIN)
+	if (d && d->kind == HK_KIND_SLAB && usable >= GIVE_BACK_MIN) {
+		if (heap)
+			HK_STAT(free_slow, 1);
 		hk_cache_give_back(p, d);
-	else if (heap)
+	} else if (d && d->kind == HK_KIND_POOL) {
+		if (heap)
+			HK_STAT(free_slow, 1);
+		free_other(p, d, call, 0, 0);
+	} else if (heap) {
 		heap_free(p, call);
-	else
+	} else {
 		hk_free_checked(p, call, 0);
+	}
 }
 
 HK_ENTRY void *hk_realloc_in(hk_arena_t *a, void *p, size_t size, const char *call)

@@ -292,12 +292,6 @@ static const char *access_kind(const void *uctx)
 	return uc && (uc->uc_mcontext.gregs[REG_ERR] & 2) ? "write" : "read";
 }
 
-static void *fault_ip(const void *uctx)
-{
-	const ucontext_t *uc = uctx;
-	return uc ? (void *)uc->uc_mcontext.gregs[REG_RIP] : NULL;
-}
-
 static __attribute__((noreturn)) void report(uintptr_t addr, const void *uctx)
 {
 	char buf[512], *o = buf;
@@ -337,14 +331,14 @@ static __attribute__((noreturn)) void report(uintptr_t addr, const void *uctx)
 	}
 	o = hk_fmt_str(o, "\n  access at:\n");
 	hk_fmt_write(2, buf, o);
-	/* The program's frames start at the faulting instruction, below the
-	 * handler's frames and the signal trampoline. */
-	void *here[GUARD_STACK + 8];
-	int n = hk_stack_capture(here, GUARD_STACK + 8, 0), from = 0;
-	for (int k = 0; k < n; k++)
-		if (here[k] == fault_ip(uctx))
-			from = k;
-	hk_stack_print(2, here + from, n - from < GUARD_STACK ? n - from : GUARD_STACK);
+	/* The program's frames start at the faulting instruction: from the
+	 * interrupted context, not through the handler and the trampoline. */
+	void *here[GUARD_STACK];
+	const ucontext_t *uc = uctx;
+	int n = uc ? hk_stack_capture_at(here, GUARD_STACK, (uintptr_t)uc->uc_mcontext.gregs[REG_RIP],
+					 (uintptr_t)uc->uc_mcontext.gregs[REG_RBP],
+					 (uintptr_t)uc->uc_mcontext.gregs[REG_RSP]) : 0;
+	hk_stack_print(2, here, n);
 	if (s->state != SLOT_NEVER)
 		report_stacks(s, 2);
 	signal(SIGABRT, SIG_DFL);

@@ -51,7 +51,7 @@ static void pool_unlink(hk_arena_t *a, uint32_t h)
 		hk_desc_at(d->next)->prev = d->prev;
 }
 
-int hk_pool_free(hk_arena_t *a, hk_desc_t *d)
+int hk_pool_free(hk_arena_t *a, hk_desc_t *d, int hold)
 {
 	uint64_t now = hk_platform_now_ms();
 	uint32_t head = hk_unit_of((void *)d->start);
@@ -68,7 +68,7 @@ int hk_pool_free(hk_arena_t *a, hk_desc_t *d)
 	a->ctr.live[HK_BAND_POOL] -= (size_t)units << HK_UNIT_SHIFT;
 	if (!a->heap)
 		pool_unlink(a, head);
-	if (!hk_span_hold(a, head, units, now))
+	if (!hold || !hk_span_hold(a, head, units, now))
 		hk_span_free(a, head, units, now);
 	hk_unlock(&a->lock);
 	return 0;

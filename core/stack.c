@@ -1,23 +1,28 @@
 /*
  * core/stack.c — captures and prints the call stacks of sampled blocks.
- * Debian builds programs without frame pointers, so the capture unwinds
- * with libunwind (DWARF CFI; unw_backtrace's per-thread trace cache, its
- * memory mmap'd: no malloc, no lock of ours). Frames up to the last one
- * inside the hk_entry section are hakmem's and are dropped. Printing uses
- * dladdr (no malloc).
+ * The guard's stacks (one sample per 64 MiB, and its reports) follow the
+ * frame-pointer chain: no library, no file page touched (libunwind linked
+ * in cost every process ~110 KiB of resident libunwind and liblzma pages,
+ * and its first unw_step ~150 KiB more of .eh_frame and caches). hakmem is
+ * built with frame pointers outside leaf functions, so its frames and the
+ * program's call into it are always there; a program built without them
+ * gives that caller and, past it, what its frame pointer chain holds
+ * (bounded to the thread's stack, so never a fault). The profiler, which
+ * needs whole stacks, loads libunwind with dlopen on its first sample
+ * (unw_backtrace's per-thread trace cache, its memory mmap'd). Frames up
+ * to the last one inside the hk_entry section are hakmem's and are
+ * dropped. Printing uses dladdr (no malloc).
  */
 #include <dlfcn.h>
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core/stack.h"
 
-#define UNW_LOCAL_ONLY
-#include <libunwind.h>
-
 /* unw_backtrace's per-thread cache has a thread-exit destructor that takes
  * a mutex after ThreadSanitizer tore the thread down (test_api_threads
- * crashed at exit under TSan): the sanitizer build steps instead. */
+ * crashed at exit under TSan): the sanitizer build walks frame pointers. */
 #if defined(__SANITIZE_THREAD__)
 #define HK_STACK_SLOW 1
 #else
@@ -43,35 +48,74 @@ static int in_entry(const void *ip)
 /* Our frames are the first few: look no deeper for the last of them. */
 #define ENTRY_DEPTH 12
 
-HK_ENTRY __attribute__((noinline)) int hk_stack_capture(void **out, int max, int cached)
+/* ---- frame pointers ---- */
+
+extern void *__libc_stack_end; /* the main thread's stack top (ld.so) */
+
+#define STACK_SPAN ((uintptr_t)1 << 30) /* no thread stack is bigger */
+
+/* The end of the stack that holds sp: every address in [sp, end) is mapped.
+ * glibc puts a thread's descriptor at the top of its stack block (its own
+ * or the one given with pthread_attr_setstack); the main thread's stack
+ * ends where _start found it. Any other stack (a coroutine's, a signal
+ * stack) is trusted to the end of sp's page only. */
+static uintptr_t stack_end(uintptr_t sp)
 {
-	void *buf[HK_STACK_MAX + ENTRY_DEPTH];
-	if (!CONFIG_HK_SAMPLE)
-		return 0;
-	int want = max + ENTRY_DEPTH;
-	if (want > (int)(sizeof buf / sizeof buf[0]))
-		want = (int)(sizeof buf / sizeof buf[0]);
+	uintptr_t self = (uintptr_t)pthread_self(), top = (uintptr_t)__libc_stack_end;
+	if (sp < self && self - sp < STACK_SPAN)
+		return self;
+	if (sp < top && top - sp < STACK_SPAN)
+		return top;
+	return (sp | 4095) + 1;
+}
+
+/* Return addresses along the chain from frame fp: a frame is two words
+ * (the caller's frame, the return address), each one higher on the stack
+ * than the last and 16-aligned, as the x86-64 ABI leaves them. A program
+ * frame without a frame pointer ends the chain or adds a stray address;
+ * reads stay inside [sp, end), so a stray chain never faults (and is not
+ * a sanitizer's business). */
+__attribute__((no_sanitize_address, no_sanitize_thread)) static int
+walk(void **buf, int want, uintptr_t fp, uintptr_t sp)
+{
+	uintptr_t end = stack_end(sp);
 	int n = 0;
-	if (cached && !HK_STACK_SLOW) {
-		/* libunwind's trace cache: one hash probe per frame once a
-		 * return address was seen (~0.3 us for 7 frames here, against
-		 * ~65 us for unw_step, which blocks signals twice per frame and
-		 * walks the loaded objects). Frames it cannot trace it steps.
-		 * The cache costs its thread 256 KiB, all written on the first
-		 * call: worth it at the profiler's rate, not at the guard's. */
-		n = unw_backtrace(buf, want);
-	} else {
-		unw_context_t uc;
-		unw_cursor_t c;
-		if (unw_getcontext(&uc) || unw_init_local(&c, &uc))
-			return 0;
-		while (n < want && unw_step(&c) > 0) {
-			unw_word_t ip;
-			if (unw_get_reg(&c, UNW_REG_IP, &ip) || !ip)
-				break;
-			buf[n++] = (void *)ip;
-		}
+	while (n < want && fp >= sp && fp + 16 <= end && !(fp & 15)) {
+		const uintptr_t *f = (const uintptr_t *)fp;
+		if (f[1] < 4096)
+			break;
+		buf[n++] = (void *)f[1];
+		if (f[0] <= fp)
+			break;
+		fp = f[0];
 	}
+	return n;
+}
+
+/* ---- libunwind, for the profiler ---- */
+
+enum { UNW_NONE, UNW_LOADING, UNW_READY, UNW_FAILED };
+static _Atomic int unw_state;
+static int (*unw_bt)(void **buf, int size);
+
+/* unw_backtrace, loaded on the first call. dlopen allocates: the
+ * allocations it makes (and other threads' samples meanwhile) find
+ * UNW_LOADING and walk frame pointers instead. No lock of ours is held
+ * here (a thread inside dlopen may be waiting in malloc). */
+static int unwinder(void)
+{
+	int s = atomic_load_explicit(&unw_state, memory_order_acquire), none = UNW_NONE;
+	if (s != UNW_NONE || !atomic_compare_exchange_strong(&unw_state, &none, UNW_LOADING))
+		return s == UNW_READY;
+	void *h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+	unw_bt = h ? (int (*)(void **, int))dlsym(h, "unw_backtrace") : NULL;
+	atomic_store_explicit(&unw_state, unw_bt ? UNW_READY : UNW_FAILED, memory_order_release);
+	return unw_bt != NULL;
+}
+
+/* Drops hakmem's frames (up to the last in the hk_entry section). */
+static int drop_ours(void **out, int max, void *const *buf, int n)
+{
 	int skip = 0;
 	for (int i = 0; i < n && i < ENTRY_DEPTH; i++)
 		if (in_entry(buf[i]))
@@ -83,6 +127,33 @@ HK_ENTRY __attribute__((noinline)) int hk_stack_capture(void **out, int max, int
 		n = 0;
 	memcpy(out, buf + skip, (size_t)n * sizeof *out);
 	return n;
+}
+
+HK_ENTRY __attribute__((noinline)) int hk_stack_capture(void **out, int max, int profile)
+{
+	void *buf[HK_STACK_MAX + ENTRY_DEPTH];
+	if (!CONFIG_HK_SAMPLE)
+		return 0;
+	int want = max + ENTRY_DEPTH, n;
+	if (want > (int)(sizeof buf / sizeof buf[0]))
+		want = (int)(sizeof buf / sizeof buf[0]);
+	/* unw_backtrace: one hash probe per frame once a return address was
+	 * seen (~0.3 us for 7 frames here); its cache costs the thread
+	 * 256 KiB, worth it at the profiler's rate, not at the guard's. */
+	if (profile && !HK_STACK_SLOW && unwinder())
+		n = unw_bt(buf, want);
+	else
+		n = walk(buf, want, (uintptr_t)__builtin_frame_address(0),
+			 (uintptr_t)__builtin_frame_address(0));
+	return drop_ours(out, max, buf, n);
+}
+
+int hk_stack_capture_at(void **out, int max, uintptr_t ip, uintptr_t fp, uintptr_t sp)
+{
+	if (!CONFIG_HK_SAMPLE || max < 1)
+		return 0;
+	out[0] = (void *)ip;
+	return 1 + walk(out + 1, max - 1, fp, sp);
 }
 
 char *hk_fmt_hex(char *o, uintptr_t v)

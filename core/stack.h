@@ -1,8 +1,9 @@
 /*
  * core/stack.h — call stacks of sampled allocations (core/stack.c): capture
- * through libunwind and the section that marks hakmem's own entry frames.
- * Must not allocate through malloc, take a lock of ours or recurse into
- * malloc. Invariant: a captured stack starts at the caller of the hk_* or
+ * along frame pointers or through libunwind, and the section that marks
+ * hakmem's own entry frames. Takes no lock of ours; allocates through
+ * malloc only inside the dlopen of the profiler's first sample (those
+ * allocations' own samples walk frame pointers: no recursion). Invariant: a captured stack starts at the caller of the hk_* or
  * libc entry point (hakmem's frames are dropped).
  */
 #ifndef HK_CORE_STACK_H
@@ -21,11 +22,16 @@
 #define HK_ENTRY __attribute__((section(".text.sorted.hk_entry.1")))
 
 /* Writes up to `max` return addresses of the program's frames; returns
- * how many (0 when the sampler is built out). `cached`: through libunwind's
- * per-thread trace cache (~0.3 us a stack, but 256 KiB resident in every
- * thread that uses it), else by stepping (~65 us, nothing kept): the
- * profiler's samples take the cache, the guard's (one per 64 MiB) step. */
-int hk_stack_capture(void **out, int max, int cached);
+ * how many (0 when the sampler is built out). `profile`: the profiler's
+ * whole stacks, through libunwind (loaded on first use; its per-thread
+ * trace cache: ~0.3 us a stack, 256 KiB resident in every thread that
+ * uses it); else the guard's, along the frame pointers (nothing loaded or
+ * kept: the caller of hakmem, and whatever frame pointers the program
+ * keeps beyond it). */
+int hk_stack_capture(void **out, int max, int profile);
+/* The stack of an interrupted context (a signal's ucontext): ip, then the
+ * frame pointer chain from fp, read only inside sp's stack. */
+int hk_stack_capture_at(void **out, int max, uintptr_t ip, uintptr_t fp, uintptr_t sp);
 /* Writes one frame per line ("    #i 0xADDR name+off (object)") to fd:
  * symbol names from the dynamic symbol tables only. */
 void hk_stack_print(int fd, void *const *frames, int n);

@@ -5,7 +5,7 @@
 san-srcs  := $(patsubst %.o,%.c,$(obj-y))
 SAN_ASAN  := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 SAN_TSAN  := -fsanitize=thread
-san-cflags := -std=gnu11 -O1 -g -ftls-model=initial-exec -D_GNU_SOURCE -MMD -MP
+san-cflags := -std=gnu11 -O1 -g -ftls-model=initial-exec -fno-omit-frame-pointer -D_GNU_SOURCE -MMD -MP
 
 asan-objs := $(patsubst %.c,$(O)/test/sanitize/asan-obj/%.o,$(san-srcs))
 tsan-objs := $(patsubst %.c,$(O)/test/sanitize/tsan-obj/%.o,$(san-srcs))

@@ -270,6 +270,30 @@ Test(rss, realloc_growth_leaves_no_blocks_in_bins)
 		hk_free(bufs[i]);
 }
 
+/* The POOL span a realloc moved away from goes to the free lists, where
+ * the spans freed beside it merge with it, never held whole for a repeat
+ * of its length (growth asks for more): held, it stayed out of the lists
+ * until the purger's clock let it go, and realloc_grow's layout, and peak
+ * RSS, changed with the timing. */
+Test(rss, realloc_does_not_hold_the_span_it_left)
+{
+	size_t n = pool_size();
+	if (!n || CONFIG_HK_HARDENED)
+		cr_skip_test("no POOL band or hardened (no held span)");
+	hk_purge_exclude();
+	unsigned char *p = hk_malloc(n);
+	cr_assert_not_null(p);
+	memset(p, 0x3c, n);
+	unsigned char *q = hk_realloc(p, 2 * n);
+	cr_assert_not_null(q);
+	cr_assert_neq(q, p);
+	cr_assert_eq(hk_desc_of(p)->kind, HK_KIND_FREE, "the span realloc left is held");
+	cr_assert_eq(q[n - 1], 0x3c);
+	hk_free(q);
+	cr_assert_eq(hk_desc_of(q)->kind, HK_KIND_PURGING, "a plain free still holds it");
+	hk_purge_allow();
+}
+
 /* Growth past the slab classes stays in the heap's POOL spans up to the
  * POOL limit, where the spans freed by the earlier steps (slabs of the
  * classes passed through, smaller POOL blocks) are reused; past the limit
