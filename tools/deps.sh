@@ -15,8 +15,9 @@ program_pkgs=(python3 git sqlite3 redis-server redis-tools google-perftools)
 # The per-request peers (bench/request/): APR pools, talloc, mimalloc heaps.
 bench_pkgs=(libmimalloc-dev libjemalloc-dev libtcmalloc-minimal4 gnuplot-nox valgrind strace
 	    libhugetlbfs-bin libapr1-dev libtalloc-dev)
-# Real programs of bench/programs/ (with program_pkgs): lua, jq and perl workloads.
-bench_program_pkgs=(lua5.4 jq perl)
+# Real programs of bench/programs/ (with program_pkgs): lua, jq and perl workloads;
+# time: /usr/bin/time measures their peak RSS.
+bench_program_pkgs=(lua5.4 jq perl time)
 # The two-node NUMA test boots a guest kernel under qemu.
 numa_pkgs=(qemu-system-x86 linux-image-amd64 cpio)
 

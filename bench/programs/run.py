@@ -5,8 +5,8 @@ Owns: the workloads (python3, lua5.4, sqlite3, gcc, perl, redis-server, jq,
 git), their generated inputs (made once per scale in WORK, outside any timing),
 and a RESULT line with the program's CPU time (user+sys of the whole process
 tree, from wait4; redis: the server's own /proc/PID/stat) and peak RSS
-(ru_maxrss; redis: the server's VmHWM), with its minor page faults (minflt: a
-fault costs 7-40 us on a VM). tools/bench-run.py calls it per round.
+(/usr/bin/time's %M, the largest process of the tree; redis: the server's
+VmHWM), with its minor page faults (minflt: a fault costs 7-40 us on a VM). tools/bench-run.py calls it per round.
 Must not: run under the allocator itself. The allocator to measure comes in
 HK_PROG_PRELOAD (or --preload) and is put in LD_PRELOAD of the program only.
 Invariant: check=ok only when the program's output matches the output of a
@@ -176,18 +176,34 @@ def env_for(preload, extra=None):
     return env
 
 
+# Peak RSS and minor faults come from /usr/bin/time, which forks the program
+# from its own small process: the rusage of a process this script starts
+# includes this Python's own peak (Linux keeps the pre-exec peak in the
+# process's maxrss), which put a ~20 MB floor under every program (git read
+# 20096 KB under all five allocators). CPU time stays wait4's (microseconds).
+PEAK = ["/usr/bin/time", "-f", "%M %R", "-o"]
+
+
 def run_child(argv, env, cwd, stdin=None, wrap=None):
-    """Runs argv to completion: (exit status, stdout bytes, rusage of its process tree)."""
-    with tempfile.TemporaryFile() as out, open(stdin or os.devnull, "rb") as inp:
-        p = subprocess.Popen((wrap or []) + argv, stdin=inp, stdout=out, stderr=subprocess.PIPE,
-                             env=env, cwd=cwd)
+    """Runs argv to completion: (exit status, stdout bytes, {cpu_secs, user_secs,
+    sys_secs, maxrss_kb, minflt} of its process tree)."""
+    with tempfile.TemporaryFile() as out, open(stdin or os.devnull, "rb") as inp, \
+         tempfile.NamedTemporaryFile("r") as peak:
+        timed = [] if wrap else PEAK + [peak.name, "--"]
+        p = subprocess.Popen((wrap or []) + timed + argv, stdin=inp, stdout=out,
+                             stderr=subprocess.PIPE, env=env, cwd=cwd)
         err = p.stderr.read()
         _, status, ru = os.wait4(p.pid, 0)
         p.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         if p.returncode != 0:
             sys.stderr.write(err.decode(errors="replace")[-2000:])
-        return p.returncode, out.read(), ru
+        m = {"cpu_secs": ru.ru_utime + ru.ru_stime, "user_secs": ru.ru_utime,
+             "sys_secs": ru.ru_stime, "maxrss_kb": ru.ru_maxrss, "minflt": ru.ru_minflt}
+        if timed and p.returncode == 0:
+            # time's last line (a killed program's status line comes first)
+            m["maxrss_kb"], m["minflt"] = map(int, peak.read().split("\n")[-2].split())
+        return p.returncode, out.read(), m
 
 
 class Program:
@@ -219,14 +235,11 @@ class Program:
         with tempfile.TemporaryDirectory(dir=work) as tmp:
             t0 = time.monotonic()
             stdin = os.path.join(work, self.stdin) if self.stdin else None
-            rc, out, ru = run_child(self.argv(work, scale), env_for(preload), tmp, stdin, wrap)
-            wall = time.monotonic() - t0
+            rc, out, m = run_child(self.argv(work, scale), env_for(preload), tmp, stdin, wrap)
+            m["wall_secs"] = time.monotonic() - t0
             if self.result_file and rc == 0:
                 with open(os.path.join(tmp, self.result_file), "rb") as f:
                     out = f.read()
-        m = {"cpu_secs": ru.ru_utime + ru.ru_stime, "user_secs": ru.ru_utime,
-             "sys_secs": ru.ru_stime, "wall_secs": wall, "maxrss_kb": ru.ru_maxrss,
-             "minflt": ru.ru_minflt}
         return rc == 0, hashlib.sha256(out).hexdigest(), m
 
 
