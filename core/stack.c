@@ -7,7 +7,7 @@
  * built with frame pointers outside leaf functions, so its frames and the
  * program's call into it are always there; a program built without them
  * gives that caller and, past it, what its frame pointer chain holds
- * (bounded to the thread's stack, so never a fault). The profiler, which
+ * (read through the kernel, so a stray pointer never faults). The profiler, which
  * needs whole stacks, loads libunwind with dlopen on its first sample
  * (unw_backtrace's per-thread trace cache, its memory mmap'd). Frames up
  * to the last one inside the hk_entry section are hakmem's and are
@@ -16,6 +16,7 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "core/stack.h"
@@ -54,11 +55,11 @@ extern void *__libc_stack_end; /* the main thread's stack top (ld.so) */
 
 #define STACK_SPAN ((uintptr_t)1 << 30) /* no thread stack is bigger */
 
-/* The end of the stack that holds sp: every address in [sp, end) is mapped.
- * glibc puts a thread's descriptor at the top of its stack block (its own
- * or the one given with pthread_attr_setstack); the main thread's stack
- * ends where _start found it. Any other stack (a coroutine's, a signal
- * stack) is trusted to the end of sp's page only. */
+/* The end of the stack that holds sp, a bound for the walk. glibc puts a
+ * thread's descriptor at the top of its stack block (its own or the one
+ * given with pthread_attr_setstack); the main thread's stack ends where
+ * _start found it; any other stack (a coroutine's, a signal stack) is
+ * walked to the end of sp's page only. */
 static uintptr_t stack_end(uintptr_t sp)
 {
 	uintptr_t self = (uintptr_t)pthread_self(), top = (uintptr_t)__libc_stack_end;
@@ -69,20 +70,51 @@ static uintptr_t stack_end(uintptr_t sp)
 	return (sp | 4095) + 1;
 }
 
+/*
+ * The words of the stack are read through the kernel (process_vm_readv of
+ * our own process, a window of up to 256 bytes within one page at a time):
+ * a frame pointer a program left stray (a frame built without one, a
+ * coroutine's stack below a thread's descriptor) may point at a guard page
+ * or a PROT_NONE reservation inside [sp, end), and such a read fails with
+ * EFAULT instead of faulting. A walk takes 1-3 reads; the guard walks once
+ * per sample (one per 64 MiB) and once per report.
+ */
+#define WINDOW_WORDS 32
+
+struct window {
+	pid_t pid;
+	uintptr_t lo, hi; /* [lo, hi) is in w */
+	uintptr_t w[WINDOW_WORDS];
+};
+
+/* The frame's two words at fp (16-aligned), or NULL when unreadable. */
+static const uintptr_t *frame_at(struct window *win, uintptr_t fp)
+{
+	if (fp < win->lo || fp + 16 > win->hi) {
+		size_t len = sizeof win->w, to_page = ((fp | 4095) + 1) - fp;
+		if (len > to_page)
+			len = to_page;
+		struct iovec here = { win->w, len }, there = { (void *)fp, len };
+		if (process_vm_readv(win->pid, &here, 1, &there, 1, 0) != (ssize_t)len)
+			return NULL;
+		win->lo = fp;
+		win->hi = fp + len;
+	}
+	return &win->w[(fp - win->lo) / sizeof(uintptr_t)];
+}
+
 /* Return addresses along the chain from frame fp: a frame is two words
  * (the caller's frame, the return address), each one higher on the stack
  * than the last and 16-aligned, as the x86-64 ABI leaves them. A program
- * frame without a frame pointer ends the chain or adds a stray address;
- * reads stay inside [sp, end), so a stray chain never faults (and is not
- * a sanitizer's business). */
-__attribute__((no_sanitize_address, no_sanitize_thread)) static int
-walk(void **buf, int want, uintptr_t fp, uintptr_t sp)
+ * frame without a frame pointer ends the chain or adds a stray address. */
+static int walk(void **buf, int want, uintptr_t fp, uintptr_t sp)
 {
+	struct window win = { .pid = getpid() };
 	uintptr_t end = stack_end(sp);
 	int n = 0;
 	while (n < want && fp >= sp && fp + 16 <= end && !(fp & 15)) {
-		const uintptr_t *f = (const uintptr_t *)fp;
-		if (f[1] < 4096)
+		const uintptr_t *f = frame_at(&win, fp);
+		if (!f || f[1] < 4096)
 			break;
 		buf[n++] = (void *)f[1];
 		if (f[0] <= fp)

@@ -30,7 +30,8 @@
  * keeps beyond it). */
 int hk_stack_capture(void **out, int max, int profile);
 /* The stack of an interrupted context (a signal's ucontext): ip, then the
- * frame pointer chain from fp, read only inside sp's stack. */
+ * frame pointer chain from fp, bounded by sp's stack; an unreadable frame
+ * ends it (never a fault). */
 int hk_stack_capture_at(void **out, int max, uintptr_t ip, uintptr_t fp, uintptr_t sp);
 /* Writes one frame per line ("    #i 0xADDR name+off (object)") to fd:
  * symbol names from the dynamic symbol tables only. */

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@
 #include "core/lane.h"
 #include "core/region.h"
 #include "core/sizeclass.h"
+#include "core/stack.h"
 #include "core/validate.h"
 #include "../common/child.h"
 
@@ -474,4 +476,49 @@ Test(reliability, validators_catch_broken_invariants)
 	}
 	cr_assert_eq(aborts_with(break_free_span, NULL, "validate(): free span holds a unit not free",
 				 NULL), 1);
+}
+
+/*
+ * A frame pointer chain that leads into an unreadable page inside the
+ * walked range (a program frame without a frame pointer, a coroutine's
+ * stack below a thread's descriptor) ends the guard's stack walk; it must
+ * not fault. The thread runs on a stack of ours with a PROT_NONE page in
+ * it, below its descriptor; two frames lead up to that page.
+ */
+#define WALK_STACK (1u << 20)
+
+static void *walk_into_a_hole(void *base)
+{
+	uintptr_t lo = (uintptr_t)base + 8192, hole = (uintptr_t)base + 65536;
+	uintptr_t *f1 = (uintptr_t *)lo, *f2 = (uintptr_t *)(lo + 32);
+	void *out[8];
+
+	f1[0] = (uintptr_t)f2;
+	f1[1] = 0x400000;
+	f2[0] = hole;
+	f2[1] = 0x500000;
+	cr_assert_eq(mprotect((void *)hole, 4096, PROT_NONE), 0);
+	int n = hk_stack_capture_at(out, 8, 0x600000, lo, lo);
+	cr_assert_eq(n, 3, "the walk took %d frames, not ip + 2", n);
+	cr_assert_eq(out[0], (void *)0x600000);
+	cr_assert_eq(out[1], (void *)0x400000);
+	cr_assert_eq(out[2], (void *)0x500000);
+	return NULL;
+}
+
+Test(reliability, stack_walk_stops_at_an_unreadable_frame)
+{
+	if (!CONFIG_HK_SAMPLE)
+		cr_skip_test("built without CONFIG_HK_SAMPLE (no stacks)");
+	void *base = mmap(NULL, WALK_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			  -1, 0);
+	cr_assert_neq(base, MAP_FAILED);
+	pthread_attr_t attr;
+	pthread_t t;
+	cr_assert_eq(pthread_attr_init(&attr), 0);
+	cr_assert_eq(pthread_attr_setstack(&attr, base, WALK_STACK), 0);
+	cr_assert_eq(pthread_create(&t, &attr, walk_into_a_hole, base), 0);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	pthread_attr_destroy(&attr);
+	munmap(base, WALK_STACK);
 }
