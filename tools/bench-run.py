@@ -627,7 +627,8 @@ def program_tables(benches, results, names, base, rounds):
     L = ["", f"## Real programs under LD_PRELOAD (median of {rounds} interleaved rounds; "
          f"ratio to {base}, < 1 is better)", "",
          "bench/programs/run.py: CPU time is user+sys of the program's process tree (redis: the "
-         "server's own, from /proc/PID/stat), peak RSS its ru_maxrss (redis: VmHWM). A cell "
+         "server's own, from /proc/PID/stat), peak RSS its largest process's (/usr/bin/time %M; "
+         "redis: VmHWM). A cell "
          "counts only if the output matched a run without preload (else **fail**).", ""]
     for title, get in (("CPU time, s", lambda c: c["median"].get("cpu_secs")),
                        ("peak RSS, MB", lambda c: c["rss_median_kb"] / 1024 if c["rss_median_kb"] else None)):
