@@ -110,11 +110,6 @@ int hk_platform_purge_now(void *p, size_t len)
 	return hk_os_purge(p, len);
 }
 
-void hk_platform_populate(void *p, size_t len)
-{
-	hk_os_populate(p, len);
-}
-
 void hk_platform_atfork_child(void)
 {
 	hk_os_atfork_child();
@@ -146,7 +141,7 @@ void hk_platform_fill_stats(hk_stats_t *out)
 	hk_os_refresh_hugetlb();
 	hk_os_counters(&c);
 	out->os_calls = c.reserve + c.commit + c.decommit + c.release + c.map + c.unmap +
-			c.advise + c.purge + c.populate;
+			c.advise + c.purge;
 	out->purges = c.purge;
 	out->purged_bytes = c.purged_bytes;
 	out->purge_fallbacks = c.purge_fallback;

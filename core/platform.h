@@ -40,8 +40,6 @@ void hk_platform_purge(void *const *ptrs, const size_t *lens, unsigned n);
 /* Purges one range now (madvise, outside the purge queue): for callers
  * holding locks the queue's serialisation ranks above. */
 int hk_platform_purge_now(void *p, size_t len);
-/* Makes committed [p, p+len) resident in one call (page-aligned range). */
-void hk_platform_populate(void *p, size_t len);
 
 void hk_platform_atfork_child(void);
 int hk_platform_node_count(void);

@@ -116,28 +116,6 @@ static void reset_carved(uint32_t s, hk_desc_t *d)
 		hk_desc_set_carved(hk_desc_at(u), d->start);
 }
 
-/*
- * The pages a carve of up to n blocks from `bump` is about to write (each
- * block's link word), made resident in one call: a page fault costs 7-40 us
- * on this kind of VM (a 64 MiB range touched page by page: 15-19 us a
- * page), an in-kernel populate 1.2 us. Only the pages holding the blocks'
- * first words, from the first page the carve enters, so it costs no RSS;
- * blocks bigger than a page are left to fault (a program may touch a big
- * block sparsely). Dense runs are skipped: their first touch made the whole
- * 2 MiB resident.
- */
-static void populate_carve(uint32_t s, uintptr_t bump, size_t bs, unsigned n, uintptr_t end)
-{
-	uintptr_t pg = hk_platform_page_size() - 1;
-	if (bs > pg + 1 || hk_span_dense(s))
-		return;
-	if (n > (end - bump) / bs)
-		n = (unsigned)((end - bump) / bs);
-	uintptr_t from = (bump + pg) & ~pg, to = (bump + (uintptr_t)(n - 1) * bs + 1 + pg) & ~pg;
-	if (to > from)
-		hk_platform_populate((void *)from, to - from);
-}
-
 /* Blocks on the slab's free list: carved ones not out of it. */
 static unsigned free_count(const hk_desc_t *d, size_t bs)
 {
@@ -191,7 +169,6 @@ unsigned hk_slab_refill(hk_arena_t *a, unsigned cls, uint32_t units, unsigned ki
 		d->free = f;
 		uintptr_t bump = d->bump;
 		if (got < want && bump + bs <= end) {
-			populate_carve(s, bump, bs, want - got, end);
 			/* Never-carved blocks are consecutive: each links to
 			 * the next, the last one stays `prev`. */
 			chain_append(&head, &prev, (void *)bump);

@@ -48,7 +48,7 @@ static unsigned bucket_of(uint32_t units)
 
 static uint64_t dense_map[REGION_CHUNKS / 64 + 1];
 
-int hk_span_dense(uint32_t u)
+static int run_dense(uint32_t u)
 {
 	size_t c = u / HK_CHUNK_UNITS;
 	return (int)(__atomic_load_n(&dense_map[c / 64], __ATOMIC_RELAXED) >> (c % 64)) & 1;
@@ -121,7 +121,7 @@ static void put_span(hk_arena_t *a, uint32_t h, uint32_t n, unsigned dirty, uint
 	d->kind = t->kind = HK_KIND_FREE;
 	d->arena = t->arena = a->index;
 	d->units = t->units = n;
-	d->flags = (uint8_t)((dirty ? HK_DF_DIRTY : 0) | (hk_span_dense(h) ? HK_DF_DENSE : 0));
+	d->flags = (uint8_t)((dirty ? HK_DF_DIRTY : 0) | (run_dense(h) ? HK_DF_DENSE : 0));
 	d->stamp = stamp;
 	list_push(a, h);
 }

@@ -270,13 +270,6 @@ int hk_os_advise_thp(void *p, size_t len, int enable)
 	return call(HK_FAKE_ADVISE);
 }
 
-int hk_os_populate(void *p, size_t len)
-{
-	(void)p, (void)len;
-	counters.populate++;
-	return call(HK_FAKE_POPULATE);
-}
-
 int hk_os_purge_sync(void *p, size_t len, int fallback)
 {
 	hk_os_count_purge(len, 0, fallback);

@@ -22,7 +22,6 @@ enum hk_fake_call {
 	HK_FAKE_URING_QUEUE,    /* getting an SQE: EAGAIN = queue full */
 	HK_FAKE_URING_SUBMIT,   /* io_uring_enter */
 	HK_FAKE_URING_COMPLETE, /* a completion's result: -err */
-	HK_FAKE_POPULATE,       /* MADV_POPULATE_WRITE */
 	HK_FAKE_NKINDS
 };
 

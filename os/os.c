@@ -345,26 +345,6 @@ int hk_os_advise_thp(void *p, size_t len, int enable)
 	return result(err);
 }
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-
-/* Set when the kernel refused the advice itself: later calls cost nothing. */
-static int no_populate;
-
-int hk_os_populate(void *p, size_t len)
-{
-	if (__atomic_load_n(&no_populate, __ATOMIC_RELAXED))
-		return EINVAL;
-	COUNT(populate);
-	int saved = errno;
-	int err = madvise(p, len, MADV_POPULATE_WRITE) ? errno : 0;
-	errno = saved;
-	if (err == EINVAL)
-		__atomic_store_n(&no_populate, 1, __ATOMIC_RELAXED);
-	return result(err);
-}
-
 int hk_os_purge_sync(void *p, size_t len, int fallback)
 {
 	int saved = errno;

@@ -44,7 +44,6 @@ typedef struct hk_os_counters {
 	/* Added after the first version (append only): */
 	uint64_t purge_batches;  /* io_uring_enter calls that carried purges */
 	uint64_t failures;       /* calls of any kind that returned an errno */
-	uint64_t populate;       /* hk_os_populate calls */
 } hk_os_counters_t;
 
 /* Probes capabilities; `purge_env` is HAKMEM_PURGE ("madvise", "uring" or NULL).
@@ -78,11 +77,6 @@ int hk_os_remap(void *p, size_t old_len, size_t new_len, void **out);
 
 /* MADV_HUGEPAGE / MADV_NOHUGEPAGE on committed memory. */
 int hk_os_advise_thp(void *p, size_t len, int enable);
-
-/* Makes the pages of committed [p, p+len) resident now (MADV_POPULATE_WRITE):
- * one call instead of a page fault per page. EINVAL once the kernel has said
- * it lacks the advice (before Linux 5.14); the range is untouched then. */
-int hk_os_populate(void *p, size_t len);
 
 /* Synchronous purge: MADV_DONTNEED; the range stays committed and reads as zero. */
 int hk_os_purge(void *p, size_t len);

@@ -27,7 +27,6 @@
 #include "core/region.h"
 #include "core/sizeclass.h"
 #include "core/span.h"
-#include "os/os.h"
 
 static void init(void) { cr_assert_eq(hk_init(), 0); }
 
@@ -412,35 +411,6 @@ static size_t resident_bytes(void *p, size_t len)
 	for (size_t i = 0; i < n; i++)
 		r += vec[i] & 1;
 	return r * page;
-}
-
-static uint64_t populate_calls(void)
-{
-	hk_os_counters_t c;
-	hk_os_counters(&c);
-	return c.populate;
-}
-
-/* A slab's carve makes the pages it writes resident in one call (a page
- * fault costs 7-40 us on a VM), and no page past them (no RSS). */
-Test(rss, slab_carve_populates_only_the_pages_it_writes)
-{
-	if (!CONFIG_HK_TINY)
-		cr_skip_test("no Tiny band");
-	hk_arena_t *a = private_arena();
-	uint64_t before = populate_calls();
-	char *p = hk_arena_malloc(a, 1024);
-	cr_assert_not_null(p);
-	cr_assert_gt(populate_calls(), before, "the carve populated nothing");
-	hk_desc_t *d = hk_desc_at(hk_unit_of(p));
-	cr_assert_eq(d->kind, HK_KIND_SLAB);
-	size_t carved = (size_t)(d->bump - d->start);
-	size_t pages = (carved + 4095) / 4096 * 4096;
-	cr_assert_lt(pages, HK_UNIT, "the first carve took the whole slab");
-	cr_assert_eq(resident_bytes((void *)d->start, HK_UNIT), pages,
-		     "populated past the carve (%zu carved)", carved);
-	hk_free(p);
-	hk_arena_destroy(a);
 }
 
 Test(rss, memory_returns_after_the_purge_delay)
