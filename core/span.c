@@ -30,9 +30,8 @@ static unsigned bucket_of(uint32_t units)
  * advised THP; a 4 KiB fault costs 7-40 us here, and jq took 24k of them
  * where THP runs take 4k (besides fewer TLB misses). Only big heaps: a
  * dense run is resident whole (its frontier, its slabs' uncarved tails),
- * and from 8 MiB lua, perl and sqlite3 peaked 1-3 MB higher; smaller heaps'
- * slabs populate their pages a carve at a time (core/slab.c), no RSS
- * past what is written. Bigger blocks stay on 4 KiB runs: a heap of
+ * and from 8 MiB lua, perl and sqlite3 peaked 1-3 MB higher than from
+ * 32 MiB. Bigger blocks stay on 4 KiB runs: a heap of
  * buffers stamped at each end measured 3.5x mimalloc's RSS with THP. Free
  * spans of dense runs are on a list of their own, the last bucket (which
  * bucket_of never reaches: the region holds under 2^32 units), so that
