@@ -32,7 +32,8 @@ static void *sample_slow(size_t size, const char *call);
 /*
  * Fast path budget (x86-64, objdump of libhakmem.so, defconfig): 26
  * instructions with the return — class lookup (a byte table indexed by the
- * request up to 1 KiB: no add and shift; a second table above), the TLS lane pointer (2 loads from a shared object),
+ * request up to 1 KiB: no add and shift; a second table above), the TLS
+ * lane pointer (2 loads from a shared object),
  * the sampler's countdown (subtract and a never-taken branch: 2,
  * CONFIG_HK_SAMPLE; on the cache line of the counter), pop of the bin's
  * head with the link's decode and range check (core/harden.h), a prefetch
@@ -105,8 +106,9 @@ static void free_slow(void *p, const char *call);
  * happens to be HK_MARK_TOP stays here: pairs 16 stamps it every 256th
  * pair, which cost ~180 instructions in free_slow), the room counter
  * (tested, then decremented: the static lanes' rooms are 0 and never
- * written) and the push (word 0 = next, word 1 = mark). The descriptor's bin is its arena's bin of its
- * class, so every arena's blocks take this path. Anything unusual (not a
+ * written) and the push (word 0 = next, word 1 = mark). The descriptor's
+ * bin is its arena's bin of its class, so every arena's blocks take this
+ * path. Anything unusual (not a
  * slab block, a full or unset bin, a marked block) goes to free_slow,
  * which decides and reports. Inlined with its API call's name (realloc)
  * for the slow path, as heap_malloc.

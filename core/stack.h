@@ -3,8 +3,9 @@
  * along frame pointers or through libunwind, and the section that marks
  * hakmem's own entry frames. Takes no lock of ours; allocates through
  * malloc only inside the dlopen of the profiler's first sample (those
- * allocations' own samples walk frame pointers: no recursion). Invariant: a captured stack starts at the caller of the hk_* or
- * libc entry point (hakmem's frames are dropped).
+ * allocations' own samples walk frame pointers: no recursion).
+ * Invariant: a captured stack starts at the caller of the hk_* or libc
+ * entry point (hakmem's frames are dropped).
  */
 #ifndef HK_CORE_STACK_H
 #define HK_CORE_STACK_H

@@ -6,7 +6,8 @@ git), their generated inputs (made once per scale in WORK, outside any timing),
 and a RESULT line with the program's CPU time (user+sys of the whole process
 tree, from wait4; redis: the server's own /proc/PID/stat) and peak RSS
 (/usr/bin/time's %M, the largest process of the tree; redis: the server's
-VmHWM), with its minor page faults (minflt: a fault costs 7-40 us on a VM). tools/bench-run.py calls it per round.
+VmHWM), with its minor page faults (minflt: a fault costs 7-40 us on a VM).
+tools/bench-run.py calls it per round.
 Must not: run under the allocator itself. The allocator to measure comes in
 HK_PROG_PRELOAD (or --preload) and is put in LD_PRELOAD of the program only.
 Invariant: check=ok only when the program's output matches the output of a
