@@ -89,15 +89,14 @@ int hk_lane_global_init(void)
  * frees (a consumer of another thread's blocks), what it holds is of no use
  * to its thread, and the thread that allocates them carves new pages for
  * it (prodcons: peak RSS 1.27x mimalloc's with 64 KiB per class held by
- * the consumer, 1.04x with a quarter). */
+ * the consumer, 1.04x with a quarter; lane->frees_only marks it). */
 #define GROW_MAX 2
-#define GROW_FREES 0x40 /* lane->grow[cls]: set up, never refilled: a quarter */
 
 static int64_t limit_of(const hk_lane_t *l, unsigned bins, unsigned cls)
 {
 	if (bins)
 		return LN.limit[1][cls];
-	if (l->grow[cls] & GROW_FREES)
+	if (l->frees_only[cls])
 		return (LN.limit[0][cls] + 3) >> 2;
 	return LN.limit[0][cls] << l->grow[cls];
 }
@@ -198,8 +197,10 @@ static void bin_setup(hk_lane_t *l, unsigned bins, unsigned cls)
 	}
 	c->classes |= (uint64_t)1 << cls;
 	/* Until its first refill the bin has only received frees. */
-	if (!bins)
-		l->grow[cls] = GROW_FREES;
+	if (!bins) {
+		l->grow[cls] = 0;
+		l->frees_only[cls] = 1;
+	}
 	HK_ROOM(l, bins + cls) = limit_of(l, bins, cls);
 }
 
@@ -211,7 +212,7 @@ static unsigned bin_fill(hk_lane_t *l, hk_arena_t *a, unsigned bins, unsigned cl
 	hk_cache_t *c = hk_lane_cache(l, bins);
 	unsigned bin = bins + cls;
 	if (!bins)
-		l->grow[cls] &= (uint8_t)~GROW_FREES; /* empty: nothing held */
+		l->frees_only[cls] = 0; /* empty: nothing held */
 	unsigned want = (unsigned)(limit_of(l, bins, cls) / 2);
 	unsigned cap = (unsigned)((16u << 10) / hk_class_size(cls));
 	cap = cap > 128 ? 128 : cap ? cap : 1;
@@ -262,13 +263,13 @@ static int cache_flush(hk_lane_t *l, hk_arena_t *a, unsigned bins)
 	for (uint64_t m = c->classes; m; m &= m - 1) {
 		unsigned cls = (unsigned)__builtin_ctzll(m), bin = bins + cls;
 		void *chain = l->head[bin];
-		if (!chain && (bins || !(l->grow[cls] | l->refilled[cls])))
+		if (!chain && (bins || !(l->grow[cls] | l->refilled[cls] | l->frees_only[cls])))
 			continue;
 		size_t all = SIZE_MAX;
 		c->flushed += (uint64_t)(limit_of(l, bins, cls) - HK_ROOM(l, bin));
 		l->head[bin] = NULL;
 		if (!bins)
-			l->grow[cls] = l->refilled[cls] = 0; /* back to the base limit */
+			l->grow[cls] = l->refilled[cls] = l->frees_only[cls] = 0; /* base limit */
 		HK_ROOM(l, bin) = limit_of(l, bins, cls);
 		if (chain)
 			flush_chain(a, cls, chain, &all, &kick);
@@ -599,6 +600,7 @@ static void retire(hk_lane_t *l)
 	memset(c, 0, sizeof *c);
 	memset(l->grow, 0, sizeof l->grow);
 	memset(l->refilled, 0, sizeof l->refilled);
+	memset(l->frees_only, 0, sizeof l->frees_only);
 	if (l->prev)
 		l->prev->next = l->next;
 	else

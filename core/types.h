@@ -369,10 +369,12 @@ typedef struct hk_lane {
 	/* Slow paths only (the fast paths touch the bins alone). */
 	uint32_t state;      /* HK_LANE_* */
 	_Atomic int trim;    /* 1: flush every bin on the next slow path */
-	/* Default heap's bins (core/lane.c): limit shift, and refilled since
-	 * the bin's last flush */
+	/* Default heap's bins (core/lane.c): limit shift, refilled since the
+	 * bin's last flush, and set up by a free and never refilled since (a
+	 * quarter of the limit) */
 	uint8_t grow[HK_NCLASS_MAX];
 	uint8_t refilled[HK_NCLASS_MAX];
+	uint8_t frees_only[HK_NCLASS_MAX];
 	struct hk_lane *next, *prev; /* list of live lanes */
 } hk_lane_t;
 
