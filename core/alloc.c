@@ -30,18 +30,19 @@ static void *malloc_slow(size_t size, const char *call);
 static void *sample_slow(size_t size, const char *call);
 
 /*
- * Fast path budget (x86-64, objdump of libhakmem.so, defconfig): 26
- * instructions with the return — class lookup (a byte table indexed by the
- * request up to 1 KiB: no add and shift; a second table above), the TLS
- * lane pointer (2 loads from a shared object),
- * the sampler's countdown (subtract and a never-taken branch: 2,
- * CONFIG_HK_SAMPLE; on the cache line of the counter), pop of the bin's
- * head with the link's decode and range check (core/harden.h), a prefetch
- * of the new head (a bin refilled with a slab's free list of shuffled
- * frees is a chain of cold lines: without it each pop waits for the
- * previous one's miss; batch_shuffled's median 4.23 -> 4.58 M ops/s,
- * loaded machine, mimalloc 6.06), the room
- * counter, one store clearing word 1 (the free mark), one counter. No
+ * Fast path budget (x86-64, objdump of libhakmem.so, defconfig): 24
+ * instructions with the return (26 before the room's add and the block's
+ * register were pinned by the two empty asm statements below) — class
+ * lookup (a byte table indexed by the request up to 1 KiB: no add and
+ * shift; a second table above), the TLS lane pointer (2 loads from a
+ * shared object), the sampler's countdown (subtract and a never-taken
+ * branch: 2, CONFIG_HK_SAMPLE; on the cache line of the counter), pop of
+ * the bin's head with the link's decode and range check (7,
+ * core/harden.h), a prefetch of the new head (a bin refilled with a slab's
+ * free list of shuffled frees is a chain of cold lines: without it each pop
+ * waits for the previous one's miss; batch_shuffled's median 4.23 -> 4.58
+ * M ops/s, loaded machine, mimalloc 6.06), the room counter, one store
+ * clearing word 1 (the free mark), one counter (CONFIG_HK_STATS). No
  * init test: a thread without a lane reads the static empty lane, whose
  * bins are empty, and falls into malloc_slow (so the static lanes'
  * countdown is never written). In the hk_entry section: the sampler's stack
@@ -66,10 +67,13 @@ static inline __attribute__((always_inline)) void *heap_malloc(size_t size, cons
 			if (CONFIG_HK_SAMPLE &&
 			    unlikely((hk_lane_cache(l, 0)->sample_left -= (int64_t)size) < 0))
 				return sample_slow(size, call);
+			/* The block in the return register from its load on
+			 * (GCC put it elsewhere and added a mov before ret). */
+			asm("" : "+a"(p));
 			void *next = hk_next_get(p, call);
 			l->head[cls] = next;
 			__builtin_prefetch(next);
-			HK_ROOM(l, cls)++;
+			asm("addq $1, %0" : "+m"(HK_ROOM(l, cls)) : : "cc");
 			p[1] = NULL;
 			if (CONFIG_HK_STATS)
 				hk_lane_cache(l, 0)->allocs++;
@@ -95,12 +99,15 @@ void *hk_malloc_as(size_t size, const char *call)
 static void free_slow(void *p, const char *call);
 
 /*
- * Fast path budget: 31 instructions with the return — one compare for "in
- * the region", the descriptor (start, divm, bin, bump: one cache line), a
- * multiply and compare for the interior/misalignment check (always on,
- * DESIGN §8.10; it also rejects every unit that is not a slab, whose divm
- * is 0), a compare with the unit's carved end (a position never handed
- * out: slack after the last block, the uncarved rest; issue 12 bug 1), the
+ * Fast path budget: 28 instructions with the return (31 with the carved
+ * end compared apart and the divisor in the descriptor) — one compare for
+ * "in the region", the descriptor (start, lim, bin: one cache line), the
+ * lane, one multiply by the divisor of the bin's class (kept in the lane
+ * row, beside head and room) and one compare with the unit's lim: the
+ * interior/misalignment check (always on, DESIGN §8.10), "a slab" (lim is
+ * 0 in every other unit) and "handed out" (below the unit's carved end:
+ * not the slack after the last block nor the uncarved rest; issue 12 bug
+ * 1) at once (core/region.h hk_desc_set_carved), the
  * double-free mark's top byte (one byte: no store-forwarding stall; a match
  * compares the whole mark on a cold branch, so a live block whose byte 15
  * happens to be HK_MARK_TOP stays here: pairs 16 stamps it every 256th
@@ -122,13 +129,16 @@ static inline __attribute__((always_inline)) void heap_free(void *p, const char 
 	asm goto("cmpq %1, %0\n\tjae %l2" : : "r"(off), "m"(hk_region_used) : "cc" : slow);
 	{
 		hk_desc_t *d = &hk_region_desc[off >> HK_UNIT_SHIFT];
+		hk_lane_t *l = hk_lane_self;
+		size_t bin = d->bin;
 		uint64_t rel = (uintptr_t)p - d->start;
-		/* divm is 0 unless the unit is a slab: one test says "slab
-		 * block" and "block boundary" at once; below the unit's carved
-		 * end, the block was handed out once. */
-		if (likely(rel * d->divm < d->divm && (uintptr_t)p < hk_desc_carved(d))) {
-			hk_lane_t *l = hk_lane_self;
-			size_t bin = d->bin;
+		/* The divisor of an unset bin is 0: it takes any slab unit's
+		 * block, whose room 0 then sends it to free_slow before
+		 * anything is written. The multiply takes the divisor as a
+		 * memory operand (in C, GCC adds a lea for the bin's address:
+		 * one more instruction). */
+		asm("imulq %1, %0" : "+r"(rel) : "m"(HK_DIVM(l, bin)) : "cc");
+		if (likely(rel < hk_desc_lim(d))) {
 			uintptr_t mark = hk_secret ^ (uintptr_t)p;
 			void **q = p;
 			if (likely(((const uint8_t *)p)[15] != HK_MARK_TOP) ||
@@ -495,28 +505,34 @@ static __attribute__((noinline)) size_t usable_slow(const void *p)
  * The usable size of a live default-heap slab block, with the checks of
  * check_slab, or 0 for anything else (NULL, POOL, large, user arenas, a
  * freed or interior pointer, hardened canaries): those go the checked way.
- * The descriptor's divm (0 unless a default-arena slab) says "block
- * boundary", the unit's carved end "handed out once" (issue 12 bug 1:
- * realloc would keep a never-carved block in place), then the mark.
+ * Row 0's bins are the default heap's classes (a user arena's block must
+ * stay in its arena when realloc moves it: the fuzzer found one moved to
+ * the default heap); the unit's lim with the class's divisor says "slab
+ * block boundary, handed out once" (issue 12 bug 1: realloc would keep a
+ * never-carved block in place), then the mark.
  */
 static inline __attribute__((always_inline)) size_t heap_slab_usable(const void *p)
 {
+	if (CONFIG_HK_HARDENED)
+		return 0;
 	uintptr_t off = (uintptr_t)p - hk_region_base;
-	if (likely(!CONFIG_HK_HARDENED &&
-		   off < atomic_load_explicit(&hk_region_used, memory_order_relaxed))) {
+	asm goto("cmpq %1, %0\n\tjae %l2" : : "r"(off), "m"(hk_region_used) : "cc" : other);
+	{
 		const hk_desc_t *d = &hk_region_desc[off >> HK_UNIT_SHIFT];
 		uint64_t rel = (uintptr_t)p - d->start;
-		/* Row 0's bins are the default heap's: a user arena's block
-		 * must stay in its arena when realloc moves it (the fuzzer
-		 * found one moved to the default heap). */
-		if (likely(rel * d->divm < d->divm && (uintptr_t)p < hk_desc_carved(d) &&
-			   d->bin < HK_ROW_WORDS && ((const uint8_t *)p)[15] != HK_MARK_TOP))
-			return d->bsize;
+		if (likely(d->bin < HK_NCLASS_MAX && rel * hk_class_divm[d->bin] < hk_desc_lim(d) &&
+			   ((const uint8_t *)p)[15] != HK_MARK_TOP)) {
+			size_t n = d->bsize;
+			if (!n)
+				__builtin_unreachable(); /* a slab's: the callers' test of 0 folds */
+			return n;
+		}
 	}
+other:
 	return 0;
 }
 
-/* redis asks on every allocation and free: 21 instructions for a slab
+/* redis asks on every allocation and free: 20 instructions for a slab
  * block (hk_usable_checked: ~54). */
 HK_API size_t hk_usable_size(const void *p)
 {

@@ -201,6 +201,7 @@ static void bin_setup(hk_lane_t *l, unsigned bins, unsigned cls)
 		l->grow[cls] = 0;
 		l->frees_only[cls] = 1;
 	}
+	HK_DIVM(l, bins + cls) = hk_class_divm[cls]; /* before room: free() needs it then */
 	HK_ROOM(l, bins + cls) = limit_of(l, bins, cls);
 }
 

@@ -54,12 +54,13 @@ static inline hk_desc_t *hk_desc_of(const void *p)
 }
 
 /*
- * A slab unit's carved end (core/types.h: `bump`): blocks at or above it
- * were never handed out. Written under the class lock by the carving
- * thread, read without it by free(): a racy read of an aligned word, which
- * sees either end, both above every block handed out before the free.
- * Only TSan builds make it an atomic load (GCC does not fold one into a
- * compare: one more instruction on free()'s fast path).
+ * A slab unit's carved end (core/types.h: `bump`, and `lim` for free()'s
+ * fast path): blocks at or above it were never handed out. Written under
+ * the class lock by the carving thread, read without it by free(): a racy
+ * read of an aligned word, which sees either end, both above every block
+ * handed out before the free. Only TSan builds make it an atomic load (GCC
+ * does not fold one into a compare: one more instruction on free()'s fast
+ * path).
  */
 #ifdef __SANITIZE_THREAD__
 #define HK_DESC_RACY_LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
@@ -72,9 +73,24 @@ static inline uintptr_t hk_desc_carved(const hk_desc_t *d)
 	return HK_DESC_RACY_LOAD(d->bump);
 }
 
-static inline void hk_desc_set_carved(hk_desc_t *d, uintptr_t end)
+static inline uint64_t hk_desc_lim(const hk_desc_t *d)
+{
+	return HK_DESC_RACY_LOAD(d->lim);
+}
+
+/*
+ * end: a carved end at a block boundary (start + k * bsize), divm: the
+ * class's hk_divm (any value when end == start). lim = k * (bsize * divm
+ * mod 2^64) = k * e with 0 < e <= bsize (core/sizeclass.h): block j of the
+ * span gives (p - start) * divm = j * e, below lim iff j < k, and any
+ * position off a block boundary gives at least divm, far above any lim
+ * (k * e is below the span's length). lim 0 (nothing carved, not a slab)
+ * takes nothing.
+ */
+static inline void hk_desc_set_carved(hk_desc_t *d, uintptr_t end, uint64_t divm)
 {
 	__atomic_store_n(&d->bump, end, __ATOMIC_RELAXED);
+	__atomic_store_n(&d->lim, (uint64_t)(end - d->start) * divm, __ATOMIC_RELAXED);
 }
 
 /* Units at the end of every run kept PROT_NONE (hardened guard). */

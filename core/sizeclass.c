@@ -32,7 +32,7 @@ const uint8_t hk_class_table2[4097] = {
 
 const uint32_t hk_class_sizes[64] = { SIZE16(0), SIZE16(16), SIZE16(32), SIZE16(48) };
 
-#define DIVM(c) (UINT64_MAX / HK_CLASS_SIZE_CONST(c) + 1)
+#define DIVM(c) HK_DIVM_CONST((uint64_t)HK_CLASS_SIZE_CONST(c))
 #define DIVM4(c) DIVM(c), DIVM((c) + 1), DIVM((c) + 2), DIVM((c) + 3)
 #define DIVM16(c) DIVM4(c), DIVM4((c) + 4), DIVM4((c) + 8), DIVM4((c) + 12)
 

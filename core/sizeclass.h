@@ -72,12 +72,20 @@ static inline size_t hk_small_max(void)
 /* Largest request served by POOL (0 when POOL is off). */
 #define HK_POOL_MAX ((size_t)(CONFIG_HK_POOL ? CONFIG_HK_POOL_MAX + 0 : 0))
 
-/* Divisibility magic for the interior-pointer check (Lemire et al.,
- * "Faster remainder by direct computation"): off is a multiple of bsize
- * iff off * m < m (mod 2^64), for every off < 2^32. */
+/*
+ * Divisibility magic for the interior-pointer check (after Lemire et al.,
+ * "Faster remainder by direct computation"): m = floor(2^64 / bsize) + 1, so
+ * e = bsize * m mod 2^64 is in [1, bsize] (also for a power of two, where
+ * ceil(2^64 / bsize) would give 0). For off = q * bsize + r < 2^32,
+ * off * m mod 2^64 = q * e + r * m (no wrap-around): q * e < 2^32 < m for a
+ * multiple, at least m otherwise. So off is a multiple iff off * m < m, and
+ * the block index q can be compared in the same product (core/region.h
+ * hk_desc_set_carved).
+ */
+#define HK_DIVM_CONST(b) (UINT64_MAX / (b) + 1 + !((b) & ((b) - 1)))
 static inline uint64_t hk_divm(size_t bsize)
 {
-	return UINT64_MAX / bsize + 1;
+	return HK_DIVM_CONST((uint64_t)bsize);
 }
 
 #endif /* HK_CORE_SIZECLASS_H */

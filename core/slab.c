@@ -104,16 +104,17 @@ static uint32_t new_slab(hk_arena_t *a, hk_class_t *k, unsigned cls, uint32_t un
  * Units wholly carved earlier keep an older end, above all their blocks. */
 static void set_carved(uint32_t s, uintptr_t from, uintptr_t to)
 {
+	uint64_t divm = hk_class_divm[hk_desc_cls(hk_desc_at(s))];
 	for (uint32_t u = hk_unit_of((void *)from); u <= hk_unit_of((void *)(to - 1)); u++)
-		hk_desc_set_carved(hk_desc_at(u), to);
-	hk_desc_set_carved(hk_desc_at(s), to);
+		hk_desc_set_carved(hk_desc_at(u), to, divm);
+	hk_desc_set_carved(hk_desc_at(s), to, divm);
 }
 
 /* used reached 0 (or a new slab): nothing is carved in any unit. */
 static void reset_carved(uint32_t s, hk_desc_t *d)
 {
 	for (uint32_t u = s; u < s + d->units; u++)
-		hk_desc_set_carved(hk_desc_at(u), d->start);
+		hk_desc_set_carved(hk_desc_at(u), d->start, 0);
 }
 
 /* Blocks on the slab's free list: carved ones not out of it. */

@@ -96,18 +96,16 @@ void hk_span_mark(uint32_t head, uint32_t units, unsigned kind, unsigned bin,
 		  unsigned arena, size_t bsize)
 {
 	uintptr_t start = (uintptr_t)hk_unit_addr(head);
-	/* Only slabs get a divisor: free()'s fast path relies on divm == 0
-	 * for every other unit. */
-	uint64_t divm = kind == HK_KIND_SLAB ? hk_divm(bsize) : 0;
 	for (uint32_t u = head; u < head + units; u++) {
 		hk_desc_t *d = hk_desc_at(u);
 		d->kind = (uint8_t)kind;
 		d->bin = (uint16_t)bin;
 		d->arena = (uint16_t)arena;
-		d->divm = divm;
 		d->start = start;
 		d->bsize = (uint32_t)bsize;
-		hk_desc_set_carved(d, start); /* slab: nothing carved yet */
+		/* Nothing carved (a slab), never carved (any other kind): lim 0,
+		 * which free()'s fast path relies on for every unit not a slab's. */
+		hk_desc_set_carved(d, start, 0);
 	}
 	hk_desc_at(head)->units = units;
 	hk_desc_at(head + units - 1)->units = units;
@@ -189,7 +187,7 @@ static void free_units(hk_arena_t *a, uint32_t head, uint32_t units, uint64_t no
 	for (uint32_t u = head; u < head + units; u++) {
 		hk_desc_t *d = hk_desc_at(u);
 		d->kind = HK_KIND_FREE;
-		d->divm = 0;
+		d->lim = 0;
 		d->arena = a->index;
 	}
 	insert_merged(a, head, units, 1, now);

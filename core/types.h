@@ -44,13 +44,15 @@
  * freeing spans) and reinserts them clean (the held span goes back to the
  * lists then, or before the arena grows).
  *
- * Descriptors. Hot fields (kind, cls, arena, bsize, start, divm) are copied
+ * Descriptors. Hot fields (kind, cls, arena, bsize, start) are copied
  * into every unit of a span, so free() reads one descriptor; the head unit
  * is the one at `start`. Cold
  * slab state (free list, bump, used, list links) is in the head unit's
  * descriptor only, protected by the class lock of its arena; a slab's
- * carved end (`bump`) is also kept in every unit the carve reached, so
- * free() rejects a position never handed out from the same descriptor.
+ * carved end (`bump`) is also kept in every unit the carve reached, and
+ * in product space (`lim`, 0 in every unit that is not a slab's), so
+ * free() rejects a position never handed out, an interior pointer and a
+ * unit of another kind with one multiply and one compare.
  *
  * Default heap. The process heap behind malloc is one arena per NUMA node
  * (`heap` set): hk_arena0 and, on a machine with more nodes, one more per
@@ -122,8 +124,8 @@
  * one writer, read by frees and stats; `freed` and the frees counter are
  * added to by any thread); hk_init_state (init: BUSY carries the
  * initialiser's pid); the purger's started/pending/sleeping flags
- * (core/purge.c); a slab unit's carved end (`bump`: written under the class
- * lock, read by free() without it); a lane's trim flag. Bins and cache
+ * (core/purge.c); a slab unit's carved end (`bump` and `lim`: written
+ * under the class lock, read by free() without it); a lane's trim flag. Bins and cache
  * counters are plain: written by their owner, or by a reset/destroy that
  * the API orders after the owner's last use.
  *
@@ -188,9 +190,11 @@ typedef struct hk_desc {
 	/* span shape: valid on head and tail units */
 	uint32_t units;
 	uintptr_t start; /* block 0 of the span = the span's first unit */
-	uint64_t divm;   /* slab: ceil(2^64 / bsize), else 0: off is a multiple
-			  * of bsize iff off * divm (mod 2^64) < divm, for
-			  * off < 2^32 */
+	uint64_t lim;    /* slab: (this unit's carved end - start) * the
+			  * class's divisor (hk_divm) mod 2^64, else 0: free()
+			  * takes p iff (p - start) * divisor < lim, which says
+			  * "slab", "block boundary" and "carved" at once
+			  * (core/region.h hk_desc_set_carved) */
 	uint32_t run_units;  /* run head: units in the run (0: not a run head) */
 	uint32_t run_next;   /* run head: next run of the same arena; the run's
 			      * last unit (guard excluded): HK_RUN_END; else 0 */
@@ -346,10 +350,11 @@ typedef struct hk_cache {
 	uint64_t sample_rng;
 } hk_cache_t;
 
-/* A row of a lane: one slot's bin heads, rooms and cache, in 8-byte
- * words. Bin b of slot s is word s * HK_ROW_WORDS + class: its head is
- * word b, its room word b + HK_NCLASS_MAX. */
-#define HK_ROW_WORDS (2 * HK_NCLASS_MAX + sizeof(hk_cache_t) / 8)
+/* A row of a lane: one slot's bin heads, rooms, divisors and cache, in
+ * 8-byte words. Bin b of slot s is word s * HK_ROW_WORDS + class: its head
+ * is word b, its room word b + HK_NCLASS_MAX, its divisor b + 2 *
+ * HK_NCLASS_MAX. */
+#define HK_ROW_WORDS (3 * HK_NCLASS_MAX + sizeof(hk_cache_t) / 8)
 #define HK_BINS_NONE ((unsigned)(HK_CACHE_NONE * HK_ROW_WORDS))
 
 /*
@@ -379,6 +384,11 @@ typedef struct hk_lane {
 } hk_lane_t;
 
 #define HK_ROOM(l, bin) ((l)->room[(bin) + HK_NCLASS_MAX])
+/* The divisor of the bin's class (hk_divm), written when the bin is set up
+ * (0 before: the static lanes' and unset bins', whose room is 0 too). free()
+ * multiplies with it where it reads the room: a copy in the lane, not a
+ * table by class, is one addressing mode and no lea (core/alloc.c). */
+#define HK_DIVM(l, bin) ((l)->word[(bin) + 2 * HK_NCLASS_MAX])
 
 /*
  * Takes one room of a bin, or jumps to `full` when it has none: the test
@@ -393,7 +403,7 @@ typedef struct hk_lane {
 /* The cache of the slot whose first bin is `bins`. */
 static inline hk_cache_t *hk_lane_cache(hk_lane_t *l, size_t bins)
 {
-	return (hk_cache_t *)&l->word[bins + 2 * HK_NCLASS_MAX];
+	return (hk_cache_t *)&l->word[bins + 3 * HK_NCLASS_MAX];
 }
 
 enum { HK_LANE_EMPTY = 0, HK_LANE_LIVE, HK_LANE_DEAD };

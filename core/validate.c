@@ -46,7 +46,7 @@ static void check_units(uint32_t h, uint32_t n, unsigned kind)
 		const hk_desc_t *e = hk_desc_at(u);
 		CHECK(e->kind == kind, "unit of another kind in span", hk_unit_addr(u));
 		CHECK(e->start == d->start && e->bin == d->bin && e->bsize == d->bsize &&
-			      e->divm == d->divm && e->arena == d->arena,
+			      e->arena == d->arena,
 		      "unit's hot fields differ from its head's", hk_unit_addr(u));
 	}
 }
@@ -62,6 +62,8 @@ static void check_carved(uint32_t h, uint32_t n)
 		uintptr_t first = d->start + (lo - d->start + bs - 1) / bs * bs;
 		uintptr_t last = d->start + (hi - 1 - d->start) / bs * bs; /* block starts in u */
 		uintptr_t mine = hk_desc_carved(hk_desc_at(u));
+		CHECK(hk_desc_lim(hk_desc_at(u)) == (mine - d->start) * hk_divm(bs),
+		      "unit's carved limit disagrees with its carved end", hk_unit_addr(u));
 		if (first >= hi)
 			continue;
 		uintptr_t last_carved = bump > d->start && bump - bs < last ? bump - bs : last;
@@ -83,7 +85,6 @@ static void check_slab(hk_arena_t *a, uint32_t h, uint32_t n, struct tally *t)
 	CHECK(d->start == start, "slab head is not its own start", start);
 	CHECK((int)cls < HK_NLANE && bs == hk_class_size(cls), "slab of no lane class", start);
 	CHECK(d->bin == a->bins + cls, "slab's bin is not its arena's bin of its class", start);
-	CHECK(d->divm == hk_divm(bs), "slab divisor wrong", start);
 	check_units(h, n, d->kind);
 	CHECK(d->bump >= start && d->bump <= end && (d->bump - start) % bs == 0,
 	      "slab bump out of the slab or off a block", start);
@@ -107,6 +108,9 @@ static void check_slab(hk_arena_t *a, uint32_t h, uint32_t n, struct tally *t)
 static void check_span(hk_arena_t *a, uint32_t h, uint32_t n, struct tally *t)
 {
 	hk_desc_t *d = hk_desc_at(h), *tail = hk_desc_at(h + n - 1);
+	/* free() takes only what lim lets through: 0 in every unit not a slab's. */
+	for (uint32_t u = h; d->kind != HK_KIND_SLAB && u < h + n; u++)
+		CHECK(hk_desc_lim(hk_desc_at(u)) == 0, "unit of no slab takes frees (lim)", hk_unit_addr(u));
 	switch (d->kind) {
 	case HK_KIND_FREE:
 		CHECK(tail->kind == HK_KIND_FREE && tail->units == n, "free span's tail differs", hk_unit_addr(h));
@@ -249,6 +253,7 @@ static void check_own_lane(void)
 				      "bin holds no block of a slab", b);
 			}
 			CHECK(n + HK_ROOM(l, bin) == limit, "bin's room counter disagrees with its blocks", l);
+			CHECK(HK_DIVM(l, bin) == hk_class_divm[c], "bin's divisor is not its class's", l);
 		}
 	}
 }

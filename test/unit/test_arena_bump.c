@@ -32,7 +32,7 @@ static unsigned chain(hk_arena_t *a, uint32_t *units, unsigned max)
 			cr_assert_eq(d->kind, HK_KIND_BUMP, "unit %u of chunk %u", u, c);
 			cr_assert_eq(d->arena, a->index);
 			cr_assert_eq(d->start, (uintptr_t)hk_unit_addr(c));
-			cr_assert_eq(d->divm, 0, "free()'s fast path must reject it");
+			cr_assert_eq(d->lim, 0, "free()'s fast path must reject it");
 		}
 	}
 	return n;

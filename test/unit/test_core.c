@@ -50,6 +50,28 @@ Test(core, band_limits)
 	}
 }
 
+/* free()'s one compare (core/region.h hk_desc_set_carved): (p - start) *
+ * divm below the unit's lim iff p is a block boundary below the carved
+ * end, for every class, powers of two included (with ceil(2^64 / bsize)
+ * their blocks all gave 0 and no carved end could be told apart). */
+Test(core, carved_limit)
+{
+	for (unsigned c = 0; c < 64; c++) {
+		uint64_t b = hk_class_size(c), m = hk_divm(b);
+		uint64_t span = b > HK_UNIT / 2 ? 8 * b : 2 * HK_UNIT;
+		for (uint64_t k = 0; k * b <= span; k += 1 + k / 3) {
+			uint64_t lim = k * b * m; /* hk_desc_set_carved's, carved end at block k */
+			for (uint64_t off = 0; off < span; off += 1 + off % 13 + (b > 4096) * b / 3)
+				cr_assert_eq(off * m < lim, off % b == 0 && off / b < k,
+					     "class %u carved %llu off %llu", c, (unsigned long long)k,
+					     (unsigned long long)off);
+			for (uint64_t j = k > 2 ? k - 2 : 0; j < k + 2; j++)
+				cr_assert_eq(j * b * m < lim, j < k, "class %u carved %llu block %llu", c,
+					     (unsigned long long)k, (unsigned long long)j);
+		}
+	}
+}
+
 Test(core, descriptor_lookup)
 {
 	int stack;
