@@ -31,8 +31,8 @@ static void *sample_slow(size_t size, const char *call);
 
 /*
  * Fast path budget (x86-64, objdump of libhakmem.so, defconfig): 24
- * instructions with the return (26 before the room's add and the block's
- * register were pinned by the two empty asm statements below) — class
+ * instructions with the return (26 before the room's add became an asm
+ * operand, HK_ROOM_GIVE, and the block was pinned to %rax) — class
  * lookup (a byte table indexed by the request up to 1 KiB: no add and
  * shift; a second table above), the TLS lane pointer (2 loads from a
  * shared object), the sampler's countdown (subtract and a never-taken
@@ -73,7 +73,7 @@ static inline __attribute__((always_inline)) void *heap_malloc(size_t size, cons
 			void *next = hk_next_get(p, call);
 			l->head[cls] = next;
 			__builtin_prefetch(next);
-			asm("addq $1, %0" : "+m"(HK_ROOM(l, cls)) : : "cc");
+			HK_ROOM_GIVE(l, cls);
 			p[1] = NULL;
 			if (CONFIG_HK_STATS)
 				hk_lane_cache(l, 0)->allocs++;

@@ -106,7 +106,7 @@ HK_API HK_ENTRY void *hk_arena_malloc(hk_arena_t *a, size_t size)
 		void **p = l->head[bins + cls];
 		if (__builtin_expect(p != NULL, 1)) {
 			l->head[bins + cls] = hk_next_get(p, "hk_arena_malloc");
-			HK_ROOM(l, bins + cls)++;
+			HK_ROOM_GIVE(l, bins + cls);
 			p[1] = NULL;
 			hk_lane_cache(l, bins)->allocs++;
 			if (CONFIG_HK_HARDENED)

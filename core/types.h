@@ -399,6 +399,9 @@ typedef struct hk_lane {
  */
 #define HK_ROOM_TAKE(l, bin, full)                                                         \
 	asm goto("cmpq $0, %0\n\tjle %l2\n\tsubq $1, %0" : "+m"(HK_ROOM(l, bin)) : : "cc" : full)
+/* Gives one room back (a malloc's pop): an asm operand too, or GCC keeps the
+ * bin's address in a register of its own (a lea more on the malloc paths). */
+#define HK_ROOM_GIVE(l, bin) asm("addq $1, %0" : "+m"(HK_ROOM(l, bin)) : : "cc")
 
 /* The cache of the slot whose first bin is `bins`. */
 static inline hk_cache_t *hk_lane_cache(hk_lane_t *l, size_t bins)
