@@ -212,13 +212,14 @@ static void *fork_when_held(void *arg)
 	return NULL;
 }
 
-/* In a fresh process: the first dirty span starts the purger (a 1 MiB
- * block freed), and another thread forks during that start. */
+/* In a fresh process: the first thread hakmem starts, the purger, comes
+ * with the first dirty span (a 1 MiB block freed: a POOL span, or a large
+ * mapping cached where there is no POOL), and another thread forks during
+ * that start. */
 static int fork_during_purger_start(void)
 {
 	pthread_t f;
 	alarm(10);
-	hk_free(hk_malloc(64));
 	pthread_create(&f, NULL, fork_when_held, NULL);
 	atomic_store(&armed, 1);
 	hk_free(hk_malloc(1 << 20));
