@@ -347,7 +347,8 @@ static void expect_foreign_abort(struct foreign *f)
 	cr_assert_eq(aborts_with(link_to_foreign, f, "corrupted free list", NULL), 1,
 		     "a link to another bin's live block went unnoticed");
 	cr_assert_eq(sscanf(child_err, "victim %lx", &victim), 1);
-	snprintf(want, sizeof want, "hakmem: malloc_trim(): corrupted free list at 0x%lx\n", victim);
+	snprintf(want, sizeof want, "hakmem: malloc_trim(): corrupted free list at 0x%lx\n",
+		 victim);
 	cr_assert(strstr(child_err, want), "\"%s\" is not \"%s\"", child_err, want);
 }
 
