@@ -562,14 +562,14 @@ HK_API HK_ENTRY void *hk_calloc(size_t count, size_t size)
 /* After realloc copied p (of usable bytes, descriptor d) elsewhere. */
 static inline void moved_from(void *p, hk_desc_t *d, size_t usable, int heap, const char *call)
 {
-	if (d && d->kind == HK_KIND_SLAB && usable >= GIVE_BACK_MIN) {
+	int give_back = d && d->kind == HK_KIND_SLAB && usable >= GIVE_BACK_MIN;
+	if (give_back || (d && d->kind == HK_KIND_POOL)) {
 		if (heap)
-			HK_STAT(free_slow, 1);
-		hk_cache_give_back(p, d);
-	} else if (d && d->kind == HK_KIND_POOL) {
-		if (heap)
-			HK_STAT(free_slow, 1);
-		free_other(p, d, call, 0, 0);
+			HK_STAT(free_slow, 1); /* a free of the heap that took no bin */
+		if (give_back)
+			hk_cache_give_back(p, d);
+		else
+			free_other(p, d, call, 0, 0);
 	} else if (heap) {
 		heap_free(p, call);
 	} else {

@@ -40,7 +40,8 @@ static uintptr_t base_of(uint32_t chunk)
 
 static uintptr_t end_of(uint32_t chunk)
 {
-	return (uintptr_t)hk_unit_addr(chunk) + ((uintptr_t)hk_desc_at(chunk)->units << HK_UNIT_SHIFT);
+	size_t len = (size_t)hk_desc_at(chunk)->units << HK_UNIT_SHIFT;
+	return (uintptr_t)hk_unit_addr(chunk) + len;
 }
 
 static void set_used_end(uint32_t chunk, uintptr_t end)
@@ -228,7 +229,8 @@ static void give_back(hk_arena_t *a, uint32_t chunk)
 int hk_bump_reset(hk_arena_t *a)
 {
 	hk_bump_t *b = &a->bump;
-	if (atomic_load_explicit(&b->mixed, memory_order_relaxed) || (a->flags & HK_ARENA_ZERO_ON_RESET)) {
+	if (atomic_load_explicit(&b->mixed, memory_order_relaxed) ||
+	    (a->flags & HK_ARENA_ZERO_ON_RESET)) {
 		hk_bump_drop(a);
 		return 0;
 	}

@@ -70,6 +70,7 @@ int hk_arena_table_take(unsigned *index, hk_arena_t **a)
 		}
 	}
 	if (!err)
-		__atomic_store_n(&(*a)->magic, 0, __ATOMIC_RELAXED); /* not live until set up, not dead for others */
+		/* not live until set up, not dead for others */
+		__atomic_store_n(&(*a)->magic, 0, __ATOMIC_RELAXED);
 	return err;
 }

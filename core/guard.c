@@ -335,9 +335,12 @@ static __attribute__((noreturn)) void report(uintptr_t addr, const void *uctx)
 	 * interrupted context, not through the handler and the trampoline. */
 	void *here[GUARD_STACK];
 	const ucontext_t *uc = uctx;
-	int n = uc ? hk_stack_capture_at(here, GUARD_STACK, (uintptr_t)uc->uc_mcontext.gregs[REG_RIP],
-					 (uintptr_t)uc->uc_mcontext.gregs[REG_RBP],
-					 (uintptr_t)uc->uc_mcontext.gregs[REG_RSP]) : 0;
+	int n = 0;
+	if (uc) {
+		const greg_t *r = uc->uc_mcontext.gregs;
+		n = hk_stack_capture_at(here, GUARD_STACK, (uintptr_t)r[REG_RIP], (uintptr_t)r[REG_RBP],
+					(uintptr_t)r[REG_RSP]);
+	}
 	hk_stack_print(2, here, n);
 	if (s->state != SLOT_NEVER)
 		report_stacks(s, 2);

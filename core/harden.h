@@ -23,25 +23,40 @@
  * safe-linking does the same since 2.32). Cost on the malloc fast path
  * (callgrind): 18 -> 23 instructions; on free's push: +1 (the xor).
  */
+static inline uintptr_t hk_link_key_with(const void *slot, uintptr_t secret)
+{
+	return secret ^ (CONFIG_HK_HARDENED ? (uintptr_t)slot >> 12 : 0);
+}
+
 static inline uintptr_t hk_link_key(const void *slot)
 {
-	return hk_secret ^ (CONFIG_HK_HARDENED ? (uintptr_t)slot >> 12 : 0);
+	return hk_link_key_with(slot, hk_secret);
+}
+
+/* The _with forms take the secret (and the region's base) from the caller:
+ * a loop that also stores into blocks keeps them in registers, where GCC
+ * would reload the globals after every store (it cannot rule out that a
+ * block aliases them). */
+static inline void hk_next_set_with(void *slot, void *next, uintptr_t secret)
+{
+	*(uintptr_t *)slot = (uintptr_t)next ^ hk_link_key_with(slot, secret);
 }
 
 static inline void hk_next_set(void *slot, void *next)
 {
-	*(uintptr_t *)slot = (uintptr_t)next ^ hk_link_key(slot);
+	hk_next_set_with(slot, next, hk_secret);
 }
 
 /* call: the API call to name if the link is corrupted (a constant on the
  * fast paths, hk_slow_call below them): the abort is on a cold branch. */
-static inline void *hk_next_get(const void *slot, const char *call)
+static inline void *hk_next_get_with(const void *slot, uintptr_t secret, uintptr_t base,
+				     const char *call)
 {
-	uintptr_t v = *(const uintptr_t *)slot ^ hk_link_key(slot);
+	uintptr_t v = *(const uintptr_t *)slot ^ hk_link_key_with(slot, secret);
 	/* Opaque to GCC, which would otherwise keep both xor operands alive to
 	 * test v == 0 as stored == key (two more instructions). */
 	__asm__("" : "+r"(v));
-	uintptr_t off = v - hk_region_base;
+	uintptr_t off = v - base;
 	/* Rotated, a misaligned offset is huge: one compare with the used
 	 * mark in 16-byte slots (kept shifted) for both. */
 	uintptr_t rot = off >> 4 | off << 60;
@@ -53,6 +68,11 @@ check_null:
 	if (v)
 		hk_fatal(call, "corrupted free list at", slot);
 	return NULL;
+}
+
+static inline void *hk_next_get(const void *slot, const char *call)
+{
+	return hk_next_get_with(slot, hk_secret, hk_region_base, call);
 }
 
 /*

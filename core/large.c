@@ -145,7 +145,8 @@ void *hk_large_alloc(hk_arena_t *a, size_t size, size_t align, int *fresh)
 		goto fail;
 	if (grow_table())
 		goto fail;
-	if (!CONFIG_HK_HARDENED && align <= page && !a->capacity && (p = from_cache(&len)) != NULL) {
+	int cacheable = !CONFIG_HK_HARDENED && align <= page && !a->capacity;
+	if (cacheable && (p = from_cache(&len)) != NULL) {
 		*fresh = 0;
 	} else {
 		int hugetlb = len >= HK_CHUNK && !(len & (HK_CHUNK - 1)) &&
@@ -157,7 +158,8 @@ void *hk_large_alloc(hk_arena_t *a, size_t size, size_t align, int *fresh)
 		else if (CONFIG_HK_HARDENED)
 			hk_platform_decommit((char *)p + len, guard_len());
 	}
-	put_entry(large.tab, large.cap, (large_entry_t){ (uintptr_t)p, len, a->index, (uint32_t)huge });
+	large_entry_t e = { (uintptr_t)p, len, a->index, (uint32_t)huge };
+	put_entry(large.tab, large.cap, e);
 	large.count++;
 	large.of_arena[a->index]++;
 	large.bytes += len;

@@ -27,7 +27,9 @@ static struct {
 	pthread_cond_t cv;
 	_Atomic int started, pending, sleeping; /* sleeping: waits with no deadline */
 	pthread_mutex_t run; /* serialises the os purge queue */
-} purge = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, PTHREAD_MUTEX_INITIALIZER };
+} purge = {
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, PTHREAD_MUTEX_INITIALIZER
+};
 
 #define BATCH 64
 

@@ -127,7 +127,8 @@ void hk_region_give_run(uint32_t unit, uint32_t units)
 		}
 	}
 	if (hk_region.nfree < 64)
-		hk_region.free_runs[hk_region.nfree++] = (typeof(hk_region.free_runs[0])){ unit, units };
+		hk_region.free_runs[hk_region.nfree++] =
+			(typeof(hk_region.free_runs[0])){ unit, units };
 out:
 	hk_unlock(&hk_region.lock);
 }

@@ -307,6 +307,66 @@ Test(reliability, corrupted_link_named_calloc_refill)
 	expect_named_abort("calloc", VIA_SLAB, "calloc");
 }
 
+/*
+ * A link rewritten to a live block of another bin, encoded as the bin's own
+ * links are (a use after free that copied a freed block's words, or one that
+ * knows the secret): it decodes inside the region, so only the flush's look
+ * at the block's slab can tell. Before, the flush took the live block back
+ * to its own slab (another class's, or a user arena's, under a lock that
+ * does not cover it), and a malloc there handed it out a second time.
+ */
+struct foreign { hk_arena_t *arena; size_t size; };
+
+static void *foreign_alloc(const struct foreign *f)
+{
+	return f->arena ? hk_arena_malloc(f->arena, f->size) : hk_malloc(f->size);
+}
+
+static void link_to_foreign(void *arg)
+{
+	struct foreign *f = arg;
+	void *live = foreign_alloc(f);
+	void *p = hk_malloc(48 - HK_CANARY), *q = hk_malloc(48 - HK_CANARY);
+	hk_free(q);
+	hk_free(p);
+	fprintf(stderr, "victim %p\n", p);
+	hk_next_set(p, live);
+	hk_next_set(live, NULL); /* its user data reads as the chain's end */
+	hk_trim(0); /* the flush of the bin walks p -> live */
+	for (int i = 0; i < 4000; i++)
+		if (foreign_alloc(f) == live)
+			_exit(3); /* a live block handed out twice */
+}
+
+static void expect_foreign_abort(struct foreign *f)
+{
+	char want[96];
+	unsigned long victim;
+	if (HK_NLANE == 0)
+		cr_skip_test("no slab bins in this configuration");
+	cr_assert_eq(aborts_with(link_to_foreign, f, "corrupted free list", NULL), 1,
+		     "a link to another bin's live block went unnoticed");
+	cr_assert_eq(sscanf(child_err, "victim %lx", &victim), 1);
+	snprintf(want, sizeof want, "hakmem: malloc_trim(): corrupted free list at 0x%lx\n",
+		 victim);
+	cr_assert(strstr(child_err, want), "\"%s\" is not \"%s\"", child_err, want);
+}
+
+Test(reliability, corrupted_link_to_other_class_aborts)
+{
+	struct foreign f = { NULL, 200 - HK_CANARY };
+	expect_foreign_abort(&f);
+}
+
+Test(reliability, corrupted_link_to_other_arena_aborts)
+{
+	hk_arena_config_t cfg = { .numa_node = HK_NODE_LOCAL };
+	struct foreign f = { hk_arena_create(&cfg), 48 - HK_CANARY };
+	cr_assert_not_null(f.arena);
+	expect_foreign_abort(&f);
+	hk_arena_destroy(f.arena);
+}
+
 /* ---- bug 6: two threads double-freeing one block at the same time ---- */
 
 static pthread_barrier_t race_start;

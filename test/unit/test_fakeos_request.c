@@ -1,0 +1,85 @@
+/*
+ * test/unit/test_fakeos_request.c — a per-request arena (K blocks, then
+ * hk_arena_reset), once warm, makes no memory system call per request: the
+ * reset keeps the arena's spans, the next request carves them again. A
+ * system call per carve made bench/request 17x slower once (a populate per
+ * slab carve, reverted in d34773f), and only a timed benchmark saw it. The
+ * purger's calls are left out of the count: they follow the clock, not the
+ * requests, and purged pages come back by page fault, not by a call.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include <hakmem.h>
+
+#include "os/fake_os.h"
+
+#define WARM 64       /* requests that may take memory from the OS */
+#define REQUESTS 2000 /* requests that must not */
+
+TestSuite(fakeos_request, .init = hk_fake_os_reset);
+
+/* Every kind of call but the purger's (and the io_uring ring it uses). */
+static unsigned long memory_calls(void)
+{
+	unsigned long n = 0;
+	for (int k = 0; k < HK_FAKE_NKINDS; k++)
+		if (k != HK_FAKE_PURGE && (k < HK_FAKE_URING_INIT || k > HK_FAKE_URING_COMPLETE))
+			n += hk_fake_os_calls(k); /* a kind added later counts too */
+	return n;
+}
+
+/* One request: k blocks of 16..256 bytes (the bench/request mix), each
+ * written, then the reset. */
+static void request(hk_arena_t *a, unsigned k, unsigned *seed)
+{
+	for (unsigned i = 0; i < k; i++) {
+		*seed = *seed * 1103515245u + 12345u;
+		size_t n = 16 + (*seed >> 16) % 241;
+		unsigned char *p = hk_arena_malloc(a, n);
+		cr_assert_not_null(p, "request block %u of %u (%zu bytes)", i, k, n);
+		memset(p, (int)i, n);
+	}
+	hk_arena_reset(a);
+}
+
+static void warm_requests_make_no_call(unsigned flags, unsigned k)
+{
+	hk_arena_config_t cfg = { .numa_node = HK_NODE_LOCAL, .flags = flags, .name = "request" };
+	hk_arena_t *a = hk_arena_create(&cfg);
+	cr_assert_not_null(a);
+	unsigned seed = 1;
+	for (int r = 0; r < WARM; r++)
+		request(a, k, &seed);
+	unsigned long before = memory_calls();
+	for (int r = 0; r < REQUESTS; r++)
+		request(a, k, &seed);
+	unsigned long calls = memory_calls() - before;
+	cr_assert_eq(calls, 0, "%lu memory system calls in %d warm requests of %u blocks "
+		     "(flags %#x): commit %lu, advise %lu, map %lu, decommit %lu",
+		     calls, REQUESTS, k, flags, hk_fake_os_calls(HK_FAKE_COMMIT),
+		     hk_fake_os_calls(HK_FAKE_ADVISE), hk_fake_os_calls(HK_FAKE_MAP),
+		     hk_fake_os_calls(HK_FAKE_DECOMMIT));
+	hk_arena_destroy(a);
+}
+
+Test(fakeos_request, warm_arena_of_4_blocks_makes_no_call)
+{
+	warm_requests_make_no_call(0, 4);
+}
+
+Test(fakeos_request, warm_arena_of_64_blocks_makes_no_call)
+{
+	warm_requests_make_no_call(0, 64);
+}
+
+Test(fakeos_request, warm_arena_of_1024_blocks_makes_no_call)
+{
+	warm_requests_make_no_call(0, 1024);
+}
+
+Test(fakeos_request, warm_bump_arena_makes_no_call)
+{
+	warm_requests_make_no_call(HK_ARENA_BUMP, 64);
+	warm_requests_make_no_call(HK_ARENA_BUMP, 1024);
+}
