@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,18 +87,73 @@ void hk_fatal(const char *call, const char *what, const void *p)
 
 /* ---- helper threads ---- */
 
+/*
+ * A helper thread's start, from pthread_create until the new thread runs
+ * its function, is never split by a fork: fork_prepare takes `starting`
+ * (hk_thread_fork_lock), which the starter holds that long. A runtime that
+ * wraps pthread_create and malloc without fork handlers of its own takes
+ * its locks in that window: gcc 12's libasan, whose new thread frees into
+ * its quarantine (pthread_getattr_np) under an allocator lock before `fn`
+ * runs. A fork then left that lock held in the child, and every thread the
+ * child started hung on it (test_api_threads under ASan, fork round 0: the
+ * purger starts on the first dirty span, while the test forks). Helper
+ * threads are started with no hakmem lock held but the family lock.
+ * Recursive: under LD_PRELOAD pthread_create's own calloc may start the
+ * other helper thread (a malloc slow path kicks the purger).
+ */
+static pthread_mutex_t starting = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+
+struct start {
+	void *(*fn)(void *);
+	_Atomic int running;
+};
+
+static void *trampoline(void *arg)
+{
+	struct start *s = arg;
+	void *(*fn)(void *) = s->fn;
+	/* The starter's frame goes once this is seen: `s` is not read again. */
+	atomic_store_explicit(&s->running, 1, memory_order_release);
+	return fn(NULL);
+}
+
 int hk_thread_start(void *(*fn)(void *), size_t stack)
 {
 	pthread_attr_t attr;
 	pthread_t tid;
 	sigset_t all, old;
+	struct start s = { fn, 0 };
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, stack);
 	sigfillset(&all);
+	pthread_mutex_lock(&starting);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int err = pthread_create(&tid, &attr, fn, NULL);
+	int err = pthread_create(&tid, &attr, trampoline, &s);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	while (!err && !atomic_load_explicit(&s.running, memory_order_acquire))
+		sched_yield();
+	pthread_mutex_unlock(&starting);
 	pthread_attr_destroy(&attr);
 	return err;
+}
+
+void hk_thread_fork_lock(void)
+{
+	pthread_mutex_lock(&starting);
+}
+
+void hk_thread_fork_parent(void)
+{
+	pthread_mutex_unlock(&starting);
+}
+
+/* The child's only thread is the one that forked: no start is under way. */
+void hk_thread_fork_child(void)
+{
+	pthread_mutexattr_t a;
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&starting, &a);
+	pthread_mutexattr_destroy(&a);
 }

@@ -76,6 +76,11 @@ size_t hk_boot_usable(const void *p);
  * stack and every signal blocked: it must never run a program's signal
  * handler. Returns pthread_create's result. */
 int hk_thread_start(void *(*fn)(void *), size_t stack);
+/* fork: a start under way finishes first (prepare waits for it; after the
+ * family lock, as a start may come under it: an arena family's reset). */
+void hk_thread_fork_lock(void);
+void hk_thread_fork_parent(void);
+void hk_thread_fork_child(void);
 
 /* Global counters, bumped from any layer (relaxed; CONFIG_HK_STATS). */
 typedef struct hk_gstats {

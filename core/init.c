@@ -53,6 +53,7 @@ static void fork_prepare(void)
 	while (init_busy(atomic_load(&hk_init_state)) && !in_init)
 		sched_yield();
 	hk_arena_family_lock();
+	hk_thread_fork_lock();
 	hk_purge_atfork_prepare();
 	hk_lanes_lock();
 	hk_arena_lock_all();
@@ -76,6 +77,7 @@ static void fork_parent(void)
 {
 	fork_unlock();
 	hk_purge_atfork_parent();
+	hk_thread_fork_parent();
 	hk_arena_family_unlock();
 }
 
@@ -85,6 +87,7 @@ static void fork_child(void)
 	hk_purge_atfork_child();
 	hk_platform_atfork_child();
 	hk_lanes_after_fork_child();
+	hk_thread_fork_child();
 	hk_arena_family_unlock();
 	hk_purge_atfork_child_done();
 }

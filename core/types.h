@@ -105,10 +105,13 @@
  * family is reset and destroyed under it, children first). An arena with
  * no parent and no child (read relaxed) skips it.
  *
- * Lock order (outer first): family lock → purge lock → cache slot locks
- * (slot by slot) → lanes lock → class locks (arena by arena, class by
- * class) → arena lock → region lock → large lock; the arena table lock
- * nests inside the family lock and outside the class locks. The purge
+ * Lock order (outer first): family lock → thread-start lock → purge lock
+ * → cache slot locks (slot by slot) → lanes lock → class locks (arena by
+ * arena, class by class) → arena lock → region lock → large lock; the
+ * arena table lock nests inside the family lock and outside the class
+ * locks. The thread-start lock (core/base.c) is held from a helper
+ * thread's pthread_create until the thread runs, so a fork never splits
+ * the start; the purger's start may come under the family lock. The purge
  * lock is taken with none of the others held but the family lock: by the
  * purger, by arena destroy (so spans the purger holds between taking them
  * dirty and putting them clean are never rebuilt under it) and by fork.

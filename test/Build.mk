@@ -29,7 +29,7 @@ once-suites-y :=
 $(O)/test/unit/%: test/unit/%.c $(O)/libhakmem_internal.a
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
-	@$(CC) $(TEST_CFLAGS) -I include -I $(O)/include -I . $< -o $@ \
+	@$(CC) $(TEST_CFLAGS) -I include -I $(O)/include -I . $< -o $@ $(TEST_LDFLAGS) \
 		$(O)/libhakmem_internal.a -lcriterion $(LDLIBS)
 
 $(O)/test/api/%: test/api/%.c $(O)/libhakmem.a include/hakmem.h

@@ -19,3 +19,6 @@ $(O)/test/unit/test_fakeos%: test/unit/test_fakeos%.c $(O)/libhakmem_fakeos.a
 $(O)/test/unit/test_hugepage: test/common/hugetlb_pool.h
 # Tests that run misuse in a child or read their RSS share test/common/child.h.
 $(O)/test/unit/test_reliability $(O)/test/unit/test_os: test/common/child.h
+# test_fork acts as a runtime that wraps pthread_create (its thread start-up
+# holds a lock of its own): hakmem's calls to pthread_create go to its wrapper.
+$(O)/test/unit/test_fork: TEST_LDFLAGS := -Wl,--wrap=pthread_create

@@ -6,12 +6,16 @@
  * process in which hakmem is not yet initialised; a child that hangs is
  * killed by alarm() and counted as a failure. A unit test only to stay out
  * of the sanitizer builds of test/api: libasan has no fork handlers, and a
- * fork while a thread starts up can deadlock inside its allocator.
+ * fork while a thread starts up can deadlock inside its allocator. Also
+ * that a fork waits for hakmem's own helper thread to finish starting:
+ * pthread_create is wrapped here (test/unit/Build.mk) to act as such a
+ * runtime.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,6 +45,12 @@ static int finished(pid_t pid)
 	if (waitpid(pid, &st, 0) != pid)
 		return 1;
 	return !(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* A child's wait status as one number: its exit status, or 100 + its signal. */
+static int exit_code(int st)
+{
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 100 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 
 /* One round, in a process where hakmem was never used: a thread makes the
@@ -128,18 +138,102 @@ static int fork_with_other_bins(void)
 	waitpid(pid, &st, 0);
 	pthread_barrier_wait(&done);
 	pthread_join(t, NULL);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 100 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+	return exit_code(st);
 }
 
-Test(fork, no_thread_created_in_the_child_handler)
+/* Runs fn in a fresh process; returns its exit_code(). */
+static int in_fresh_process(int (*fn)(void))
 {
 	pid_t pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0)
-		_exit(fork_with_other_bins());
-	int st;
+		_exit(fn());
+	int st = -1;
 	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	cr_assert(WIFEXITED(st), "status %#x", st);
-	cr_assert_neq(WEXITSTATUS(st), 3, "the child had a second thread right after fork");
-	cr_assert_eq(WEXITSTATUS(st), 0, "child status %d", WEXITSTATUS(st));
+	return exit_code(st);
+}
+
+Test(fork, no_thread_created_in_the_child_handler)
+{
+	int st = in_fresh_process(fork_with_other_bins);
+	cr_assert_neq(st, 3, "the child had a second thread right after fork");
+	cr_assert_eq(st, 0, "child status %d", st);
+}
+
+/* ---- a fork while hakmem starts its purger ---- */
+
+int __real_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg);
+
+/* Armed, the wrapper starts the next thread through hold_runtime_lock: like
+ * gcc 12's libasan, which in a new thread takes its allocator's lock before
+ * the thread's function runs, and has no fork handlers to keep a fork out. */
+static _Atomic int armed, holding, forked;
+static pthread_mutex_t runtime_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct { void *(*fn)(void *); void *arg; } wrapped;
+
+static void *hold_runtime_lock(void *arg)
+{
+	(void)arg;
+	struct timespec ms = { 0, 1000000 };
+	pthread_mutex_lock(&runtime_lock);
+	atomic_store(&holding, 1);
+	/* Until the fork is done; if it waits for this start (it must), 1 s. */
+	for (int i = 0; i < 1000 && !atomic_load(&forked); i++)
+		nanosleep(&ms, NULL);
+	pthread_mutex_unlock(&runtime_lock);
+	return wrapped.fn(wrapped.arg);
+}
+
+int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg)
+{
+	if (!atomic_exchange(&armed, 0))
+		return __real_pthread_create(t, a, fn, arg);
+	wrapped.fn = fn;
+	wrapped.arg = arg;
+	return __real_pthread_create(t, a, hold_runtime_lock, NULL);
+}
+
+static _Atomic int fork_status = -1;
+
+/* Forks while the helper thread being started holds the runtime's lock; the
+ * child, like a new thread of the sanitized child would, needs that lock. */
+static void *fork_when_held(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&holding))
+		sched_yield();
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(pthread_mutex_trylock(&runtime_lock) ? 1 : 0);
+	atomic_store(&forked, 1);
+	int st = -1;
+	waitpid(pid, &st, 0);
+	atomic_store(&fork_status, exit_code(st));
+	return NULL;
+}
+
+/* In a fresh process: the first thread hakmem starts, the purger, comes
+ * with the first dirty span (a 1 MiB block freed: a POOL span, or a large
+ * mapping cached where there is no POOL), and another thread forks during
+ * that start. */
+static int fork_during_purger_start(void)
+{
+	pthread_t f;
+	alarm(10);
+	pthread_create(&f, NULL, fork_when_held, NULL);
+	atomic_store(&armed, 1);
+	hk_free(hk_malloc(1 << 20));
+	if (atomic_load(&armed))
+		_exit(3); /* no thread was started: nothing tested */
+	pthread_join(f, NULL);
+	return atomic_load(&fork_status);
+}
+
+Test(fork, waits_for_a_helper_thread_to_start)
+{
+	int st = in_fresh_process(fork_during_purger_start);
+	cr_assert_neq(st, 3, "freeing 1 MiB started no purger");
+	cr_assert_neq(st, 1, "the fork split the purger's start: a lock its start took was "
+		      "still held in the child");
+	cr_assert_eq(st, 0, "child status %d", st);
 }
