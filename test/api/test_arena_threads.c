@@ -153,9 +153,10 @@ Test(arena_threads, concurrent_create_destroy)
 		      "committed %zu before, %zu after", g0.committed_bytes, g1.committed_bytes);
 }
 
-/* Resets that land while the purger thread is returning the arena's free
- * spans (idle ~100 ms, the default purge delay, then a burst of resets):
- * the arena must stay consistent. Once hung the purger in an endless walk
+/* Resets that land while the purger thread walks and returns the arena's
+ * free spans (idle ~100 ms, then a burst of resets; the purger looks at
+ * the arena every delay, and debug_defconfig's delay 0 purges at every
+ * look): the arena must stay consistent. Once hung the purger in an endless walk
  * of a free list whose span pointed at itself. */
 static void *reset_idle_reset(void *arg)
 {
