@@ -41,12 +41,15 @@ C
 } >"$d/prog.c"
 lines=$(wc -l <"$d/prog.c")
 gcc -O2 -c "$d/prog.c" -o "$d/want.o" || fail "gcc without preload failed"
+# On a failure: the exit status and every line that is not a stats report
+# (a compiler's or hakmem's message), whichever process of the three wrote it.
+said() { grep -v -e '^hakmem stats' -e '^  ' "$d/stats" | head -n 20; }
 LD_PRELOAD=$HAKMEM_SO HAKMEM_STATS=1 gcc -O2 -c "$d/prog.c" -o "$d/got.o" 2>"$d/stats" ||
-	fail "gcc under preload failed: $(head -n 5 "$d/stats")"
+	fail "gcc under preload failed (exit $?): $(said)"
 hk_loaded "$d/stats" 3 "gcc -c (gcc, cc1, as)"
 cmp -s "$d/want.o" "$d/got.o" || fail "gcc produced a different object under preload"
 LD_PRELOAD=$HAKMEM_SO HAKMEM_STATS=1 gcc "$d/got.o" -o "$d/prog" 2>"$d/stats" ||
-	fail "gcc link under preload failed: $(head -n 5 "$d/stats")"
+	fail "gcc link under preload failed (exit $?): $(said)"
 hk_loaded "$d/stats" 3 "gcc link (gcc, collect2, ld)"
 [ "$("$d/prog")" = "$(LD_PRELOAD=$HAKMEM_SO HAKMEM_STATS=1 "$d/prog" 2>"$d/stats")" ] || fail "the compiled program differs"
 hk_loaded "$d/stats" 1 "the compiled program"
