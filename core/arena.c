@@ -46,7 +46,7 @@ static void setup(hk_arena_t *a, unsigned index, const hk_arena_config_t *cfg, i
 		a->cls[c].empty_stamp = 0;
 	}
 	a->runs = HK_NIL;
-	a->pool_live = HK_NIL;
+	a->pool_live = a->pool_grown = HK_NIL;
 	a->node = cfg ? cfg->numa_node : HK_NODE_LOCAL;
 	a->policy = cfg ? cfg->hugepages : hk_platform_default_policy();
 	a->capacity = cfg ? cfg->capacity : 0;

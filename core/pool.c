@@ -39,6 +39,34 @@ void *hk_pool_alloc(hk_arena_t *a, size_t size, size_t align)
 	return h == HK_NIL ? NULL : hk_unit_addr(h);
 }
 
+int hk_pool_grow(hk_arena_t *a, hk_desc_t *d, size_t size)
+{
+	uint32_t head = hk_unit_of((void *)d->start);
+	size_t units = (size + HK_UNIT - 1) >> HK_UNIT_SHIFT;
+	if (units > UINT32_MAX / 2)
+		return -1;
+	hk_lock(&a->lock);
+	uint32_t had = hk_desc_at(head)->units;
+	int r = hk_pool_last_grown(a, d) ? hk_span_grow(a, head, had, (uint32_t)units - had) : -1;
+	if (r == 0) {
+		hk_span_mark(head, (uint32_t)units, HK_KIND_POOL, 0, a->index, units << HK_UNIT_SHIFT);
+		hk_desc_at(head)->bump = size;
+		a->ctr.live[HK_BAND_POOL] += (units - had) << HK_UNIT_SHIFT;
+	}
+	hk_unlock(&a->lock);
+	return r;
+}
+
+void hk_pool_mark_grown(hk_arena_t *a, const hk_desc_t *d)
+{
+	__atomic_store_n(&a->pool_grown, hk_unit_of((void *)d->start), __ATOMIC_RELAXED);
+}
+
+int hk_pool_last_grown(hk_arena_t *a, const hk_desc_t *d)
+{
+	return __atomic_load_n(&a->pool_grown, __ATOMIC_RELAXED) == hk_unit_of((void *)d->start);
+}
+
 /* Arena lock held. */
 static void pool_unlink(hk_arena_t *a, uint32_t h)
 {

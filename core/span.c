@@ -278,6 +278,25 @@ static uint32_t carve(hk_arena_t *a, uint32_t h, uint32_t au, uint32_t units)
 	return au;
 }
 
+/* A live span grows into the free span right after it in its run (a POOL
+ * block realloc grows: core/alloc.c says which). The free span loses its
+ * first units; the caller marks them. Never past the run's end (the next
+ * run may be another arena's). */
+int hk_span_grow(hk_arena_t *a, uint32_t head, uint32_t units, uint32_t more)
+{
+	uint32_t next = head + units;
+	if (run_last(next - 1))
+		return -1;
+	hk_desc_t *r = hk_desc_at(next);
+	if (r->kind != HK_KIND_FREE || r->units < more ||
+	    (a->capacity && a->inuse + ((size_t)more << HK_UNIT_SHIFT) > a->capacity))
+		return -1;
+	carve(a, next, next, more);
+	a->inuse += (size_t)more << HK_UNIT_SHIFT;
+	span_ops[a->index]++;
+	return 0;
+}
+
 static uint32_t fit_in(hk_arena_t *a, unsigned b, uint32_t units, uint32_t align_units)
 {
 	for (uint32_t h = a->buckets[b]; h != HK_NIL; h = hk_desc_at(h)->next) {

@@ -13,6 +13,11 @@
  * two), grown from a new run when needed; HK_NIL when out of memory or over
  * the arena's capacity. */
 uint32_t hk_span_alloc(hk_arena_t *a, uint32_t units, uint32_t align_units);
+/* Takes the first `more` units of the free span right after live span
+ * (head, units) of the same run, for the caller to mark as its own; -1
+ * (nothing changed) when that span is not free, too short, or past the
+ * arena's capacity. */
+int hk_span_grow(hk_arena_t *a, uint32_t head, uint32_t units, uint32_t more);
 /* Returns a span (head, units) to its arena: dirty, stamped now, coalesced. */
 void hk_span_free(hk_arena_t *a, uint32_t head, uint32_t units, uint64_t now);
 /* The default arena's held POOL span (core/span.c): hk_span_hold keeps a

@@ -321,6 +321,7 @@ struct hk_arena {
 	 * POOL spans (linked through their head descriptors). */
 	_Atomic uint64_t touched;
 	uint32_t pool_live;
+	uint32_t pool_grown; /* head of the POOL block realloc grew last (a relaxed hint) */
 	hk_class_t cls[HK_NCLASS_MAX];
 };
 
