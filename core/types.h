@@ -232,7 +232,7 @@ typedef struct hk_class {
 	uint64_t empty_stamp; /* ms when `empty` was set */
 } hk_class_t;
 
-#define HK_SPAN_BUCKETS 64
+#define HK_SPAN_BUCKETS 128 /* by length: dirty spans' lists, then clean ones' */
 
 /* Live bytes by band: each backend adds to its own counter where it added
  * to one live counter before (no more updates), readers sum them
