@@ -215,6 +215,20 @@ static void free_units(hk_arena_t *a, uint32_t head, uint32_t units, uint64_t no
 	insert_merged(a, head, units, 1, now);
 }
 
+/*
+ * Per arena: the most span bytes in use in the current window and in the
+ * last one (a window is the span delay, rolled by the purger's looks).
+ */
+static size_t peak_cur[HK_ARENA_MAX], peak_last[HK_ARENA_MAX];
+static uint64_t peak_since[HK_ARENA_MAX];
+
+static void note_peak(hk_arena_t *a)
+{
+	size_t u = a->inuse;
+	if (u > peak_cur[a->index])
+		peak_cur[a->index] = u;
+}
+
 /* Per arena: spans taken and given back, and the count at the purger's
  * last look (hk_span_busy). */
 static uint64_t span_ops[HK_ARENA_MAX], span_seen[HK_ARENA_MAX];
@@ -280,6 +294,7 @@ uint32_t hk_span_unhold(hk_arena_t *a, uint32_t units, uint32_t align_units)
 	held.head = HK_NIL;
 	hk_desc_at(h)->kind = hk_desc_at(h + units - 1)->kind = HK_KIND_POOL;
 	a->inuse += (size_t)units << HK_UNIT_SHIFT;
+	note_peak(a);
 	return h;
 }
 
@@ -469,6 +484,7 @@ uint32_t hk_span_alloc(hk_arena_t *a, uint32_t units, uint32_t align_units)
 	if (h != HK_NIL) {
 		a->inuse += (size_t)units << HK_UNIT_SHIFT;
 		span_ops[a->index]++;
+		note_peak(a);
 	}
 	return h;
 }
@@ -489,11 +505,58 @@ uint64_t hk_span_release_held(hk_arena_t *a, uint64_t until)
 	return a->index == 0 && held.head != HK_NIL ? held.stamp : UINT64_MAX;
 }
 
-unsigned hk_span_take_dirty(hk_arena_t *a, uint64_t until, uint64_t delay, int busy,
-			    uint32_t *heads, uint32_t *units, unsigned max, uint64_t *next)
+/* Bytes of dirty spans worth keeping at `now`: what the arena had in use
+ * at its recent peak beyond what it has now. */
+static size_t keep_budget(hk_arena_t *a, uint64_t now, uint64_t window)
+{
+	unsigned i = a->index;
+	size_t u = a->inuse;
+	if (now - peak_since[i] >= window) {
+		peak_last[i] = peak_cur[i];
+		peak_cur[i] = u;
+		peak_since[i] = now;
+	}
+	size_t p = peak_cur[i] > peak_last[i] ? peak_cur[i] : peak_last[i];
+	return p > u ? p - u : 0;
+}
+
+static void take(hk_arena_t *a, uint32_t h, uint32_t *heads, uint32_t *units, unsigned *n)
+{
+	hk_desc_t *d = hk_desc_at(h);
+	list_remove(a, h);
+	d->kind = hk_desc_at(h + d->units - 1)->kind = HK_KIND_PURGING;
+	heads[*n] = h;
+	units[(*n)++] = d->units;
+}
+
+/* The highest dirty span stamped at or before `early`, or HK_NIL. */
+static uint32_t highest_dirty(hk_arena_t *a, uint64_t early)
+{
+	uint32_t best = HK_NIL;
+	for (unsigned b = 0; b < KIND_LISTS; b++)
+		for (uint32_t h = a->buckets[b]; h != HK_NIL; h = hk_desc_at(h)->next)
+			if (hk_desc_at(h)->stamp <= early && (best == HK_NIL || h > best))
+				best = h;
+	return best;
+}
+
+/*
+ * Dirty spans wait `delay` (until), or up to BUSY_KEEP slab delays while
+ * the arena is busy, except those beyond the recent peak's demand: once
+ * `early` has passed, the dirty bytes more than the arena would need to
+ * get back to its peak of the last window or two go at once, highest
+ * first (requests take the lowest: the highest are the coldest). A
+ * program that frees a burst and allocates the next one (bench/frag)
+ * keeps its spans; one whose use grows past what it freed (sqlite3) gets
+ * them purged after the slab delay, as before the span delay was longer.
+ */
+unsigned hk_span_take_dirty(hk_arena_t *a, uint64_t until, uint64_t delay, uint64_t early,
+			    int busy, uint32_t *heads, uint32_t *units, unsigned max,
+			    uint64_t *next)
 {
 	uint64_t most = BUSY_KEEP * (uint64_t)CONFIG_HK_PURGE_DELAY_MS;
 	uint64_t keep = most > delay ? most - delay : 0, cut = until;
+	size_t early_bytes = 0, budget;
 	unsigned n = 0;
 	if (busy && until != UINT64_MAX)
 		cut = until > keep ? until - keep : 0;
@@ -508,15 +571,25 @@ unsigned hk_span_take_dirty(hk_arena_t *a, uint64_t until, uint64_t delay, int b
 				       : d->stamp + keep < until + delay ? d->stamp + keep
 									 : until + delay;
 			if (d->stamp <= cut && n < max) {
-				list_remove(a, h);
-				d->kind = hk_desc_at(h + d->units - 1)->kind = HK_KIND_PURGING;
-				heads[n] = h;
-				units[n++] = d->units;
-			} else if (due < *next) {
-				*next = due;
+				take(a, h, heads, units, &n);
+			} else {
+				if (due < *next)
+					*next = due;
+				if (d->stamp <= early)
+					early_bytes += (size_t)d->units << HK_UNIT_SHIFT;
 			}
 			h = nx;
 		}
+	}
+	if (until == UINT64_MAX || !early_bytes)
+		return n;
+	budget = keep_budget(a, until + delay, delay);
+	while (early_bytes > budget && n < max) {
+		uint32_t h = highest_dirty(a, early);
+		if (h == HK_NIL)
+			break;
+		early_bytes -= (size_t)hk_desc_at(h)->units << HK_UNIT_SHIFT;
+		take(a, h, heads, units, &n);
 	}
 	return n;
 }

@@ -88,7 +88,7 @@ Test(fakeos_span_policy, dirty_span_before_a_clean_one)
 		hk_span_free(a, s[1], N, 1000);
 		hk_span_free(a, s[3], N, 2000);
 		/* Purge what was freed by 1500: s[1] only. */
-		n = hk_span_take_dirty(a, 1500, 100, 0, heads, units, 4, &next);
+		n = hk_span_take_dirty(a, 1500, 100, 0, 0, heads, units, 4, &next);
 		hk_span_put_clean(a, heads, units, n);
 		was_dirty[0] = dirty(s[1]);
 		was_dirty[1] = dirty(s[3]);
@@ -151,6 +151,40 @@ Test(fakeos_span_policy, free_span_outlives_the_slab_delay)
 	cr_assert_eq(hk_desc_at(s[1])->kind, HK_KIND_FREE);
 	cr_assert_gt(hk_fake_os_calls(HK_FAKE_PURGE) + hk_fake_os_calls(HK_FAKE_URING_QUEUE),
 		     purges, "no purge call");
+	hk_fake_os_set_clock(0);
+	hk_arena_destroy(a);
+}
+
+/* The longer wait is for what the arena may take back: a span freed while
+ * its arena grows past the peak it had goes after the slab delay. */
+Test(fakeos_span_policy, span_beyond_the_recent_peak_goes_early)
+{
+	uint64_t delay = CONFIG_HK_PURGE_DELAY_MS;
+	if (!delay)
+		cr_skip_test("purges at once (CONFIG_HK_PURGE_DELAY_MS=0)");
+	uint64_t t = hk_platform_now_ms() + ((uint64_t)1 << 40);
+	hk_arena_t *a = private_arena();
+	uint32_t s[3], big[2] = { HK_NIL, HK_NIL };
+	hk_fake_os_set_clock(t);
+	purge_at(t); /* the peak's window starts here */
+	hk_lock(&a->lock);
+	int row = take_row(a, s, 3, 1);
+	if (row) {
+		hk_span_free(a, s[1], N + 1, hk_platform_now_ms());
+		/* Longer than s[1]: new memory, and a new peak of use. */
+		for (int i = 0; i < 2; i++) {
+			big[i] = hk_span_alloc(a, 2 * N + 2, 1);
+			if (big[i] != HK_NIL)
+				hk_span_mark(big[i], 2 * N + 2, HK_KIND_POOL, 0, a->index,
+					     (2 * N + 2) * HK_UNIT);
+		}
+	}
+	hk_unlock(&a->lock);
+	cr_assert(row, "no row of contiguous spans");
+	cr_assert(big[0] != HK_NIL && big[1] != HK_NIL && big[0] != s[1] && big[1] != s[1]);
+	purge_at(t + delay + 1);
+	cr_assert(!dirty(s[1]), "kept %llu ms though the arena grew past it",
+		  (unsigned long long)delay + 1);
 	hk_fake_os_set_clock(0);
 	hk_arena_destroy(a);
 }
