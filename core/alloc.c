@@ -52,17 +52,17 @@ static void *sample_slow(size_t size, const char *call);
  */
 static inline __attribute__((always_inline)) void *heap_malloc(size_t size, const char *call)
 {
-	size_t cls;
+	size_t bin; /* slot 0's: the class * HK_BIN_WORDS */
 	size_t need = size + HK_CANARY; /* the hardened canary's room */
 	if (likely(need <= 1024 && HK_SMALL_MAX > 0 && need >= size))
-		cls = hk_class_table[need];
+		bin = hk_class_table[need];
 	else if (need <= HK_SMALL_MAX && need >= size)
-		cls = hk_class_table2[(need + 255) >> 8];
+		bin = hk_class_table2[(need + 255) >> 8];
 	else
 		return malloc_slow(size, call);
 	{
 		hk_lane_t *l = hk_lane_self;
-		void **p = l->head[cls];
+		void **p = HK_HEAD(l, bin);
 		if (likely(p != NULL)) {
 			if (CONFIG_HK_SAMPLE &&
 			    unlikely((hk_lane_cache(l, 0)->sample_left -= (int64_t)size) < 0))
@@ -71,14 +71,14 @@ static inline __attribute__((always_inline)) void *heap_malloc(size_t size, cons
 			 * (GCC put it elsewhere and added a mov before ret). */
 			asm("" : "+a"(p));
 			void *next = hk_next_get(p, call);
-			l->head[cls] = next;
+			HK_HEAD(l, bin) = next;
 			__builtin_prefetch(next);
-			HK_ROOM_GIVE(l, cls);
+			HK_ROOM_GIVE(l, bin);
 			p[1] = NULL;
 			if (CONFIG_HK_STATS)
 				hk_lane_cache(l, 0)->allocs++;
 			if (CONFIG_HK_HARDENED)
-				hk_canary_set(p, size, hk_class_size(cls));
+				hk_canary_set(p, size, hk_class_size(bin / HK_BIN_WORDS));
 			return p;
 		}
 	}
@@ -147,8 +147,8 @@ static inline __attribute__((always_inline)) void heap_free(void *p, const char 
 				if (CONFIG_HK_HARDENED)
 					hk_canary_check(q, d->bsize, "free");
 				q[1] = (void *)mark;
-				hk_next_set(q, l->head[bin]);
-				l->head[bin] = q;
+				hk_next_set(q, HK_HEAD(l, bin));
+				HK_HEAD(l, bin) = q;
 				return;
 			}
 		}
@@ -520,7 +520,11 @@ static inline __attribute__((always_inline)) size_t heap_slab_usable(const void 
 	{
 		const hk_desc_t *d = &hk_region_desc[off >> HK_UNIT_SHIFT];
 		uint64_t rel = (uintptr_t)p - d->start;
-		if (likely(d->bin < HK_NCLASS_MAX && rel * hk_class_divm[d->bin] < hk_desc_lim(d) &&
+		/* Row 0's bin is class * HK_BIN_WORDS: the divisor at byte bin * 2
+		 * (a scaled index, no shift). */
+		_Static_assert(HK_BIN_WORDS * sizeof(uint16_t) == sizeof(hk_class_divm[0]), "scale");
+		uint64_t divm = *(const uint64_t *)((const uint16_t *)hk_class_divm + d->bin);
+		if (likely(d->bin < HK_BIN_WORDS * HK_NCLASS_MAX && rel * divm < hk_desc_lim(d) &&
 			   ((const uint8_t *)p)[15] != HK_MARK_TOP)) {
 			size_t n = d->bsize;
 			if (!n)

@@ -56,7 +56,7 @@ Test(lane_cache, arena_blocks_use_the_arena_bins)
 	cr_assert_neq(a->bins, HK_BINS_NONE);
 	cr_assert_eq(a->bins % HK_ROW_WORDS, 0);
 	void *p = hk_arena_malloc(a, 64);
-	unsigned c = cls_of(64), bin = a->bins + c;
+	unsigned c = cls_of(64), bin = hk_bin_of(a->bins, c);
 	hk_desc_t *d = hk_desc_of(p);
 	cr_assert_eq(d->kind, HK_KIND_SLAB);
 	cr_assert_eq(d->bin, bin, "the descriptor names the arena's bin");
@@ -67,7 +67,7 @@ Test(lane_cache, arena_blocks_use_the_arena_bins)
 	uint64_t refilled = cache->refilled, allocs = cache->allocs;
 	int64_t room = HK_ROOM(l, bin);
 	hk_free(p);
-	cr_assert_eq(l->head[bin], p, "free pushed into the arena's bin");
+	cr_assert_eq(HK_HEAD(l, bin), p, "free pushed into the arena's bin");
 	cr_assert_eq(HK_ROOM(l, bin), room - 1);
 	void *q = hk_arena_malloc(a, 64);
 	cr_assert_eq(q, p, "LIFO: the freed block comes back from the bin");
@@ -86,10 +86,10 @@ Test(lane_cache, reset_clears_bins_in_place)
 	for (int i = 0; i < 50; i++)
 		hk_free(p[i]);
 	hk_lane_t *l = hk_lane_self;
-	unsigned c = cls_of(128), bin = a->bins + c;
-	cr_assert_not_null(l->head[bin]);
+	unsigned c = cls_of(128), bin = hk_bin_of(a->bins, c);
+	cr_assert_not_null(HK_HEAD(l, bin));
 	hk_arena_reset(a);
-	cr_assert_null(l->head[bin], "a reset empties the bin");
+	cr_assert_null(HK_HEAD(l, bin), "a reset empties the bin");
 	cr_assert_eq(HK_ROOM(l, bin), 0, "and unsets it: a free goes to the slow path");
 	cr_assert_eq(hk_lane_cache(l, a->bins)->classes, 0);
 	/* The slab free lists were forgotten: dropping (not flushing) the
@@ -245,10 +245,10 @@ static void assert_untouched(hk_lane_t *l, const char *which)
 {
 	for (unsigned s = 0; s < HK_CACHE_SLOTS; s++)
 		for (unsigned c = 0; c < HK_NCLASS_MAX; c++) {
-			unsigned bin = s * (unsigned)HK_ROW_WORDS + c;
+			unsigned bin = hk_bin_of(s * (unsigned)HK_ROW_WORDS, c);
 			cr_assert_eq(HK_ROOM(l, bin), 0, "%s lane: room of bin %u is %lld", which, bin,
 				     (long long)HK_ROOM(l, bin));
-			cr_assert_null(l->head[bin], "%s lane: bin %u holds a block", which, bin);
+			cr_assert_null(HK_HEAD(l, bin), "%s lane: bin %u holds a block", which, bin);
 		}
 }
 
@@ -357,7 +357,7 @@ static void *first_refill(void *arg)
 	for (int i = 0; i < 4; i++)
 		p[i] = hk_malloc(16);
 	out[0] = hk_lane_cache(hk_lane_self, 0)->refills;
-	out[1] = hk_lane_self->head[c] != NULL;
+	out[1] = HK_HEAD(hk_lane_self, hk_bin_of(0, c)) != NULL;
 	for (int i = 0; i < 4; i++)
 		hk_free(p[i]);
 	return NULL;
@@ -390,7 +390,7 @@ Test(lane_cache, mark_byte_alone_stays_on_the_fast_path)
 	uint64_t slow = cache->slow_pushes; /* the pop above left room for one */
 	p[15] = HK_MARK_TOP;
 	hk_free(p);
-	cr_assert_eq(l->head[c], p, "the block went into the bin");
+	cr_assert_eq(HK_HEAD(l, hk_bin_of(0, c)), p, "the block went into the bin");
 	cr_assert_eq(cache->slow_pushes, slow, "a live block took free's slow path");
 	hk_free(keep);
 }
@@ -411,7 +411,7 @@ static void *consume(void *arg)
 	for (int i = 0; i < k->n; i++) {
 		hk_free(k->blk[i]);
 		hk_lane_t *l = hk_lane_self;
-		int64_t held = hk_bin_limit(l, 0, k->c) - HK_ROOM(l, k->c);
+		int64_t held = hk_bin_limit(l, 0, k->c) - HK_ROOM(l, hk_bin_of(0, k->c));
 		if (held > k->most)
 			k->most = held;
 	}

@@ -523,7 +523,7 @@ static void break_bin(void *arg)
 {
 	(void)arg;
 	hk_free(hk_malloc(48));
-	HK_ROOM(hk_lane_self, hk_class_of(48 + HK_CANARY))++;
+	HK_ROOM(hk_lane_self, hk_bin_of(0, hk_class_of(48 + HK_CANARY)))++;
 	hk_validate_heap();
 }
 
