@@ -75,8 +75,6 @@ static inline __attribute__((always_inline)) void *heap_malloc(size_t size, cons
 			__builtin_prefetch(next);
 			HK_ROOM_GIVE(l, bin);
 			p[1] = NULL;
-			if (CONFIG_HK_STATS)
-				hk_lane_cache(l, 0)->allocs++;
 			if (CONFIG_HK_HARDENED)
 				hk_canary_set(p, size, hk_class_size(bin / HK_BIN_WORDS));
 			return p;
@@ -139,7 +137,10 @@ static inline __attribute__((always_inline)) void heap_free(void *p, const char 
 		 * one more instruction). */
 		asm("imulq %1, %0" : "+r"(rel) : "m"(HK_DIVM(l, bin)) : "cc");
 		if (likely(rel < hk_desc_lim(d))) {
-			uintptr_t mark = hk_secret ^ (uintptr_t)p;
+			/* The secret once: the link's encoding reuses it after
+			 * the mark's store (GCC reloads a global after a store
+			 * it cannot tell apart from it: one load more). */
+			uintptr_t secret = hk_secret, mark = secret ^ (uintptr_t)p;
 			void **q = p;
 			if (likely(((const uint8_t *)p)[15] != HK_MARK_TOP) ||
 			    likely(q[1] != (void *)mark)) {
@@ -147,7 +148,7 @@ static inline __attribute__((always_inline)) void heap_free(void *p, const char 
 				if (CONFIG_HK_HARDENED)
 					hk_canary_check(q, d->bsize, "free");
 				q[1] = (void *)mark;
-				hk_next_set(q, HK_HEAD(l, bin));
+				hk_next_set_with(q, HK_HEAD(l, bin), secret);
 				HK_HEAD(l, bin) = q;
 				return;
 			}

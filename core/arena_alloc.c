@@ -108,7 +108,6 @@ HK_API HK_ENTRY void *hk_arena_malloc(hk_arena_t *a, size_t size)
 			HK_HEAD(l, bins + cb) = hk_next_get(p, "hk_arena_malloc");
 			HK_ROOM_GIVE(l, bins + cb);
 			p[1] = NULL;
-			hk_lane_cache(l, bins)->allocs++;
 			if (CONFIG_HK_HARDENED)
 				hk_canary_set(p, size, hk_class_size(cb / HK_BIN_WORDS));
 			return p;

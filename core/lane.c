@@ -107,6 +107,7 @@ int hk_lane_global_init(void)
  * it (prodcons: peak RSS 1.27x mimalloc's with 64 KiB per class held by
  * the consumer, 1.04x with a quarter; lane->frees_only marks it). */
 #define GROW_MAX 2
+_Static_assert(((1048576 / 16) << GROW_MAX) <= HK_ROOM_MASK, "a room fits its bits");
 
 static int64_t limit_of(const hk_lane_t *l, unsigned bins, unsigned cls)
 {
@@ -220,7 +221,7 @@ static void bin_setup(hk_lane_t *l, unsigned bins, unsigned cls)
 		l->frees_only[cls] = 1;
 	}
 	HK_DIVM(l, hk_bin_of(bins, cls)) = hk_class_divm[cls]; /* before room: free() needs it then */
-	HK_ROOM(l, hk_bin_of(bins, cls)) = limit_of(l, bins, cls);
+	hk_room_set(l, hk_bin_of(bins, cls), limit_of(l, bins, cls));
 }
 
 /* Half the bin, at most 16 KiB or 128 blocks, and at most the cache's
@@ -241,7 +242,7 @@ static unsigned bin_fill(hk_lane_t *l, hk_arena_t *a, unsigned bins, unsigned cl
 		c->batch *= 2;
 	/* The bin is empty: an already carved free list may fill it. */
 	unsigned got = refill(a, cls, &HK_HEAD(l, bin), want, (unsigned)limit_of(l, bins, cls));
-	HK_ROOM(l, bin) = limit_of(l, bins, cls) - got;
+	hk_room_set(l, bin, limit_of(l, bins, cls) - got);
 	if (!bins)
 		l->refilled[cls] = 1;
 	c->refills++;
@@ -259,16 +260,16 @@ static int bin_flush_half(hk_lane_t *l, hk_arena_t *a, unsigned bins, unsigned c
 		l->refilled[cls] = 0;
 		if (l->grow[cls] < GROW_MAX) {
 			/* Twice the limit: the bin has room again, no flush. */
-			HK_ROOM(l, bin) += limit_of(l, bins, cls);
+			hk_room_add(l, bin, limit_of(l, bins, cls));
 			l->grow[cls]++;
 			return 0;
 		}
 	}
-	int64_t held = limit_of(l, bins, cls) - HK_ROOM(l, bin);
+	int64_t held = limit_of(l, bins, cls) - hk_room(l, bin);
 	size_t want = (size_t)(held / 2 ? held / 2 : held), left = want;
 	int kick = 0;
 	HK_HEAD(l, bin) = flush_chain(a, cls, HK_HEAD(l, bin), &left, &kick);
-	HK_ROOM(l, bin) += (int64_t)(want - left);
+	hk_room_add(l, bin, (int64_t)(want - left));
 	c->flushes++;
 	c->flushed += want - left;
 	return kick;
@@ -285,11 +286,11 @@ static int cache_flush(hk_lane_t *l, hk_arena_t *a, unsigned bins)
 		if (!chain && (bins || !(l->grow[cls] | l->refilled[cls] | l->frees_only[cls])))
 			continue;
 		size_t all = SIZE_MAX;
-		c->flushed += (uint64_t)(limit_of(l, bins, cls) - HK_ROOM(l, bin));
+		c->flushed += (uint64_t)(limit_of(l, bins, cls) - hk_room(l, bin));
 		HK_HEAD(l, bin) = NULL;
 		if (!bins)
 			l->grow[cls] = l->refilled[cls] = l->frees_only[cls] = 0; /* base limit */
-		HK_ROOM(l, bin) = limit_of(l, bins, cls);
+		hk_room_set(l, bin, limit_of(l, bins, cls));
 		if (chain)
 			flush_chain(a, cls, chain, &all, &kick);
 	}
@@ -302,7 +303,7 @@ static uint64_t cache_held(hk_lane_t *l, unsigned bins, size_t *bytes)
 	uint64_t n = 0;
 	for (uint64_t m = c->classes; m; m &= m - 1) {
 		unsigned cls = (unsigned)__builtin_ctzll(m);
-		uint64_t held = (uint64_t)(limit_of(l, bins, cls) - HK_ROOM(l, hk_bin_of(bins, cls)));
+		uint64_t held = (uint64_t)(limit_of(l, bins, cls) - hk_room(l, hk_bin_of(bins, cls)));
 		n += held;
 		if (bytes)
 			*bytes += held * hk_class_size(cls);
@@ -310,11 +311,22 @@ static uint64_t cache_held(hk_lane_t *l, unsigned bins, size_t *bytes)
 	return n;
 }
 
+/* Allocations: the slow paths' count, and the fast paths' in the room
+ * word of each set-up bin (core/types.h). */
+static uint64_t cache_allocs(hk_lane_t *l, unsigned bins)
+{
+	hk_cache_t *c = hk_lane_cache(l, bins);
+	uint64_t n = c->allocs;
+	for (uint64_t m = c->classes; m; m &= m - 1)
+		n += hk_bin_allocs(l, hk_bin_of(bins, (unsigned)__builtin_ctzll(m)));
+	return n;
+}
+
 /* Frees are derived: held = refilled - flushed + frees - allocs. */
 static uint64_t cache_frees(hk_lane_t *l, unsigned bins)
 {
 	hk_cache_t *c = hk_lane_cache(l, bins);
-	return cache_held(l, bins, NULL) - c->refilled + c->flushed + c->allocs;
+	return cache_held(l, bins, NULL) - c->refilled + c->flushed + cache_allocs(l, bins);
 }
 
 /* Moves a user arena's cache counters into the arena (a NULL: dropped). */
@@ -322,10 +334,14 @@ static void cache_fold(hk_lane_t *l, unsigned bins, hk_arena_t *a)
 {
 	hk_cache_t *c = hk_lane_cache(l, bins);
 	if (a) {
-		atomic_fetch_add_explicit(&a->ctr.allocs, c->allocs, memory_order_relaxed);
+		atomic_fetch_add_explicit(&a->ctr.allocs, cache_allocs(l, bins), memory_order_relaxed);
 		atomic_fetch_add_explicit(&a->ctr.frees, cache_frees(l, bins), memory_order_relaxed);
 	}
 	c->allocs = c->refilled = c->flushed = c->slow_pops = c->slow_pushes = 0;
+	for (uint64_t m = c->classes; m; m &= m - 1) {
+		unsigned bin = hk_bin_of(bins, (unsigned)__builtin_ctzll(m));
+		l->room[bin] &= HK_ROOM_MASK;
+	}
 }
 
 /* Empties every bin of the cache without looking at its blocks (a reset
@@ -336,7 +352,7 @@ static void cache_clear(hk_lane_t *l, unsigned bins)
 	for (uint64_t m = c->classes; m; m &= m - 1) {
 		unsigned bin = hk_bin_of(bins, (unsigned)__builtin_ctzll(m));
 		HK_HEAD(l, bin) = NULL;
-		HK_ROOM(l, bin) = 0;
+		l->room[bin] = 0; /* and the count: folded or dropped before */
 	}
 	c->classes = 0;
 	c->next = NULL;
@@ -421,7 +437,7 @@ void *hk_cache_alloc(hk_arena_t *a, unsigned cls)
 	if (HK_HEAD(l, bin)) {
 		p = HK_HEAD(l, bin);
 		HK_HEAD(l, bin) = hk_next_get(p, hk_slow_call);
-		HK_ROOM(l, bin)++;
+		hk_room_add(l, bin, 1);
 		p[1] = NULL;
 		c->allocs++;
 		c->slow_pops++;
@@ -457,11 +473,11 @@ static void cache_put(void *p, const hk_desc_t *d, int direct)
 			flush_chain(a, cls, p, &one, &kick);
 			c->flushed++;
 		} else {
-			if (HK_ROOM(l, bin) <= 0)
+			if (hk_room(l, bin) <= 0)
 				kick = bin_flush_half(l, a, bins, cls);
 			hk_next_set(p, HK_HEAD(l, bin));
 			HK_HEAD(l, bin) = p;
-			HK_ROOM(l, bin)--;
+			hk_room_add(l, bin, -1);
 		}
 		c->slow_pushes++;
 	}
@@ -529,7 +545,7 @@ void hk_cache_sum(hk_arena_t *a, uint64_t *allocs, uint64_t *frees, size_t *held
 	struct cache_slot *s = slot_of(bins);
 	hk_lock(&s->lock);
 	for (hk_lane_t *l = s->lanes; l; l = hk_lane_cache(l, bins)->next) {
-		*allocs += hk_lane_cache(l, bins)->allocs;
+		*allocs += cache_allocs(l, bins);
 		*frees += cache_frees(l, bins);
 		cache_held(l, bins, held);
 	}
@@ -587,7 +603,7 @@ static uint64_t free_fast_of(hk_lane_t *l)
 
 static uint64_t malloc_fast_of(hk_lane_t *l)
 {
-	return hk_lane_cache(l, 0)->allocs - hk_lane_cache(l, 0)->slow_pops;
+	return cache_allocs(l, 0) - hk_lane_cache(l, 0)->slow_pops;
 }
 
 /* Flushes and gives back every cache of lane l (its thread is gone or

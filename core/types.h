@@ -428,7 +428,38 @@ typedef struct hk_lane {
  * table by class, is one addressing mode and no lea (core/alloc.c). */
 #define HK_DIVM(l, bin) ((l)->word[(bin)])
 #define HK_HEAD(l, bin) ((l)->head[(bin)])
-#define HK_ROOM(l, bin) ((l)->room[(bin)])
+
+/*
+ * A bin's room word: the room in its low HK_ROOM_BITS bits (0 <= room <=
+ * HK_ROOM_MASK), the blocks the fast paths popped from the bin above them.
+ * A pop gives a room back and counts itself in one add (the count was an
+ * add of its own on the cache's line, CONFIG_HK_STATS: one instruction, a
+ * load and a store fewer a malloc); readers sum the bins (core/lane.c
+ * cache_allocs). The count has 40 bits.
+ */
+#define HK_ROOM_BITS 24
+#define HK_ROOM_MASK (((int64_t)1 << HK_ROOM_BITS) - 1)
+
+static inline int64_t hk_room(const hk_lane_t *l, unsigned bin)
+{
+	return l->room[bin] & HK_ROOM_MASK;
+}
+
+static inline void hk_room_set(hk_lane_t *l, unsigned bin, int64_t room)
+{
+	l->room[bin] = (l->room[bin] & ~HK_ROOM_MASK) | room;
+}
+
+static inline void hk_room_add(hk_lane_t *l, unsigned bin, int64_t n)
+{
+	hk_room_set(l, bin, hk_room(l, bin) + n);
+}
+
+/* The bin's fast-path pops since its count was last cleared. */
+static inline uint64_t hk_bin_allocs(const hk_lane_t *l, unsigned bin)
+{
+	return (uint64_t)l->room[bin] >> HK_ROOM_BITS;
+}
 
 /*
  * Takes one room of a bin, or jumps to `full` when it has none: the test
@@ -436,12 +467,16 @@ typedef struct hk_lane {
  * is never written (issue 12, bug 4), and the update stays one
  * instruction with no extra address arithmetic (written in C, gcc loads,
  * tests, subtracts and stores, or adds a lea: 2 more on free()'s path).
+ * A room above 0 has no borrow into the count.
  */
 #define HK_ROOM_TAKE(l, bin, full)                                                         \
-	asm goto("cmpq $0, %0\n\tjle %l2\n\tsubq $1, %0" : "+m"(HK_ROOM(l, bin)) : : "cc" : full)
-/* Gives one room back (a malloc's pop): an asm operand too, or GCC keeps the
- * bin's address in a register of its own (a lea more on the malloc paths). */
-#define HK_ROOM_GIVE(l, bin) asm("addq $1, %0" : "+m"(HK_ROOM(l, bin)) : : "cc")
+	asm goto("testl %[mask], %[room]\n\tje %l[" #full "]\n\tsubq $1, %[room]"            \
+		 : [room] "+m"((l)->room[bin]) : [mask] "i"(HK_ROOM_MASK) : "cc" : full)
+/* Gives one room back and counts the pop (a malloc's): an asm operand too,
+ * or GCC keeps the bin's address in a register of its own (a lea more on
+ * the malloc paths). */
+#define HK_ROOM_GIVE(l, bin)                                                                \
+	asm("addq %1, %0" : "+m"((l)->room[bin]) : "i"(((int64_t)1 << HK_ROOM_BITS) + 1) : "cc")
 
 /* The cache of the slot whose first bin is `bins`. */
 static inline hk_cache_t *hk_lane_cache(hk_lane_t *l, size_t bins)

@@ -252,7 +252,7 @@ static void check_own_lane(void)
 				CHECK(((uintptr_t)b - d->start) % d->bsize == 0 && (uintptr_t)b < hk_desc_carved(d),
 				      "bin holds no block of a slab", b);
 			}
-			CHECK(n + HK_ROOM(l, bin) == limit, "bin's room counter disagrees with its blocks", l);
+			CHECK(n + hk_room(l, bin) == limit, "bin's room counter disagrees with its blocks", l);
 			CHECK(HK_DIVM(l, bin) == hk_class_divm[c], "bin's divisor is not its class's", l);
 		}
 	}

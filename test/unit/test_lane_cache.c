@@ -64,15 +64,16 @@ Test(lane_cache, arena_blocks_use_the_arena_bins)
 	hk_lane_t *l = hk_lane_self;
 	hk_cache_t *cache = hk_lane_cache(l, a->bins);
 	cr_assert(cache->classes >> c & 1, "the first allocation sets the bin up");
-	uint64_t refilled = cache->refilled, allocs = cache->allocs;
-	int64_t room = HK_ROOM(l, bin);
+	uint64_t refilled = cache->refilled, allocs = hk_bin_allocs(l, bin);
+	int64_t room = hk_room(l, bin);
 	hk_free(p);
 	cr_assert_eq(HK_HEAD(l, bin), p, "free pushed into the arena's bin");
-	cr_assert_eq(HK_ROOM(l, bin), room - 1);
+	cr_assert_eq(hk_room(l, bin), room - 1);
 	void *q = hk_arena_malloc(a, 64);
 	cr_assert_eq(q, p, "LIFO: the freed block comes back from the bin");
 	cr_assert_eq(cache->refilled, refilled, "no refill for a cached block");
-	cr_assert_eq(cache->allocs, allocs + 1, "the fast path counts the allocation");
+	cr_assert_eq(hk_bin_allocs(l, bin), allocs + 1, "the fast path counts the allocation");
+	cr_assert_eq(hk_room(l, bin), room, "and gives the room back");
 	hk_free(q);
 	hk_arena_destroy(a);
 }
@@ -90,7 +91,7 @@ Test(lane_cache, reset_clears_bins_in_place)
 	cr_assert_not_null(HK_HEAD(l, bin));
 	hk_arena_reset(a);
 	cr_assert_null(HK_HEAD(l, bin), "a reset empties the bin");
-	cr_assert_eq(HK_ROOM(l, bin), 0, "and unsets it: a free goes to the slow path");
+	cr_assert_eq(hk_room(l, bin), 0, "and unsets it: a free goes to the slow path");
 	cr_assert_eq(hk_lane_cache(l, a->bins)->classes, 0);
 	/* The slab free lists were forgotten: dropping (not flushing) the
 	 * bin is what keeps a block from having two owners. */
@@ -246,8 +247,8 @@ static void assert_untouched(hk_lane_t *l, const char *which)
 	for (unsigned s = 0; s < HK_CACHE_SLOTS; s++)
 		for (unsigned c = 0; c < HK_NCLASS_MAX; c++) {
 			unsigned bin = hk_bin_of(s * (unsigned)HK_ROW_WORDS, c);
-			cr_assert_eq(HK_ROOM(l, bin), 0, "%s lane: room of bin %u is %lld", which, bin,
-				     (long long)HK_ROOM(l, bin));
+			cr_assert_eq(l->room[bin], 0, "%s lane: room word of bin %u is %lld", which,
+				     bin, (long long)l->room[bin]);
 			cr_assert_null(HK_HEAD(l, bin), "%s lane: bin %u holds a block", which, bin);
 		}
 }
@@ -411,7 +412,7 @@ static void *consume(void *arg)
 	for (int i = 0; i < k->n; i++) {
 		hk_free(k->blk[i]);
 		hk_lane_t *l = hk_lane_self;
-		int64_t held = hk_bin_limit(l, 0, k->c) - HK_ROOM(l, hk_bin_of(0, k->c));
+		int64_t held = hk_bin_limit(l, 0, k->c) - hk_room(l, hk_bin_of(0, k->c));
 		if (held > k->most)
 			k->most = held;
 	}
