@@ -30,9 +30,10 @@ static void *malloc_slow(size_t size, const char *call);
 static void *sample_slow(size_t size, const char *call);
 
 /*
- * Fast path budget (x86-64, objdump of libhakmem.so, defconfig): 24
+ * Fast path budget (x86-64, objdump of libhakmem.so, defconfig): 23
  * instructions with the return (26 before the room's add became an asm
- * operand, HK_ROOM_GIVE, and the block was pinned to %rax) — class
+ * operand, HK_ROOM_GIVE, and the block was pinned to %rax; 24 before the
+ * counter went into the room word) — class
  * lookup (a byte table indexed by the request up to 1 KiB: no add and
  * shift; a second table above), the TLS lane pointer (2 loads from a
  * shared object), the sampler's countdown (subtract and a never-taken
@@ -41,8 +42,12 @@ static void *sample_slow(size_t size, const char *call);
  * core/harden.h), a prefetch of the new head (a bin refilled with a slab's
  * free list of shuffled frees is a chain of cold lines: without it each pop
  * waits for the previous one's miss; batch_shuffled's median 4.23 -> 4.58
- * M ops/s, loaded machine, mimalloc 6.06), the room counter, one store
- * clearing word 1 (the free mark), one counter (CONFIG_HK_STATS). No
+ * M ops/s, loaded machine, mimalloc 6.06), the room counter and the
+ * bin's count of pops in one add (core/types.h; the count was an add of
+ * its own: pairs_16's CPU time per pair 3.68 -> 3.56 ns), one store
+ * clearing word 1 (the free mark). A copy of the lookup in the lane (no
+ * lea: 22 instructions) ran 2 % slower: the byte load then waits for the
+ * lane pointer, and the bin's load for both. No
  * init test: a thread without a lane reads the static empty lane, whose
  * bins are empty, and falls into malloc_slow (so the static lanes'
  * countdown is never written). In the hk_entry section: the sampler's stack
@@ -100,8 +105,9 @@ static void free_slow(void *p, const char *call);
  * Fast path budget: 28 instructions with the return (31 with the carved
  * end compared apart and the divisor in the descriptor) — one compare for
  * "in the region", the descriptor (start, lim, bin: one cache line), the
- * lane, one multiply by the divisor of the bin's class (kept in the lane
- * row, beside head and room) and one compare with the unit's lim: the
+ * lane, one multiply by the divisor of the bin's class (the bin's first
+ * word: free() reads and writes one line of the lane) and one compare
+ * with the unit's lim: the
  * interior/misalignment check (always on, DESIGN §8.10), "a slab" (lim is
  * 0 in every other unit) and "handed out" (below the unit's carved end:
  * not the slack after the last block nor the uncarved rest; issue 12 bug
