@@ -12,7 +12,9 @@
  * a thread's first refill of the default heap takes more than two blocks;
  * a block whose byte 15 is the free mark's top byte still takes free()'s
  * fast path; a bin that only receives frees (a consumer thread's) holds at
- * most a quarter of its limit.
+ * most a quarter of its limit; the default row's bins and the first
+ * chunk's descriptors sit off the first blocks' page offsets; the fast
+ * paths' counts (in the room words) survive flushes.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -437,4 +439,50 @@ Test(lane_cache, a_bin_that_only_receives_frees_holds_a_quarter)
 		      (long long)k.most, (long long)base);
 	cr_assert_eq(k.limit, (base + 3) / 4);
 	hk_validate_heap();
+}
+
+/* ---- layout: hot metadata off the first blocks' page offsets -------------- */
+
+/* A load meeting an older store of another size at the same page offset
+ * waits for it (4K aliasing): the default row's bins and the first chunk's
+ * descriptors stay off the first 2 KiB of a page, where a unit's first
+ * blocks are (pairs_16's block was at offset 16, on bin 0's room and on
+ * unit 0's descriptor), and no bin stores its head or room at the start
+ * of a line, where a descriptor's 2-byte bin is. */
+Test(lane_cache, hot_metadata_sits_off_the_first_blocks)
+{
+	void *p = hk_malloc(16);
+	hk_lane_t *l = hk_lane_self;
+	cr_assert_eq(l->state, HK_LANE_LIVE);
+	for (unsigned c = 0; c < HK_NCLASS_MAX; c++) {
+		unsigned bin = hk_bin_of(0, c);
+		uintptr_t head = (uintptr_t)&HK_HEAD(l, bin), room = (uintptr_t)&l->room[bin];
+		cr_assert_geq(head % 4096, 1024, "class %u's head at page offset %#lx", c,
+			      (unsigned long)(head % 4096));
+		cr_assert_geq(room % 4096, 1024, "class %u's room at page offset %#lx", c,
+			      (unsigned long)(room % 4096));
+		cr_assert_neq(head % 64, 0, "class %u's head starts a line", c);
+		cr_assert_neq(room % 64, 0, "class %u's room starts a line", c);
+	}
+	for (uint32_t u = 0; u < HK_CHUNK_UNITS; u++)
+		cr_assert_geq((uintptr_t)hk_desc_at(u) % 4096, 2048, "unit %u's descriptor", u);
+	hk_free(p);
+}
+
+/* The fast paths count a bin's pops in its room word: the counts survive a
+ * flush of the bins (which rewrites the rooms) and add up exactly. */
+Test(lane_cache, fast_counts_survive_flushes)
+{
+	hk_stats_t a, b, c;
+	hk_free(hk_malloc(16)); /* the bin set up and filled */
+	cr_assert_eq(hk_stats_get(&a), 0);
+	for (int i = 0; i < 1000; i++)
+		hk_free(hk_malloc(16));
+	cr_assert_eq(hk_stats_get(&b), 0);
+	cr_assert_eq(b.malloc_fast - a.malloc_fast, 1000);
+	cr_assert_eq(b.free_fast - a.free_fast, 1000);
+	hk_trim(0);
+	cr_assert_eq(hk_stats_get(&c), 0);
+	cr_assert_eq(c.malloc_fast, b.malloc_fast, "a flush keeps the counts");
+	cr_assert_eq(c.free_fast, b.free_fast);
 }
