@@ -275,12 +275,11 @@ static uint64_t unit_id_of(const hk_desc_t *u)
 /* A flushed block's unit is not a slab of the flushing arena's bin. The
  * default heap's bins mix the nodes' arenas (the same bins, and only theirs
  * are slot 0's): a slab of another of them ends the stretch (returns 1).
- * Anything else is a link
- * that decoded inside the region but not to a block of the bin's class: a
- * use after free rewrote it, or a double free of the class's block made
- * it another slab's; taking the block would give it to the wrong slab,
- * under a lock that does not cover it. `from` is the block that linked to
- * it (the chain's head names itself). */
+ * Anything else is a link that decoded inside the region but not to a
+ * block of the bin's class: a use after free rewrote it, or a double free
+ * of the class's block made it another slab's; taking the block would give
+ * it to the wrong slab, under a lock that does not cover it. `from` is the
+ * block that linked to it (the chain's head names itself). */
 static HK_COLD int flush_foreign(const hk_arena_t *a, const hk_desc_t *u, uint64_t id,
 				 const char *call, const void *from)
 {

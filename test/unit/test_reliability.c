@@ -582,3 +582,26 @@ Test(reliability, stack_walk_stops_at_an_unreadable_frame)
 	pthread_attr_destroy(&attr);
 	munmap(base, WALK_STACK);
 }
+
+/*
+ * A program built without frame pointers may leave any value in the frame
+ * pointer register: binutils' `as` left -16 there, and the walk's bound
+ * fp + 16 <= end wrapped to 0 and let the walk read far outside its window
+ * (gcc.sh under preload crashed in `as` once in a few hundred runs, when a
+ * guard sample fell there). The chain's last link holds -16 here.
+ */
+Test(reliability, stack_walk_stops_at_a_frame_pointer_near_the_top)
+{
+	if (!CONFIG_HK_SAMPLE)
+		cr_skip_test("built without CONFIG_HK_SAMPLE (no stacks)");
+	_Alignas(16) uintptr_t frames[4];
+	void *out[8];
+	frames[0] = (uintptr_t)&frames[2];
+	frames[1] = 0x400000;
+	frames[2] = (uintptr_t)-16;
+	frames[3] = 0x500000;
+	int n = hk_stack_capture_at(out, 8, 0x600000, (uintptr_t)frames, (uintptr_t)frames);
+	cr_assert_eq(n, 3, "the walk took %d frames, not ip + 2", n);
+	cr_assert_eq(out[1], (void *)0x400000);
+	cr_assert_eq(out[2], (void *)0x500000);
+}
