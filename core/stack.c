@@ -87,10 +87,11 @@ struct window {
 	uintptr_t w[WINDOW_WORDS];
 };
 
-/* The frame's two words at fp (16-aligned), or NULL when unreadable. */
+/* The frame's two words at fp (16-aligned, at least 16 bytes below the
+ * stack's end), or NULL when unreadable. */
 static const uintptr_t *frame_at(struct window *win, uintptr_t fp)
 {
-	if (fp < win->lo || fp + 16 > win->hi) {
+	if (fp < win->lo || fp >= win->hi || win->hi - fp < 16) {
 		size_t len = sizeof win->w, to_page = ((fp | 4095) + 1) - fp;
 		if (len > to_page)
 			len = to_page;
@@ -106,13 +107,16 @@ static const uintptr_t *frame_at(struct window *win, uintptr_t fp)
 /* Return addresses along the chain from frame fp: a frame is two words
  * (the caller's frame, the return address), each one higher on the stack
  * than the last and 16-aligned, as the x86-64 ABI leaves them. A program
- * frame without a frame pointer ends the chain or adds a stray address. */
+ * frame without a frame pointer ends the chain or adds a stray address.
+ * The bounds are differences, never fp + 16: a frame pointer register a
+ * program used for data may hold any value, and binutils' `as` leaves -16
+ * there, where fp + 16 wraps to 0 and passed the old test. */
 static int walk(void **buf, int want, uintptr_t fp, uintptr_t sp)
 {
 	struct window win = { .pid = getpid() };
 	uintptr_t end = stack_end(sp);
 	int n = 0;
-	while (n < want && fp >= sp && fp + 16 <= end && !(fp & 15)) {
+	while (n < want && fp >= sp && fp < end && end - fp >= 16 && !(fp & 15)) {
 		const uintptr_t *f = frame_at(&win, fp);
 		if (!f || f[1] < 4096)
 			break;

@@ -40,7 +40,7 @@ C
 	echo 'int main(void) { int s = 0; for (int i = 0; i < 100; i++) s += f_400(i, NULL); printf("%d\n", s); return 0; }'
 } >"$d/prog.c"
 lines=$(wc -l <"$d/prog.c")
-gcc -O2 -c "$d/prog.c" -o "$d/want.o" || fail "gcc without preload failed"
+gcc -O2 -c "$d/prog.c" -o "$d/want.o" -save-temps=obj || fail "gcc without preload failed"
 # On a failure: the exit status and every line that is not a stats report
 # (a compiler's or hakmem's message), whichever process of the three wrote it.
 said() { grep -v -e '^hakmem stats' -e '^  ' "$d/stats" | head -n 20; }
@@ -48,6 +48,17 @@ LD_PRELOAD=$HAKMEM_SO HAKMEM_STATS=1 gcc -O2 -c "$d/prog.c" -o "$d/got.o" 2>"$d/
 	fail "gcc under preload failed (exit $?): $(said)"
 hk_loaded "$d/stats" 3 "gcc -c (gcc, cc1, as)"
 cmp -s "$d/want.o" "$d/got.o" || fail "gcc produced a different object under preload"
+# as (binutils, built without frame pointers) with every block guarded: each
+# sample walks the frame pointer chain from whatever as left in rbp (-16 once
+# made the walk read outside its window and crash as, 8 runs in 8).
+LD_PRELOAD=$HAKMEM_SO HAKMEM_STATS=1 HAKMEM_GUARD_RATE=1 as "$d/want.s" -o "$d/guarded.o" \
+	2>"$d/stats" || fail "as with every block guarded failed (exit $?): $(said)"
+hk_loaded "$d/stats" 1 "as with every block guarded"
+if grep -q '^#define CONFIG_HK_SAMPLE 1' "$HK_CONFIG_H"; then
+	grep -q '^  sampler: [1-9][0-9]* guarded blocks' "$d/stats" ||
+		fail "as with every block guarded: no guarded block in its report"
+fi
+cmp -s "$d/want.o" "$d/guarded.o" || fail "as produced a different object with every block guarded"
 LD_PRELOAD=$HAKMEM_SO HAKMEM_STATS=1 gcc "$d/got.o" -o "$d/prog" 2>"$d/stats" ||
 	fail "gcc link under preload failed (exit $?): $(said)"
 hk_loaded "$d/stats" 3 "gcc link (gcc, collect2, ld)"
