@@ -331,6 +331,7 @@ int hk_span_grow(hk_arena_t *a, uint32_t head, uint32_t units, uint32_t more)
 	carve(a, next, next, more);
 	a->inuse += (size_t)more << HK_UNIT_SHIFT;
 	span_ops[a->index]++;
+	note_peak(a);
 	return 0;
 }
 
