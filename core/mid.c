@@ -2,8 +2,7 @@
  * core/mid.c — the MID backend: the classes above Tiny up to HK_MID_LAST,
  * served from multi-unit one-class spans through the shared slab logic.
  * Built only with CONFIG_HK_MID. Invariant: a MID span holds 8 blocks, or
- * fewer (at least 2) when 8 would pass 256 KiB, and at most one chunk; a
- * span of one unit that would leave more than 1/64 of it over takes 2-3.
+ * fewer (at least 2) when 8 would pass 256 KiB, and at most one chunk.
  * Smaller spans for the big classes: a lane bin's blocks pin one span per
  * class, and 2 MiB spans of 256 KiB blocks cost realloc_grow ~18 MB RSS.
  */
@@ -22,15 +21,6 @@ static uint32_t hk_mid_span_units(unsigned cls)
 	size_t blocks = MID_SPAN_BYTES / bs;
 	blocks = blocks < 2 ? 2 : blocks > 8 ? 8 : blocks;
 	size_t units = (blocks * bs + HK_UNIT - 1) >> HK_UNIT_SHIFT;
-	/* A one-unit span leaves at most 1/64 of itself after its last block,
-	 * or takes 2-3 units (2560, 5120, 6144 B): one unit of 5120 or 6144 B
-	 * blocks left a page unused, resident once the slab sits in a dense
-	 * THP run (core/span.c, one-unit slabs only); sqlite3's page cache
-	 * (4104-4368 B requests) peaked 0.5 MB higher. Bigger classes leave
-	 * whole pages, never touched on their 4 KiB runs. */
-	if (units == 1)
-		while (units < 3 && ((units << HK_UNIT_SHIFT) % bs) * 64 > units << HK_UNIT_SHIFT)
-			units++;
 	return (uint32_t)(units > HK_CHUNK_UNITS ? HK_CHUNK_UNITS : units);
 }
 
