@@ -30,9 +30,10 @@ static void *malloc_slow(size_t size, const char *call);
 static void *sample_slow(size_t size, const char *call);
 
 /*
- * Fast path budget (x86-64, objdump of libhakmem.so, defconfig): 24
+ * Fast path budget (x86-64, objdump of libhakmem.so, defconfig): 23
  * instructions with the return (26 before the room's add became an asm
- * operand, HK_ROOM_GIVE, and the block was pinned to %rax) — class
+ * operand, HK_ROOM_GIVE, and the block was pinned to %rax; 24 before the
+ * counter went into the room word) — class
  * lookup (a byte table indexed by the request up to 1 KiB: no add and
  * shift; a second table above), the TLS lane pointer (2 loads from a
  * shared object), the sampler's countdown (subtract and a never-taken
@@ -41,8 +42,12 @@ static void *sample_slow(size_t size, const char *call);
  * core/harden.h), a prefetch of the new head (a bin refilled with a slab's
  * free list of shuffled frees is a chain of cold lines: without it each pop
  * waits for the previous one's miss; batch_shuffled's median 4.23 -> 4.58
- * M ops/s, loaded machine, mimalloc 6.06), the room counter, one store
- * clearing word 1 (the free mark), one counter (CONFIG_HK_STATS). No
+ * M ops/s, loaded machine, mimalloc 6.06), the room counter and the
+ * bin's count of pops in one add (core/types.h; the count was an add of
+ * its own: pairs_16's CPU time per pair 3.68 -> 3.56 ns), one store
+ * clearing word 1 (the free mark). A copy of the lookup in the lane (no
+ * lea: 22 instructions) ran 2 % slower: the byte load then waits for the
+ * lane pointer, and the bin's load for both. No
  * init test: a thread without a lane reads the static empty lane, whose
  * bins are empty, and falls into malloc_slow (so the static lanes'
  * countdown is never written). In the hk_entry section: the sampler's stack
@@ -52,17 +57,17 @@ static void *sample_slow(size_t size, const char *call);
  */
 static inline __attribute__((always_inline)) void *heap_malloc(size_t size, const char *call)
 {
-	size_t cls;
+	size_t bin; /* slot 0's: the class * HK_BIN_WORDS */
 	size_t need = size + HK_CANARY; /* the hardened canary's room */
 	if (likely(need <= 1024 && HK_SMALL_MAX > 0 && need >= size))
-		cls = hk_class_table[need];
+		bin = hk_class_table[need];
 	else if (need <= HK_SMALL_MAX && need >= size)
-		cls = hk_class_table2[(need + 255) >> 8];
+		bin = hk_class_table2[(need + 255) >> 8];
 	else
 		return malloc_slow(size, call);
 	{
 		hk_lane_t *l = hk_lane_self;
-		void **p = l->head[cls];
+		void **p = HK_HEAD(l, bin);
 		if (likely(p != NULL)) {
 			if (CONFIG_HK_SAMPLE &&
 			    unlikely((hk_lane_cache(l, 0)->sample_left -= (int64_t)size) < 0))
@@ -71,14 +76,12 @@ static inline __attribute__((always_inline)) void *heap_malloc(size_t size, cons
 			 * (GCC put it elsewhere and added a mov before ret). */
 			asm("" : "+a"(p));
 			void *next = hk_next_get(p, call);
-			l->head[cls] = next;
+			HK_HEAD(l, bin) = next;
 			__builtin_prefetch(next);
-			HK_ROOM_GIVE(l, cls);
+			HK_ROOM_GIVE(l, bin);
 			p[1] = NULL;
-			if (CONFIG_HK_STATS)
-				hk_lane_cache(l, 0)->allocs++;
 			if (CONFIG_HK_HARDENED)
-				hk_canary_set(p, size, hk_class_size(cls));
+				hk_canary_set(p, size, hk_class_size(bin / HK_BIN_WORDS));
 			return p;
 		}
 	}
@@ -102,8 +105,9 @@ static void free_slow(void *p, const char *call);
  * Fast path budget: 28 instructions with the return (31 with the carved
  * end compared apart and the divisor in the descriptor) — one compare for
  * "in the region", the descriptor (start, lim, bin: one cache line), the
- * lane, one multiply by the divisor of the bin's class (kept in the lane
- * row, beside head and room) and one compare with the unit's lim: the
+ * lane, one multiply by the divisor of the bin's class (the bin's first
+ * word: free() reads and writes one line of the lane) and one compare
+ * with the unit's lim: the
  * interior/misalignment check (always on, DESIGN §8.10), "a slab" (lim is
  * 0 in every other unit) and "handed out" (below the unit's carved end:
  * not the slack after the last block nor the uncarved rest; issue 12 bug
@@ -139,7 +143,10 @@ static inline __attribute__((always_inline)) void heap_free(void *p, const char 
 		 * one more instruction). */
 		asm("imulq %1, %0" : "+r"(rel) : "m"(HK_DIVM(l, bin)) : "cc");
 		if (likely(rel < hk_desc_lim(d))) {
-			uintptr_t mark = hk_secret ^ (uintptr_t)p;
+			/* The secret once: the link's encoding reuses it after
+			 * the mark's store (GCC reloads a global after a store
+			 * it cannot tell apart from it: one load more). */
+			uintptr_t secret = hk_secret, mark = secret ^ (uintptr_t)p;
 			void **q = p;
 			if (likely(((const uint8_t *)p)[15] != HK_MARK_TOP) ||
 			    likely(q[1] != (void *)mark)) {
@@ -147,8 +154,8 @@ static inline __attribute__((always_inline)) void heap_free(void *p, const char 
 				if (CONFIG_HK_HARDENED)
 					hk_canary_check(q, d->bsize, "free");
 				q[1] = (void *)mark;
-				hk_next_set(q, l->head[bin]);
-				l->head[bin] = q;
+				hk_next_set_with(q, HK_HEAD(l, bin), secret);
+				HK_HEAD(l, bin) = q;
 				return;
 			}
 		}
@@ -520,7 +527,11 @@ static inline __attribute__((always_inline)) size_t heap_slab_usable(const void 
 	{
 		const hk_desc_t *d = &hk_region_desc[off >> HK_UNIT_SHIFT];
 		uint64_t rel = (uintptr_t)p - d->start;
-		if (likely(d->bin < HK_NCLASS_MAX && rel * hk_class_divm[d->bin] < hk_desc_lim(d) &&
+		/* Row 0's bin is class * HK_BIN_WORDS: the divisor at byte bin * 2
+		 * (a scaled index, no shift). */
+		_Static_assert(HK_BIN_WORDS * sizeof(uint16_t) == sizeof(hk_class_divm[0]), "scale");
+		uint64_t divm = *(const uint64_t *)((const uint16_t *)hk_class_divm + d->bin);
+		if (likely(d->bin < HK_BIN_WORDS * HK_NCLASS_MAX && rel * divm < hk_desc_lim(d) &&
 			   ((const uint8_t *)p)[15] != HK_MARK_TOP)) {
 			size_t n = d->bsize;
 			if (!n)

@@ -71,7 +71,7 @@ static HK_ENTRY __attribute__((noinline)) void *arena_malloc_slow(hk_arena_t *a,
 	if (need <= 1024 && need >= size && need <= hk_small_max() && !(a->flags & HK_ARENA_BUMP)) {
 		/* An empty bin (every request's first block after a reset):
 		 * straight to the cache, which counts the allocation. */
-		unsigned cls = hk_class_table[need];
+		unsigned cls = hk_class_table[need] / HK_BIN_WORDS;
 		p = hk_cache_alloc(a, cls);
 		if (p && CONFIG_HK_HARDENED)
 			hk_canary_set(p, size, hk_class_size(cls));
@@ -100,17 +100,16 @@ HK_API HK_ENTRY void *hk_arena_malloc(hk_arena_t *a, size_t size)
 			return p;
 	} else if (__builtin_expect(HK_NLANE > 0 && need <= 1024 && need >= size, 1)) {
 		/* A class that is no lane class has a bin never set up (empty). */
-		size_t cls = hk_class_table[need];
+		size_t cb = hk_class_table[need]; /* class * HK_BIN_WORDS */
 		size_t bins = __atomic_load_n(&a->fast_bins, __ATOMIC_RELAXED);
 		hk_lane_t *l = hk_lane_self;
-		void **p = l->head[bins + cls];
+		void **p = HK_HEAD(l, bins + cb);
 		if (__builtin_expect(p != NULL, 1)) {
-			l->head[bins + cls] = hk_next_get(p, "hk_arena_malloc");
-			HK_ROOM_GIVE(l, bins + cls);
+			HK_HEAD(l, bins + cb) = hk_next_get(p, "hk_arena_malloc");
+			HK_ROOM_GIVE(l, bins + cb);
 			p[1] = NULL;
-			hk_lane_cache(l, bins)->allocs++;
 			if (CONFIG_HK_HARDENED)
-				hk_canary_set(p, size, hk_class_size(cls));
+				hk_canary_set(p, size, hk_class_size(cb / HK_BIN_WORDS));
 			return p;
 		}
 	}

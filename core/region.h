@@ -21,7 +21,7 @@ extern HK_HIDDEN _Atomic size_t hk_region_slots;
 
 typedef struct hk_region {
 	size_t len;              /* bytes reserved */
-	size_t desc_committed;   /* bytes of the descriptor array committed */
+	size_t desc_committed;   /* bytes of the descriptor array committed (from its page) */
 	hk_lock_t lock;
 	unsigned nfree;
 	struct { uint32_t unit, units; } free_runs[64]; /* runs of destroyed arenas */

@@ -14,12 +14,29 @@
 #include "core/base.h"
 #include "hk_config.h"
 
-/* Hidden: the fast paths read them as one RIP-relative operand. */
-extern HK_HIDDEN const uint8_t hk_class_table[1025]; /* n → class, n <= 1024 */
-extern HK_HIDDEN const uint32_t hk_class_sizes[64];
-extern HK_HIDDEN const uint8_t hk_class_table2[4097]; /* (n + 255) >> 8 → class, 1 KiB < n <= 1 MiB */
-/* hk_divm of every class size, so the slow paths' checks need no division. */
-extern HK_HIDDEN const uint64_t hk_class_divm[64];
+/* The lookup tables give class * HK_CLASS_SCALE: a lane's bin is that many
+ * words (core/types.h HK_BIN_WORDS), so the fast paths index a bin with the
+ * entry itself (no shift); 63 * 4 still fits a byte. */
+#define HK_CLASS_SCALE 4
+/*
+ * The tables of one page, at fixed page offsets (hidden: the fast paths read
+ * them as one RIP-relative operand). malloc's byte lookup sits at offsets
+ * 0x300-0x700, off the first blocks of a unit's pages (a byte load there
+ * waited for the program's last store into block 1 of the 16 B class:
+ * false store-forwarding dependence on the address's low 12 bits) and off
+ * the lane's default row (core/lane.c LANE_AT).
+ */
+struct hk_class_tables {
+	uint64_t divm[64];   /* hk_divm of every class size: no division on slow paths */
+	uint32_t sizes[64];
+	uint8_t table[1025]; /* n → class * SCALE, n <= 1024 */
+};
+extern HK_HIDDEN const struct hk_class_tables hk_class_tabs;
+#define hk_class_divm (hk_class_tabs.divm)
+#define hk_class_sizes (hk_class_tabs.sizes)
+#define hk_class_table (hk_class_tabs.table)
+/* (n + 255) >> 8 → class * SCALE, 1 KiB < n <= 1 MiB */
+extern HK_HIDDEN const uint8_t hk_class_table2[4097];
 
 static inline unsigned hk_class_of_big(size_t n)
 {
@@ -33,9 +50,9 @@ static inline unsigned hk_class_of_big(size_t n)
 static inline unsigned hk_class_of(size_t n)
 {
 	if (n <= 1024)
-		return hk_class_table[n];
+		return hk_class_table[n] / HK_CLASS_SCALE;
 	if (n <= ((size_t)1 << 20))
-		return hk_class_table2[(n + 255) >> 8];
+		return hk_class_table2[(n + 255) >> 8] / HK_CLASS_SCALE;
 	return hk_class_of_big(n);
 }
 

@@ -86,7 +86,7 @@ static uint32_t new_slab(hk_arena_t *a, hk_class_t *k, unsigned cls, uint32_t un
 		}
 		/* Marked before the arena lock drops: until then the span still
 		 * reads as FREE, and a neighbour's merge would take it back. */
-		hk_span_mark(s, units, kind, a->bins + cls, a->index, hk_class_size(cls));
+		hk_span_mark(s, units, kind, hk_bin_of(a->bins, cls), a->index, hk_class_size(cls));
 		hk_desc_t *d = hk_desc_at(s);
 		d->used = 0;
 		d->free = NULL;
@@ -325,7 +325,7 @@ flush_locked(hk_arena_t *a, unsigned cls, size_t bs, void **chain, size_t *left,
 	const char *call = hk_slow_call;
 	hk_desc_t *descs = hk_region_desc;
 	uintptr_t base = hk_region_base, secret = hk_secret;
-	uint64_t id = unit_id(HK_KIND_SLAB, a->index, a->bins + cls), now = 0;
+	uint64_t id = unit_id(HK_KIND_SLAB, a->index, hk_bin_of(a->bins, cls)), now = 0;
 	int released = 0;
 	size_t n = *left, todo = n;
 	void *b = *chain, *last = b;

@@ -337,11 +337,13 @@ struct hk_arena {
  * allocs, so frees are derived, not counted.
  */
 typedef struct hk_cache {
+	/* First a word the fast paths never store (see HK_BIN_WORDS). */
+	uint64_t refilled;   /* blocks taken from the slabs */
 	uint64_t allocs;     /* blocks handed out, fast and slow */
 	/* Sampler (slot 0's only): bytes left before the next sampled malloc;
 	 * hk_malloc subtracts and tests the sign, next to `allocs` (one line). */
 	int64_t sample_left;
-	uint64_t refilled, flushed; /* blocks taken from / given to the slabs */
+	uint64_t flushed;    /* blocks given to the slabs */
 	uint64_t slow_pops, slow_pushes, refills, flushes;
 	uint64_t classes;    /* bit c: bin c is set up (its room is valid) */
 	struct hk_lane *next; /* next lane on the slot's list */
@@ -353,12 +355,35 @@ typedef struct hk_cache {
 	uint64_t sample_rng;
 } hk_cache_t;
 
-/* A row of a lane: one slot's bin heads, rooms, divisors and cache, in
- * 8-byte words. Bin b of slot s is word s * HK_ROW_WORDS + class: its head
- * is word b, its room word b + HK_NCLASS_MAX, its divisor b + 2 *
- * HK_NCLASS_MAX. */
-#define HK_ROW_WORDS (3 * HK_NCLASS_MAX + sizeof(hk_cache_t) / 8)
+/*
+ * A bin of a lane row: 4 words, 32-byte aligned, in the order
+ *   divisor (hk_divm of its class; free() multiplies with it), head, room, spare.
+ * One line holds all that free() reads or writes of a bin (it read three
+ * lines before: heads, rooms and divisors were arrays of their own). The
+ * order keeps the words the fast paths store (head, room) off the first
+ * word of a 64-byte line, where a descriptor's `bin` is: a load that
+ * overlaps an older store's bytes in the address's low 12 bits only
+ * waits for that store to retire (false store-forwarding dependence, 4K
+ * aliasing), and a 2-byte load under an 8-byte store of the same page
+ * offset is the costly kind (an 8-byte load under an 8-byte store is not).
+ * With the heads first, the 16 B class's head (lane page offset 0) sat on
+ * the descriptor of the region's first unit (page offset 0 of the
+ * descriptor array): pairs_16 ran 0.87x of pairs_64's speed at the same
+ * instructions (CPU time, loaded machine). Bin b of slot s is word
+ * s * HK_ROW_WORDS + class * HK_BIN_WORDS (core/sizeclass.h's tables give
+ * class * HK_BIN_WORDS, so the fast paths index a bin with no shift).
+ */
+#define HK_BIN_WORDS 4
+/* A row of a lane: one slot's bins, then its cache, in 8-byte words. */
+#define HK_ROW_WORDS (HK_BIN_WORDS * HK_NCLASS_MAX + sizeof(hk_cache_t) / 8)
+_Static_assert(HK_ROW_WORDS % HK_BIN_WORDS == 0, "every row's bins are 32-byte aligned");
 #define HK_BINS_NONE ((unsigned)(HK_CACHE_NONE * HK_ROW_WORDS))
+
+/* Bin of class cls in the row that starts at word `bins`. */
+static inline unsigned hk_bin_of(unsigned bins, unsigned cls)
+{
+	return bins + cls * HK_BIN_WORDS;
+}
 
 /*
  * A lane: the bins of every cache slot, so the fast paths index a head and
@@ -366,13 +391,24 @@ typedef struct hk_cache {
  * each. room counts the pushes left before a bin is full (its limit -
  * blocks held; 0 when not set up); the fast paths test it before writing
  * anything. The default heap's row comes first: a thread that uses only it
- * touches the first and the last page of its lane.
+ * touches the first pages and the last of its lane. Lines are whole (64-byte
+ * aligned lanes), so each bin keeps its place in its line.
  */
 typedef struct hk_lane {
+	/* Bin b's words: word[b] (divisor), head[b], room[b]. The head and
+	 * room arrays start one and two words in, so the fast paths address
+	 * them as displacement(lane, bin, 8) (with head[b + 1], GCC kept b + 1
+	 * in a register of its own: one more instruction). */
 	union {
-		void *head[HK_CACHE_SLOTS * HK_ROW_WORDS];
-		int64_t room[HK_CACHE_SLOTS * HK_ROW_WORDS];
 		uint64_t word[HK_CACHE_SLOTS * HK_ROW_WORDS];
+		struct {
+			uint64_t head_at_;
+			void *head[HK_CACHE_SLOTS * HK_ROW_WORDS - 1];
+		};
+		struct {
+			uint64_t room_at_[2];
+			int64_t room[HK_CACHE_SLOTS * HK_ROW_WORDS - 2];
+		};
 	};
 	/* Slow paths only (the fast paths touch the bins alone). */
 	uint32_t state;      /* HK_LANE_* */
@@ -384,14 +420,46 @@ typedef struct hk_lane {
 	uint8_t refilled[HK_NCLASS_MAX];
 	uint8_t frees_only[HK_NCLASS_MAX];
 	struct hk_lane *next, *prev; /* list of live lanes */
-} hk_lane_t;
+} __attribute__((aligned(64))) hk_lane_t;
 
-#define HK_ROOM(l, bin) ((l)->room[(bin) + HK_NCLASS_MAX])
 /* The divisor of the bin's class (hk_divm), written when the bin is set up
  * (0 before: the static lanes' and unset bins', whose room is 0 too). free()
  * multiplies with it where it reads the room: a copy in the lane, not a
  * table by class, is one addressing mode and no lea (core/alloc.c). */
-#define HK_DIVM(l, bin) ((l)->word[(bin) + 2 * HK_NCLASS_MAX])
+#define HK_DIVM(l, bin) ((l)->word[(bin)])
+#define HK_HEAD(l, bin) ((l)->head[(bin)])
+
+/*
+ * A bin's room word: the room in its low HK_ROOM_BITS bits (0 <= room <=
+ * HK_ROOM_MASK), the blocks the fast paths popped from the bin above them.
+ * A pop gives a room back and counts itself in one add (the count was an
+ * add of its own on the cache's line, CONFIG_HK_STATS: one instruction, a
+ * load and a store fewer a malloc); readers sum the bins (core/lane.c
+ * cache_allocs). The count has 40 bits.
+ */
+#define HK_ROOM_BITS 24
+#define HK_ROOM_MASK (((int64_t)1 << HK_ROOM_BITS) - 1)
+
+static inline int64_t hk_room(const hk_lane_t *l, unsigned bin)
+{
+	return l->room[bin] & HK_ROOM_MASK;
+}
+
+static inline void hk_room_set(hk_lane_t *l, unsigned bin, int64_t room)
+{
+	l->room[bin] = (l->room[bin] & ~HK_ROOM_MASK) | room;
+}
+
+static inline void hk_room_add(hk_lane_t *l, unsigned bin, int64_t n)
+{
+	hk_room_set(l, bin, hk_room(l, bin) + n);
+}
+
+/* The bin's fast-path pops since its count was last cleared. */
+static inline uint64_t hk_bin_allocs(const hk_lane_t *l, unsigned bin)
+{
+	return (uint64_t)l->room[bin] >> HK_ROOM_BITS;
+}
 
 /*
  * Takes one room of a bin, or jumps to `full` when it has none: the test
@@ -399,17 +467,21 @@ typedef struct hk_lane {
  * is never written (issue 12, bug 4), and the update stays one
  * instruction with no extra address arithmetic (written in C, gcc loads,
  * tests, subtracts and stores, or adds a lea: 2 more on free()'s path).
+ * A room above 0 has no borrow into the count.
  */
 #define HK_ROOM_TAKE(l, bin, full)                                                         \
-	asm goto("cmpq $0, %0\n\tjle %l2\n\tsubq $1, %0" : "+m"(HK_ROOM(l, bin)) : : "cc" : full)
-/* Gives one room back (a malloc's pop): an asm operand too, or GCC keeps the
- * bin's address in a register of its own (a lea more on the malloc paths). */
-#define HK_ROOM_GIVE(l, bin) asm("addq $1, %0" : "+m"(HK_ROOM(l, bin)) : : "cc")
+	asm goto("testl %[mask], %[room]\n\tje %l[" #full "]\n\tsubq $1, %[room]"            \
+		 : [room] "+m"((l)->room[bin]) : [mask] "i"(HK_ROOM_MASK) : "cc" : full)
+/* Gives one room back and counts the pop (a malloc's): an asm operand too,
+ * or GCC keeps the bin's address in a register of its own (a lea more on
+ * the malloc paths). */
+#define HK_ROOM_GIVE(l, bin)                                                                \
+	asm("addq %1, %0" : "+m"((l)->room[bin]) : "i"(((int64_t)1 << HK_ROOM_BITS) + 1) : "cc")
 
 /* The cache of the slot whose first bin is `bins`. */
 static inline hk_cache_t *hk_lane_cache(hk_lane_t *l, size_t bins)
 {
-	return (hk_cache_t *)&l->word[bins + 3 * HK_NCLASS_MAX];
+	return (hk_cache_t *)&l->word[bins + HK_BIN_WORDS * HK_NCLASS_MAX];
 }
 
 enum { HK_LANE_EMPTY = 0, HK_LANE_LIVE, HK_LANE_DEAD };
@@ -417,7 +489,7 @@ enum { HK_LANE_EMPTY = 0, HK_LANE_LIVE, HK_LANE_DEAD };
 /* A slab's class from its bin (slow paths: a division by a constant). */
 static inline unsigned hk_desc_cls(const hk_desc_t *d)
 {
-	return d->bin % HK_ROW_WORDS;
+	return d->bin % HK_ROW_WORDS / HK_BIN_WORDS;
 }
 
 #endif /* HK_CORE_TYPES_H */

@@ -84,7 +84,7 @@ static void check_slab(hk_arena_t *a, uint32_t h, uint32_t n, struct tally *t)
 	unsigned cls = hk_desc_cls(d);
 	CHECK(d->start == start, "slab head is not its own start", start);
 	CHECK((int)cls < HK_NLANE && bs == hk_class_size(cls), "slab of no lane class", start);
-	CHECK(d->bin == a->bins + cls, "slab's bin is not its arena's bin of its class", start);
+	CHECK(d->bin == hk_bin_of(a->bins, cls), "slab's bin is not its arena's bin of its class", start);
 	check_units(h, n, d->kind);
 	CHECK(d->bump >= start && d->bump <= end && (d->bump - start) % bs == 0,
 	      "slab bump out of the slab or off a block", start);
@@ -242,9 +242,9 @@ static void check_own_lane(void)
 		return;
 	for (unsigned bins = 0; bins < HK_BINS_NONE; bins += (unsigned)HK_ROW_WORDS) {
 		for (uint64_t m = hk_lane_cache(l, bins)->classes; m; m &= m - 1) {
-			unsigned c = (unsigned)__builtin_ctzll(m), bin = bins + c;
+			unsigned c = (unsigned)__builtin_ctzll(m), bin = hk_bin_of(bins, c);
 			int64_t n = 0, limit = hk_bin_limit(l, bins, c);
-			for (void *b = l->head[bin]; b; b = hk_next_get(b, "validate")) {
+			for (void *b = HK_HEAD(l, bin); b; b = hk_next_get(b, "validate")) {
 				hk_desc_t *d = hk_desc_of(b);
 				CHECK(++n <= limit, "bin longer than its limit (a cycle?)", b);
 				CHECK(d && d->kind == HK_KIND_SLAB && (bins ? d->bin == bin : hk_desc_cls(d) == c),
@@ -252,7 +252,7 @@ static void check_own_lane(void)
 				CHECK(((uintptr_t)b - d->start) % d->bsize == 0 && (uintptr_t)b < hk_desc_carved(d),
 				      "bin holds no block of a slab", b);
 			}
-			CHECK(n + HK_ROOM(l, bin) == limit, "bin's room counter disagrees with its blocks", l);
+			CHECK(n + hk_room(l, bin) == limit, "bin's room counter disagrees with its blocks", l);
 			CHECK(HK_DIVM(l, bin) == hk_class_divm[c], "bin's divisor is not its class's", l);
 		}
 	}

@@ -12,7 +12,10 @@
  * a thread's first refill of the default heap takes more than two blocks;
  * a block whose byte 15 is the free mark's top byte still takes free()'s
  * fast path; a bin that only receives frees (a consumer thread's) holds at
- * most a quarter of its limit; a full bin gives back at most 16 KiB.
+ * most a quarter of its limit; the default row's bins and the first
+ * chunk's descriptors sit off the first blocks' page offsets; the fast
+ * paths' counts (in the room words) survive flushes; a full bin gives back
+ * at most 16 KiB.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -56,7 +59,7 @@ Test(lane_cache, arena_blocks_use_the_arena_bins)
 	cr_assert_neq(a->bins, HK_BINS_NONE);
 	cr_assert_eq(a->bins % HK_ROW_WORDS, 0);
 	void *p = hk_arena_malloc(a, 64);
-	unsigned c = cls_of(64), bin = a->bins + c;
+	unsigned c = cls_of(64), bin = hk_bin_of(a->bins, c);
 	hk_desc_t *d = hk_desc_of(p);
 	cr_assert_eq(d->kind, HK_KIND_SLAB);
 	cr_assert_eq(d->bin, bin, "the descriptor names the arena's bin");
@@ -64,15 +67,16 @@ Test(lane_cache, arena_blocks_use_the_arena_bins)
 	hk_lane_t *l = hk_lane_self;
 	hk_cache_t *cache = hk_lane_cache(l, a->bins);
 	cr_assert(cache->classes >> c & 1, "the first allocation sets the bin up");
-	uint64_t refilled = cache->refilled, allocs = cache->allocs;
-	int64_t room = HK_ROOM(l, bin);
+	uint64_t refilled = cache->refilled, allocs = hk_bin_allocs(l, bin);
+	int64_t room = hk_room(l, bin);
 	hk_free(p);
-	cr_assert_eq(l->head[bin], p, "free pushed into the arena's bin");
-	cr_assert_eq(HK_ROOM(l, bin), room - 1);
+	cr_assert_eq(HK_HEAD(l, bin), p, "free pushed into the arena's bin");
+	cr_assert_eq(hk_room(l, bin), room - 1);
 	void *q = hk_arena_malloc(a, 64);
 	cr_assert_eq(q, p, "LIFO: the freed block comes back from the bin");
 	cr_assert_eq(cache->refilled, refilled, "no refill for a cached block");
-	cr_assert_eq(cache->allocs, allocs + 1, "the fast path counts the allocation");
+	cr_assert_eq(hk_bin_allocs(l, bin), allocs + 1, "the fast path counts the allocation");
+	cr_assert_eq(hk_room(l, bin), room, "and gives the room back");
 	hk_free(q);
 	hk_arena_destroy(a);
 }
@@ -86,11 +90,11 @@ Test(lane_cache, reset_clears_bins_in_place)
 	for (int i = 0; i < 50; i++)
 		hk_free(p[i]);
 	hk_lane_t *l = hk_lane_self;
-	unsigned c = cls_of(128), bin = a->bins + c;
-	cr_assert_not_null(l->head[bin]);
+	unsigned c = cls_of(128), bin = hk_bin_of(a->bins, c);
+	cr_assert_not_null(HK_HEAD(l, bin));
 	hk_arena_reset(a);
-	cr_assert_null(l->head[bin], "a reset empties the bin");
-	cr_assert_eq(HK_ROOM(l, bin), 0, "and unsets it: a free goes to the slow path");
+	cr_assert_null(HK_HEAD(l, bin), "a reset empties the bin");
+	cr_assert_eq(hk_room(l, bin), 0, "and unsets it: a free goes to the slow path");
 	cr_assert_eq(hk_lane_cache(l, a->bins)->classes, 0);
 	/* The slab free lists were forgotten: dropping (not flushing) the
 	 * bin is what keeps a block from having two owners. */
@@ -245,10 +249,10 @@ static void assert_untouched(hk_lane_t *l, const char *which)
 {
 	for (unsigned s = 0; s < HK_CACHE_SLOTS; s++)
 		for (unsigned c = 0; c < HK_NCLASS_MAX; c++) {
-			unsigned bin = s * (unsigned)HK_ROW_WORDS + c;
-			cr_assert_eq(HK_ROOM(l, bin), 0, "%s lane: room of bin %u is %lld", which, bin,
-				     (long long)HK_ROOM(l, bin));
-			cr_assert_null(l->head[bin], "%s lane: bin %u holds a block", which, bin);
+			unsigned bin = hk_bin_of(s * (unsigned)HK_ROW_WORDS, c);
+			cr_assert_eq(l->room[bin], 0, "%s lane: room word of bin %u is %lld", which,
+				     bin, (long long)l->room[bin]);
+			cr_assert_null(HK_HEAD(l, bin), "%s lane: bin %u holds a block", which, bin);
 		}
 }
 
@@ -357,7 +361,7 @@ static void *first_refill(void *arg)
 	for (int i = 0; i < 4; i++)
 		p[i] = hk_malloc(16);
 	out[0] = hk_lane_cache(hk_lane_self, 0)->refills;
-	out[1] = hk_lane_self->head[c] != NULL;
+	out[1] = HK_HEAD(hk_lane_self, hk_bin_of(0, c)) != NULL;
 	for (int i = 0; i < 4; i++)
 		hk_free(p[i]);
 	return NULL;
@@ -390,7 +394,7 @@ Test(lane_cache, mark_byte_alone_stays_on_the_fast_path)
 	uint64_t slow = cache->slow_pushes; /* the pop above left room for one */
 	p[15] = HK_MARK_TOP;
 	hk_free(p);
-	cr_assert_eq(l->head[c], p, "the block went into the bin");
+	cr_assert_eq(HK_HEAD(l, hk_bin_of(0, c)), p, "the block went into the bin");
 	cr_assert_eq(cache->slow_pushes, slow, "a live block took free's slow path");
 	hk_free(keep);
 }
@@ -411,7 +415,7 @@ static void *consume(void *arg)
 	for (int i = 0; i < k->n; i++) {
 		hk_free(k->blk[i]);
 		hk_lane_t *l = hk_lane_self;
-		int64_t held = hk_bin_limit(l, 0, k->c) - HK_ROOM(l, k->c);
+		int64_t held = hk_bin_limit(l, 0, k->c) - hk_room(l, hk_bin_of(0, k->c));
 		if (held > k->most)
 			k->most = held;
 	}
@@ -438,6 +442,52 @@ Test(lane_cache, a_bin_that_only_receives_frees_holds_a_quarter)
 	hk_validate_heap();
 }
 
+/* ---- layout: hot metadata off the first blocks' page offsets -------------- */
+
+/* A load meeting an older store of another size at the same page offset
+ * waits for it (4K aliasing): the default row's bins and the first chunk's
+ * descriptors stay off the first 2 KiB of a page, where a unit's first
+ * blocks are (pairs_16's block was at offset 16, on bin 0's room and on
+ * unit 0's descriptor), and no bin stores its head or room at the start
+ * of a line, where a descriptor's 2-byte bin is. */
+Test(lane_cache, hot_metadata_sits_off_the_first_blocks)
+{
+	void *p = hk_malloc(16);
+	hk_lane_t *l = hk_lane_self;
+	cr_assert_eq(l->state, HK_LANE_LIVE);
+	for (unsigned c = 0; c < HK_NCLASS_MAX; c++) {
+		unsigned bin = hk_bin_of(0, c);
+		uintptr_t head = (uintptr_t)&HK_HEAD(l, bin), room = (uintptr_t)&l->room[bin];
+		cr_assert_geq(head % 4096, 1024, "class %u's head at page offset %#lx", c,
+			      (unsigned long)(head % 4096));
+		cr_assert_geq(room % 4096, 1024, "class %u's room at page offset %#lx", c,
+			      (unsigned long)(room % 4096));
+		cr_assert_neq(head % 64, 0, "class %u's head starts a line", c);
+		cr_assert_neq(room % 64, 0, "class %u's room starts a line", c);
+	}
+	for (uint32_t u = 0; u < HK_CHUNK_UNITS; u++)
+		cr_assert_geq((uintptr_t)hk_desc_at(u) % 4096, 2048, "unit %u's descriptor", u);
+	hk_free(p);
+}
+
+/* The fast paths count a bin's pops in its room word: the counts survive a
+ * flush of the bins (which rewrites the rooms) and add up exactly. */
+Test(lane_cache, fast_counts_survive_flushes)
+{
+	hk_stats_t a, b, c;
+	hk_free(hk_malloc(16)); /* the bin set up and filled */
+	cr_assert_eq(hk_stats_get(&a), 0);
+	for (int i = 0; i < 1000; i++)
+		hk_free(hk_malloc(16));
+	cr_assert_eq(hk_stats_get(&b), 0);
+	cr_assert_eq(b.malloc_fast - a.malloc_fast, 1000);
+	cr_assert_eq(b.free_fast - a.free_fast, 1000);
+	hk_trim(0);
+	cr_assert_eq(hk_stats_get(&c), 0);
+	cr_assert_eq(c.malloc_fast, b.malloc_fast, "a flush keeps the counts");
+	cr_assert_eq(c.free_fast, b.free_fast);
+}
+
 /*
  * A full bin gives back its newest blocks, at most 16 KiB of them (core/lane.c
  * FLUSH_BYTES): the flush reads every block's link, one after the other, and
@@ -455,12 +505,12 @@ Test(lane_cache, a_flush_gives_back_at_most_16_kib)
 		cr_assert_not_null(blk[i] = hk_malloc(n));
 	hk_trim(0); /* no refill since: the frees below only flush, no bin grows */
 	hk_lane_t *l = hk_lane_self;
-	int64_t limit = hk_bin_limit(l, 0, c), held = limit - HK_ROOM(l, c);
+	int64_t limit = hk_bin_limit(l, 0, c), held = limit - hk_room(l, hk_bin_of(0, c));
 	cr_assert_gt(limit / 2, cap, "the test needs a bin whose half is over 16 KiB");
 	cr_assert_lt(2 * limit, N, "the test needs more blocks than the bin holds");
 	for (int i = 0; i < N; i++) {
 		hk_free(blk[i]);
-		int64_t now = limit - HK_ROOM(l, c);
+		int64_t now = limit - hk_room(l, hk_bin_of(0, c));
 		if (now <= held) {
 			flushes++;
 			cr_assert_eq(held + 1 - now, cap, "a flush gave back %lld blocks of %zu bytes",

@@ -248,9 +248,9 @@ static void corrupt_named(void *arg)
 		 * flushing (core/lane.c): a trim sets it back to its base
 		 * limit with no refill since, so a full bin flushes. */
 		hk_trim(0);
-		for (i = 0; i < 8192 && HK_ROOM(hk_lane_self, bin) > 0; i++)
+		for (i = 0; i < 8192 && hk_room(hk_lane_self, bin) > 0; i++)
 			hk_free(more[i]);
-		if (HK_ROOM(hk_lane_self, bin) > 0)
+		if (hk_room(hk_lane_self, bin) > 0)
 			_exit(4); /* never full: the test cannot aim */
 		p = more[i - 1];
 		q = more[i];
@@ -523,7 +523,7 @@ static void break_bin(void *arg)
 {
 	(void)arg;
 	hk_free(hk_malloc(48));
-	HK_ROOM(hk_lane_self, hk_class_of(48 + HK_CANARY))++;
+	hk_room_add(hk_lane_self, hk_bin_of(0, hk_class_of(48 + HK_CANARY)), 1);
 	hk_validate_heap();
 }
 

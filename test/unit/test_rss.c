@@ -245,7 +245,7 @@ static size_t bin_bytes_from(size_t min)
 	size_t bytes = 0;
 	for (unsigned c = 0; c < nlane(); c++)
 		if (hk_class_size(c) >= min && hk_lane_cache(l, 0)->classes >> c & 1)
-			bytes += (size_t)(hk_bin_limit(l, 0, c) - HK_ROOM(l, c)) * hk_class_size(c);
+			bytes += (size_t)(hk_bin_limit(l, 0, c) - hk_room(l, hk_bin_of(0, c))) * hk_class_size(c);
 	return bytes;
 }
 
