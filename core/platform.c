@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/platform.h"
 #include "hugepage/hugepage.h"
@@ -129,9 +128,7 @@ int hk_platform_current_node(void)
 
 uint64_t hk_platform_now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return hk_os_now_ms();
 }
 
 void hk_platform_fill_stats(hk_stats_t *out)

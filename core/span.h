@@ -29,12 +29,17 @@ void hk_span_mark(uint32_t head, uint32_t units, unsigned kind, unsigned bin,
 		  unsigned arena, size_t bsize);
 /* 1 if spans were taken or freed since the last call (the purger's look). */
 int hk_span_busy(hk_arena_t *a);
-/* Takes up to `max` dirty spans stamped at or before `until` (much earlier
- * when `busy`) out of the lists (they become PURGING). Returns how many;
- * *next gets the earliest due stamp of a dirty span left (UINT64_MAX if
- * none): the purger looks again CONFIG_HK_PURGE_DELAY_MS after it. */
-unsigned hk_span_take_dirty(hk_arena_t *a, uint64_t until, int busy, uint32_t *heads,
-			    uint32_t *units, unsigned max, uint64_t *next);
+/* Frees the held span if stamped at or before `until`; returns the stamp of
+ * the one still held, or UINT64_MAX. */
+uint64_t hk_span_release_held(hk_arena_t *a, uint64_t until);
+/* Takes up to `max` dirty spans stamped at or before `until` (now - delay;
+ * much earlier when `busy`), and those stamped at or before `early` beyond
+ * the recent peak's demand (core/span.c), out of the lists (they become
+ * PURGING). Returns how many; *next gets the earliest due stamp of a dirty
+ * span left (UINT64_MAX if none): the purger looks again `delay` after it. */
+unsigned hk_span_take_dirty(hk_arena_t *a, uint64_t until, uint64_t delay, uint64_t early,
+			    int busy, uint32_t *heads, uint32_t *units, unsigned max,
+			    uint64_t *next);
 /* Puts purged spans back, clean. */
 void hk_span_put_clean(hk_arena_t *a, const uint32_t *heads, const uint32_t *units, unsigned n);
 

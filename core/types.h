@@ -39,10 +39,12 @@
  * coalesce with free neighbours of the same run through head/tail
  * descriptors, never reading a unit past their run (the next run may be
  * another arena's: its descriptors are under that arena's lock). A free span is `dirty` (pages maybe resident) with the time
- * it became free; the purger thread purges dirty spans older than
- * CONFIG_HK_PURGE_DELAY_MS (8 delays while the arena is busy taking and
- * freeing spans) and reinserts them clean (the held span goes back to the
- * lists then, or before the arena grows).
+ * it became free, on its length's dirty list or clean list (each in
+ * address order); requests take the lowest dirty span first (core/span.c).
+ * The purger thread releases empty slabs and the held span after
+ * CONFIG_HK_PURGE_DELAY_MS, purges dirty spans 5 delays old (8 while the
+ * arena is busy taking and freeing spans) and reinserts them clean (the
+ * held span goes back to the lists then, or before the arena grows).
  *
  * Descriptors. Hot fields (kind, cls, arena, bsize, start) are copied
  * into every unit of a span, so free() reads one descriptor; the head unit
@@ -232,7 +234,7 @@ typedef struct hk_class {
 	uint64_t empty_stamp; /* ms when `empty` was set */
 } hk_class_t;
 
-#define HK_SPAN_BUCKETS 64
+#define HK_SPAN_BUCKETS 128 /* by length: dirty spans' lists, then clean ones' */
 
 /* Live bytes by band: each backend adds to its own counter where it added
  * to one live counter before (no more updates), readers sum them

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "os/fake_os.h"
 #include "os/os_internal.h"
@@ -21,6 +22,7 @@ static unsigned long calls[HK_FAKE_NKINDS];
 static unsigned long fail_at[HK_FAKE_NKINDS]; /* call number that fails; 0 none */
 static int fail_all[HK_FAKE_NKINDS], fail_err[HK_FAKE_NKINDS];
 static long mapped;
+static uint64_t clock_ms; /* 0: the real clock */
 
 /* Live hugetlb ranges, to give their pages back to the simulated pool. */
 #define HUGE_MAX 64
@@ -40,6 +42,22 @@ void hk_fake_os_reset(void)
 	caps.io_uring_disabled = -1;
 	mapped = 0;
 	inited = 0;
+	clock_ms = 0;
+}
+
+void hk_fake_os_set_clock(uint64_t ms)
+{
+	__atomic_store_n(&clock_ms, ms, __ATOMIC_RELAXED);
+}
+
+uint64_t hk_os_now_ms(void)
+{
+	uint64_t ms = __atomic_load_n(&clock_ms, __ATOMIC_RELAXED);
+	struct timespec ts;
+	if (ms)
+		return ms;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 hk_os_caps_t *hk_fake_os_caps(void)

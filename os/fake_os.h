@@ -11,6 +11,7 @@
 #define HK_FAKE_OS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "os/os.h"
 
@@ -37,6 +38,10 @@ hk_os_caps_t *hk_fake_os_caps(void);
 void hk_fake_os_fail(enum hk_fake_call kind, unsigned nth, int err);
 /* Calls of `kind` since reset (failed ones included). */
 unsigned long hk_fake_os_calls(enum hk_fake_call kind);
+/* Freezes hk_os_now_ms() at `ms` (0: the real clock again, as after reset).
+ * The purger thread sleeps on the real clock: a frozen time far ahead of it
+ * keeps the thread parked once it has a deadline. */
+void hk_fake_os_set_clock(uint64_t ms);
 /* Bytes of address space mapped by the fake and not given back. */
 long hk_fake_os_mapped_bytes(void);
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "os/os.h"
@@ -48,6 +49,13 @@ static long read_file(const char *path, char *buf, size_t len)
 	buf[n > 0 ? n : 0] = '\0';
 	errno = saved;
 	return n;
+}
+
+uint64_t hk_os_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 long hk_os_read_number(const char *path)

@@ -50,6 +50,8 @@ typedef struct hk_os_counters {
  * Safe to call more than once; cheap after the first. */
 void hk_os_init(const char *purge_env);
 const hk_os_caps_t *hk_os_caps(void);
+/* CLOCK_MONOTONIC in ms: the purge delays' clock (the fake OS's can be set). */
+uint64_t hk_os_now_ms(void);
 void hk_os_counters(hk_os_counters_t *out);
 /* Re-reads the hugetlb pool counters (they change under us). */
 void hk_os_refresh_hugetlb(void);

@@ -1,0 +1,190 @@
+/*
+ * test/unit/test_fakeos_span_policy.c — which free span a request takes and
+ * when the purger returns one, on the fake OS and its clock: dirty spans
+ * before clean ones, the lowest address first, and free spans kept past
+ * the slabs' delay (bench/frag faulted its purged spans in again, 100 ms
+ * later). The purger thread is kept out (hk_purge_exclude) while spans
+ * are handled by hand, or parked by a clock far ahead of the real one.
+ */
+#include <criterion/criterion.h>
+
+#include "core/lock.h"
+#include "core/platform.h"
+#include "core/purge.h"
+#include "core/region.h"
+#include "core/span.h"
+#include "os/fake_os.h"
+
+#define N 2 /* units per test span */
+
+TestSuite(fakeos_span_policy, .init = hk_fake_os_reset);
+
+static hk_arena_t *private_arena(void)
+{
+	hk_arena_config_t cfg = { .numa_node = HK_NODE_LOCAL, .hugepages = HK_HUGEPAGE_NONE };
+	hk_arena_t *a = hk_arena_create(&cfg);
+	cr_assert_not_null(a);
+	return a;
+}
+
+/* k live spans, side by side in one fresh run (arena lock held): N units
+ * each, N + 1 for span `longer`. 0 when they are not. */
+static int take_row(hk_arena_t *a, uint32_t *s, int k, int longer)
+{
+	for (int i = 0; i < k; i++) {
+		uint32_t n = N + (i == longer);
+		s[i] = hk_span_alloc(a, n, 1);
+		if (s[i] == HK_NIL || (i && s[i] != s[i - 1] + hk_desc_at(s[i - 1])->units))
+			return 0;
+		hk_span_mark(s[i], n, HK_KIND_POOL, 0, a->index, n * HK_UNIT);
+	}
+	return 1;
+}
+
+static int dirty(uint32_t h)
+{
+	return (hk_desc_at(h)->flags & HK_DF_DIRTY) != 0;
+}
+
+/* The tests assert after unlocking: a failure must not leave the
+ * process holding the arena lock and the purge lock at exit. */
+
+/* LIFO lists gave back the span freed last: here the higher one. */
+Test(fakeos_span_policy, lowest_free_span_first)
+{
+	hk_arena_t *a = private_arena();
+	uint32_t s[5], r[2];
+	hk_purge_exclude();
+	hk_lock(&a->lock);
+	int row = take_row(a, s, 5, -1);
+	if (row) {
+		hk_span_free(a, s[1], N, 1000); /* s[2] stays live between them */
+		hk_span_free(a, s[3], N, 1000);
+		r[0] = hk_span_alloc(a, N, 1);
+		r[1] = hk_span_alloc(a, N, 1);
+	}
+	hk_unlock(&a->lock);
+	hk_purge_allow();
+	cr_assert(row, "no row of contiguous spans");
+	cr_assert_eq(r[0], s[1], "not the lowest free span");
+	cr_assert_eq(r[1], s[3]);
+	hk_arena_destroy(a);
+}
+
+/* One list per length gave back the span put on it last: the purged one.
+ * Dirty first also passes over a clean span of the exact length for a
+ * longer dirty one. */
+Test(fakeos_span_policy, dirty_span_before_a_clean_one)
+{
+	hk_arena_t *a = private_arena();
+	uint32_t s[7], heads[4], units[4], r[3];
+	uint64_t next = 0;
+	unsigned n = 0;
+	int row, was_dirty[2] = { 0, 0 };
+	hk_purge_exclude();
+	hk_lock(&a->lock);
+	row = take_row(a, s, 7, 5);
+	if (row) {
+		hk_span_free(a, s[1], N, 1000);
+		hk_span_free(a, s[3], N, 2000);
+		/* Purge what was freed by 1500: s[1] only. */
+		n = hk_span_take_dirty(a, 1500, 100, 0, 0, heads, units, 4, &next);
+		hk_span_put_clean(a, heads, units, n);
+		was_dirty[0] = dirty(s[1]);
+		was_dirty[1] = dirty(s[3]);
+		r[0] = hk_span_alloc(a, N, 1);
+		/* s[1] clean, of the exact length; s[5] dirty, one unit longer. */
+		hk_span_free(a, s[5], N + 1, 3000);
+		r[1] = hk_span_alloc(a, N, 1);
+		r[2] = hk_span_alloc(a, N, 1);
+	}
+	hk_unlock(&a->lock);
+	hk_purge_allow();
+	cr_assert(row, "no row of contiguous spans");
+	cr_assert_eq(n, 1);
+	cr_assert_eq(heads[0], s[1]);
+	cr_assert(!was_dirty[0] && was_dirty[1]);
+	cr_assert_eq(next, 2000, "s[3]'s stamp is the next one due");
+	cr_assert_eq(r[0], s[3], "the clean span was taken first");
+	cr_assert_eq(r[1], s[5], "the clean exact fit was taken first");
+	cr_assert_eq(r[2], s[1]);
+	hk_arena_destroy(a);
+}
+
+/* Runs the purger's pass twice at the fake time `ms`: the first look may
+ * find the arena busy (spans freed since the last one), the second not. */
+static void purge_at(uint64_t ms)
+{
+	uint64_t next;
+	hk_fake_os_set_clock(ms);
+	hk_purge_run(0, &next);
+	hk_purge_run(0, &next);
+}
+
+/* At one delay for everything, the free span went back after 100 ms. */
+Test(fakeos_span_policy, free_span_outlives_the_slab_delay)
+{
+	uint64_t delay = CONFIG_HK_PURGE_DELAY_MS;
+	if (!delay)
+		cr_skip_test("purges at once (CONFIG_HK_PURGE_DELAY_MS=0)");
+	/* Far ahead of CLOCK_MONOTONIC: the purger thread's timed sleeps never
+	 * end, and any pass it makes sees the same time as ours. */
+	uint64_t t = hk_platform_now_ms() + ((uint64_t)1 << 40);
+	hk_arena_t *a = private_arena();
+	uint32_t s[3];
+	hk_fake_os_set_clock(t);
+	hk_lock(&a->lock);
+	int row = take_row(a, s, 3, -1);
+	if (row)
+		hk_span_free(a, s[1], N, hk_platform_now_ms());
+	hk_unlock(&a->lock);
+	cr_assert(row, "no row of contiguous spans");
+	purge_at(t);
+	unsigned long purges = hk_fake_os_calls(HK_FAKE_PURGE) +
+			       hk_fake_os_calls(HK_FAKE_URING_QUEUE);
+	purge_at(t + delay + 1);
+	cr_assert(dirty(s[1]), "purged %llu ms after its free",
+		  (unsigned long long)delay + 1);
+	purge_at(t + 5 * delay + 1);
+	cr_assert(!dirty(s[1]), "still dirty %llu ms after its free",
+		  (unsigned long long)(5 * delay + 1));
+	cr_assert_eq(hk_desc_at(s[1])->kind, HK_KIND_FREE);
+	cr_assert_gt(hk_fake_os_calls(HK_FAKE_PURGE) + hk_fake_os_calls(HK_FAKE_URING_QUEUE),
+		     purges, "no purge call");
+	hk_fake_os_set_clock(0);
+	hk_arena_destroy(a);
+}
+
+/* The longer wait is for what the arena may take back: a span freed while
+ * its arena grows past the peak it had goes after the slab delay. */
+Test(fakeos_span_policy, span_beyond_the_recent_peak_goes_early)
+{
+	uint64_t delay = CONFIG_HK_PURGE_DELAY_MS;
+	if (!delay)
+		cr_skip_test("purges at once (CONFIG_HK_PURGE_DELAY_MS=0)");
+	uint64_t t = hk_platform_now_ms() + ((uint64_t)1 << 40);
+	hk_arena_t *a = private_arena();
+	uint32_t s[3], big[2] = { HK_NIL, HK_NIL };
+	hk_fake_os_set_clock(t);
+	purge_at(t); /* the peak's window starts here */
+	hk_lock(&a->lock);
+	int row = take_row(a, s, 3, 1);
+	if (row) {
+		hk_span_free(a, s[1], N + 1, hk_platform_now_ms());
+		/* Longer than s[1]: new memory, and a new peak of use. */
+		for (int i = 0; i < 2; i++) {
+			big[i] = hk_span_alloc(a, 2 * N + 2, 1);
+			if (big[i] != HK_NIL)
+				hk_span_mark(big[i], 2 * N + 2, HK_KIND_POOL, 0, a->index,
+					     (2 * N + 2) * HK_UNIT);
+		}
+	}
+	hk_unlock(&a->lock);
+	cr_assert(row, "no row of contiguous spans");
+	cr_assert(big[0] != HK_NIL && big[1] != HK_NIL && big[0] != s[1] && big[1] != s[1]);
+	purge_at(t + delay + 1);
+	cr_assert(!dirty(s[1]), "kept %llu ms though the arena grew past it",
+		  (unsigned long long)delay + 1);
+	hk_fake_os_set_clock(0);
+	hk_arena_destroy(a);
+}
