@@ -66,13 +66,16 @@ static inline size_t hk_class_size(unsigned cls)
 /* c >= 8 (the clamp above keeps every shift count of the unused branch
  * non-negative, which clang checks too). */
 #define HK_CLASS_SIZE_BIG_(c) ((128u << (((c) - 8) / 4)) + (((c) - 8) % 4 + 1) * (32u << (((c) - 8) / 4)))
-/* Compile-time class of a constant size (for the band limits). */
+/* Compile-time class of a constant size (for the band limits and tables). */
 #define HK_CLASS_OF_CONST(n)                                                     \
 	((n) <= 128 ? ((n) + 15) / 16 - 1                                           \
-		    : 8 + (63 - __builtin_clzl((size_t)(n) - 1) - 7) * 4 +            \
+		    : 8 + (HK_LOG2_ABOVE_128_(n) - 7) * 4 +                          \
 			      (unsigned)(((size_t)(n) - 1 -                              \
-					  ((size_t)1 << (63 - __builtin_clzl((size_t)(n) - 1)))) >> \
-					 (63 - __builtin_clzl((size_t)(n) - 1) - 2)))
+					  ((size_t)1 << HK_LOG2_ABOVE_128_(n))) >>       \
+					 (HK_LOG2_ABOVE_128_(n) - 2)))
+/* floor(log2(n - 1)) for n > 128; at least 7 for any n, so the shifts of
+ * the branch not taken stay non-negative (clang checks that branch too). */
+#define HK_LOG2_ABOVE_128_(n) (63 - __builtin_clzl(((size_t)(n) - 1) | 127))
 
 /* Last class of each band (-1 when the band is off), and the lane classes. */
 #define HK_TINY_LAST (CONFIG_HK_TINY ? (int)HK_CLASS_OF_CONST(CONFIG_HK_TINY_MAX + 0) : -1)
