@@ -394,8 +394,10 @@ static inline unsigned hk_bin_of(unsigned bins, unsigned cls)
  * each. room counts the pushes left before a bin is full (its limit -
  * blocks held; 0 when not set up); the fast paths test it before writing
  * anything. The default heap's row comes first: a thread that uses only it
- * touches the first pages and the last of its lane. Lines are whole (64-byte
- * aligned lanes), so each bin keeps its place in its line.
+ * touches the first pages and the last of its lane. Lanes are 32-byte
+ * aligned, as a bin is long: each bin lies within one line. (The carved
+ * lanes start 32 bytes past a line, core/lane.c's LANE_AT; a 64-byte
+ * alignment here would be a promise they break, which UBSan reports.)
  */
 typedef struct hk_lane {
 	/* Bin b's words: word[b] (divisor), head[b], room[b]. The head and
@@ -423,7 +425,7 @@ typedef struct hk_lane {
 	uint8_t refilled[HK_NCLASS_MAX];
 	uint8_t frees_only[HK_NCLASS_MAX];
 	struct hk_lane *next, *prev; /* list of live lanes */
-} __attribute__((aligned(64))) hk_lane_t;
+} __attribute__((aligned(32))) hk_lane_t;
 
 /* The divisor of the bin's class (hk_divm), written when the bin is set up
  * (0 before: the static lanes' and unset bins', whose room is 0 too). free()
