@@ -529,7 +529,8 @@ static inline __attribute__((always_inline)) size_t heap_slab_usable(const void 
 		uint64_t rel = (uintptr_t)p - d->start;
 		/* Row 0's bin is class * HK_BIN_WORDS: the divisor at byte bin * 2
 		 * (a scaled index, no shift). */
-		_Static_assert(HK_BIN_WORDS * sizeof(uint16_t) == sizeof(hk_class_divm[0]), "scale");
+		_Static_assert(HK_BIN_WORDS * sizeof(uint16_t) == sizeof(hk_class_divm[0]),
+			       "scale");
 		uint64_t divm = *(const uint64_t *)((const uint16_t *)hk_class_divm + d->bin);
 		if (likely(d->bin < HK_BIN_WORDS * HK_NCLASS_MAX && rel * divm < hk_desc_lim(d) &&
 			   ((const uint8_t *)p)[15] != HK_MARK_TOP)) {
@@ -666,7 +667,8 @@ HK_ENTRY void *hk_realloc_in(hk_arena_t *a, void *p, size_t size, const char *ca
 	/* A POOL block grows into the free units after it (no copy). */
 	if (CONFIG_HK_POOL && same && d && d->kind == HK_KIND_POOL && size > usable &&
 	    size <= HK_POOL_MAX && hk_pool_grow(from, d, size) == 0) {
-		if (CONFIG_HK_SAMPLE && atomic_load_explicit(&hk_sample_outside, memory_order_relaxed))
+		if (CONFIG_HK_SAMPLE &&
+		    atomic_load_explicit(&hk_sample_outside, memory_order_relaxed))
 			hk_sample_free(p); /* its record had the old size */
 		sample_moved(a, p, size);
 		return p;

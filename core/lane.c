@@ -220,7 +220,8 @@ static void bin_setup(hk_lane_t *l, unsigned bins, unsigned cls)
 		l->grow[cls] = 0;
 		l->frees_only[cls] = 1;
 	}
-	HK_DIVM(l, hk_bin_of(bins, cls)) = hk_class_divm[cls]; /* before room: free() needs it then */
+	/* The divisor before the room: free() needs it once the room is set. */
+	HK_DIVM(l, hk_bin_of(bins, cls)) = hk_class_divm[cls];
 	hk_room_set(l, hk_bin_of(bins, cls), limit_of(l, bins, cls));
 }
 
@@ -316,7 +317,8 @@ static uint64_t cache_held(hk_lane_t *l, unsigned bins, size_t *bytes)
 	uint64_t n = 0;
 	for (uint64_t m = c->classes; m; m &= m - 1) {
 		unsigned cls = (unsigned)__builtin_ctzll(m);
-		uint64_t held = (uint64_t)(limit_of(l, bins, cls) - hk_room(l, hk_bin_of(bins, cls)));
+		unsigned bin = hk_bin_of(bins, cls);
+		uint64_t held = (uint64_t)(limit_of(l, bins, cls) - hk_room(l, bin));
 		n += held;
 		if (bytes)
 			*bytes += held * hk_class_size(cls);
@@ -347,8 +349,10 @@ static void cache_fold(hk_lane_t *l, unsigned bins, hk_arena_t *a)
 {
 	hk_cache_t *c = hk_lane_cache(l, bins);
 	if (a) {
-		atomic_fetch_add_explicit(&a->ctr.allocs, cache_allocs(l, bins), memory_order_relaxed);
-		atomic_fetch_add_explicit(&a->ctr.frees, cache_frees(l, bins), memory_order_relaxed);
+		atomic_fetch_add_explicit(&a->ctr.allocs, cache_allocs(l, bins),
+					  memory_order_relaxed);
+		atomic_fetch_add_explicit(&a->ctr.frees, cache_frees(l, bins),
+					  memory_order_relaxed);
 	}
 	c->allocs = c->refilled = c->flushed = c->slow_pops = c->slow_pushes = 0;
 	for (uint64_t m = c->classes; m; m &= m - 1) {

@@ -49,7 +49,8 @@ int hk_pool_grow(hk_arena_t *a, hk_desc_t *d, size_t size)
 	uint32_t had = hk_desc_at(head)->units;
 	int r = hk_pool_last_grown(a, d) ? hk_span_grow(a, head, had, (uint32_t)units - had) : -1;
 	if (r == 0) {
-		hk_span_mark(head, (uint32_t)units, HK_KIND_POOL, 0, a->index, units << HK_UNIT_SHIFT);
+		hk_span_mark(head, (uint32_t)units, HK_KIND_POOL, 0, a->index,
+			     units << HK_UNIT_SHIFT);
 		hk_desc_at(head)->bump = size;
 		a->ctr.live[HK_BAND_POOL] += (units - had) << HK_UNIT_SHIFT;
 	}

@@ -164,8 +164,9 @@ int hk_purge_reclaim(void)
 /*
  * With a deadline the purger sleeps through kicks: whatever they announce
  * became free after this run started, so it is due later than the
- * earliest of `due` and SLAB_DELAY from now, and the run then sees it. Only a purger with nothing to wait for is
- * woken, and only it looks at `pending` (set by kicks during its run). A
+ * earliest of `due` and SLAB_DELAY from now, and the run then sees it.
+ * Only a purger with nothing to wait for is woken, and only it looks at
+ * `pending` (set by kicks during its run). A
  * kicker stores `pending` then reads `sleeping`; the purger stores
  * `sleeping` then reads `pending` (both seq_cst): one of them sees the
  * other, so no kick is lost. Waking on every kick cost a futex call per

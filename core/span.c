@@ -463,7 +463,8 @@ static void purge_before_grow(hk_arena_t *a, uint32_t units)
 		for (uint32_t h = a->buckets[b], nx; h != HK_NIL && units; h = nx) {
 			hk_desc_t *d = hk_desc_at(h);
 			nx = d->next;
-			if (hk_platform_purge_now(hk_unit_addr(h), (size_t)d->units << HK_UNIT_SHIFT))
+			size_t bytes = (size_t)d->units << HK_UNIT_SHIFT;
+			if (hk_platform_purge_now(hk_unit_addr(h), bytes))
 				continue;
 			list_remove(a, h);
 			d->flags &= (uint8_t)~HK_DF_DIRTY;
@@ -511,10 +512,11 @@ uint32_t hk_span_alloc(hk_arena_t *a, uint32_t units, uint32_t align_units)
 
 /*
  * A busy arena (spans taken or freed since the purger's last look) keeps
- * its dirty spans up to BUSY_KEEP times CONFIG_HK_PURGE_DELAY_MS: a program that frees a batch and
- * allocates the next one reuses them, and purging them meant faulting the
- * pages again (batch of 1-64 KiB blocks: 4.4 GB purged in a 6 s run, 1.6x
- * mimalloc's page faults). An idle arena is purged after `delay`.
+ * its dirty spans up to BUSY_KEEP times CONFIG_HK_PURGE_DELAY_MS: a program
+ * that frees a batch and allocates the next one reuses them, and purging
+ * them meant faulting the pages again (batch of 1-64 KiB blocks: 4.4 GB
+ * purged in a 6 s run, 1.6x mimalloc's page faults). An idle arena is
+ * purged after `delay`.
  */
 #define BUSY_KEEP 8
 

@@ -84,7 +84,8 @@ static void check_slab(hk_arena_t *a, uint32_t h, uint32_t n, struct tally *t)
 	unsigned cls = hk_desc_cls(d);
 	CHECK(d->start == start, "slab head is not its own start", start);
 	CHECK((int)cls < HK_NLANE && bs == hk_class_size(cls), "slab of no lane class", start);
-	CHECK(d->bin == hk_bin_of(a->bins, cls), "slab's bin is not its arena's bin of its class", start);
+	CHECK(d->bin == hk_bin_of(a->bins, cls), "slab's bin is not its arena's bin of its class",
+	      start);
 	check_units(h, n, d->kind);
 	CHECK(d->bump >= start && d->bump <= end && (d->bump - start) % bs == 0,
 	      "slab bump out of the slab or off a block", start);
@@ -252,7 +253,8 @@ static void check_own_lane(void)
 				CHECK(((uintptr_t)b - d->start) % d->bsize == 0 && (uintptr_t)b < hk_desc_carved(d),
 				      "bin holds no block of a slab", b);
 			}
-			CHECK(n + hk_room(l, bin) == limit, "bin's room counter disagrees with its blocks", l);
+			CHECK(n + hk_room(l, bin) == limit,
+			      "bin's room counter disagrees with its blocks", l);
 			CHECK(HK_DIVM(l, bin) == hk_class_divm[c], "bin's divisor is not its class's", l);
 		}
 	}
