@@ -25,8 +25,8 @@ static unsigned bucket_of(uint32_t units)
 }
 
 /*
- * Dense runs: once an arena is big (CONFIG_HK_THP_HEAP_MIB), one-unit
- * slabs (small blocks: their pages fill densely) grow runs of their own
+ * Dense runs: once an arena is big (CONFIG_HK_THP_HEAP_MIB), slabs of
+ * small blocks (`small`: their pages fill densely) grow runs of their own
  * advised THP; a 4 KiB fault costs 7-40 us here, and jq took 24k of them
  * where THP runs take 4k (besides fewer TLB misses). Only big heaps: a
  * dense run is resident whole (its frontier, its slabs' uncarved tails),
@@ -371,20 +371,20 @@ static uint32_t fit_sized(hk_arena_t *a, unsigned kinds, uint32_t units, uint32_
  * they are touched in full, and cutting them from a bigger dirty span
  * rather than a smaller clean one kept the dirty rest resident beside
  * them (`make bench` row large, 1-32 MiB blocks: 74.6 MB against 69.5);
- * they take the smallest bucket that fits, dirty or clean. A one-unit
- * request tries the dense lists first, any other one last.
+ * they take the smallest bucket that fits, dirty or clean. A slab of small
+ * blocks tries the dense lists first, any other request last.
  */
-static uint32_t find_fit(hk_arena_t *a, uint32_t units, uint32_t align_units)
+static uint32_t find_fit(hk_arena_t *a, uint32_t units, uint32_t align_units, int small)
 {
 	uint32_t h = HK_NIL;
-	if (units == 1 && ((h = fit_in(a, DENSE_LIST, 1, align_units)) != HK_NIL ||
-			   (h = fit_in(a, CLEAN + DENSE_LIST, 1, align_units)) != HK_NIL))
+	if (small && ((h = fit_in(a, DENSE_LIST, units, align_units)) != HK_NIL ||
+		      (h = fit_in(a, CLEAN + DENSE_LIST, units, align_units)) != HK_NIL))
 		return h;
 	if (units > HK_CHUNK_UNITS)
 		h = fit_sized(a, DIRTY_OK | CLEAN_OK, units, align_units);
 	else if ((h = fit_sized(a, DIRTY_OK, units, align_units)) == HK_NIL)
 		h = fit_sized(a, CLEAN_OK, units, align_units);
-	if (h != HK_NIL || units == 1)
+	if (h != HK_NIL || small)
 		return h;
 	if ((h = fit_in(a, DENSE_LIST, units, align_units)) == HK_NIL)
 		h = fit_in(a, CLEAN + DENSE_LIST, units, align_units);
@@ -474,11 +474,12 @@ static void purge_before_grow(hk_arena_t *a, uint32_t units)
 	}
 }
 
-uint32_t hk_span_alloc(hk_arena_t *a, uint32_t units, uint32_t align_units)
+uint32_t hk_span_alloc(hk_arena_t *a, uint32_t units, uint32_t align_units, int small)
 {
 	if (a->capacity && a->inuse + ((size_t)units << HK_UNIT_SHIFT) > a->capacity)
 		return HK_NIL;
-	uint32_t h = find_fit(a, units, align_units);
+	small = small && align_units <= 1;
+	uint32_t h = find_fit(a, units, align_units, small);
 	/* A small request (a slab, at most half a chunk) grows the arena
 	 * before cutting a bigger held span: growing commits address space and
 	 * a slab touches pages as it carves, while cutting the span loses it
@@ -489,18 +490,18 @@ uint32_t hk_span_alloc(hk_arena_t *a, uint32_t units, uint32_t align_units)
 	int cut_held = held.head != HK_NIL && a->index == 0;
 	if (h == HK_NIL && cut_held && (units >= held.units || units > HK_CHUNK_UNITS / 2)) {
 		release_held(a);
-		h = find_fit(a, units, align_units);
+		h = find_fit(a, units, align_units, small);
 	}
 	if (h == HK_NIL && units > HK_CHUNK_UNITS)
 		purge_before_grow(a, units);
 	/* Only AUTO's choice: an explicit policy backs every run alike. */
-	int dense = units == 1 && align_units <= 1 && a->policy == HK_HUGEPAGE_AUTO &&
-		    !CONFIG_HK_THP_NEVER && a->ctr.reserved >= DENSE_MIN;
+	int dense = small && a->policy == HK_HUGEPAGE_AUTO && !CONFIG_HK_THP_NEVER &&
+		    a->ctr.reserved >= DENSE_MIN;
 	if (h == HK_NIL && grow(a, units, align_units, dense) == 0)
-		h = find_fit(a, units, align_units);
+		h = find_fit(a, units, align_units, small);
 	if (h == HK_NIL && cut_held && held.head != HK_NIL) {
 		release_held(a); /* no room to grow: the held span it is */
-		h = find_fit(a, units, align_units);
+		h = find_fit(a, units, align_units, small);
 	}
 	if (h != HK_NIL) {
 		a->inuse += (size_t)units << HK_UNIT_SHIFT;
