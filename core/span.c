@@ -215,35 +215,24 @@ static void free_units(hk_arena_t *a, uint32_t head, uint32_t units, uint64_t no
 	insert_merged(a, head, units, 1, now);
 }
 
-/*
- * Per arena: the most span bytes in use in the current window and in the
- * last one (a window is the span delay, rolled by the purger's looks).
- */
-static size_t peak_cur[HK_ARENA_MAX], peak_last[HK_ARENA_MAX];
-static uint64_t peak_since[HK_ARENA_MAX];
-
 static void note_peak(hk_arena_t *a)
 {
 	size_t u = a->inuse;
-	if (u > peak_cur[a->index])
-		peak_cur[a->index] = u;
+	if (u > a->peak_cur)
+		a->peak_cur = u;
 }
-
-/* Per arena: spans taken and given back, and the count at the purger's
- * last look (hk_span_busy). */
-static uint64_t span_ops[HK_ARENA_MAX], span_seen[HK_ARENA_MAX];
 
 int hk_span_busy(hk_arena_t *a)
 {
-	int busy = span_ops[a->index] != span_seen[a->index];
-	span_seen[a->index] = span_ops[a->index];
+	int busy = a->span_ops != a->span_seen;
+	a->span_seen = a->span_ops;
 	return busy;
 }
 
 void hk_span_free(hk_arena_t *a, uint32_t head, uint32_t units, uint64_t now)
 {
 	HK_ASSERT(units && hk_desc_at(head)->arena == a->index);
-	span_ops[a->index]++;
+	a->span_ops++;
 	a->inuse -= (size_t)units << HK_UNIT_SHIFT;
 	free_units(a, head, units, now);
 }
@@ -330,7 +319,7 @@ int hk_span_grow(hk_arena_t *a, uint32_t head, uint32_t units, uint32_t more)
 		return -1;
 	carve(a, next, next, more);
 	a->inuse += (size_t)more << HK_UNIT_SHIFT;
-	span_ops[a->index]++;
+	a->span_ops++;
 	note_peak(a);
 	return 0;
 }
@@ -505,7 +494,7 @@ uint32_t hk_span_alloc(hk_arena_t *a, uint32_t units, uint32_t align_units, int 
 	}
 	if (h != HK_NIL) {
 		a->inuse += (size_t)units << HK_UNIT_SHIFT;
-		span_ops[a->index]++;
+		a->span_ops++;
 		note_peak(a);
 	}
 	return h;
@@ -532,14 +521,13 @@ uint64_t hk_span_release_held(hk_arena_t *a, uint64_t until)
  * at its recent peak beyond what it has now. */
 static size_t keep_budget(hk_arena_t *a, uint64_t now, uint64_t window)
 {
-	unsigned i = a->index;
 	size_t u = a->inuse;
-	if (now - peak_since[i] >= window) {
-		peak_last[i] = peak_cur[i];
-		peak_cur[i] = u;
-		peak_since[i] = now;
+	if (now - a->peak_since >= window) {
+		a->peak_last = a->peak_cur;
+		a->peak_cur = u;
+		a->peak_since = now;
 	}
-	size_t p = peak_cur[i] > peak_last[i] ? peak_cur[i] : peak_last[i];
+	size_t p = a->peak_cur > a->peak_last ? a->peak_cur : a->peak_last;
 	return p > u ? p - u : 0;
 }
 

@@ -188,3 +188,53 @@ Test(fakeos_span_policy, span_beyond_the_recent_peak_goes_early)
 	hk_fake_os_set_clock(0);
 	hk_arena_destroy(a);
 }
+
+/* An arena's peak is its own: a slot recycled from an arena that peaked
+ * high kept that peak for up to two windows, and the new arena's span
+ * beyond its own peak waited the long delay. */
+Test(fakeos_span_policy, a_recycled_arena_slot_starts_without_a_peak)
+{
+	uint64_t delay = CONFIG_HK_PURGE_DELAY_MS;
+	if (!delay)
+		cr_skip_test("purges at once (CONFIG_HK_PURGE_DELAY_MS=0)");
+	uint64_t t = hk_platform_now_ms() + ((uint64_t)1 << 40);
+	hk_fake_os_set_clock(t);
+	purge_at(t);
+	hk_arena_t *old = private_arena();
+	unsigned index = old->index;
+	hk_lock(&old->lock);
+	uint32_t wide = hk_span_alloc(old, 64 * N, 1, 0);
+	hk_unlock(&old->lock);
+	cr_assert(wide != HK_NIL);
+	hk_arena_destroy(old);
+	/* Slots are recycled once the table is full. */
+	hk_arena_t *a = NULL;
+	for (int i = 0; i < 2 * HK_ARENA_MAX && !a; i++) {
+		hk_arena_t *b = private_arena();
+		if (b->index == index)
+			a = b;
+		else
+			hk_arena_destroy(b);
+	}
+	cr_assert_not_null(a, "slot %u never recycled", index);
+	uint32_t s[3], big[2] = { HK_NIL, HK_NIL };
+	hk_lock(&a->lock);
+	int row = take_row(a, s, 3, 1);
+	if (row) {
+		hk_span_free(a, s[1], N + 1, hk_platform_now_ms());
+		for (int i = 0; i < 2; i++) {
+			big[i] = hk_span_alloc(a, 2 * N + 2, 1, 0);
+			if (big[i] != HK_NIL)
+				hk_span_mark(big[i], 2 * N + 2, HK_KIND_POOL, 0, a->index,
+					     (2 * N + 2) * HK_UNIT);
+		}
+	}
+	hk_unlock(&a->lock);
+	cr_assert(row, "no row of contiguous spans");
+	cr_assert(big[0] != HK_NIL && big[1] != HK_NIL);
+	purge_at(t + delay + 1);
+	cr_assert(!dirty(s[1]), "kept %llu ms for the slot's last owner's peak",
+		  (unsigned long long)delay + 1);
+	hk_fake_os_set_clock(0);
+	hk_arena_destroy(a);
+}
