@@ -357,7 +357,7 @@ typedef struct hk_cache {
 	uint64_t slow_pops, slow_pushes, refills, flushes;
 	uint64_t classes;    /* bit c: bin c is set up (its room is valid) */
 	struct hk_lane *next; /* next lane on the slot's list */
-	uint32_t batch;      /* most blocks one refill takes: small after a
+	uint32_t batch;      /* user arenas: most blocks one refill takes: small after a
 			      * reset, doubling with each refill */
 	uint32_t pad;
 	/* The sampler's random state (core/sample.c; slot 0's only): 0 until
@@ -431,6 +431,9 @@ typedef struct hk_lane {
 	uint8_t grow[HK_NCLASS_MAX];
 	uint8_t refilled[HK_NCLASS_MAX];
 	uint8_t frees_only[HK_NCLASS_MAX];
+	/* Default heap's refill ramp by class: refills so far, up to
+	 * core/lane.c's RAMP_STEPS (the batch doubles with each). */
+	uint8_t ramp[HK_NCLASS_MAX];
 	struct hk_lane *next, *prev; /* list of live lanes */
 } __attribute__((aligned(32))) hk_lane_t;
 

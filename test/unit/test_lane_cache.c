@@ -9,7 +9,8 @@
  * writes the static empty and dead lanes (issue 12, bug 4); a reset visits
  * only the classes and spans the arena used since the last one; a bin
  * grows on swings of its class, never on frees alone, and a trim shrinks it;
- * a thread's first refill of the default heap takes more than two blocks;
+ * a thread's first refill of the default heap takes more than two blocks,
+ * and of each class at most 1 KiB or 4 blocks;
  * a block whose byte 15 is the free mark's top byte still takes free()'s
  * fast path; a bin that only receives frees (a consumer thread's) holds at
  * most a quarter of its limit; the default row's bins and the first
@@ -376,6 +377,40 @@ Test(lane_cache, a_threads_first_refill_fills_more_than_two)
 	cr_assert_eq(out[0], 1, "4 mallocs of a new thread took %llu refills",
 		     (unsigned long long)out[0]);
 	cr_assert(out[1], "the first refill left the bin empty after 4 mallocs");
+}
+
+/*
+ * A fresh thread's first refill of each class carves at most 1 KiB of it,
+ * or 4 blocks: with one batch for the whole cache, doubling with each
+ * refill of any class, every class after the fourth carved 16 KiB (128
+ * blocks of 16 B), and a short program (git --version) touched pages for
+ * blocks it never used. One malloc of every lane class; its bin then holds
+ * what the refill took, less the block handed out.
+ */
+static void *first_refill_of_each_class(void *arg)
+{
+	unsigned *bad = arg;
+	hk_lane_t *l;
+	for (unsigned c = 0; c < HK_NLANE; c++) {
+		size_t n = hk_class_size(c), most = 1024 / n > 4 ? 1024 / n : 4;
+		void *p = hk_malloc(n);
+		l = hk_lane_self;
+		int64_t took = hk_bin_limit(l, 0, c) - hk_room(l, hk_bin_of(0, c)) + 1;
+		if ((!p || took > (int64_t)most) && !bad[2])
+			bad[0] = c, bad[1] = (unsigned)took, bad[2] = 1;
+		hk_free(p);
+	}
+	return NULL;
+}
+
+Test(lane_cache, a_threads_first_refill_of_a_class_carves_little)
+{
+	pthread_t t;
+	unsigned bad[3] = { 0, 0, 0 };
+	pthread_create(&t, NULL, first_refill_of_each_class, bad);
+	pthread_join(t, NULL);
+	cr_assert_eq(bad[2], 0, "the first refill of class %u (%zu B) took %u blocks", bad[0],
+		     hk_class_size(bad[0]), bad[1]);
 }
 
 /*
