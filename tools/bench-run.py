@@ -2,7 +2,7 @@
 """tools/bench-run.py — runs hakmem's benchmark suite against the peers.
 
 Owns: finding the allocators, running every benchmark of a set under each of
-them interleaved (A B C, B C A, C A B, ...), medians, ratios to mimalloc,
+them interleaved (A B C D, B C D A, ... in a balanced order), ratios to mimalloc,
 peak RSS, optional callgrind instructions per operation and strace syscall
 counts, and the report (markdown table, JSON, gnuplot charts).
 Must not: fail because one benchmark crashes under one allocator (that cell
@@ -357,13 +357,29 @@ def host_cpu():
     return (t[0] + t[1] + t[2] + t[5] + t[6] + t[7]) / tick, t[7] / tick
 
 
+def round_order(n, r):
+    """The order of n allocators in round r (from 0): a Williams square. Over n rounds
+    (2n when n is odd) each allocator runs once in every place and right after every
+    other allocator equally often, so neither the place in the round nor the program
+    that ran just before (what it left in the caches, the page allocator, the host)
+    favours anyone. A plain rotation (A B C, B C A) keeps B always right after A."""
+    first, lo, hi = [0], 1, n - 1
+    while len(first) < n:
+        first.append(lo)
+        lo += 1
+        if len(first) < n:
+            first.append(hi)
+            hi -= 1
+    rows = [[(x + k) % n for x in first] for k in range(n)]
+    if n % 2:
+        rows += [row[::-1] for row in rows]
+    return rows[r % len(rows)]
+
+
 def run_rounds(b, todo, rounds, bindir, cells, wrap, progress):
-    """Round k of every allocator, then round k+1, each round starting one allocator
-    later: A B C, B C A, C A B. No allocator always runs first after another benchmark
-    (or always next to the same neighbour), so place in the round is no advantage."""
+    """Round k of every allocator, then round k+1, in round_order."""
     for r in range(1, rounds + 1):
-        k = (r - 1) % len(todo)
-        for a in todo[k:] + todo[:k]:
+        for a in (todo[i] for i in round_order(len(todo), r - 1)):
             cell = cells.setdefault(a.name, {"status": "ok", "values": {}, "rss": []})
             progress["done"] += 1
             if cell["status"] != "ok":

@@ -4,7 +4,7 @@
 # same with either side's second fastest; the median of paired ratios (round i over
 # the baseline's round i) and the old ratio of medians keep rows of their own.
 # Synthetic rounds where the three disagree; no program is run. Also checks that
-# rounds rotate the order of the allocators.
+# the order of the allocators in the rounds is balanced.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 python3 - "$root/tools/bench-run.py" <<'PY'
@@ -31,20 +31,26 @@ for w in want:
     if w not in text:
         sys.exit(f"missing line {w!r} in:\n{text}")
 
-# run_rounds: round r starts with the allocator r-1 places later
-order = []
+# run_rounds: the order of the rounds is balanced. Over 2n rounds (n odd) or n rounds
+# (n even) every allocator runs once in every place, and right after every other one
+# equally often (a plain rotation would keep B always right after A).
 br.bench_env = lambda b, a: {"WHO": a.name}
 br.bench_argv = lambda b, a, d: []
 br.log = lambda msg: None
-allocs = [br.Alloc(n) for n in "ABC"]
-cells = {}
-for a in allocs:  # a failed cell is skipped: keep them ok so every round runs
-    cells[a.name] = {"status": "ok", "values": {}, "rss": []}
-br.run_once = lambda argv, env, timeout, wrap=None: (order.append(env["WHO"]), {"status": "ok", "kv": {
-    "cpu_secs": "1", "check": "ok"}, "maxrss_kb": 1})[1]
 br.host_cpu = lambda: (0.0, 0.0)
-br.run_rounds(benches[0], allocs, 3, "/nonexistent", cells, None, {"done": 0, "total": 9, "t0": 0})
-if "".join(order) != "ABCBCACAB":
-    sys.exit(f"round order {''.join(order)}, want ABCBCACAB")
+for names, rounds in (("ABC", 6), ("ABCD", 4)):
+    order = []
+    br.run_once = lambda argv, env, timeout, wrap=None: (order.append(env["WHO"]), {"status": "ok", "kv": {
+        "cpu_secs": "1", "check": "ok"}, "maxrss_kb": 1})[1]
+    allocs = [br.Alloc(n) for n in names]
+    cells = {a.name: {"status": "ok", "values": {}, "rss": []} for a in allocs}
+    br.run_rounds(benches[0], allocs, rounds, "/nonexistent", cells, None, {"done": 0, "total": 99, "t0": 0})
+    n = len(names)
+    rows = ["".join(order[i:i + n]) for i in range(0, len(order), n)]
+    places = {(x, row.index(x)) for row in rows for x in names}
+    follows = [row[i:i + 2] for row in rows for i in range(n - 1)]
+    pairs = {p: follows.count(p) for p in {x + y for x in names for y in names if x != y}}
+    if len(places) != n * n or len(set(pairs.values())) != 1:
+        sys.exit(f"rounds {rows}: places {sorted(places)}, followers {pairs}")
 print("ok")
 PY
