@@ -245,8 +245,9 @@ static unsigned batch_of(const hk_lane_t *l, unsigned bins, unsigned cls)
 	return n < RAMP_MIN ? RAMP_MIN : (unsigned)n;
 }
 
-/* Half the bin, at most 16 KiB or 128 blocks, and at most the batch: carving touches every block, so a small program (or a
- * per-request arena, a few blocks then a reset) must not carve far ahead. */
+/* Half the bin, at most 16 KiB or 128 blocks, and at most the batch:
+ * carving touches every block, so a small program (or a per-request
+ * arena, a few blocks then a reset) must not carve far ahead. */
 static unsigned bin_fill(hk_lane_t *l, hk_arena_t *a, unsigned bins, unsigned cls)
 {
 	hk_cache_t *c = hk_lane_cache(l, bins);
