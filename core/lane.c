@@ -21,6 +21,7 @@
 #include "core/platform.h"
 #include "core/purge.h"
 #include "core/region.h"
+#include "core/sample.h"
 #include "core/sizeclass.h"
 #include "core/slab.h"
 #include "core/tiny.h"
@@ -223,6 +224,8 @@ static void bin_setup(hk_lane_t *l, unsigned bins, unsigned cls)
 	/* The divisor before the room: free() needs it once the room is set. */
 	HK_DIVM(l, hk_bin_of(bins, cls)) = hk_class_divm[cls];
 	hk_room_set(l, hk_bin_of(bins, cls), limit_of(l, bins, cls));
+	if (CONFIG_HK_SAMPLE && !bins)
+		hk_sample_bin_start(l, hk_bin_of(bins, cls));
 }
 
 /* Half the bin, at most 16 KiB or 128 blocks, and at most the cache's
@@ -358,6 +361,7 @@ static void cache_fold(hk_lane_t *l, unsigned bins, hk_arena_t *a)
 	for (uint64_t m = c->classes; m; m &= m - 1) {
 		unsigned bin = hk_bin_of(bins, (unsigned)__builtin_ctzll(m));
 		l->room[bin] &= HK_ROOM_MASK;
+		HK_DRAWN(l, bin) = 0;
 	}
 }
 
@@ -370,6 +374,7 @@ static void cache_clear(hk_lane_t *l, unsigned bins)
 		unsigned bin = hk_bin_of(bins, (unsigned)__builtin_ctzll(m));
 		HK_HEAD(l, bin) = NULL;
 		l->room[bin] = 0; /* and the count: folded or dropped before */
+		HK_DRAWN(l, bin) = 0;
 	}
 	c->classes = 0;
 	c->next = NULL;
