@@ -84,9 +84,9 @@ static void enter(hk_arena_t *a, uint32_t chunk)
 static uint32_t take_span(hk_arena_t *a, uint32_t *units, uint32_t need)
 {
 	hk_lock(&a->lock);
-	uint32_t h = hk_span_alloc(a, *units, 1);
+	uint32_t h = hk_span_alloc(a, *units, 1, 0);
 	if (h == HK_NIL && *units > need)
-		h = hk_span_alloc(a, *units = need, 1);
+		h = hk_span_alloc(a, *units = need, 1, 0);
 	/* Marked before the arena lock drops (a FREE-looking span would merge). */
 	if (h != HK_NIL)
 		hk_span_mark(h, *units, HK_KIND_BUMP, 0, a->index, (size_t)*units << HK_UNIT_SHIFT);

@@ -21,7 +21,7 @@ void *hk_pool_alloc(hk_arena_t *a, size_t size, size_t align)
 		return NULL;
 	hk_lock(&a->lock);
 	uint32_t h = hk_span_unhold(a, (uint32_t)units, (uint32_t)align_units);
-	if (h == HK_NIL && (h = hk_span_alloc(a, (uint32_t)units, (uint32_t)align_units)) != HK_NIL)
+	if (h == HK_NIL && (h = hk_span_alloc(a, (uint32_t)units, (uint32_t)align_units, 0)) != HK_NIL)
 		hk_span_mark(h, (uint32_t)units, HK_KIND_POOL, 0, a->index, units << HK_UNIT_SHIFT);
 	if (h != HK_NIL) {
 		hk_desc_t *d = hk_desc_at(h);

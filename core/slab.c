@@ -79,7 +79,7 @@ static uint32_t new_slab(hk_arena_t *a, hk_class_t *k, unsigned cls, uint32_t un
 		k->empty = HK_NIL;
 	} else {
 		hk_lock(&a->lock);
-		s = hk_span_alloc(a, units, 1);
+		s = hk_span_alloc(a, units, 1, hk_class_size(cls) <= HK_SPAN_SMALL_BLOCK);
 		if (s == HK_NIL) {
 			hk_unlock(&a->lock);
 			return HK_NIL;

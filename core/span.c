@@ -25,8 +25,8 @@ static unsigned bucket_of(uint32_t units)
 }
 
 /*
- * Dense runs: once an arena is big (CONFIG_HK_THP_HEAP_MIB), one-unit
- * slabs (small blocks: their pages fill densely) grow runs of their own
+ * Dense runs: once an arena is big (CONFIG_HK_THP_HEAP_MIB), slabs of
+ * small blocks (`small`: their pages fill densely) grow runs of their own
  * advised THP; a 4 KiB fault costs 7-40 us here, and jq took 24k of them
  * where THP runs take 4k (besides fewer TLB misses). Only big heaps: a
  * dense run is resident whole (its frontier, its slabs' uncarved tails),
@@ -215,35 +215,24 @@ static void free_units(hk_arena_t *a, uint32_t head, uint32_t units, uint64_t no
 	insert_merged(a, head, units, 1, now);
 }
 
-/*
- * Per arena: the most span bytes in use in the current window and in the
- * last one (a window is the span delay, rolled by the purger's looks).
- */
-static size_t peak_cur[HK_ARENA_MAX], peak_last[HK_ARENA_MAX];
-static uint64_t peak_since[HK_ARENA_MAX];
-
 static void note_peak(hk_arena_t *a)
 {
 	size_t u = a->inuse;
-	if (u > peak_cur[a->index])
-		peak_cur[a->index] = u;
+	if (u > a->peak_cur)
+		a->peak_cur = u;
 }
-
-/* Per arena: spans taken and given back, and the count at the purger's
- * last look (hk_span_busy). */
-static uint64_t span_ops[HK_ARENA_MAX], span_seen[HK_ARENA_MAX];
 
 int hk_span_busy(hk_arena_t *a)
 {
-	int busy = span_ops[a->index] != span_seen[a->index];
-	span_seen[a->index] = span_ops[a->index];
+	int busy = a->span_ops != a->span_seen;
+	a->span_seen = a->span_ops;
 	return busy;
 }
 
 void hk_span_free(hk_arena_t *a, uint32_t head, uint32_t units, uint64_t now)
 {
 	HK_ASSERT(units && hk_desc_at(head)->arena == a->index);
-	span_ops[a->index]++;
+	a->span_ops++;
 	a->inuse -= (size_t)units << HK_UNIT_SHIFT;
 	free_units(a, head, units, now);
 }
@@ -330,7 +319,7 @@ int hk_span_grow(hk_arena_t *a, uint32_t head, uint32_t units, uint32_t more)
 		return -1;
 	carve(a, next, next, more);
 	a->inuse += (size_t)more << HK_UNIT_SHIFT;
-	span_ops[a->index]++;
+	a->span_ops++;
 	note_peak(a);
 	return 0;
 }
@@ -371,20 +360,20 @@ static uint32_t fit_sized(hk_arena_t *a, unsigned kinds, uint32_t units, uint32_
  * they are touched in full, and cutting them from a bigger dirty span
  * rather than a smaller clean one kept the dirty rest resident beside
  * them (`make bench` row large, 1-32 MiB blocks: 74.6 MB against 69.5);
- * they take the smallest bucket that fits, dirty or clean. A one-unit
- * request tries the dense lists first, any other one last.
+ * they take the smallest bucket that fits, dirty or clean. A slab of small
+ * blocks tries the dense lists first, any other request last.
  */
-static uint32_t find_fit(hk_arena_t *a, uint32_t units, uint32_t align_units)
+static uint32_t find_fit(hk_arena_t *a, uint32_t units, uint32_t align_units, int small)
 {
 	uint32_t h = HK_NIL;
-	if (units == 1 && ((h = fit_in(a, DENSE_LIST, 1, align_units)) != HK_NIL ||
-			   (h = fit_in(a, CLEAN + DENSE_LIST, 1, align_units)) != HK_NIL))
+	if (small && ((h = fit_in(a, DENSE_LIST, units, align_units)) != HK_NIL ||
+		      (h = fit_in(a, CLEAN + DENSE_LIST, units, align_units)) != HK_NIL))
 		return h;
 	if (units > HK_CHUNK_UNITS)
 		h = fit_sized(a, DIRTY_OK | CLEAN_OK, units, align_units);
 	else if ((h = fit_sized(a, DIRTY_OK, units, align_units)) == HK_NIL)
 		h = fit_sized(a, CLEAN_OK, units, align_units);
-	if (h != HK_NIL || units == 1)
+	if (h != HK_NIL || small)
 		return h;
 	if ((h = fit_in(a, DENSE_LIST, units, align_units)) == HK_NIL)
 		h = fit_in(a, CLEAN + DENSE_LIST, units, align_units);
@@ -474,11 +463,12 @@ static void purge_before_grow(hk_arena_t *a, uint32_t units)
 	}
 }
 
-uint32_t hk_span_alloc(hk_arena_t *a, uint32_t units, uint32_t align_units)
+uint32_t hk_span_alloc(hk_arena_t *a, uint32_t units, uint32_t align_units, int small)
 {
 	if (a->capacity && a->inuse + ((size_t)units << HK_UNIT_SHIFT) > a->capacity)
 		return HK_NIL;
-	uint32_t h = find_fit(a, units, align_units);
+	small = small && align_units <= 1;
+	uint32_t h = find_fit(a, units, align_units, small);
 	/* A small request (a slab, at most half a chunk) grows the arena
 	 * before cutting a bigger held span: growing commits address space and
 	 * a slab touches pages as it carves, while cutting the span loses it
@@ -489,22 +479,22 @@ uint32_t hk_span_alloc(hk_arena_t *a, uint32_t units, uint32_t align_units)
 	int cut_held = held.head != HK_NIL && a->index == 0;
 	if (h == HK_NIL && cut_held && (units >= held.units || units > HK_CHUNK_UNITS / 2)) {
 		release_held(a);
-		h = find_fit(a, units, align_units);
+		h = find_fit(a, units, align_units, small);
 	}
 	if (h == HK_NIL && units > HK_CHUNK_UNITS)
 		purge_before_grow(a, units);
 	/* Only AUTO's choice: an explicit policy backs every run alike. */
-	int dense = units == 1 && align_units <= 1 && a->policy == HK_HUGEPAGE_AUTO &&
-		    !CONFIG_HK_THP_NEVER && a->ctr.reserved >= DENSE_MIN;
+	int dense = small && a->policy == HK_HUGEPAGE_AUTO && !CONFIG_HK_THP_NEVER &&
+		    a->ctr.reserved >= DENSE_MIN;
 	if (h == HK_NIL && grow(a, units, align_units, dense) == 0)
-		h = find_fit(a, units, align_units);
+		h = find_fit(a, units, align_units, small);
 	if (h == HK_NIL && cut_held && held.head != HK_NIL) {
 		release_held(a); /* no room to grow: the held span it is */
-		h = find_fit(a, units, align_units);
+		h = find_fit(a, units, align_units, small);
 	}
 	if (h != HK_NIL) {
 		a->inuse += (size_t)units << HK_UNIT_SHIFT;
-		span_ops[a->index]++;
+		a->span_ops++;
 		note_peak(a);
 	}
 	return h;
@@ -531,14 +521,13 @@ uint64_t hk_span_release_held(hk_arena_t *a, uint64_t until)
  * at its recent peak beyond what it has now. */
 static size_t keep_budget(hk_arena_t *a, uint64_t now, uint64_t window)
 {
-	unsigned i = a->index;
 	size_t u = a->inuse;
-	if (now - peak_since[i] >= window) {
-		peak_last[i] = peak_cur[i];
-		peak_cur[i] = u;
-		peak_since[i] = now;
+	if (now - a->peak_since >= window) {
+		a->peak_last = a->peak_cur;
+		a->peak_cur = u;
+		a->peak_since = now;
 	}
-	size_t p = peak_cur[i] > peak_last[i] ? peak_cur[i] : peak_last[i];
+	size_t p = a->peak_cur > a->peak_last ? a->peak_cur : a->peak_last;
 	return p > u ? p - u : 0;
 }
 

@@ -326,6 +326,13 @@ struct hk_arena {
 	_Atomic uint64_t touched;
 	uint32_t pool_live;
 	uint32_t pool_grown; /* head of the POOL block realloc grew last (a relaxed hint) */
+	/* The purger's view of the spans (core/span.c; zeroed with the arena,
+	 * so a recycled slot does not inherit its last owner's peak): the most
+	 * bytes in use in the current window and the last one, when the
+	 * window began, spans taken and given back and that count at the
+	 * purger's last look. */
+	size_t peak_cur, peak_last;
+	uint64_t peak_since, span_ops, span_seen;
 	hk_class_t cls[HK_NCLASS_MAX];
 };
 

@@ -2,7 +2,7 @@
 """tools/bench-run.py — runs hakmem's benchmark suite against the peers.
 
 Owns: finding the allocators, running every benchmark of a set under each of
-them interleaved (A B C D E, A B C D E, ...), medians, ratios to mimalloc,
+them interleaved (A B C D, B C D A, ... in a balanced order), ratios to mimalloc,
 peak RSS, optional callgrind instructions per operation and strace syscall
 counts, and the report (markdown table, JSON, gnuplot charts).
 Must not: fail because one benchmark crashes under one allocator (that cell
@@ -343,16 +343,51 @@ def fmt_num(v):
     return f"{v:.3g}"
 
 
+# A real program's own split of its time and its faults, kept per round in the JSON beside
+# the headline, so a noisy row can be looked into afterwards (user or sys time? a slow
+# round with more faults?).
+PROGRAM_DETAIL = ("user_secs", "sys_secs", "wall_secs", "minflt")
+
+
+def host_cpu():
+    """The machine's busy and steal time so far (s, all CPUs; /proc/stat's cpu line)."""
+    with open("/proc/stat") as f:
+        t = [int(x) for x in f.readline().split()[1:9]]
+    tick = os.sysconf("SC_CLK_TCK")
+    return (t[0] + t[1] + t[2] + t[5] + t[6] + t[7]) / tick, t[7] / tick
+
+
+def round_order(n, r):
+    """The order of n allocators in round r (from 0): a Williams square. Over n rounds
+    (2n when n is odd) each allocator runs once in every place and right after every
+    other allocator equally often, so neither the place in the round nor the program
+    that ran just before (what it left in the caches, the page allocator, the host)
+    favours anyone. A plain rotation (A B C, B C A) keeps B always right after A."""
+    first, lo, hi = [0], 1, n - 1
+    while len(first) < n:
+        first.append(lo)
+        lo += 1
+        if len(first) < n:
+            first.append(hi)
+            hi -= 1
+    rows = [[(x + k) % n for x in first] for k in range(n)]
+    if n % 2:
+        rows += [row[::-1] for row in rows]
+    return rows[r % len(rows)]
+
+
 def run_rounds(b, todo, rounds, bindir, cells, wrap, progress):
-    """Round k of every allocator, then round k+1: A B C D E, A B C D E."""
+    """Round k of every allocator, then round k+1, in round_order."""
     for r in range(1, rounds + 1):
-        for a in todo:
+        for a in (todo[i] for i in round_order(len(todo), r - 1)):
             cell = cells.setdefault(a.name, {"status": "ok", "values": {}, "rss": []})
             progress["done"] += 1
             if cell["status"] != "ok":
                 continue  # a failed cell stays failed; don't wait on it again
+            busy0, steal0 = host_cpu()
             res = run_once(bench_argv(b, a, bindir), bench_env(b, a), b.timeout,
                            wrap if "numactl" in b.opts else None)
+            busy1, steal1 = host_cpu()
             if res["status"] != "ok":
                 cell.update(status=res["status"], detail=res.get("detail", ""))
                 msg = f"{res['status']}: {res.get('detail', '')}"
@@ -360,13 +395,17 @@ def run_rounds(b, todo, rounds, bindir, cells, wrap, progress):
                 if tail:
                     msg += f" ({tail[0][:120]})"
             else:
-                for m in b.metrics:
+                for m in b.metrics + [m for m in PROGRAM_DETAIL if b.program and m not in b.metrics]:
                     v = res["kv"].get(m)
                     cell["values"].setdefault(m, []).append(float(v) if v not in (None, "NA") else math.nan)
                 # the benchmark's own VmHWM; wait4's ru_maxrss includes the pre-exec image
                 rss = float(res["kv"].get("maxrss_kb", -1))
                 cell["rss"].append(rss if rss > 0 else res["maxrss_kb"])
                 cell["hk"] = {k: v for k, v in res["kv"].items() if k.startswith("hk_")}
+                # what the whole machine did meanwhile: the run's own CPU time is part of it
+                cell.setdefault("host", {"busy_secs": [], "steal_secs": []})
+                cell["host"]["busy_secs"].append(round(busy1 - busy0, 2))
+                cell["host"]["steal_secs"].append(round(steal1 - steal0, 2))
                 v = cell["values"][b.metrics[0]][-1]
                 msg = f"{fmt_num(v)} {b.metrics[0]}  {cell['rss'][-1] / 1024:.1f} MB"
             done, total = progress["done"], progress["total"]
@@ -450,6 +489,34 @@ def run_callgrind(benches, allocs, bindir, n):
             out[b.name][a.name] = v
             log(f"[{i:3d}/{len(plan)}] callgrind {b.name:<20} {a.name:<14} "
                 f"{'failed' if v is None else f'{v:.1f} instructions/op'}")
+    return out
+
+
+def run_program_ir(benches, allocs, bindir, scale):
+    """The whole program's instructions (callgrind, every process of its tree) at a small
+    scale, per real program and allocator: a second view of the CPU table that load does
+    not move. Runs in parallel, one per CPU, like run_callgrind."""
+    import concurrent.futures
+    plan = [(b, a) for b in benches for a in allocs if not a.linked]
+
+    def one(job):
+        b, a = job
+        argv = [sys.executable, PROGRAMS_PY, "callgrind", b.argv[0], "--scale", str(scale),
+                "--work", os.path.join(bindir, "programs")]
+        env = bench_env(b, a)
+        p = subprocess.run(argv + ["--preload", env.pop("HK_PROG_PRELOAD", "")], env=env,
+                           capture_output=True, text=True, timeout=3600)
+        m = re.search(r"check=ok total_ir=(\d+)", p.stdout)
+        return int(m.group(1)) if p.returncode == 0 and m else None
+
+    out = {}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as ex:
+        futs = {ex.submit(one, job): job for job in plan}
+        for i, f in enumerate(concurrent.futures.as_completed(futs), 1):
+            b, a = futs[f]
+            out.setdefault(b.name, {})[a.name] = v = f.result()
+            log(f"[{i:3d}/{len(plan)}] callgrind {b.name:<20} {a.name:<14} "
+                f"{'failed' if v is None else f'{v / 1e6:.1f}M instructions'}")
     return out
 
 
@@ -621,46 +688,148 @@ def rss_table(benches, results, names, base):
     return L
 
 
-def program_tables(benches, results, names, base, rounds):
-    """Real programs: CPU time and peak RSS as ratios to the baseline (< 1 is better, as
-    programs are judged), geometric means, and hakmem's geometric mean against each peer."""
-    L = ["", f"## Real programs under LD_PRELOAD (median of {rounds} interleaved rounds; "
+def rounds_of(cells, n, metric):
+    """Allocator n's per-round values of metric (positive ones), or [] if its cell failed."""
+    c = cells.get(n)
+    if not c or c["status"] != "ok":
+        return []
+    return [v for v in c["values"].get(metric, []) if v > 0]  # NaN compares false: dropped
+
+
+def fastest_ratio(cells, n, d, metric):
+    """(n's fastest round ÷ d's fastest round, the same with d's second fastest, with n's
+    second fastest), or None. On this VM noise only ever adds time (a busy neighbour, the
+    host below the VM), and neighbouring runs do not share it: in A/A runs at real-time
+    priority (mimalloc against a copy of itself, 38 program cells of 5 rounds, load 5-10)
+    round i's deviations of the two correlated by 0.03, and this ratio missed 1.00 by
+    6.0 % rms, the median of paired ratios by 7.5 %, the ratio of medians by 10.9 %.
+    Over eight programs the three geometric means agree within 0.03. The bracket says
+    how far one lucky fastest round could have moved it (a single round: no bracket)."""
+    a, b = sorted(rounds_of(cells, n, metric)), sorted(rounds_of(cells, d, metric))
+    if not a or not b:
+        return None
+    lo = a[0] / b[1] if len(b) > 1 else a[0] / b[0]
+    hi = a[1] / b[0] if len(a) > 1 else a[0] / b[0]
+    return a[0] / b[0], lo, hi
+
+
+def fastest_geomean(benches, results, n, d, metric):
+    """fastest_ratio's three values, each as a geometric mean over the programs both
+    allocators ran; None if none."""
+    rows = [fastest_ratio(results.get(b.name, {}), n, d, metric) for b in benches]
+    rows = [r for r in rows if r]
+    return tuple(geomean([r[i] for r in rows]) for i in range(3)) if rows else None
+
+
+def paired_geomean(benches, results, n, d, metric):
+    """Geometric mean over programs of the median over rounds of round i's value of n over
+    round i's of d (the two ran seconds apart); the row that shows a round-to-round view."""
+    per = [[x / y for x, y in zip(rounds_of(results.get(b.name, {}), n, metric),
+                                  rounds_of(results.get(b.name, {}), d, metric))] for b in benches]
+    per = [r for r in per if r]
+    return geomean([statistics.median(r) for r in per]) if per else None
+
+
+def program_tables(benches, results, names, base, rounds, ir=None, ir_scale=None):
+    """Real programs: CPU time as the ratio of fastest rounds to the baseline's, peak RSS
+    as a ratio of medians (< 1 is better, as programs are judged), geometric means, and
+    hakmem's geometric mean against each peer."""
+    L = ["", f"## Real programs under LD_PRELOAD ({rounds} interleaved rounds; "
          f"ratio to {base}, < 1 is better)", "",
          "bench/programs/run.py: CPU time is user+sys of the program's process tree (redis: the "
          "server's own, from /proc/PID/stat), peak RSS its largest process's (/usr/bin/time %M; "
          "redis: VmHWM). A cell "
-         "counts only if the output matched a run without preload (else **fail**).", ""]
-    for title, get in (("CPU time, s", lambda c: c["median"].get("cpu_secs")),
-                       ("peak RSS, MB", lambda c: c["rss_median_kb"] / 1024 if c["rss_median_kb"] else None)):
-        L += [f"| {title} | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
-        val = {}
-        for b in benches:
-            cells = results.get(b.name, {})
-            val[b.name] = {n: get(c) for n, c in cells.items() if c["status"] == "ok"}
-            bv = val[b.name].get(base)
-            out = []
-            for n in names:
-                c, v = cells.get(n), val[b.name].get(n)
-                if c is None:
-                    out.append("")
-                elif c["status"] != "ok":
-                    out.append(f"**{c['status']}**")
-                else:
-                    out.append(f"{v / bv:.2f} ({v:.3g})" if bv and v else fmt_num(v))
-            L.append(f"| {b.argv[0]} | " + " | ".join(out) + " |")
+         "counts only if the output matched a run without preload (else **fail**).", "",
+         f"CPU cells: the allocator's fastest round ÷ {base}'s fastest round, then in brackets "
+         f"the same with {base}'s second fastest and with the allocator's second fastest (how "
+         f"far one lucky round could move it; not a confidence interval), then the fastest CPU "
+         f"time in seconds. The programs run at real-time priority (run.py), so load adds "
+         f"less, and what it still adds only ever slows a round. In A/A runs under load "
+         f"({base} against itself, `--aa`) the geometric mean landed at 0.97–1.03. Before "
+         f"2026-12-05 this table showed the ratio of the two medians; that row and the median "
+         f"of paired ratios (round i ÷ {base}'s round i) are kept below the mean.", ""]
+    L += ["| CPU time | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for b in benches:
+        cells, out = results.get(b.name, {}), []
+        for n in names:
+            c, v = cells.get(n), min(rounds_of(cells, n, "cpu_secs"), default=None)
+            r = fastest_ratio(cells, n, base, "cpu_secs") if n != base else None
+            if c is None:
+                out.append("")
+            elif c["status"] != "ok":
+                out.append(f"**{c['status']}**")
+            elif r:
+                out.append(f"{r[0]:.2f} [{r[1]:.2f}–{r[2]:.2f}] ({v:.3g} s)")
+            else:
+                out.append(f"{v:.3g} s" if v else "—")
+        L.append(f"| {b.argv[0]} | " + " | ".join(out) + " |")
 
-        def gm(n, d):  # geometric mean of n's value over d's, where both ran
-            return geomean([v[n] / v[d] for v in val.values() if v.get(n) and v.get(d)])
+    def gm_cell(n, d, bold=False):
+        g = fastest_geomean(benches, results, n, d, "cpu_secs") if d and n != d else None
+        return (f"**{g[0]:.3f}**" if bold else f"{g[0]:.3f}") + f" [{g[1]:.3f}–{g[2]:.3f}]" if g else ""
+
+    def paired_cell(n, d):
+        g = paired_geomean(benches, results, n, d, "cpu_secs") if d and n != d else None
+        return f"{g:.3f}" if g else ""
+
+    def old_gm(n, d):  # the ratio of medians, as before 2026-12-05
+        med = [[statistics.median(rounds_of(results.get(b.name, {}), x, "cpu_secs") or [0]) for x in (n, d)]
+               for b in benches]
+        g = geomean([x / y for x, y in med if x > 0 and y > 0])
+        return f"{g:.3f}" if g and n != d else ""
+    L.append("| **geometric mean** | " + " | ".join(gm_cell(n, base, True) for n in names) + " |")
+    L.append("| median of paired ratios | " + " | ".join(paired_cell(n, base) for n in names) + " |")
+    L.append("| ratio of medians | " + " | ".join(old_gm(n, base) for n in names) + " |")
+    if "hakmem" in names:
+        L.append("| hakmem ÷ this allocator | " + " | ".join(gm_cell("hakmem", n) for n in names) + " |")
+    if ir:
+        L += ["", f"Instructions of the whole program (callgrind, all its processes, scale {ir_scale:g}; "
+              f"ratio to {base}, then millions): three runs differ by at most 0.01 %, except redis "
+              f"(0.5 %: the client's timing batches its requests) and lua (2 %: it seeds its string "
+              f"hashes from addresses and the clock). A failed or mismatching run: —.", "",
+              "| instructions | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+        ratios = {n: [] for n in names}
+        for b in benches:
+            row = ir.get(b.name, {})
+            bv, out = row.get(base), []
+            for n in names:
+                v = row.get(n)
+                if v and bv:
+                    ratios[n].append(v / bv)
+                out.append("" if n not in row else "—" if not v else
+                           f"{v / bv:.3f} ({v / 1e6:.0f}M)" if bv else f"{v / 1e6:.0f}M")
+            L.append(f"| {b.argv[0]} | " + " | ".join(out) + " |")
         L.append("| **geometric mean** | " + " | ".join(
-            f"**{gm(n, base):.3f}**" if base and gm(n, base) else "" for n in names) + " |")
-        if "hakmem" in names:
-            L.append("| hakmem ÷ this allocator | " + " | ".join(
-                f"{gm('hakmem', n):.3f}" if gm("hakmem", n) else "" for n in names) + " |")
-        L.append("")
+            f"**{geomean(ratios[n]):.3f}**" if ratios[n] else "" for n in names) + " |")
+    L += ["", "| peak RSS, MB | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    val = {}
+    for b in benches:
+        cells = results.get(b.name, {})
+        val[b.name] = {n: c["rss_median_kb"] / 1024 for n, c in cells.items()
+                       if c["status"] == "ok" and c["rss_median_kb"]}
+        bv, out = val[b.name].get(base), []
+        for n in names:
+            c, v = cells.get(n), val[b.name].get(n)
+            if c is None:
+                out.append("")
+            elif c["status"] != "ok":
+                out.append(f"**{c['status']}**")
+            else:
+                out.append(f"{v / bv:.2f} ({v:.3g})" if bv and v else fmt_num(v))
+        L.append(f"| {b.argv[0]} | " + " | ".join(out) + " |")
+
+    def gm(n, d):  # peak RSS is steady from round to round: the ratio of medians
+        return geomean([v[n] / v[d] for v in val.values() if v.get(n) and v.get(d)])
+    L.append("| **geometric mean** | " + " | ".join(
+        f"**{gm(n, base):.3f}**" if base and gm(n, base) else "" for n in names) + " |")
+    if "hakmem" in names:
+        L.append("| hakmem ÷ this allocator | " + " | ".join(
+            f"{gm('hakmem', n):.3f}" if gm("hakmem", n) else "" for n in names) + " |")
+    L.append("")
     return L
 
 
-def report_md(info, benches, results, allocs, cg, st, setname, rounds, cg_names):
+def report_md(info, benches, results, allocs, cg, st, setname, rounds, cg_names, pir=None, pir_scale=None):
     names = [a.name for a in allocs]
     base = BASELINE if BASELINE in names else (names[0] if names else None)
     L = [f"# hakmem benchmarks — set `{setname}`, {rounds} rounds, {info['date']}", ""]
@@ -676,7 +845,8 @@ def report_md(info, benches, results, allocs, cg, st, setname, rounds, cg_names)
     if micro:
         L += speed_tables(micro, results, names, base, rounds)
     if len(micro) < len(benches):
-        L += program_tables([b for b in benches if b.program], results, names, base, rounds)
+        L += program_tables([b for b in benches if b.program], results, names, base, rounds,
+                            pir, pir_scale)
     if cg:
         L += ["", "## Callgrind instructions per operation (repeatable; lower is better)", "",
               "(Ir(N) − Ir(0)) / N: the benchmark loop's own instructions included, start-up excluded. "
@@ -735,16 +905,17 @@ def charts(path_base, benches, results, allocs, programs=False):
                     c = cells.get(n)
                     v = None
                     if c and c["status"] == "ok":
-                        if kind == "ratio":
+                        if kind == "ratio" and programs:  # as in their table: fastest rounds
+                            v = (fastest_ratio(cells, n, base, metric) or [None])[0]
+                        elif kind == "ratio":
                             v = ratio(cell_text(c, metric), cell_text(cells.get(base), metric), metric)
-                            v = 1 / v if programs and v else v
                         else:
                             v = c["rss_median_kb"] / 1024
                     vals.append("NaN" if v is None else f"{v:.4g}")
                 f.write(label.replace(" ", "_") + " " + " ".join(vals) + "\n")
         png = f"{path_base}-{kind}.png"
         ylabel = ("peak RSS, MB (log scale; lower is better)" if kind == "rss" else
-                  f"CPU time relative to {base} (lower is better)" if programs else
+                  f"CPU time relative to {base}, fastest rounds (lower is better)" if programs else
                   f"speed relative to {base} (higher is better)")
         plots = ", ".join(f"'{dat}' using {i + 2}:xtic(1) title '{n}'" if i == 0
                           else f"'' using {i + 2} title '{n}'" for i, n in enumerate(names))
@@ -776,11 +947,15 @@ def charts(path_base, benches, results, allocs, programs=False):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--set", default="default", help="default, full or callgrind")
-    ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 3; full 5)")
+    ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 3; full 5; 0: none, e.g. with --prog-ir)")
     ap.add_argument("--only", default=None, help="regex on benchmark names")
     ap.add_argument("--alloc", default=None, help="comma list of allocators to run")
     ap.add_argument("--callgrind", action="store_true", help="also callgrind instructions per operation")
     ap.add_argument("--strace", action="store_true", help="also syscall counts (strace -c)")
+    ap.add_argument("--aa", action="store_true",
+                    help=f"also run {BASELINE} a second time as {BASELINE}-aa: ratios to itself, the run's noise")
+    ap.add_argument("--prog-ir", type=float, default=None, metavar="SCALE",
+                    help="also the real programs' whole instructions under callgrind at this scale (0.1)")
     ap.add_argument("--cg-n", type=int, default=1000000, help="operations per callgrind run")
     ap.add_argument("--O", dest="builddir", default=os.path.join(ROOT, "build"), help="build directory")
     ap.add_argument("--out", default=None, help="where reports go (default BUILD/bench)")
@@ -791,7 +966,7 @@ def main():
     bindir = os.path.join(args.builddir, "bench")
     outdir = args.out or bindir
     os.makedirs(outdir, exist_ok=True)
-    rounds = args.rounds or (5 if args.set == "full" else 3)
+    rounds = args.rounds if args.rounds is not None else 5 if args.set == "full" else 3
     suites = [os.path.join(ROOT, "bench", "suite.txt")] + sorted(
         p for p in (os.path.join(ROOT, "bench", f) for f in os.listdir(os.path.join(ROOT, "bench")))
         if p.endswith(".suite"))
@@ -807,6 +982,10 @@ def main():
     benches = [b for b in benches if b not in missing]
 
     allocs, absent = find_allocs(args.builddir, bindir, args.alloc)
+    base_lib = next((a.preload for a in allocs if a.name == BASELINE), None)
+    if args.aa and base_lib:
+        # an A/A control: the baseline again under another name; its ratios are this run's noise
+        allocs.append(Alloc(BASELINE + "-aa", preload=base_lib))
     if cg_only or args.callgrind:
         cg_allocs = allocs + [a for a in find_allocs(args.builddir, bindir, None, ideal=True)[0]
                               if a.name == "ideal"]
@@ -819,29 +998,33 @@ def main():
     log(f"bench: set {args.set}: {len(benches)} benchmarks x {len(allocs)} allocators "
         f"({', '.join(a.name for a in allocs)}) x {rounds} rounds")
     info = machine(allocs, absent)
-    results = run_suite(benches, allocs, rounds, bindir) if benches else {}
+    results = run_suite(benches, allocs, rounds, bindir) if benches and rounds else {}
     cg = st = None
     if cg_only or args.callgrind:
         cgb = [b for b in pick("callgrind") if b not in missing]
         cg = run_callgrind(cgb, cg_allocs, bindir, args.cg_n)
     if args.strace and benches:
         st = run_strace(benches, allocs, bindir)
+    pir = None
+    if args.prog_ir and any(b.program for b in benches):
+        pir = run_program_ir([b for b in benches if b.program], allocs, bindir, args.prog_ir)
 
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
     base = os.path.join(outdir, f"bench-{args.set}-{stamp}")
+    # the raw rounds first: a report that cannot be drawn must not lose a run's data
+    with open(base + ".json", "w") as f:
+        json.dump({"machine": info, "set": args.set, "rounds": rounds, "results": results,
+                   "callgrind": cg, "strace": st, "program_ir": pir}, f, indent=1, default=str)
     md = report_md(info, benches, results, allocs, cg, st, args.set, rounds,
-                   [a.name for a in cg_allocs])
+                   [a.name for a in cg_allocs], pir, args.prog_ir)
     micro = [b for b in benches if not b.program]
     pngs = charts(base, micro, results, allocs) if results and micro else []
-    if any(b.program for b in benches):
+    if results and any(b.program for b in benches):
         pngs += charts(base, [b for b in benches if b.program], results, allocs, programs=True)
     if pngs:
         md += "\n" + "\n".join(f"![{os.path.basename(p)}]({os.path.basename(p)})" for p in pngs) + "\n"
     with open(base + ".md", "w") as f:
         f.write(md)
-    with open(base + ".json", "w") as f:
-        json.dump({"machine": info, "set": args.set, "rounds": rounds, "results": results,
-                   "callgrind": cg, "strace": st}, f, indent=1, default=str)
     print(md)
     log(f"bench: report {base}.md" + (f", charts {', '.join(pngs)}" if pngs else ""))
 

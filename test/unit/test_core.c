@@ -109,7 +109,7 @@ Test(core, span_coalescing)
 	uint32_t s[4];
 	hk_lock(&a->lock);
 	for (int i = 0; i < 4; i++) {
-		s[i] = hk_span_alloc(a, 4, 1);
+		s[i] = hk_span_alloc(a, 4, 1, 0);
 		cr_assert_neq(s[i], HK_NIL);
 		hk_span_mark(s[i], 4, HK_KIND_POOL, 0, a->index, 4 * HK_UNIT);
 	}
@@ -125,7 +125,7 @@ Test(core, span_coalescing)
 	hk_span_free(a, s[0], 4, 1);
 	cr_assert_eq(hk_desc_at(s[0])->units, HK_CHUNK_UNITS - HK_RUN_GUARD, "whole run is one free span");
 	/* An aligned span of 8 units starts on a 512 KiB boundary. */
-	uint32_t al = hk_span_alloc(a, 8, 8);
+	uint32_t al = hk_span_alloc(a, 8, 8, 0);
 	cr_assert_neq(al, HK_NIL);
 	cr_assert_eq((uintptr_t)hk_unit_addr(al) % (8 * HK_UNIT), 0);
 	hk_span_free(a, al, 8, 1);

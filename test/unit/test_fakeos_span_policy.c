@@ -33,7 +33,7 @@ static int take_row(hk_arena_t *a, uint32_t *s, int k, int longer)
 {
 	for (int i = 0; i < k; i++) {
 		uint32_t n = N + (i == longer);
-		s[i] = hk_span_alloc(a, n, 1);
+		s[i] = hk_span_alloc(a, n, 1, 0);
 		if (s[i] == HK_NIL || (i && s[i] != s[i - 1] + hk_desc_at(s[i - 1])->units))
 			return 0;
 		hk_span_mark(s[i], n, HK_KIND_POOL, 0, a->index, n * HK_UNIT);
@@ -60,8 +60,8 @@ Test(fakeos_span_policy, lowest_free_span_first)
 	if (row) {
 		hk_span_free(a, s[1], N, 1000); /* s[2] stays live between them */
 		hk_span_free(a, s[3], N, 1000);
-		r[0] = hk_span_alloc(a, N, 1);
-		r[1] = hk_span_alloc(a, N, 1);
+		r[0] = hk_span_alloc(a, N, 1, 0);
+		r[1] = hk_span_alloc(a, N, 1, 0);
 	}
 	hk_unlock(&a->lock);
 	hk_purge_allow();
@@ -92,11 +92,11 @@ Test(fakeos_span_policy, dirty_span_before_a_clean_one)
 		hk_span_put_clean(a, heads, units, n);
 		was_dirty[0] = dirty(s[1]);
 		was_dirty[1] = dirty(s[3]);
-		r[0] = hk_span_alloc(a, N, 1);
+		r[0] = hk_span_alloc(a, N, 1, 0);
 		/* s[1] clean, of the exact length; s[5] dirty, one unit longer. */
 		hk_span_free(a, s[5], N + 1, 3000);
-		r[1] = hk_span_alloc(a, N, 1);
-		r[2] = hk_span_alloc(a, N, 1);
+		r[1] = hk_span_alloc(a, N, 1, 0);
+		r[2] = hk_span_alloc(a, N, 1, 0);
 	}
 	hk_unlock(&a->lock);
 	hk_purge_allow();
@@ -173,7 +173,7 @@ Test(fakeos_span_policy, span_beyond_the_recent_peak_goes_early)
 		hk_span_free(a, s[1], N + 1, hk_platform_now_ms());
 		/* Longer than s[1]: new memory, and a new peak of use. */
 		for (int i = 0; i < 2; i++) {
-			big[i] = hk_span_alloc(a, 2 * N + 2, 1);
+			big[i] = hk_span_alloc(a, 2 * N + 2, 1, 0);
 			if (big[i] != HK_NIL)
 				hk_span_mark(big[i], 2 * N + 2, HK_KIND_POOL, 0, a->index,
 					     (2 * N + 2) * HK_UNIT);
@@ -184,6 +184,56 @@ Test(fakeos_span_policy, span_beyond_the_recent_peak_goes_early)
 	cr_assert(big[0] != HK_NIL && big[1] != HK_NIL && big[0] != s[1] && big[1] != s[1]);
 	purge_at(t + delay + 1);
 	cr_assert(!dirty(s[1]), "kept %llu ms though the arena grew past it",
+		  (unsigned long long)delay + 1);
+	hk_fake_os_set_clock(0);
+	hk_arena_destroy(a);
+}
+
+/* An arena's peak is its own: a slot recycled from an arena that peaked
+ * high kept that peak for up to two windows, and the new arena's span
+ * beyond its own peak waited the long delay. */
+Test(fakeos_span_policy, a_recycled_arena_slot_starts_without_a_peak)
+{
+	uint64_t delay = CONFIG_HK_PURGE_DELAY_MS;
+	if (!delay)
+		cr_skip_test("purges at once (CONFIG_HK_PURGE_DELAY_MS=0)");
+	uint64_t t = hk_platform_now_ms() + ((uint64_t)1 << 40);
+	hk_fake_os_set_clock(t);
+	purge_at(t);
+	hk_arena_t *old = private_arena();
+	unsigned index = old->index;
+	hk_lock(&old->lock);
+	uint32_t wide = hk_span_alloc(old, 64 * N, 1, 0);
+	hk_unlock(&old->lock);
+	cr_assert(wide != HK_NIL);
+	hk_arena_destroy(old);
+	/* Slots are recycled once the table is full. */
+	hk_arena_t *a = NULL;
+	for (int i = 0; i < 2 * HK_ARENA_MAX && !a; i++) {
+		hk_arena_t *b = private_arena();
+		if (b->index == index)
+			a = b;
+		else
+			hk_arena_destroy(b);
+	}
+	cr_assert_not_null(a, "slot %u never recycled", index);
+	uint32_t s[3], big[2] = { HK_NIL, HK_NIL };
+	hk_lock(&a->lock);
+	int row = take_row(a, s, 3, 1);
+	if (row) {
+		hk_span_free(a, s[1], N + 1, hk_platform_now_ms());
+		for (int i = 0; i < 2; i++) {
+			big[i] = hk_span_alloc(a, 2 * N + 2, 1, 0);
+			if (big[i] != HK_NIL)
+				hk_span_mark(big[i], 2 * N + 2, HK_KIND_POOL, 0, a->index,
+					     (2 * N + 2) * HK_UNIT);
+		}
+	}
+	hk_unlock(&a->lock);
+	cr_assert(row, "no row of contiguous spans");
+	cr_assert(big[0] != HK_NIL && big[1] != HK_NIL);
+	purge_at(t + delay + 1);
+	cr_assert(!dirty(s[1]), "kept %llu ms for the slot's last owner's peak",
 		  (unsigned long long)delay + 1);
 	hk_fake_os_set_clock(0);
 	hk_arena_destroy(a);
