@@ -21,7 +21,6 @@
 #include "core/platform.h"
 #include "core/purge.h"
 #include "core/region.h"
-#include "core/sample.h"
 #include "core/sizeclass.h"
 #include "core/slab.h"
 #include "core/tiny.h"
@@ -83,6 +82,8 @@ _Static_assert(HK_BIN_WORDS == HK_CLASS_SCALE, "the class tables give a bin's fi
 #define FIRST_BATCH_HEAP 8
 
 static void lane_exit(void *arg);
+
+void (*hk_lane_bin_start)(hk_lane_t *l, unsigned bin);
 
 int hk_lane_global_init(void)
 {
@@ -224,8 +225,8 @@ static void bin_setup(hk_lane_t *l, unsigned bins, unsigned cls)
 	/* The divisor before the room: free() needs it once the room is set. */
 	HK_DIVM(l, hk_bin_of(bins, cls)) = hk_class_divm[cls];
 	hk_room_set(l, hk_bin_of(bins, cls), limit_of(l, bins, cls));
-	if (CONFIG_HK_SAMPLE && !bins)
-		hk_sample_bin_start(l, hk_bin_of(bins, cls));
+	if (!bins && hk_lane_bin_start)
+		hk_lane_bin_start(l, hk_bin_of(bins, cls));
 }
 
 /* Half the bin, at most 16 KiB or 128 blocks, and at most the cache's

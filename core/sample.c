@@ -29,6 +29,7 @@
 #define IDLE_INTERVAL ((int64_t)64 << 20)
 
 static size_t guard_rate = GUARD_RATE_DEFAULT;
+static void bin_start(hk_lane_t *l, unsigned bin);
 _Atomic size_t hk_sample_outside;
 
 /* "123", "64k", "8M", "1G"; *ok = 0 on anything else. */
@@ -71,6 +72,7 @@ void hk_sample_init(const char *(*get)(const char *name))
 	int ok = 1;
 	if (!CONFIG_HK_SAMPLE)
 		return;
+	hk_lane_bin_start = bin_start;
 	if (g) {
 		size_t v = parse_size(g, &ok);
 		if (ok)
@@ -180,7 +182,8 @@ static void bin_draw(hk_lane_t *l, unsigned bin, size_t mean)
 	HK_DRAWN(l, bin) = allocs + (uint64_t)k;
 }
 
-void hk_sample_bin_start(hk_lane_t *l, unsigned bin)
+/* hk_lane_bin_start: a default-heap bin of live lane l is set up. */
+static void bin_start(hk_lane_t *l, unsigned bin)
 {
 	size_t prate = hk_profile_rate();
 	/* The lane's first draw: its byte countdown too, which otherwise

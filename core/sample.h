@@ -3,8 +3,8 @@
  * (core/sample.c): a per-thread countdown of bytes allocated on slow paths
  * and one of pops per default-heap bin, reset to a random interval at each
  * sample, and the choice of how a sampled block
- * is served. Called only from core/alloc.c's slow paths (and core/lane.c
- * when it sets a default-heap bin up). Invariant: a
+ * is served. Called only from core/alloc.c's slow paths (and, through
+ * hk_lane_bin_start, core/lane.c's set-up of a bin). Invariant: a
  * sampled block is never a default-heap slab block, so hk_free's fast path
  * never takes one and every free of it reaches hk_sample_free.
  */
@@ -30,9 +30,6 @@ enum hk_sample_how {
  * Draws the next interval and decides. */
 #define HK_SAMPLE_BYTES ((size_t)-1)
 int hk_sample_take(hk_lane_t *l, size_t size, size_t bin, void **out);
-/* Default-heap bin `bin` of live lane l was set up: its countdown of pops
- * starts (core/lane.c). */
-void hk_sample_bin_start(hk_lane_t *l, unsigned bin);
 /* Records a block the caller served for HK_SAMPLE_RECORD, or one
  * hk_sample_count picked, of arena number `arena` (0: the default heap). */
 void hk_sample_record(void *p, size_t size, unsigned arena);
