@@ -308,6 +308,69 @@ Test(reliability, corrupted_link_named_calloc_refill)
 }
 
 /*
+ * The link that a flush of a full bin stops at becomes the bin's head. The
+ * flush checks a link once a run (core/slab.c), so the one it ends on must
+ * be checked before it is kept: a garbage link there was the next malloc's
+ * SIGSEGV instead of an abort. The child measures how many blocks a flush
+ * gives back (F), fills the bin again, and writes garbage into the link of
+ * the F-th block from the head: the next flush stops exactly on it.
+ */
+/* The next of the blocks from i on that is a slab block of `bin`: a block
+ * the sampler served (a guarded slot) would not reach the bin. */
+static void *bin_block(void **v, unsigned *i, unsigned n, unsigned bin)
+{
+	for (; *i < n; (*i)++) {
+		const hk_desc_t *d = hk_desc_of(v[*i]);
+		if (d && d->kind == HK_KIND_SLAB && d->bin == bin)
+			return v[(*i)++];
+	}
+	_exit(4); /* out of blocks: the test cannot aim */
+}
+
+static void corrupt_flush_end(void *arg)
+{
+	(void)arg;
+	static void *more[8192];
+	size_t n = 48 - HK_CANARY;
+	unsigned i = 0, j, bin;
+	for (j = 0; j < 8192; j++)
+		more[j] = hk_malloc(n);
+	bin = hk_bin_of(0, hk_class_of(48));
+	hk_trim(0); /* the base limit, no refill since: a full bin flushes */
+	hk_lane_t *l = hk_lane_self;
+	while (hk_room(l, bin) > 0)
+		hk_free(bin_block(more, &i, 8192, bin));
+	hk_free(bin_block(more, &i, 8192, bin)); /* full: flushes, then takes it */
+	int64_t flushed = hk_room(l, bin) + 1;
+	if (flushed < 2)
+		_exit(4); /* never flushed: the test cannot aim */
+	while (hk_room(l, bin) > 0)
+		hk_free(bin_block(more, &i, 8192, bin));
+	void *victim = HK_HEAD(l, bin);
+	for (j = 1; j < (unsigned)flushed; j++)
+		victim = hk_next_get(victim, "test");
+	fprintf(stderr, "victim %p\n", victim);
+	*(uintptr_t *)victim = 0x4141414141414141ull;
+	/* Flushes `flushed` blocks again, ending on the victim's link. */
+	hk_free(bin_block(more, &i, 8192, bin));
+	for (j = 0; j < 4000; j++)
+		*(volatile char *)hk_malloc(n) = 1;
+}
+
+Test(reliability, corrupted_link_where_a_flush_ends_aborts)
+{
+	char want[96];
+	unsigned long victim;
+	if (HK_NLANE == 0)
+		cr_skip_test("no slab bins in this configuration");
+	cr_assert_eq(aborts_with(corrupt_flush_end, NULL, "corrupted free list", NULL), 1,
+		     "a corrupted link where a flush ended went unnoticed");
+	cr_assert_eq(sscanf(child_err, "victim %lx", &victim), 1);
+	snprintf(want, sizeof want, "hakmem: free(): corrupted free list at 0x%lx\n", victim);
+	cr_assert(strstr(child_err, want), "\"%s\" is not \"%s\"", child_err, want);
+}
+
+/*
  * A link rewritten to a live block of another bin, encoded as the bin's own
  * links are (a use after free that copied a freed block's words, or one that
  * knows the secret): it decodes inside the region, so only the flush's look
