@@ -27,24 +27,25 @@
 #include "core/stack.h"
 
 static void *malloc_slow(size_t size, const char *call);
-static void *sample_slow(size_t size, const char *call);
+static void *sample_slow(size_t size, const char *call, size_t bin);
 
 /*
- * Fast path budget (x86-64, objdump of libhakmem.so, defconfig): 23
+ * Fast path budget (x86-64, objdump of libhakmem.so, defconfig): 22
  * instructions with the return (26 before the room's add became an asm
  * operand, HK_ROOM_GIVE, and the block was pinned to %rax; 24 before the
- * counter went into the room word) — class
+ * counter went into the room word; 23 before the sampler's countdown went
+ * into it too) — class
  * lookup (a byte table indexed by the request up to 1 KiB: no add and
  * shift; a second table above), the TLS lane pointer (2 loads from a
- * shared object), the sampler's countdown (subtract and a never-taken
- * branch: 2, CONFIG_HK_SAMPLE; on the cache line of the counter), pop of
- * the bin's head with the link's decode and range check (7,
+ * shared object), the room counter, the bin's count of pops and the
+ * sampler's countdown in one add and a never-taken branch on its sign
+ * (core/types.h; the count was an add of its own: pairs_16's CPU time per
+ * pair 3.68 -> 3.56 ns; the countdown a subtract on the cache's line),
+ * pop of the bin's head with the link's decode and range check (7,
  * core/harden.h), a prefetch of the new head (a bin refilled with a slab's
  * free list of shuffled frees is a chain of cold lines: without it each pop
  * waits for the previous one's miss; batch_shuffled's median 4.23 -> 4.58
- * M ops/s, loaded machine, mimalloc 6.06), the room counter and the
- * bin's count of pops in one add (core/types.h; the count was an add of
- * its own: pairs_16's CPU time per pair 3.68 -> 3.56 ns), one store
+ * M ops/s, loaded machine, mimalloc 6.06), one store
  * clearing word 1 (the free mark). A copy of the lookup in the lane (no
  * lea: 22 instructions) ran 2 % slower: the byte load then waits for the
  * lane pointer, and the bin's load for both. No
@@ -69,16 +70,16 @@ static inline __attribute__((always_inline)) void *heap_malloc(size_t size, cons
 		hk_lane_t *l = hk_lane_self;
 		void **p = HK_HEAD(l, bin);
 		if (likely(p != NULL)) {
-			if (CONFIG_HK_SAMPLE &&
-			    unlikely((hk_lane_cache(l, 0)->sample_left -= (int64_t)size) < 0))
-				return sample_slow(size, call);
+			if (CONFIG_HK_SAMPLE)
+				HK_ROOM_GIVE_OR(l, bin, sampled);
+			else
+				HK_ROOM_GIVE(l, bin);
 			/* The block in the return register from its load on
 			 * (GCC put it elsewhere and added a mov before ret). */
 			asm("" : "+a"(p));
 			void *next = hk_next_get(p, call);
 			HK_HEAD(l, bin) = next;
 			__builtin_prefetch(next);
-			HK_ROOM_GIVE(l, bin);
 			p[1] = NULL;
 			if (CONFIG_HK_HARDENED)
 				hk_canary_set(p, size, hk_class_size(bin / HK_BIN_WORDS));
@@ -86,6 +87,8 @@ static inline __attribute__((always_inline)) void *heap_malloc(size_t size, cons
 		}
 	}
 	return malloc_slow(size, call);
+sampled:
+	return sample_slow(size, call, bin);
 }
 
 HK_API HK_ENTRY void *hk_malloc(size_t size)
@@ -271,11 +274,12 @@ static void *alloc_band(hk_arena_t *a, size_t size, size_t align, int zero, int 
 /* A malloc the sampler picked: a guarded block, a recorded one (its free
  * must leave the fast path: a direct mapping for lane sizes, POOL and
  * large blocks as they are), or an ordinary one. */
-static HK_ENTRY __attribute__((noinline)) void *sample_slow(size_t size, const char *call)
+static HK_ENTRY __attribute__((noinline)) void *sample_slow(size_t size, const char *call,
+								  size_t bin)
 {
 	void *p;
 	hk_slow_call = call;
-	int how = hk_sample_take(hk_lane_self, size, &p);
+	int how = hk_sample_take(hk_lane_self, size, bin, &p);
 	if (how == HK_SAMPLE_DONE)
 		return p;
 	if (how == HK_SAMPLE_RECORD) {
@@ -341,7 +345,7 @@ static HK_ENTRY __attribute__((noinline)) void *malloc_slow(size_t size, const c
 		hk_lane_t *l = hk_ready() || hk_init() == 0 ? hk_lane_get() : NULL;
 		int64_t n = size < ((size_t)1 << 62) ? (int64_t)size : (int64_t)1 << 62;
 		if (l && (hk_lane_cache(l, 0)->sample_left -= n) < 0)
-			return sample_slow(size, call);
+			return sample_slow(size, call, HK_SAMPLE_BYTES);
 	}
 	return hk_alloc_in(&hk_arena0, size, 0, 0);
 }

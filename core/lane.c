@@ -93,6 +93,8 @@ _Static_assert((RAMP_BYTES << RAMP_STEPS) == (16u << 10), "the ramp ends at the 
 
 static void lane_exit(void *arg);
 
+void (*hk_lane_bin_start)(hk_lane_t *l, unsigned bin);
+
 int hk_lane_global_init(void)
 {
 	lane_dead.state = HK_LANE_DEAD; /* before any lane exists to exit */
@@ -233,6 +235,8 @@ static void bin_setup(hk_lane_t *l, unsigned bins, unsigned cls)
 	/* The divisor before the room: free() needs it once the room is set. */
 	HK_DIVM(l, hk_bin_of(bins, cls)) = hk_class_divm[cls];
 	hk_room_set(l, hk_bin_of(bins, cls), limit_of(l, bins, cls));
+	if (!bins && hk_lane_bin_start)
+		hk_lane_bin_start(l, hk_bin_of(bins, cls));
 }
 
 /* Most blocks the next refill of the bin takes: the user cache's batch,
@@ -380,6 +384,7 @@ static void cache_fold(hk_lane_t *l, unsigned bins, hk_arena_t *a)
 	for (uint64_t m = c->classes; m; m &= m - 1) {
 		unsigned bin = hk_bin_of(bins, (unsigned)__builtin_ctzll(m));
 		l->room[bin] &= HK_ROOM_MASK;
+		HK_DRAWN(l, bin) = 0;
 	}
 }
 
@@ -392,6 +397,7 @@ static void cache_clear(hk_lane_t *l, unsigned bins)
 		unsigned bin = hk_bin_of(bins, (unsigned)__builtin_ctzll(m));
 		HK_HEAD(l, bin) = NULL;
 		l->room[bin] = 0; /* and the count: folded or dropped before */
+		HK_DRAWN(l, bin) = 0;
 	}
 	c->classes = 0;
 	c->next = NULL;

@@ -13,6 +13,9 @@
 
 extern __thread hk_lane_t *hk_lane_self __attribute__((tls_model("initial-exec")));
 
+/* Set at init by core/sample.c (above): starts the sampler's countdown in
+ * a default-heap bin being set up (core/types.h); NULL without a sampler. */
+extern void (*hk_lane_bin_start)(hk_lane_t *l, unsigned bin);
 /* Sets up the key whose destructor runs at thread exit (init only). */
 int hk_lane_global_init(void);
 /* The calling thread's live lane, created on first use; NULL without one

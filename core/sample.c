@@ -1,11 +1,12 @@
 /*
  * core/sample.c — the one sampler behind the guard and the heap profiler.
- * Each lane counts down the bytes its thread allocates (hk_malloc's fast
- * path subtracts; malloc_slow too); below zero, hk_sample_take draws the
- * next interval from an exponential distribution (mean: the profiling rate
- * while profiling, else HAKMEM_GUARD_RATE), so a block of size s is sampled
- * with probability 1 - exp(-s/rate) whatever the sizes around it (what
- * pprof un-samples). Must not allocate through malloc. Invariant: see
+ * Each lane counts down the bytes its thread allocates on slow paths
+ * (malloc_slow), and each default-heap bin the blocks hk_malloc's fast path
+ * pops from it (in the bin's room word: core/types.h); below zero,
+ * hk_sample_take draws the next interval (mean: the profiling rate while
+ * profiling, else HAKMEM_GUARD_RATE), so a block of size s is sampled with
+ * probability 1 - exp(-s/rate) whatever the sizes around it (what pprof
+ * un-samples). Must not allocate through malloc. Invariant: see
  * core/sample.h (a sampled block never takes the free fast path).
  */
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "core/platform.h"
 #include "core/profile.h"
 #include "core/sample.h"
+#include "core/sizeclass.h"
 #include "core/stack.h"
 #include "core/statlog.h"
 
@@ -27,6 +29,7 @@
 #define IDLE_INTERVAL ((int64_t)64 << 20)
 
 static size_t guard_rate = GUARD_RATE_DEFAULT;
+static void bin_start(hk_lane_t *l, unsigned bin);
 _Atomic size_t hk_sample_outside;
 
 /* "123", "64k", "8M", "1G"; *ok = 0 on anything else. */
@@ -69,6 +72,7 @@ void hk_sample_init(const char *(*get)(const char *name))
 	int ok = 1;
 	if (!CONFIG_HK_SAMPLE)
 		return;
+	hk_lane_bin_start = bin_start;
 	if (g) {
 		size_t v = parse_size(g, &ok);
 		if (ok)
@@ -107,12 +111,45 @@ static uint64_t rng_next(hk_lane_t *l)
 	return x * 0x2545f4914f6cdd1dull;
 }
 
+/* Uniform in (0, 1]. */
+static double uniform(hk_lane_t *l)
+{
+	return (double)((rng_next(l) >> 11) + 1) * (1.0 / 9007199254740992.0);
+}
+
 /* An exponential interval of mean `mean` bytes. */
 static int64_t interval(hk_lane_t *l, size_t mean)
 {
-	double u = (double)((rng_next(l) >> 11) + 1) * (1.0 / 9007199254740992.0);
-	double n = -ln(u) * (double)mean;
+	double n = -ln(uniform(l)) * (double)mean;
 	return n > 4e18 ? INT64_MAX : (int64_t)n + 1;
+}
+
+/* 1 - e^-x for x >= 0 without libm: the series of e^-y - 1 for y = x / 2^n
+ * <= 1/16 (error < y^6/720 relative), squared up n times as m(m + 2) (no
+ * cancellation for small x, where the ratio below needs the digits). */
+static double one_minus_exp(double x)
+{
+	int n = 0;
+	if (x > 40)
+		return 1;
+	for (; x > 0.0625; n++)
+		x *= 0.5;
+	double m = -x * (1 - x / 2 * (1 - x / 3 * (1 - x / 4 * (1 - x / 5))));
+	for (; n; n--)
+		m = m * (m + 2);
+	return -m;
+}
+
+/* Most pops a bin's countdown holds (its count has 40 signed bits). */
+#define POPS_MAX ((int64_t)1 << 38)
+
+/* Pops of blocks of `csize` bytes that pass before the next one is picked,
+ * each picked with probability 1 - e^(-csize/mean): geometric, as the
+ * bytes of the exponential interval above cover whole blocks. */
+static int64_t pops(hk_lane_t *l, size_t mean, size_t csize)
+{
+	double k = -ln(uniform(l)) * (double)mean / (double)csize;
+	return k >= (double)POPS_MAX ? POPS_MAX : (int64_t)k;
 }
 
 /* While profiling, samples come every `prate` bytes: the guard takes one
@@ -134,6 +171,49 @@ static void reset(hk_lane_t *l, size_t prate)
 	hk_lane_cache(l, 0)->sample_left = mean ? interval(l, mean) : IDLE_INTERVAL;
 }
 
+/* Default-heap bin `bin` of lane l counts down a fresh interval (its count
+ * of pops kept: core/types.h). Any moment may start one: the draw is
+ * memoryless. */
+static void bin_draw(hk_lane_t *l, unsigned bin, size_t mean)
+{
+	uint64_t allocs = hk_bin_allocs(l, bin);
+	int64_t k = pops(l, mean ? mean : (size_t)IDLE_INTERVAL, hk_class_size(bin / HK_BIN_WORDS));
+	l->room[bin] = (l->room[bin] & HK_ROOM_MASK) | (int64_t)((uint64_t)k << HK_ROOM_BITS);
+	HK_DRAWN(l, bin) = allocs + (uint64_t)k;
+}
+
+/* hk_lane_bin_start: a default-heap bin of live lane l is set up. */
+static void bin_start(hk_lane_t *l, unsigned bin)
+{
+	size_t prate = hk_profile_rate();
+	/* The lane's first draw: its byte countdown too, which otherwise
+	 * starts at 0 (hk_sample_take's `first`, as if drawn now). */
+	if (!hk_lane_cache(l, 0)->sample_rng)
+		reset(l, prate);
+	bin_draw(l, bin, prate ? prate : guard_rate);
+}
+
+/*
+ * hk_malloc's pop from default-heap bin `bin` took its countdown below 0:
+ * undoes the pop's add (nothing was popped: the caller serves the block on
+ * the slow path), draws the bin's next interval and says whether this
+ * block is sampled. The interval is drawn for the class size, so the block
+ * is kept with (1 - e^(-size/rate)) / (1 - e^(-csize/rate)): picked with
+ * 1 - e^(-size/rate) in all, as by the byte countdown.
+ */
+static int bin_due(hk_lane_t *l, unsigned bin, size_t size, size_t prate)
+{
+	size_t mean = prate ? prate : guard_rate;
+	size_t csize = hk_class_size(bin / HK_BIN_WORDS);
+	l->room[bin] -= HK_ROOM_POP;
+	bin_draw(l, bin, mean);
+	hk_statlog_kick();
+	if (!mean || size >= csize)
+		return mean != 0;
+	return uniform(l) * one_minus_exp((double)csize / (double)mean) <=
+	       one_minus_exp((double)size / (double)mean);
+}
+
 void hk_sample_reset_self(void)
 {
 	hk_lane_t *l = hk_lane_self;
@@ -141,16 +221,26 @@ void hk_sample_reset_self(void)
 	/* Records exist from now on: resets and destroys drop an arena's. */
 	if (CONFIG_HK_PROFILE && prate)
 		atomic_store_explicit(&hk_arena_forget, forget_arena, memory_order_release);
-	if (CONFIG_HK_SAMPLE && l->state == HK_LANE_LIVE)
+	if (CONFIG_HK_SAMPLE && l->state == HK_LANE_LIVE) {
+		size_t mean = prate ? prate : guard_rate;
 		reset(l, prate);
+		for (uint64_t m = hk_lane_cache(l, 0)->classes; m; m &= m - 1)
+			bin_draw(l, hk_bin_of(0, (unsigned)__builtin_ctzll(m)), mean);
+	}
 }
 
-HK_ENTRY __attribute__((noinline)) int hk_sample_take(hk_lane_t *l, size_t size, void **out)
+HK_ENTRY __attribute__((noinline)) int hk_sample_take(hk_lane_t *l, size_t size, size_t bin,
+						     void **out)
 {
 	void *stack[HK_STACK_MAX];
 	size_t prate = hk_profile_rate();
 	int first = !hk_lane_cache(l, 0)->sample_rng;
 	*out = NULL;
+	if (bin != HK_SAMPLE_BYTES) {
+		if (!bin_due(l, (unsigned)bin, size, prate))
+			return HK_SAMPLE_NONE;
+		goto picked;
+	}
 	reset(l, prate);
 	hk_statlog_kick();
 	if (!prate && !guard_rate)
@@ -167,6 +257,7 @@ HK_ENTRY __attribute__((noinline)) int hk_sample_take(hk_lane_t *l, size_t size,
 		}
 		reset(l, prate);
 	}
+picked:
 	hk_profile_poll();
 	if (size > hk_platform_page_size())
 		return prate ? HK_SAMPLE_RECORD : HK_SAMPLE_NONE;

@@ -1,8 +1,10 @@
 /*
  * core/sample.h — the one sampler behind the guard and the heap profiler
- * (core/sample.c): a per-thread countdown of bytes allocated, reset to a
- * geometric interval at each sample, and the choice of how a sampled block
- * is served. Called only from core/alloc.c's slow paths. Invariant: a
+ * (core/sample.c): a per-thread countdown of bytes allocated on slow paths
+ * and one of pops per default-heap bin, reset to a random interval at each
+ * sample, and the choice of how a sampled block
+ * is served. Called only from core/alloc.c's slow paths (and, through
+ * hk_lane_bin_start, core/lane.c's set-up of a bin). Invariant: a
  * sampled block is never a default-heap slab block, so hk_free's fast path
  * never takes one and every free of it reaches hk_sample_free.
  */
@@ -21,9 +23,13 @@ enum hk_sample_how {
 	HK_SAMPLE_RECORD,   /* profiling: the caller serves `size` from a block
 			     * free() takes slowly, then calls hk_sample_record */
 };
-/* The countdown of lane l went below zero on a malloc of `size`: resets
- * it and decides. */
-int hk_sample_take(hk_lane_t *l, size_t size, void **out);
+/* A countdown of lane l went below zero on a malloc of `size`: the lane's
+ * count of bytes (bin HK_SAMPLE_BYTES, malloc_slow), or the count of pops
+ * of default-heap bin `bin` (hk_malloc's fast path, which popped nothing:
+ * the caller serves the block as usual unless this says otherwise).
+ * Draws the next interval and decides. */
+#define HK_SAMPLE_BYTES ((size_t)-1)
+int hk_sample_take(hk_lane_t *l, size_t size, size_t bin, void **out);
 /* Records a block the caller served for HK_SAMPLE_RECORD, or one
  * hk_sample_count picked, of arena number `arena` (0: the default heap). */
 void hk_sample_record(void *p, size_t size, unsigned arena);

@@ -16,7 +16,8 @@
  * most a quarter of its limit; the default row's bins and the first
  * chunk's descriptors sit off the first blocks' page offsets; the fast
  * paths' counts (in the room words) survive flushes; a full bin gives back
- * at most 16 KiB.
+ * at most 16 KiB; a bin's count is the sampler's countdown, whose run-out
+ * pop leaves the fast path.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -558,4 +559,37 @@ Test(lane_cache, a_flush_gives_back_at_most_16_kib)
 	cr_assert_gt(flushes, 0, "the frees never filled the bin");
 	cr_assert_eq(hk_bin_limit(l, 0, c), limit, "frees alone grew the bin");
 	hk_validate_heap();
+}
+
+/* The sampler's countdown is the count in a default-heap bin's room word
+ * (core/types.h): the pop that takes it below 0 leaves the fast path, the
+ * sampler draws the next interval, and the bin's count of pops stays
+ * exact (fails with HK_ROOM_GIVE on hk_malloc's path: the pop stays fast
+ * and the count goes to -1). */
+Test(lane_cache, a_run_out_countdown_leaves_the_fast_path)
+{
+	if (!CONFIG_HK_SAMPLE)
+		cr_skip_test("no sampler in this configuration");
+	size_t n = 48;
+	unsigned bin = hk_bin_of(0, cls_of(n));
+	hk_free(hk_malloc(n)); /* the bin set up, a block in it */
+	hk_lane_t *l = hk_lane_self;
+	cr_assert_not_null(HK_HEAD(l, bin));
+	uint64_t allocs = hk_bin_allocs(l, bin);
+	HK_DRAWN(l, bin) -= (uint64_t)hk_room_count(l, bin);
+	l->room[bin] &= HK_ROOM_MASK; /* the countdown at 0: the next pop runs it out */
+	cr_assert_eq(hk_bin_allocs(l, bin), allocs);
+	hk_stats_t a, b;
+	cr_assert_eq(hk_stats_get(&a), 0);
+	void *p = hk_malloc(n);
+	cr_assert_not_null(p);
+	cr_assert_eq(hk_stats_get(&b), 0);
+	cr_assert_eq(b.malloc_fast, a.malloc_fast, "the pop left the fast path");
+	cr_assert_eq(hk_bin_allocs(l, bin), allocs, "and was not counted there");
+	cr_assert_geq(hk_room_count(l, bin), 0, "the next interval is drawn");
+	hk_free(p);
+	void *q = hk_malloc(n);
+	cr_assert_eq(hk_bin_allocs(l, bin), allocs + 1,
+		     "a pop inside the interval counts on the fast path");
+	hk_free(q);
 }
