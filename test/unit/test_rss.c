@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/arena_table.h"
+#include "core/harden.h"
 #include "core/init.h"
 #include "core/lane.h"
 #include "core/large.h"
@@ -516,10 +517,12 @@ Test(rss, small_block_slabs_leave_no_page_unused)
 		size_t bs = hk_class_size(cls);
 		if (bs > HK_SPAN_SMALL_BLOCK)
 			break;
-		void *p = hk_arena_malloc(a, bs);
+		/* The hardened canary's room would take the next class up. */
+		void *p = hk_arena_malloc(a, bs - HK_CANARY);
 		cr_assert_not_null(p);
 		const hk_desc_t *d = hk_desc_of(p);
 		if (d && d->kind == HK_KIND_SLAB) { /* not a sampled block */
+			cr_assert_eq(d->bsize, bs);
 			size_t span = (size_t)hk_desc_at(hk_unit_of((void *)d->start))->units
 				      << HK_UNIT_SHIFT;
 			cr_assert_lt(span % bs, 4096, "%zu B blocks leave %zu B of a %zu B slab",
