@@ -392,13 +392,13 @@ static void *first_refill_of_each_class(void *arg)
 {
 	unsigned *bad = arg;
 	hk_lane_t *l;
-	for (unsigned c = 0; c < HK_NLANE; c++) {
+	for (int c = 0; c < HK_NLANE; c++) {
 		size_t n = hk_class_size(c), most = 1024 / n > 4 ? 1024 / n : 4;
-		void *p = hk_malloc(n);
+		void *p = hk_malloc(n - HK_CANARY); /* the class itself, hardened too */
 		l = hk_lane_self;
 		int64_t took = hk_bin_limit(l, 0, c) - hk_room(l, hk_bin_of(0, c)) + 1;
 		if ((!p || took > (int64_t)most) && !bad[2])
-			bad[0] = c, bad[1] = (unsigned)took, bad[2] = 1;
+			bad[0] = (unsigned)c, bad[1] = (unsigned)took, bad[2] = 1;
 		hk_free(p);
 	}
 	return NULL;
