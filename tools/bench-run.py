@@ -748,40 +748,41 @@ def program_tables(benches, results, names, base, rounds, ir=None, ir_scale=None
          f"({base} against itself, `--aa`) the geometric mean landed at 0.97–1.03. Before "
          f"2026-12-05 this table showed the ratio of the two medians; that row and the median "
          f"of paired ratios (round i ÷ {base}'s round i) are kept below the mean.", ""]
-    L += ["| CPU time | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
-    for b in benches:
-        cells, out = results.get(b.name, {}), []
-        for n in names:
-            c, v = cells.get(n), min(rounds_of(cells, n, "cpu_secs"), default=None)
-            r = fastest_ratio(cells, n, base, "cpu_secs") if n != base else None
-            if c is None:
-                out.append("")
-            elif c["status"] != "ok":
-                out.append(f"**{c['status']}**")
-            elif r:
-                out.append(f"{r[0]:.2f} [{r[1]:.2f}–{r[2]:.2f}] ({v:.3g} s)")
-            else:
-                out.append(f"{v:.3g} s" if v else "—")
-        L.append(f"| {b.argv[0]} | " + " | ".join(out) + " |")
+    if rounds:  # --rounds 0: the instruction view alone
+        L += ["| CPU time | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+        for b in benches:
+            cells, out = results.get(b.name, {}), []
+            for n in names:
+                c, v = cells.get(n), min(rounds_of(cells, n, "cpu_secs"), default=None)
+                r = fastest_ratio(cells, n, base, "cpu_secs") if n != base else None
+                if c is None:
+                    out.append("")
+                elif c["status"] != "ok":
+                    out.append(f"**{c['status']}**")
+                elif r:
+                    out.append(f"{r[0]:.2f} [{r[1]:.2f}–{r[2]:.2f}] ({v:.3g} s)")
+                else:
+                    out.append(f"{v:.3g} s" if v else "—")
+            L.append(f"| {b.argv[0]} | " + " | ".join(out) + " |")
 
-    def gm_cell(n, d, bold=False):
-        g = fastest_geomean(benches, results, n, d, "cpu_secs") if d and n != d else None
-        return (f"**{g[0]:.3f}**" if bold else f"{g[0]:.3f}") + f" [{g[1]:.3f}–{g[2]:.3f}]" if g else ""
+        def gm_cell(n, d, bold=False):
+            g = fastest_geomean(benches, results, n, d, "cpu_secs") if d and n != d else None
+            return (f"**{g[0]:.3f}**" if bold else f"{g[0]:.3f}") + f" [{g[1]:.3f}–{g[2]:.3f}]" if g else ""
 
-    def paired_cell(n, d):
-        g = paired_geomean(benches, results, n, d, "cpu_secs") if d and n != d else None
-        return f"{g:.3f}" if g else ""
+        def paired_cell(n, d):
+            g = paired_geomean(benches, results, n, d, "cpu_secs") if d and n != d else None
+            return f"{g:.3f}" if g else ""
 
-    def old_gm(n, d):  # the ratio of medians, as before 2026-12-05
-        med = [[statistics.median(rounds_of(results.get(b.name, {}), x, "cpu_secs") or [0]) for x in (n, d)]
-               for b in benches]
-        g = geomean([x / y for x, y in med if x > 0 and y > 0])
-        return f"{g:.3f}" if g and n != d else ""
-    L.append("| **geometric mean** | " + " | ".join(gm_cell(n, base, True) for n in names) + " |")
-    L.append("| median of paired ratios | " + " | ".join(paired_cell(n, base) for n in names) + " |")
-    L.append("| ratio of medians | " + " | ".join(old_gm(n, base) for n in names) + " |")
-    if "hakmem" in names:
-        L.append("| hakmem ÷ this allocator | " + " | ".join(gm_cell("hakmem", n) for n in names) + " |")
+        def old_gm(n, d):  # the ratio of medians, as before 2026-12-05
+            med = [[statistics.median(rounds_of(results.get(b.name, {}), x, "cpu_secs") or [0]) for x in (n, d)]
+                   for b in benches]
+            g = geomean([x / y for x, y in med if x > 0 and y > 0])
+            return f"{g:.3f}" if g and n != d else ""
+        L.append("| **geometric mean** | " + " | ".join(gm_cell(n, base, True) for n in names) + " |")
+        L.append("| median of paired ratios | " + " | ".join(paired_cell(n, base) for n in names) + " |")
+        L.append("| ratio of medians | " + " | ".join(old_gm(n, base) for n in names) + " |")
+        if "hakmem" in names:
+            L.append("| hakmem ÷ this allocator | " + " | ".join(gm_cell("hakmem", n) for n in names) + " |")
     if ir:
         L += ["", f"Instructions of the whole program (callgrind, all its processes, scale {ir_scale:g}; "
               f"ratio to {base}, then millions): three runs differ by at most 0.01 %, except redis "
@@ -801,30 +802,31 @@ def program_tables(benches, results, names, base, rounds, ir=None, ir_scale=None
             L.append(f"| {b.argv[0]} | " + " | ".join(out) + " |")
         L.append("| **geometric mean** | " + " | ".join(
             f"**{geomean(ratios[n]):.3f}**" if ratios[n] else "" for n in names) + " |")
-    L += ["", "| peak RSS, MB | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
-    val = {}
-    for b in benches:
-        cells = results.get(b.name, {})
-        val[b.name] = {n: c["rss_median_kb"] / 1024 for n, c in cells.items()
-                       if c["status"] == "ok" and c["rss_median_kb"]}
-        bv, out = val[b.name].get(base), []
-        for n in names:
-            c, v = cells.get(n), val[b.name].get(n)
-            if c is None:
-                out.append("")
-            elif c["status"] != "ok":
-                out.append(f"**{c['status']}**")
-            else:
-                out.append(f"{v / bv:.2f} ({v:.3g})" if bv and v else fmt_num(v))
-        L.append(f"| {b.argv[0]} | " + " | ".join(out) + " |")
+    if rounds:
+        L += ["", "| peak RSS, MB | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+        val = {}
+        for b in benches:
+            cells = results.get(b.name, {})
+            val[b.name] = {n: c["rss_median_kb"] / 1024 for n, c in cells.items()
+                           if c["status"] == "ok" and c["rss_median_kb"]}
+            bv, out = val[b.name].get(base), []
+            for n in names:
+                c, v = cells.get(n), val[b.name].get(n)
+                if c is None:
+                    out.append("")
+                elif c["status"] != "ok":
+                    out.append(f"**{c['status']}**")
+                else:
+                    out.append(f"{v / bv:.2f} ({v:.3g})" if bv and v else fmt_num(v))
+            L.append(f"| {b.argv[0]} | " + " | ".join(out) + " |")
 
-    def gm(n, d):  # peak RSS is steady from round to round: the ratio of medians
-        return geomean([v[n] / v[d] for v in val.values() if v.get(n) and v.get(d)])
-    L.append("| **geometric mean** | " + " | ".join(
-        f"**{gm(n, base):.3f}**" if base and gm(n, base) else "" for n in names) + " |")
-    if "hakmem" in names:
-        L.append("| hakmem ÷ this allocator | " + " | ".join(
-            f"{gm('hakmem', n):.3f}" if gm("hakmem", n) else "" for n in names) + " |")
+        def gm(n, d):  # peak RSS is steady from round to round: the ratio of medians
+            return geomean([v[n] / v[d] for v in val.values() if v.get(n) and v.get(d)])
+        L.append("| **geometric mean** | " + " | ".join(
+            f"**{gm(n, base):.3f}**" if base and gm(n, base) else "" for n in names) + " |")
+        if "hakmem" in names:
+            L.append("| hakmem ÷ this allocator | " + " | ".join(
+                f"{gm('hakmem', n):.3f}" if gm("hakmem", n) else "" for n in names) + " |")
     L.append("")
     return L
 
