@@ -155,23 +155,15 @@ Test(fakeos_span_policy, free_span_outlives_the_slab_delay)
 	hk_arena_destroy(a);
 }
 
-/* The longer wait is for what the arena may take back: a span freed while
- * its arena grows past the peak it had goes after the slab delay. */
-Test(fakeos_span_policy, span_beyond_the_recent_peak_goes_early)
+/* A row of three spans, the middle one (s[1]) freed, then two longer spans
+ * taken: new memory, and a new peak of use beyond the freed one. */
+static void free_below_a_new_peak(hk_arena_t *a, uint32_t *s)
 {
-	uint64_t delay = CONFIG_HK_PURGE_DELAY_MS;
-	if (!delay)
-		cr_skip_test("purges at once (CONFIG_HK_PURGE_DELAY_MS=0)");
-	uint64_t t = hk_platform_now_ms() + ((uint64_t)1 << 40);
-	hk_arena_t *a = private_arena();
-	uint32_t s[3], big[2] = { HK_NIL, HK_NIL };
-	hk_fake_os_set_clock(t);
-	purge_at(t); /* the peak's window starts here */
+	uint32_t big[2] = { HK_NIL, HK_NIL };
 	hk_lock(&a->lock);
 	int row = take_row(a, s, 3, 1);
 	if (row) {
 		hk_span_free(a, s[1], N + 1, hk_platform_now_ms());
-		/* Longer than s[1]: new memory, and a new peak of use. */
 		for (int i = 0; i < 2; i++) {
 			big[i] = hk_span_alloc(a, 2 * N + 2, 1, 0);
 			if (big[i] != HK_NIL)
@@ -182,6 +174,21 @@ Test(fakeos_span_policy, span_beyond_the_recent_peak_goes_early)
 	hk_unlock(&a->lock);
 	cr_assert(row, "no row of contiguous spans");
 	cr_assert(big[0] != HK_NIL && big[1] != HK_NIL && big[0] != s[1] && big[1] != s[1]);
+}
+
+/* The longer wait is for what the arena may take back: a span freed while
+ * its arena grows past the peak it had goes after the slab delay. */
+Test(fakeos_span_policy, span_beyond_the_recent_peak_goes_early)
+{
+	uint64_t delay = CONFIG_HK_PURGE_DELAY_MS;
+	if (!delay)
+		cr_skip_test("purges at once (CONFIG_HK_PURGE_DELAY_MS=0)");
+	uint64_t t = hk_platform_now_ms() + ((uint64_t)1 << 40);
+	hk_arena_t *a = private_arena();
+	uint32_t s[3];
+	hk_fake_os_set_clock(t);
+	purge_at(t); /* the peak's window starts here */
+	free_below_a_new_peak(a, s);
 	purge_at(t + delay + 1);
 	cr_assert(!dirty(s[1]), "kept %llu ms though the arena grew past it",
 		  (unsigned long long)delay + 1);
@@ -217,21 +224,8 @@ Test(fakeos_span_policy, a_recycled_arena_slot_starts_without_a_peak)
 			hk_arena_destroy(b);
 	}
 	cr_assert_not_null(a, "slot %u never recycled", index);
-	uint32_t s[3], big[2] = { HK_NIL, HK_NIL };
-	hk_lock(&a->lock);
-	int row = take_row(a, s, 3, 1);
-	if (row) {
-		hk_span_free(a, s[1], N + 1, hk_platform_now_ms());
-		for (int i = 0; i < 2; i++) {
-			big[i] = hk_span_alloc(a, 2 * N + 2, 1, 0);
-			if (big[i] != HK_NIL)
-				hk_span_mark(big[i], 2 * N + 2, HK_KIND_POOL, 0, a->index,
-					     (2 * N + 2) * HK_UNIT);
-		}
-	}
-	hk_unlock(&a->lock);
-	cr_assert(row, "no row of contiguous spans");
-	cr_assert(big[0] != HK_NIL && big[1] != HK_NIL);
+	uint32_t s[3];
+	free_below_a_new_peak(a, s);
 	purge_at(t + delay + 1);
 	cr_assert(!dirty(s[1]), "kept %llu ms for the slot's last owner's peak",
 		  (unsigned long long)delay + 1);
