@@ -177,11 +177,12 @@ static size_t align_up(size_t n, size_t a)
 	return (n + a - 1) & ~(a - 1);
 }
 
-static void *alloc_band(hk_arena_t *a, size_t size, size_t align, int zero, int *counted);
+static void *alloc_band(hk_arena_t *a, size_t size, size_t align, int flags, int *counted);
 
 /* The one allocation routine behind every slow path and arena call. */
-void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero)
+void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int flags)
 {
+	int zero = flags & HK_ALLOC_ZERO;
 	if (!hk_ready()) {
 		int r = hk_init();
 		if (r == -1)
@@ -211,7 +212,7 @@ void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero)
 		hk_bump_mixed(a); /* a POOL block or mapping: never a slab */
 	}
 	int counted = 0;
-	p = alloc_band(a, size, align, zero, &counted);
+	p = alloc_band(a, size, align, flags, &counted);
 	if (!p && !a->capacity) {
 		/* Out of memory: what this thread's bins, empty slabs, free
 		 * spans and cached mappings hold may be what the request needs
@@ -221,7 +222,7 @@ void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero)
 		 * which a purge of every arena would make slow. */
 		hk_lane_flush_self();
 		hk_purge_reclaim();
-		p = alloc_band(a, size, align, zero, &counted);
+		p = alloc_band(a, size, align, flags, &counted);
 	}
 	if (!p)
 		goto fail;
@@ -238,9 +239,10 @@ fail:
 
 /* One try in the band the request belongs to; *counted when the arena
  * cache counted the allocation itself. */
-static void *alloc_band(hk_arena_t *a, size_t size, size_t align, int zero, int *counted)
+static void *alloc_band(hk_arena_t *a, size_t size, size_t align, int flags, int *counted)
 {
 	void *p = NULL;
+	int zero = flags & HK_ALLOC_ZERO;
 	int fresh = 0;
 	size_t need = size + HK_CANARY;
 	size_t want = align ? align_up(need > align ? need : align, align) : need;
@@ -258,7 +260,7 @@ static void *alloc_band(hk_arena_t *a, size_t size, size_t align, int zero, int 
 		 * block (aligned_alloc(1 << 40, 16) wrote 1 GiB of descriptors)
 		 * goes to a direct mapping, which reserves the padding and
 		 * trims it (issue 12 bug 2). */
-		p = hk_pool_alloc(a, size, align);
+		p = hk_pool_alloc(a, size, align, flags & HK_ALLOC_DENSE);
 		if (p && zero)
 			memset(p, 0, size);
 	} else {
@@ -332,7 +334,10 @@ static void sample_moved(hk_arena_t *a, void *q, size_t size)
 		hk_sample_record(q, size, record_arena(a));
 }
 
-static HK_ENTRY __attribute__((noinline)) void *malloc_slow(size_t size, const char *call)
+/* malloc's slow path; `flags` for hk_alloc_in (HK_ALLOC_DENSE: a realloc
+ * move, which counts down like any malloc). */
+static inline __attribute__((always_inline)) void *malloc_slow_as(size_t size, const char *call,
+								  int flags)
 {
 	HK_STAT(malloc_slow, 1);
 	hk_slow_call = call;
@@ -347,7 +352,17 @@ static HK_ENTRY __attribute__((noinline)) void *malloc_slow(size_t size, const c
 		if (l && (hk_lane_cache(l, 0)->sample_left -= n) < 0)
 			return sample_slow(size, call, HK_SAMPLE_BYTES);
 	}
-	return hk_alloc_in(&hk_arena0, size, 0, 0);
+	return hk_alloc_in(&hk_arena0, size, 0, flags);
+}
+
+static HK_ENTRY __attribute__((noinline)) void *malloc_slow(size_t size, const char *call)
+{
+	return malloc_slow_as(size, call, 0);
+}
+
+static HK_ENTRY __attribute__((noinline)) void *malloc_dense(size_t size, const char *call)
+{
+	return malloc_slow_as(size, call, HK_ALLOC_DENSE);
 }
 
 /* Checks a slab block; returns its usable size. Aborts on misuse. */
@@ -644,6 +659,23 @@ static size_t regrow_ask(hk_arena_t *from, const hk_desc_t *d, size_t size, size
 	return size;
 }
 
+/*
+ * The block realloc moves `copied` bytes into, `ask` bytes long. The copy
+ * touches it at once: a POOL span that the copy fills at least half of is
+ * as dense as a slab of small blocks and may come from a THP run
+ * (HK_ALLOC_DENSE, core/pool.c), where a 4 KiB fault costs 10-20 us here
+ * and a 2 MiB one ~0.3 us per 4 KiB (realloc_grow 32 1048576 2: 9.6k
+ * faults -> 4.0k). A block grown from a few bytes to a large size is not:
+ * its pages stay untouched until written.
+ */
+static void *move_alloc(hk_arena_t *a, size_t ask, size_t copied, const char *call)
+{
+	int dense = ask > HK_SMALL_MAX && copied >= align_up(ask, HK_UNIT) / 2;
+	if (!a->heap)
+		return hk_alloc_in(a, ask, 0, dense ? HK_ALLOC_DENSE : 0);
+	return dense ? malloc_dense(ask, call) : heap_malloc(ask, call);
+}
+
 HK_ENTRY void *hk_realloc_in(hk_arena_t *a, void *p, size_t size, const char *call)
 {
 	unsigned arena;
@@ -699,7 +731,7 @@ HK_ENTRY void *hk_realloc_in(hk_arena_t *a, void *p, size_t size, const char *ca
 	 * and go to anyway (sqlite3's reallocs: 415 -> ~200 instructions). */
 	hk_slow_call = call;
 	size_t ask = same ? regrow_ask(from, d, size, usable) : size;
-	void *q = a->heap ? heap_malloc(ask, call) : hk_alloc_in(a, ask, 0, 0);
+	void *q = move_alloc(a, ask, size < usable ? size : usable, call);
 	if (!q)
 		return NULL;
 	if (size > usable)
@@ -723,7 +755,10 @@ HK_API HK_ENTRY void *hk_realloc(void *p, size_t size)
 	if (likely(usable)) {
 		if (size <= usable)
 			return p;
-		void *q = heap_malloc(size, "realloc");
+		/* Past the classes, POOL: a move_alloc (not inlined here, where
+		 * it cost perl's reallocs 15 instructions each). */
+		void *q = size <= HK_SMALL_MAX ? heap_malloc(size, "realloc")
+					       : move_alloc(&hk_arena0, size, usable, "realloc");
 		if (q) {
 			if (size > HK_SMALL_MAX)
 				grown_into(q, size);

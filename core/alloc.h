@@ -9,7 +9,12 @@
 
 #include "core/types.h"
 
-void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int zero);
+/* flags: HK_ALLOC_ZERO (calloc), HK_ALLOC_DENSE (a block realloc moves,
+ * touched through its copied bytes at once: a POOL span may come from a
+ * THP run, core/span.c). */
+#define HK_ALLOC_ZERO 1
+#define HK_ALLOC_DENSE 2
+void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int flags);
 /* hk_malloc naming another API call in its aborts (core/alloc.c). */
 void *hk_malloc_as(size_t size, const char *call);
 void hk_free_checked(void *p, const char *call, size_t size_hint);

@@ -9,8 +9,10 @@
 #include "core/types.h"
 
 /* POOL: one block per span of whole units, aligned to `align` (<= any power
- * of two). NULL when out of memory or capacity. */
-void *hk_pool_alloc(hk_arena_t *a, size_t size, size_t align);
+ * of two); `dense`: the caller touches most of it at once (a realloc move:
+ * core/span.c may cut it from a THP run). NULL when out of memory or
+ * capacity. */
+void *hk_pool_alloc(hk_arena_t *a, size_t size, size_t align, int dense);
 /* Grows the live POOL block of descriptor d (of arena a) in place to
  * `size` bytes, more than it has, when it is the block realloc grew last
  * in a (hk_pool_mark_grown) and the free span after it in its run has the

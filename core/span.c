@@ -26,12 +26,14 @@ static unsigned bucket_of(uint32_t units)
 
 /*
  * Dense runs: once an arena is big (CONFIG_HK_THP_HEAP_MIB), slabs of
- * small blocks (`small`: their pages fill densely) grow runs of their own
- * advised THP; a 4 KiB fault costs 7-40 us here, and jq took 24k of them
- * where THP runs take 4k (besides fewer TLB misses). Only big heaps: a
- * dense run is resident whole (its frontier, its slabs' uncarved tails),
+ * small blocks (HK_SPAN_SLAB: their pages fill densely) grow runs of their
+ * own advised THP; a 4 KiB fault costs 7-40 us here, and jq took 24k of
+ * them where THP runs take 4k (besides fewer TLB misses). Only big heaps:
+ * a dense run is resident whole (its frontier, its slabs' uncarved tails),
  * and from 8 MiB lua, perl and sqlite3 peaked 1-3 MB higher than from
- * 32 MiB. Bigger blocks stay on 4 KiB runs: a heap of
+ * 32 MiB. POOL blocks realloc moved (HK_SPAN_COPIED: the copy touched
+ * them) take dense runs whatever the heap's size, when core/pool.c asks.
+ * Other big blocks stay on 4 KiB runs: a heap of
  * buffers stamped at each end measured 3.5x mimalloc's RSS with THP. Free
  * spans of dense runs are on a list of their own, the last bucket (which
  * bucket_of never reaches: the region holds under 2^32 units), so that
@@ -463,11 +465,11 @@ static void purge_before_grow(hk_arena_t *a, uint32_t units)
 	}
 }
 
-uint32_t hk_span_alloc(hk_arena_t *a, uint32_t units, uint32_t align_units, int small)
+uint32_t hk_span_alloc(hk_arena_t *a, uint32_t units, uint32_t align_units, int how)
 {
 	if (a->capacity && a->inuse + ((size_t)units << HK_UNIT_SHIFT) > a->capacity)
 		return HK_NIL;
-	small = small && align_units <= 1;
+	int small = how != HK_SPAN_SPARSE && align_units <= 1; /* dense */
 	uint32_t h = find_fit(a, units, align_units, small);
 	/* A small request (a slab, at most half a chunk) grows the arena
 	 * before cutting a bigger held span: growing commits address space and
@@ -485,7 +487,7 @@ uint32_t hk_span_alloc(hk_arena_t *a, uint32_t units, uint32_t align_units, int 
 		purge_before_grow(a, units);
 	/* Only AUTO's choice: an explicit policy backs every run alike. */
 	int dense = small && a->policy == HK_HUGEPAGE_AUTO && !CONFIG_HK_THP_NEVER &&
-		    a->ctr.reserved >= DENSE_MIN;
+		    (how == HK_SPAN_COPIED || a->ctr.reserved >= DENSE_MIN);
 	if (h == HK_NIL && grow(a, units, align_units, dense) == 0)
 		h = find_fit(a, units, align_units, small);
 	if (h == HK_NIL && cut_held && held.head != HK_NIL) {

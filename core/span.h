@@ -9,12 +9,15 @@
 
 #include "core/types.h"
 
+/* How the caller touches a new span (hk_span_alloc's `how`): any way; a
+ * slab of blocks of at most HK_SPAN_SMALL_BLOCK bytes, which fill their
+ * pages densely; a POOL block realloc moved, touched through its copied
+ * bytes at once. The dense two may come from a THP run (core/span.c). */
+enum { HK_SPAN_SPARSE, HK_SPAN_SLAB, HK_SPAN_COPIED };
 /* Head unit of a new span of `units` (aligned to `align_units`, a power of
  * two), grown from a new run when needed; HK_NIL when out of memory or over
- * the arena's capacity. `small`: a slab of blocks of at most
- * HK_SPAN_SMALL_BLOCK bytes, which fill their pages densely (it may come
- * from a THP run, core/span.c). */
-uint32_t hk_span_alloc(hk_arena_t *a, uint32_t units, uint32_t align_units, int small);
+ * the arena's capacity. */
+uint32_t hk_span_alloc(hk_arena_t *a, uint32_t units, uint32_t align_units, int how);
 #define HK_SPAN_SMALL_BLOCK (HK_UNIT / 8)
 /* Takes the first `more` units of the free span right after live span
  * (head, units) of the same run, for the caller to mark as its own; -1
