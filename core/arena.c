@@ -76,10 +76,16 @@ static void forget_sampled(hk_arena_t *a)
 		forget(a->index);
 }
 
+/* The machine has one node (set at init, after the platform's probe): the
+ * default heap is hk_arena0 with no call to ask the CPU's node (3 calls,
+ * 29 instructions, on every refill of a bin before). */
+static int heap_one_node;
+
 void hk_arena_init0(void)
 {
 	hk_arena_table_init();
 	setup(&hk_arena0, 0, NULL, 1);
+	heap_one_node = hk_platform_node_count() == 1;
 }
 
 hk_arena_t *hk_arena_check(hk_arena_t *a, const char *call)
@@ -116,7 +122,7 @@ static hk_arena_t *heap_node_create(int node)
 
 hk_arena_t *hk_arena_heap(void)
 {
-	if (HEAP_NODES == 1)
+	if (HEAP_NODES == 1 || heap_one_node)
 		return &hk_arena0;
 	int node = hk_platform_current_node();
 	if (node <= 0 || node >= HEAP_NODES)

@@ -41,6 +41,11 @@ static struct {
 	 * bytes held in caches are bytes its budget cannot use (bench-kv's
 	 * peak RSS grew by 5 MB with the full limit, 4 workers). */
 	int64_t limit[2][HK_NCLASS_MAX];
+	/* Most blocks a refill of the class takes: 16 KiB of them, 1 to 128
+	 * (bin_fill; a division there before, once a refill). */
+	uint32_t cap[HK_NCLASS_MAX];
+	/* Most blocks a flush gives back: FLUSH_BYTES of them, at least 1. */
+	uint32_t flush_cap[HK_NCLASS_MAX];
 } LN;
 
 /* User arenas' cache slots. `lanes` lists the lanes with a set-up bin of
@@ -91,6 +96,17 @@ _Static_assert(HK_BIN_WORDS == HK_CLASS_SCALE, "the class tables give a bin's fi
 #define RAMP_MIN 4
 _Static_assert((RAMP_BYTES << RAMP_STEPS) == (16u << 10), "the ramp ends at the full batch");
 
+/*
+ * The most bytes one flush gives back. The flush reads every block's link,
+ * one block after the other: the blocks freed last are still in cache, a
+ * grown bin's older ones (half of 256 KiB) not, and under another
+ * program's cache traffic the walk waited on memory block by block. Steady
+ * rounds of batch 100000 shuffled, free phase: ~0.45x mimalloc's speed
+ * with half the bin, ~0.8x with 16 KiB (8 KiB: a little faster, jq's
+ * allocator instructions +2.8%; 16 KiB: perl, jq, lua unchanged).
+ */
+#define FLUSH_BYTES ((size_t)16 << 10)
+
 static void lane_exit(void *arg);
 
 void (*hk_lane_bin_start)(hk_lane_t *l, unsigned bin);
@@ -102,6 +118,10 @@ int hk_lane_global_init(void)
 		size_t n = CONFIG_HK_LANE_CLASS_BYTES / hk_class_size((unsigned)c);
 		LN.limit[0][c] = n < 2 ? 2 : (int64_t)n;
 		LN.limit[1][c] = n / 4 < 2 ? 2 : (int64_t)(n / 4);
+		n = (16u << 10) / hk_class_size((unsigned)c);
+		LN.cap[c] = n > 128 ? 128 : n ? (uint32_t)n : 1;
+		n = FLUSH_BYTES / hk_class_size((unsigned)c);
+		LN.flush_cap[c] = n ? (uint32_t)n : 1;
 	}
 	return pthread_key_create(&LN.key, lane_exit);
 }
@@ -239,54 +259,43 @@ static void bin_setup(hk_lane_t *l, unsigned bins, unsigned cls)
 		hk_lane_bin_start(l, hk_bin_of(bins, cls));
 }
 
-/* Most blocks the next refill of the bin takes: the user cache's batch,
- * or the default heap class's ramp. */
-static unsigned batch_of(const hk_lane_t *l, unsigned bins, unsigned cls)
-{
-	if (bins)
-		return hk_lane_cache((hk_lane_t *)l, bins)->batch;
-	size_t n = (RAMP_BYTES << l->ramp[cls]) / hk_class_size(cls);
-	return n < RAMP_MIN ? RAMP_MIN : (unsigned)n;
-}
-
-/* Half the bin, at most 16 KiB or 128 blocks, and at most the batch:
- * carving touches every block, so a small program (or a per-request
- * arena, a few blocks then a reset) must not carve far ahead. */
+/* Half the bin, at most 16 KiB or 128 blocks, and at most the user
+ * cache's batch or the default heap class's ramp: carving touches every
+ * block, so a small program (or a per-request arena, a few blocks then a
+ * reset) must not carve far ahead. The limit is read once and the cap
+ * from a table (limit_of thrice, the cap's division and the ramp's twice
+ * before: bin_fill's own instructions a refill, batch_inorder, 88 -> 64). */
 static unsigned bin_fill(hk_lane_t *l, hk_arena_t *a, unsigned bins, unsigned cls)
 {
 	hk_cache_t *c = hk_lane_cache(l, bins);
-	unsigned bin = hk_bin_of(bins, cls);
-	if (!bins)
+	unsigned bin = hk_bin_of(bins, cls), cap = LN.cap[cls];
+	if (bins) {
+		cap = cap > c->batch ? c->batch : cap;
+		if (c->batch < 128)
+			c->batch *= 2;
+	} else {
 		l->frees_only[cls] = 0; /* empty: nothing held */
-	unsigned want = (unsigned)(limit_of(l, bins, cls) / 2);
-	unsigned cap = (unsigned)((16u << 10) / hk_class_size(cls));
-	cap = cap > 128 ? 128 : cap ? cap : 1;
-	cap = cap > batch_of(l, bins, cls) ? batch_of(l, bins, cls) : cap;
+		/* A ramp at its end carves 16 KiB (at least RAMP_MIN), never
+		 * less than the cap: only a ramping class divides. */
+		if (l->ramp[cls] < RAMP_STEPS) {
+			size_t n = (RAMP_BYTES << l->ramp[cls]) / hk_class_size(cls);
+			n = n < RAMP_MIN ? RAMP_MIN : n;
+			cap = cap > n ? (unsigned)n : cap;
+			l->ramp[cls]++;
+		}
+	}
+	int64_t limit = limit_of(l, bins, cls);
+	unsigned want = (unsigned)(limit / 2);
 	want = want > cap ? cap : want ? want : 1;
-	if (bins && c->batch < 128)
-		c->batch *= 2;
-	if (!bins && l->ramp[cls] < RAMP_STEPS)
-		l->ramp[cls]++;
 	/* The bin is empty: an already carved free list may fill it. */
-	unsigned got = refill(a, cls, &HK_HEAD(l, bin), want, (unsigned)limit_of(l, bins, cls));
-	hk_room_set(l, bin, limit_of(l, bins, cls) - got);
+	unsigned got = refill(a, cls, &HK_HEAD(l, bin), want, (unsigned)limit);
+	hk_room_set(l, bin, limit - got);
 	if (!bins)
 		l->refilled[cls] = 1;
 	c->refills++;
 	c->refilled += got;
 	return got;
 }
-
-/*
- * The most bytes one flush gives back. The flush reads every block's link,
- * one block after the other: the blocks freed last are still in cache, a
- * grown bin's older ones (half of 256 KiB) not, and under another
- * program's cache traffic the walk waited on memory block by block. Steady
- * rounds of batch 100000 shuffled, free phase: ~0.45x mimalloc's speed
- * with half the bin, ~0.8x with 16 KiB (8 KiB: a little faster, jq's
- * allocator instructions +2.8%; 16 KiB: perl, jq, lua unchanged).
- */
-#define FLUSH_BYTES ((size_t)16 << 10)
 
 /* Gives the newest half of a full bin back, at most FLUSH_BYTES: the flush
  * walks it once, finding where it ends as it goes. */
@@ -304,8 +313,8 @@ static int bin_flush_half(hk_lane_t *l, hk_arena_t *a, unsigned bins, unsigned c
 		}
 	}
 	int64_t held = limit_of(l, bins, cls) - hk_room(l, bin);
-	size_t want = (size_t)(held / 2 ? held / 2 : held), cap = FLUSH_BYTES / hk_class_size(cls);
-	want = want < cap ? want : cap ? cap : 1;
+	size_t want = (size_t)(held / 2 ? held / 2 : held), cap = LN.flush_cap[cls];
+	want = want < cap ? want : cap;
 	size_t left = want;
 	int kick = 0;
 	HK_HEAD(l, bin) = flush_chain(a, cls, HK_HEAD(l, bin), &left, &kick);
@@ -490,6 +499,47 @@ void *hk_cache_alloc(hk_arena_t *a, unsigned cls)
 	if (kick)
 		hk_purge_kick();
 	return p;
+}
+
+/* The default heap's bins a fast path may go on with from its miss: a
+ * live lane without a trim request, the bin set up (the static and dead
+ * lanes are not live; their bins, and unset ones, have room 0). */
+static inline int lane_direct(const hk_lane_t *l, unsigned cls)
+{
+	return l->state == HK_LANE_LIVE &&
+	       !atomic_load_explicit(&l->trim, memory_order_relaxed) &&
+	       (hk_lane_cache((hk_lane_t *)l, 0)->classes >> cls & 1);
+}
+
+void *hk_lane_refill_pop(hk_lane_t *l, hk_arena_t *a, unsigned bin)
+{
+	unsigned cls = bin / HK_BIN_WORDS;
+	if (!lane_direct(l, cls) || !bin_fill(l, a, 0, cls))
+		return NULL;
+	hk_cache_t *c = hk_lane_cache(l, 0);
+	void **p = HK_HEAD(l, bin);
+	HK_HEAD(l, bin) = hk_next_get(p, hk_slow_call);
+	hk_room_add(l, bin, 1);
+	p[1] = NULL;
+	c->allocs++;
+	c->slow_pops++;
+	return p;
+}
+
+int hk_lane_flush_push(hk_lane_t *l, void *p, unsigned bin)
+{
+	unsigned cls = bin / HK_BIN_WORDS;
+	if (!lane_direct(l, cls))
+		return 0;
+	int kick = bin_flush_half(l, &hk_arena0, 0, cls);
+	((uintptr_t *)p)[1] = hk_secret ^ (uintptr_t)p;
+	hk_next_set(p, HK_HEAD(l, bin));
+	HK_HEAD(l, bin) = p;
+	hk_room_add(l, bin, -1);
+	hk_lane_cache(l, 0)->slow_pushes++;
+	if (kick)
+		hk_purge_kick();
+	return 1;
 }
 
 /* A checked free slab block into the caller's bin, or with `direct`

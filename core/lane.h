@@ -36,6 +36,17 @@ void hk_cache_free(void *p, const hk_desc_t *d);
  * realloc moved away from (its class is being left behind). */
 void hk_cache_give_back(void *p, const hk_desc_t *d);
 
+/* Direct paths from hk_malloc's and hk_free's misses, the default heap's
+ * bin `bin` of lane l (hk_lane_self): refill the empty bin from the slabs
+ * of a (the caller's node's arena: a live lane's thread is past init) and
+ * pop a block; flush half of the full bin and
+ * push the checked, unmarked block p. They return NULL / 0, having changed
+ * nothing, when the general path must decide (no live lane, a trim
+ * request, the bin not set up); a failed refill returns NULL too. The
+ * caller set hk_slow_call. */
+void *hk_lane_refill_pop(hk_lane_t *l, hk_arena_t *a, unsigned bin);
+int hk_lane_flush_push(hk_lane_t *l, void *p, unsigned bin);
+
 /* Blocks lane l's bin of the slot starting at `bins` holds at most now
  * (validators). */
 int64_t hk_bin_limit(const hk_lane_t *l, unsigned bins, unsigned cls);

@@ -17,7 +17,8 @@
  * chunk's descriptors sit off the first blocks' page offsets; the fast
  * paths' counts (in the room words) survive flushes; a full bin gives back
  * at most 16 KiB; a bin's count is the sampler's countdown, whose run-out
- * pop leaves the fast path.
+ * pop leaves the fast path; the fast paths' direct refill and flush honour
+ * a trim request, and a refill counts its bytes down to the next sample.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -592,4 +593,102 @@ Test(lane_cache, a_run_out_countdown_leaves_the_fast_path)
 	cr_assert_eq(hk_bin_allocs(l, bin), allocs + 1,
 		     "a pop inside the interval counts on the fast path");
 	hk_free(q);
+}
+
+/*
+ * hk_malloc's miss refills the bin in one call, and free()'s full bin
+ * flushes in one (core/alloc.c malloc_refill, free_full): a trim request
+ * that another thread left on the lane (hk_lanes_trim) must still be
+ * honoured there, as the general slow paths do — every bin flushed, not
+ * only the one at hand. Fails with the direct paths going on past the
+ * request (lane.c lane_direct without its trim test).
+ */
+static void set_trim(hk_lane_t *l)
+{
+	atomic_store_explicit(&l->trim, 1, memory_order_relaxed);
+}
+
+static int64_t held(hk_lane_t *l, unsigned c)
+{
+	return hk_bin_limit(l, 0, c) - hk_room(l, hk_bin_of(0, c));
+}
+
+Test(lane_cache, a_refill_or_flush_from_the_fast_path_honours_a_trim)
+{
+	enum { N = 4000 };
+	static void *blk[N];
+	size_t n = 96, other = 32;
+	unsigned c = cls_of(n), o = cls_of(other);
+	hk_free(hk_malloc(other)); /* another class's bin holds blocks */
+	hk_lane_t *l = hk_lane_self;
+	cr_assert_gt(held(l, o), 0);
+	/* Refill: class c's bin emptied, the next malloc misses. */
+	int i = 0;
+	blk[i++] = hk_malloc(n);
+	while (HK_HEAD(l, hk_bin_of(0, c)) && i < N)
+		blk[i++] = hk_malloc(n);
+	cr_assert_null(HK_HEAD(l, hk_bin_of(0, c)), "the bin never ran empty");
+	set_trim(l);
+	blk[i++] = hk_malloc(n);
+	cr_assert_eq(atomic_load(&l->trim), 0, "the refill left the trim request");
+	cr_assert_eq(held(l, o), 0, "the refill did not flush the other bins");
+	/* Flush: class c's bin full, the next free finds no room. */
+	hk_free(hk_malloc(other));
+	cr_assert_gt(held(l, o), 0);
+	while (i < N)
+		blk[i++] = hk_malloc(n);
+	hk_trim(0);
+	int k = 0;
+	while (hk_room(l, hk_bin_of(0, c)) > 0 && k < N)
+		hk_free(blk[k++]);
+	cr_assert_eq(hk_room(l, hk_bin_of(0, c)), 0, "the bin never filled");
+	set_trim(l);
+	hk_free(blk[k++]);
+	cr_assert_eq(atomic_load(&l->trim), 0, "the flush left the trim request");
+	cr_assert_eq(held(l, o), 0, "the flush did not flush the other bins");
+	while (k < N)
+		hk_free(blk[k++]);
+	hk_validate_heap();
+}
+
+/*
+ * A malloc that refills its bin counts its bytes down in the slow paths'
+ * sampler countdown (sample_left), as malloc_slow did for it: once the
+ * countdown runs out there, the malloc goes to the sampler, which draws
+ * the next interval. Fails with the refill's countdown left out (the
+ * count stays where it was, or goes below 0 and stays).
+ */
+Test(lane_cache, a_refill_counts_down_to_a_sample)
+{
+	if (!CONFIG_HK_SAMPLE)
+		cr_skip_test("no sampler in this configuration");
+	enum { N = 4000 };
+	static void *blk[N];
+	size_t n = 160;
+	unsigned bin = hk_bin_of(0, cls_of(n));
+	hk_free(hk_malloc(n)); /* the bin set up */
+	hk_lane_t *l = hk_lane_self;
+	hk_cache_t *cache = hk_lane_cache(l, 0);
+	int i = 0;
+	for (int round = 0; round < 2; round++) {
+		while (HK_HEAD(l, bin) && i < N)
+			blk[i++] = hk_malloc(n);
+		cr_assert_null(HK_HEAD(l, bin), "the bin never ran empty");
+		/* Round 0: room for this malloc; round 1: one byte short. */
+		int64_t left = round ? (int64_t)n - 1 : (int64_t)1 << 40;
+		cache->sample_left = left;
+		uint64_t refills = cache->refills;
+		blk[i++] = hk_malloc(n);
+		cr_assert_not_null(blk[i - 1]);
+		if (!round) {
+			cr_assert_eq(cache->refills, refills + 1, "the malloc did not refill");
+			cr_assert_eq(cache->sample_left, left - (int64_t)n,
+				     "the refill's bytes were not counted down");
+		} else {
+			cr_assert_geq(cache->sample_left, 0, "the run-out countdown was not sampled");
+		}
+	}
+	while (i > 0)
+		hk_free(blk[--i]);
+	hk_validate_heap();
 }
