@@ -727,7 +727,13 @@ static void retire(hk_lane_t *l)
 		u->refills = u->flushes = 0;
 	}
 	cache_clear(l, 0);
+	/* The lane's next thread seeds its sampler from this count: from the
+	 * lane's address alone, each thread on a recycled lane replayed the
+	 * last one's intervals (larson: the same pops sampled in every epoch,
+	 * 1 to 34 guarded blocks a run where 8 are expected). */
+	uint32_t retired = c->retired + 1;
 	memset(c, 0, sizeof *c);
+	c->retired = retired;
 	memset(l->grow, 0, sizeof l->grow);
 	memset(l->refilled, 0, sizeof l->refilled);
 	memset(l->frees_only, 0, sizeof l->frees_only);

@@ -98,16 +98,18 @@ static double ln(double x)
 	return e * 0.6931471805599453 + series;
 }
 
-/* The lane's next random 64 bits (xorshift64*). */
+/* The lane's next random 64 bits (xorshift64*), seeded apart for each
+ * thread that uses the lane (a recycled lane's count of retirements). */
 static uint64_t rng_next(hk_lane_t *l)
 {
-	uint64_t x = hk_lane_cache(l, 0)->sample_rng;
+	hk_cache_t *c = hk_lane_cache(l, 0);
+	uint64_t x = c->sample_rng;
 	if (!x)
-		x = (hk_secret ^ (uintptr_t)l) | 1;
+		x = (hk_secret ^ (uintptr_t)l ^ c->retired * 0x9e3779b97f4a7c15ull) | 1;
 	x ^= x >> 12;
 	x ^= x << 25;
 	x ^= x >> 27;
-	hk_lane_cache(l, 0)->sample_rng = x;
+	c->sample_rng = x;
 	return x * 0x2545f4914f6cdd1dull;
 }
 

@@ -361,7 +361,8 @@ typedef struct hk_cache {
 	struct hk_lane *next; /* next lane on the slot's list */
 	uint32_t batch;      /* user arenas: most blocks one refill takes: small after a
 			      * reset, doubling with each refill */
-	uint32_t pad;
+	uint32_t retired;    /* slot 0's: threads that used the lane before
+			      * (core/lane.c retire): seeds its sampler */
 	/* The sampler's random state (core/sample.c; slot 0's only): 0 until
 	 * the lane's first interval is drawn. */
 	uint64_t sample_rng;
