@@ -24,6 +24,7 @@
 #include "core/purge.h"
 #include "core/region.h"
 #include "core/sample.h"
+#include "core/stack.h"
 #include "core/stats.h"
 
 static __thread int in_init __attribute__((tls_model("initial-exec")));
@@ -88,6 +89,7 @@ static void fork_child(void)
 	hk_platform_atfork_child();
 	hk_lanes_after_fork_child();
 	hk_thread_fork_child();
+	hk_stack_atfork_child();
 	hk_arena_family_unlock();
 	hk_purge_atfork_child_done();
 }

@@ -34,6 +34,8 @@ int hk_stack_capture(void **out, int max, int profile);
  * frame pointer chain from fp, bounded by sp's stack; an unreadable frame
  * ends it (never a fault). */
 int hk_stack_capture_at(void **out, int max, uintptr_t ip, uintptr_t fp, uintptr_t sp);
+/* fork's child: the process id the walks read through is the child's now. */
+void hk_stack_atfork_child(void);
 /* Writes one frame per line ("    #i 0xADDR name+off (object)") to fd:
  * symbol names from the dynamic symbol tables only. */
 void hk_stack_print(int fd, void *const *frames, int n);

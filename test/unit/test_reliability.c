@@ -668,3 +668,79 @@ Test(reliability, stack_walk_stops_at_a_frame_pointer_near_the_top)
 	cr_assert_eq(out[1], (void *)0x400000);
 	cr_assert_eq(out[2], (void *)0x500000);
 }
+
+/*
+ * The walk reads a window of up to 1 KiB, one iovec per page: frames just
+ * below an unreadable page are still taken (the kernel transfers the
+ * readable element and stops at the next), and the link into that page
+ * ends the walk. A window that counted only a whole read as readable would
+ * stop at the first frame here.
+ */
+static void *walk_below_a_hole(void *base)
+{
+	uintptr_t hole = (uintptr_t)base + 65536;
+	uintptr_t *f1 = (uintptr_t *)(hole - 64), *f2 = (uintptr_t *)(hole - 32);
+	void *out[8];
+
+	f1[0] = (uintptr_t)f2;
+	f1[1] = 0x400000;
+	f2[0] = hole;
+	f2[1] = 0x500000;
+	cr_assert_eq(mprotect((void *)hole, 4096, PROT_NONE), 0);
+	int n = hk_stack_capture_at(out, 8, 0x600000, hole - 64, hole - 64);
+	cr_assert_eq(n, 3, "the walk took %d frames, not ip + 2", n);
+	cr_assert_eq(out[1], (void *)0x400000);
+	cr_assert_eq(out[2], (void *)0x500000);
+	return NULL;
+}
+
+Test(reliability, stack_walk_reads_frames_up_to_an_unreadable_page)
+{
+	if (!CONFIG_HK_SAMPLE)
+		cr_skip_test("built without CONFIG_HK_SAMPLE (no stacks)");
+	void *base = mmap(NULL, WALK_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			  -1, 0);
+	cr_assert_neq(base, MAP_FAILED);
+	pthread_attr_t attr;
+	pthread_t t;
+	cr_assert_eq(pthread_attr_init(&attr), 0);
+	cr_assert_eq(pthread_attr_setstack(&attr, base, WALK_STACK), 0);
+	cr_assert_eq(pthread_create(&t, &attr, walk_below_a_hole, base), 0);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	pthread_attr_destroy(&attr);
+	munmap(base, WALK_STACK);
+}
+
+/* A chain of two frames with values only this process wrote; 1 when the
+ * walk returns them. */
+static __attribute__((noinline)) int walk_own_frames(uintptr_t a, uintptr_t b)
+{
+	_Alignas(16) volatile uintptr_t frames[4];
+	void *out[8];
+	frames[0] = (uintptr_t)&frames[2];
+	frames[1] = a;
+	frames[2] = 0;
+	frames[3] = b;
+	int n = hk_stack_capture_at(out, 8, 0x600000, (uintptr_t)frames, (uintptr_t)frames);
+	return n == 3 && out[1] == (void *)a && out[2] == (void *)b;
+}
+
+/*
+ * The walk reads through the process's id, which it keeps after the first
+ * read: a fork's child must read its own memory, not its parent's (whose
+ * copy of the child's new frames holds other words, or which it may not be
+ * allowed to read).
+ */
+Test(reliability, stack_walk_in_a_forked_child_reads_the_child)
+{
+	if (!CONFIG_HK_SAMPLE)
+		cr_skip_test("built without CONFIG_HK_SAMPLE (no stacks)");
+	cr_assert_eq(walk_own_frames(0x400000, 0x500000), 1); /* the id is kept now */
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0)
+		_exit(walk_own_frames(0x410000, 0x510000) ? 0 : 1);
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child's walk did not return its frames");
+}
