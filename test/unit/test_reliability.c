@@ -610,9 +610,14 @@ Test(reliability, validators_catch_broken_invariants)
  */
 #define WALK_STACK (1u << 20)
 
-static void *walk_into_a_hole(void *base)
+/* Two frames at lo and lo + 32 of the thread's stack at base, the second
+ * linking into the PROT_NONE page at base + WALK_HOLE: the walk takes both
+ * and stops there. */
+#define WALK_HOLE 65536
+
+static void walk_frames_into_the_hole(void *base, uintptr_t lo)
 {
-	uintptr_t lo = (uintptr_t)base + 8192, hole = (uintptr_t)base + 65536;
+	uintptr_t hole = (uintptr_t)base + WALK_HOLE;
 	uintptr_t *f1 = (uintptr_t *)lo, *f2 = (uintptr_t *)(lo + 32);
 	void *out[8];
 
@@ -626,13 +631,18 @@ static void *walk_into_a_hole(void *base)
 	cr_assert_eq(out[0], (void *)0x600000);
 	cr_assert_eq(out[1], (void *)0x400000);
 	cr_assert_eq(out[2], (void *)0x500000);
+}
+
+static void *walk_into_a_hole(void *base)
+{
+	walk_frames_into_the_hole(base, (uintptr_t)base + 8192);
 	return NULL;
 }
 
-Test(reliability, stack_walk_stops_at_an_unreadable_frame)
+/* Runs walk(base) on a thread whose stack is WALK_STACK bytes of ours at
+ * base, where walk may make pages unreadable. */
+static void walk_on_own_stack(void *(*walk)(void *))
 {
-	if (!CONFIG_HK_SAMPLE)
-		cr_skip_test("built without CONFIG_HK_SAMPLE (no stacks)");
 	void *base = mmap(NULL, WALK_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 			  -1, 0);
 	cr_assert_neq(base, MAP_FAILED);
@@ -640,10 +650,17 @@ Test(reliability, stack_walk_stops_at_an_unreadable_frame)
 	pthread_t t;
 	cr_assert_eq(pthread_attr_init(&attr), 0);
 	cr_assert_eq(pthread_attr_setstack(&attr, base, WALK_STACK), 0);
-	cr_assert_eq(pthread_create(&t, &attr, walk_into_a_hole, base), 0);
+	cr_assert_eq(pthread_create(&t, &attr, walk, base), 0);
 	cr_assert_eq(pthread_join(t, NULL), 0);
 	pthread_attr_destroy(&attr);
 	munmap(base, WALK_STACK);
+}
+
+Test(reliability, stack_walk_stops_at_an_unreadable_frame)
+{
+	if (!CONFIG_HK_SAMPLE)
+		cr_skip_test("built without CONFIG_HK_SAMPLE (no stacks)");
+	walk_on_own_stack(walk_into_a_hole);
 }
 
 /*
@@ -678,19 +695,7 @@ Test(reliability, stack_walk_stops_at_a_frame_pointer_near_the_top)
  */
 static void *walk_below_a_hole(void *base)
 {
-	uintptr_t hole = (uintptr_t)base + 65536;
-	uintptr_t *f1 = (uintptr_t *)(hole - 64), *f2 = (uintptr_t *)(hole - 32);
-	void *out[8];
-
-	f1[0] = (uintptr_t)f2;
-	f1[1] = 0x400000;
-	f2[0] = hole;
-	f2[1] = 0x500000;
-	cr_assert_eq(mprotect((void *)hole, 4096, PROT_NONE), 0);
-	int n = hk_stack_capture_at(out, 8, 0x600000, hole - 64, hole - 64);
-	cr_assert_eq(n, 3, "the walk took %d frames, not ip + 2", n);
-	cr_assert_eq(out[1], (void *)0x400000);
-	cr_assert_eq(out[2], (void *)0x500000);
+	walk_frames_into_the_hole(base, (uintptr_t)base + WALK_HOLE - 64);
 	return NULL;
 }
 
@@ -698,17 +703,7 @@ Test(reliability, stack_walk_reads_frames_up_to_an_unreadable_page)
 {
 	if (!CONFIG_HK_SAMPLE)
 		cr_skip_test("built without CONFIG_HK_SAMPLE (no stacks)");
-	void *base = mmap(NULL, WALK_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			  -1, 0);
-	cr_assert_neq(base, MAP_FAILED);
-	pthread_attr_t attr;
-	pthread_t t;
-	cr_assert_eq(pthread_attr_init(&attr), 0);
-	cr_assert_eq(pthread_attr_setstack(&attr, base, WALK_STACK), 0);
-	cr_assert_eq(pthread_create(&t, &attr, walk_below_a_hole, base), 0);
-	cr_assert_eq(pthread_join(t, NULL), 0);
-	pthread_attr_destroy(&attr);
-	munmap(base, WALK_STACK);
+	walk_on_own_stack(walk_below_a_hole);
 }
 
 /* A chain of two frames with values only this process wrote; 1 when the
