@@ -121,18 +121,25 @@ static void purge_at(uint64_t ms)
 	hk_purge_run(0, &next);
 }
 
-/* At one delay for everything, the free span went back after 100 ms. */
-Test(fakeos_span_policy, free_span_outlives_the_slab_delay)
+/* The purge delay, with the fake clock set far ahead of CLOCK_MONOTONIC
+ * at *t: the purger thread's timed sleeps never end, and any pass it makes
+ * sees the same time as ours. Skips where purges are at once. */
+static uint64_t fake_clock_start(uint64_t *t)
 {
 	uint64_t delay = CONFIG_HK_PURGE_DELAY_MS;
 	if (!delay)
 		cr_skip_test("purges at once (CONFIG_HK_PURGE_DELAY_MS=0)");
-	/* Far ahead of CLOCK_MONOTONIC: the purger thread's timed sleeps never
-	 * end, and any pass it makes sees the same time as ours. */
-	uint64_t t = hk_platform_now_ms() + ((uint64_t)1 << 40);
+	*t = hk_platform_now_ms() + ((uint64_t)1 << 40);
+	hk_fake_os_set_clock(*t);
+	return delay;
+}
+
+/* At one delay for everything, the free span went back after 100 ms. */
+Test(fakeos_span_policy, free_span_outlives_the_slab_delay)
+{
+	uint64_t t, delay = fake_clock_start(&t);
 	hk_arena_t *a = private_arena();
 	uint32_t s[3];
-	hk_fake_os_set_clock(t);
 	hk_lock(&a->lock);
 	int row = take_row(a, s, 3, -1);
 	if (row)
@@ -180,13 +187,9 @@ static void free_below_a_new_peak(hk_arena_t *a, uint32_t *s)
  * its arena grows past the peak it had goes after the slab delay. */
 Test(fakeos_span_policy, span_beyond_the_recent_peak_goes_early)
 {
-	uint64_t delay = CONFIG_HK_PURGE_DELAY_MS;
-	if (!delay)
-		cr_skip_test("purges at once (CONFIG_HK_PURGE_DELAY_MS=0)");
-	uint64_t t = hk_platform_now_ms() + ((uint64_t)1 << 40);
+	uint64_t t, delay = fake_clock_start(&t);
 	hk_arena_t *a = private_arena();
 	uint32_t s[3];
-	hk_fake_os_set_clock(t);
 	purge_at(t); /* the peak's window starts here */
 	free_below_a_new_peak(a, s);
 	purge_at(t + delay + 1);
@@ -201,11 +204,7 @@ Test(fakeos_span_policy, span_beyond_the_recent_peak_goes_early)
  * beyond its own peak waited the long delay. */
 Test(fakeos_span_policy, a_recycled_arena_slot_starts_without_a_peak)
 {
-	uint64_t delay = CONFIG_HK_PURGE_DELAY_MS;
-	if (!delay)
-		cr_skip_test("purges at once (CONFIG_HK_PURGE_DELAY_MS=0)");
-	uint64_t t = hk_platform_now_ms() + ((uint64_t)1 << 40);
-	hk_fake_os_set_clock(t);
+	uint64_t t, delay = fake_clock_start(&t);
 	purge_at(t);
 	hk_arena_t *old = private_arena();
 	unsigned index = old->index;
