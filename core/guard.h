@@ -37,8 +37,9 @@ void hk_guard_free(void *p);
 /* fork: the pool's lock is held across fork (a leaf lock: taken last). */
 void hk_guard_lock(void);
 void hk_guard_unlock(void);
-/* Live blocks in guarded and in open slots, and bytes committed for slots
- * (the live guarded ones, every open one committed so far: <= 32 MiB). */
-void hk_guard_counts(size_t *live, size_t *open, size_t *committed);
+/* Live blocks in guarded slots, freed guarded slots that keep their page
+ * (<= 32), live blocks in open slots, and bytes committed for slots (the
+ * live and kept guarded ones, every open one committed so far: <= 32 MiB). */
+void hk_guard_counts(size_t *live, size_t *kept, size_t *open, size_t *committed);
 
 #endif /* HK_CORE_GUARD_H */

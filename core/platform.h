@@ -26,6 +26,8 @@ int hk_platform_commit(void *p, size_t len);
 int hk_platform_commit_chunks(void *p, size_t len, hk_hugepage_policy_t policy,
 			      int want_thp, int node, hk_backing_t *backing);
 int hk_platform_decommit(void *p, size_t len);
+/* Inaccessible, pages kept: hk_platform_commit reopens it without a fault. */
+int hk_platform_protect(void *p, size_t len);
 int hk_platform_release(void *p, size_t len);
 size_t hk_platform_purge_granule(hk_backing_t backing);
 

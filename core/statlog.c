@@ -72,11 +72,11 @@ static char *field(char *o, uint64_t v)
 static void line(void)
 {
 	hk_stats_t s;
-	size_t glive, gopen, gbytes, records, tbytes, band[HK_BANDS];
+	size_t glive, gkept, gopen, gbytes, records, tbytes, band[HK_BANDS];
 	uint64_t dropped;
 	char buf[256], *o = buf;
 	hk_stats_collect(&s);
-	hk_guard_counts(&glive, &gopen, &gbytes);
+	hk_guard_counts(&glive, &gkept, &gopen, &gbytes);
 	hk_profile_counts(&records, &tbytes, &dropped);
 	o = hk_fmt_dec(o, hk_platform_now_ms() - S.t0);
 	o = field(o, s.live_bytes);

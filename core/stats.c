@@ -96,14 +96,15 @@ void hk_stats_write(int fd)
 			      band[HK_BAND_LARGE]);
 	}
 	if (CONFIG_HK_SAMPLE && n > 0 && (size_t)n < sizeof buf) {
-		size_t glive, gopen, gbytes, records, tbytes;
+		size_t glive, gkept, gopen, gbytes, records, tbytes;
 		uint64_t dropped;
-		hk_guard_counts(&glive, &gopen, &gbytes);
+		hk_guard_counts(&glive, &gkept, &gopen, &gbytes);
 		hk_profile_counts(&records, &tbytes, &dropped);
 		n += snprintf(buf + n, sizeof buf - (size_t)n,
-			      "  sampler: %zu guarded blocks, %zu in open slots (%zu bytes committed), "
+			      "  sampler: %zu guarded blocks, %zu freed kept resident, %zu in open slots "
+			      "(%zu bytes committed), "
 			      "%zu profile records (table %zu bytes mapped, %llu dropped)\n",
-			      glive, gopen, gbytes, records, tbytes, (unsigned long long)dropped);
+			      glive, gkept, gopen, gbytes, records, tbytes, (unsigned long long)dropped);
 	}
 	if (n > 0) {
 		ssize_t r = write(fd, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);

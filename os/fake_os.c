@@ -223,6 +223,15 @@ int hk_os_decommit(void *p, size_t len)
 	return err;
 }
 
+int hk_os_protect(void *p, size_t len)
+{
+	counters.protect++;
+	int err = call(HK_FAKE_PROTECT);
+	if (!err && mprotect(p, len, PROT_NONE))
+		err = ENOMEM;
+	return err;
+}
+
 int hk_os_release(void *p, size_t len)
 {
 	counters.release++;

@@ -23,6 +23,7 @@ enum hk_fake_call {
 	HK_FAKE_URING_QUEUE,    /* getting an SQE: EAGAIN = queue full */
 	HK_FAKE_URING_SUBMIT,   /* io_uring_enter */
 	HK_FAKE_URING_COMPLETE, /* a completion's result: -err */
+	HK_FAKE_PROTECT,        /* hk_os_protect (mprotect PROT_NONE) */
 	HK_FAKE_NKINDS
 };
 

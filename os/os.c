@@ -276,6 +276,15 @@ int hk_os_decommit(void *p, size_t len)
 	return result(map_at(p, len, PROT_NONE, RESERVE_FLAGS | MAP_FIXED, &q));
 }
 
+int hk_os_protect(void *p, size_t len)
+{
+	COUNT(protect);
+	int saved = errno;
+	int err = mprotect(p, len, PROT_NONE) ? errno : 0;
+	errno = saved;
+	return result(err);
+}
+
 int hk_os_release(void *p, size_t len)
 {
 	COUNT(release);

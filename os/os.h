@@ -44,6 +44,7 @@ typedef struct hk_os_counters {
 	/* Added after the first version (append only): */
 	uint64_t purge_batches;  /* io_uring_enter calls that carried purges */
 	uint64_t failures;       /* calls of any kind that returned an errno */
+	uint64_t protect;        /* hk_os_protect calls */
 } hk_os_counters_t;
 
 /* Probes capabilities; `purge_env` is HAKMEM_PURGE ("madvise", "uring" or NULL).
@@ -69,6 +70,10 @@ int hk_os_commit_hugetlb(void *p, size_t len, size_t page_size);
 int hk_os_decommit(void *p, size_t len);
 /* Gives address space back (munmap). */
 int hk_os_release(void *p, size_t len);
+/* Makes [p, p+len) of a reservation inaccessible but keeps its pages and
+ * their contents (mprotect PROT_NONE), so hk_os_commit opens it again
+ * without a page fault; hk_os_decommit gives the pages back. */
+int hk_os_protect(void *p, size_t len);
 
 /* A direct read-write mapping of `len` bytes aligned to `align`, outside any
  * reservation; `hugetlb_page` is 0 or the hugetlb page size to use. */

@@ -6,6 +6,9 @@
 # the access and the allocation (and free) stacks; many guarded blocks keep
 # their data; a fault outside the pool still gets the default action; and
 # HAKMEM_GUARD_RATE=0 turns the guard off; guarding loads no unwinder.
+# Freed pages are kept for reuse (no fault) a bounded number at a time, and
+# reused oldest first, so a use after free of a block on a reused page
+# still faults while its page waits.
 set -u
 P=$HK_O/test/preload/progs
 fail() { echo "FAIL: $*"; exit 1; }
@@ -45,6 +48,22 @@ mode=double; run double 1
 [ $rc -eq 134 ] || fail "double: exit $rc, want SIGABRT: $(cat "$err")"
 want "free\(\): double free or use of freed block 0x$ptr"
 
+# Kept pages: a page comes back after D > 1 frees (a FIFO, not the last
+# freed); after a burst of 200 frees the stats count the pages kept: at
+# least D, at most the documented 32 (core/guard.c HK_GUARD_KEPT, README).
+mode=kept
+out=$(HAKMEM_STATS=1 HAKMEM_GUARD_RATE=1 LD_PRELOAD=$HAKMEM_SO "$P/guard" kept 2>"$err") ||
+	fail "kept: exit $?: $(cat "$err")"
+d=$(sed -n 's/^reuse //p' <<<"$out")
+[ "${d:-0}" -gt 1 ] || fail "kept: a freed page came back after ${d:-no} frees: $out"
+k=$(sed -n 's/.*sampler: [0-9]* guarded blocks, \([0-9]*\) freed kept resident.*/\1/p' "$err")
+[ -n "$k" ] || fail "kept: no count of kept pages in the stats: $(cat "$err")"
+[ "$k" -ge "$d" ] && [ "$k" -le 32 ] || fail "kept: $k pages kept after a burst (reuse after $d, bound 32)"
+
+mode=quarantine; run quarantine 1
+[ $rc -eq 134 ] || fail "quarantine: exit $rc, want SIGABRT: $(cat "$err")"
+want "use-after-free \(read\) at 0x[0-9a-f]+, byte 8 of freed block 0x$ptr of 64 bytes"
+
 mode=wild; run wild 1
 [ $rc -eq 139 ] || fail "wild: exit $rc, want SIGSEGV's default action (139): $(cat "$err")"
 grep -q "hakmem: guard" "$err" && fail "wild: the guard reported a fault outside its pool"
@@ -63,4 +82,4 @@ mode=maps
 maps=$(HAKMEM_GUARD_RATE=1 LD_PRELOAD=$HAKMEM_SO cat /proc/self/maps) || fail "maps: cat failed"
 grep -q 'libhakmem' <<<"$maps" || fail "maps: hakmem not loaded"
 grep -E 'libunwind|liblzma' <<<"$maps" && fail "maps: the guard loaded an unwinder"
-echo "guard: overflow, use after free, slack, double free, data, chaining, off, no unwinder: ok"
+echo "guard: overflow, use after free, slack, double free, kept pages, quarantine, data, chaining, off, no unwinder: ok"

@@ -5,6 +5,11 @@
  * the guard must then abort with a report. "data" checks that many guarded
  * and ordinary blocks (4 threads, malloc/calloc/realloc/free) keep their
  * contents; "wild" faults outside the pool (the default action must run).
+ * "kept" guards and frees blocks one at a time until a page comes back,
+ * prints how many frees later ("reuse D"), frees a burst of live blocks and
+ * ends (the test reads the stats at exit); "quarantine" then reads the
+ * oldest freed block whose page has not come back since (its slot was used
+ * before): the guard must report it.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -74,6 +79,49 @@ static void *churn(void *arg)
 	return NULL;
 }
 
+/* The page a guarded block sits on. */
+static uintptr_t page_of(const void *p)
+{
+	return (uintptr_t)p & ~(uintptr_t)4095;
+}
+
+static int quarantine(int touch)
+{
+	enum { MAX = 256, BURST = 200 };
+	static char *b[MAX];
+	static char *live[BURST];
+	int d = 0, n;
+	for (n = 0; n < MAX && !d; n++) {
+		b[n] = guard_site(64);
+		for (int j = n - 1; j >= 0 && !d; j--)
+			if (page_of(b[j]) == page_of(b[n]))
+				d = n - j;
+		free(b[n]);
+	}
+	printf("reuse %d\n", d);
+	if (!d)
+		return 1;
+	/* More live at once than pages are kept: the frees give some back. */
+	for (int i = 0; i < BURST; i++)
+		live[i] = guard_site(64);
+	for (int i = 0; i < BURST; i++)
+		free(live[i]);
+	if (!touch)
+		return 0;
+	/* Blocks one at a time again: each takes the oldest kept page. */
+	for (int i = 0; i < 2 * d; i++)
+		free(guard_site(64));
+	/* The last d freed pages are all kept, none reused yet: the oldest of
+	 * them was a block on a page used before it (the 2 d above). */
+	sink = guard_site(64);
+	free(sink);
+	for (int i = 0; i < d - 1; i++)
+		free(guard_site(64));
+	announce(sink);
+	(void)((volatile char *)sink)[8]; /* through sink: no -Wuse-after-free */
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *k = argc > 1 ? argv[1] : "";
@@ -90,6 +138,8 @@ int main(int argc, char **argv)
 		printf("data %s\n", bad ? "corrupted" : "ok");
 		return bad;
 	}
+	if (!strcmp(k, "kept") || !strcmp(k, "quarantine"))
+		return quarantine(!strcmp(k, "quarantine"));
 	if (!strcmp(k, "wild")) {
 		announce(NULL);
 		*(volatile char *)(uintptr_t)16 = 1;
