@@ -536,8 +536,9 @@ HK_ENTRY static __attribute__((noinline)) void free_other(void *p, hk_desc_t *d,
 
 /* Whatever free()'s fast path did not take. A region arena's block keeps
  * errno itself; a user arena's slab block counts with its arena, not as a
- * slow free of the default heap (whose bins are slot 0's). */
-static __attribute__((noinline)) void free_slow(void *p, const char *call)
+ * slow free of the default heap (whose bins are slot 0's). In the hk_entry
+ * section: a guarded block's free stack starts past it (core/stack.c). */
+static HK_ENTRY __attribute__((noinline)) void free_slow(void *p, const char *call)
 {
 	if (!p)
 		return; /* lua frees NULL as often as one block in six: no errno dance */
