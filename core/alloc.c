@@ -104,7 +104,7 @@ void *hk_malloc_as(size_t size, const char *call)
 }
 
 static void free_slow(void *p, const char *call);
-static void free_full(void *p, const char *call);
+static void free_full(void *p, const hk_desc_t *d, hk_lane_t *l, const char *call);
 
 /*
  * Fast path budget: 28 instructions with the return (31 with the carved
@@ -132,13 +132,15 @@ static void free_full(void *p, const char *call);
 static inline __attribute__((always_inline)) void heap_free(void *p, const char *call)
 {
 	uintptr_t off = (uintptr_t)p - hk_region_base;
+	hk_desc_t *d;
+	hk_lane_t *l;
 	/* The used mark as a memory operand of the compare (an atomic load
 	 * is a mov of its own: one instruction more). A racy read only
 	 * grows, as hk_next_get's of hk_region_slots. */
 	asm goto("cmpq %1, %0\n\tjae %l2" : : "r"(off), "m"(hk_region_used) : "cc" : slow);
 	{
-		hk_desc_t *d = &hk_region_desc[off >> HK_UNIT_SHIFT];
-		hk_lane_t *l = hk_lane_self;
+		d = &hk_region_desc[off >> HK_UNIT_SHIFT];
+		l = hk_lane_self;
 		size_t bin = d->bin;
 		uint64_t rel = (uintptr_t)p - d->start;
 		/* The divisor of an unset bin is 0: it takes any slab unit's
@@ -169,7 +171,7 @@ slow:
 	free_slow(p, call);
 	return;
 full:
-	free_full(p, call);
+	free_full(p, d, l, call);
 }
 
 HK_API HK_ENTRY void hk_free(void *p)
@@ -559,21 +561,20 @@ static __attribute__((noinline)) void free_slow(void *p, const char *call)
  * half to the slabs and takes the block, in one call
  * (hk_lane_flush_push), not through free_slow, free_at and hk_cache_free,
  * which looked up the descriptor, checked the block and looked up the
- * lane again. An unset bin (room 0, divisor 0), a static or dead lane, a
- * trim request or another arena's bin take free_slow.
+ * lane again. The fast path's descriptor and lane come along (looked up
+ * again here before: a region check, the descriptor and the TLS load, per
+ * flush). An unset bin (room 0, divisor 0), a static or dead lane, a trim
+ * request or another arena's bin take free_slow.
  */
-static __attribute__((noinline)) void free_full(void *p, const char *call)
+static __attribute__((noinline)) void free_full(void *p, const hk_desc_t *d, hk_lane_t *l,
+						 const char *call)
 {
-	const hk_desc_t *d = hk_desc_of(p);
 	unsigned bin = d->bin;
 	if (bin < HK_ROW_WORDS) {
 		if (CONFIG_HK_HARDENED)
 			hk_canary_check(p, d->bsize, call);
-		int saved = errno; /* a flush may start the purger */
 		hk_slow_call = call;
-		int done = hk_lane_flush_push(hk_lane_self, p, bin);
-		errno = saved;
-		if (done) {
+		if (hk_lane_flush_push(l, p, bin)) { /* keeps errno */
 			HK_STAT(free_slow, 1);
 			return;
 		}

@@ -537,8 +537,13 @@ int hk_lane_flush_push(hk_lane_t *l, void *p, unsigned bin)
 	HK_HEAD(l, bin) = p;
 	hk_room_add(l, bin, -1);
 	hk_lane_cache(l, 0)->slow_pushes++;
-	if (kick)
+	if (kick) {
+		/* free() keeps errno: the purger's start may set it (saved
+		 * here, not around every flush: __errno_location is a call). */
+		int saved = errno;
 		hk_purge_kick();
+		errno = saved;
+	}
 	return 1;
 }
 
