@@ -27,12 +27,14 @@ static unsigned bucket_of(uint32_t units)
 /*
  * Dense runs: once an arena is big (CONFIG_HK_THP_HEAP_MIB), slabs of
  * small blocks (HK_SPAN_SLAB: their pages fill densely) grow runs of their
- * own advised THP; a 4 KiB fault costs 7-40 us here, and jq took 24k of
- * them where THP runs take 4k (besides fewer TLB misses). Only big heaps:
- * a dense run is resident whole (its frontier, its slabs' uncarved tails),
- * and from 8 MiB lua, perl and sqlite3 peaked 1-3 MB higher than from
- * 32 MiB. POOL blocks realloc moved (HK_SPAN_COPIED: the copy touched
- * them) take dense runs whatever the heap's size, when core/pool.c asks.
+ * own advised THP; a 4 KiB fault costs ~12 us of CPU here (half of it
+ * counted as user time), and jq took 10k of them from 32 MiB, 4k from
+ * 8 MiB (besides fewer TLB misses). Not small heaps: a dense run is
+ * resident whole (its frontier, its slabs' uncarved tails), and from
+ * 4 MiB git's processes peaked 9 % higher than from 8 MiB (lua, perl,
+ * sqlite3: +0.2-0.6 MB from 8 against 32). POOL blocks realloc moved
+ * (HK_SPAN_COPIED: the copy touched them) take dense runs whatever the
+ * heap's size, when core/pool.c asks.
  * Other big blocks stay on 4 KiB runs: a heap of
  * buffers stamped at each end measured 3.5x mimalloc's RSS with THP. Free
  * spans of dense runs are on a list of their own, the last bucket (which
