@@ -28,6 +28,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_sched  # noqa: E402 (tools/ is not a package)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LIBDIRS = ["/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib", "/lib/x86_64-linux-gnu"]
 # name, candidate sonames, Debian package (for the version and the hint)
@@ -38,6 +41,7 @@ PEERS = [
 ]
 BASELINE = "mimalloc"
 LOWER_BETTER = re.compile(r"(_kb|_ns|secs|^ns_per_\w+)$")
+SIZE_METRIC = re.compile(r"_kb$")  # a size, not a time: the median of rounds, not the fastest
 
 
 def log(msg):
@@ -65,13 +69,14 @@ class Bench:
         return float(self.opts.get("timeout", 60))
 
     def env_for(self, alloc):
-        """Variables option env=ALLOC:VAR=VAL;... sets for this allocator ('*': all;
-        'hakmem' also covers hakmem-linked)."""
+        """Variables option env=ALLOC:VAR=VAL;... sets for this allocator ('*': all; a name
+        covers its family: hakmem also hakmem-linked and HK_BENCH_EXTRA builds of hakmem,
+        mimalloc also the A/A column)."""
         out = {}
         for item in filter(None, self.opts.get("env", "").split(";")):
             who, _, assign = item.partition(":")
             var, _, val = assign.partition("=")
-            if who in ("*", alloc.name) or (who == "hakmem" and alloc.name.startswith("hakmem")):
+            if who in ("*", alloc.name, alloc.family):
                 out[var] = val
         return out
 
@@ -110,8 +115,9 @@ def parse_suite(paths, ncpu):
 # ---- allocators -------------------------------------------------------------------------
 
 class Alloc:
-    def __init__(self, name, preload=None, linked=False, note=""):
+    def __init__(self, name, preload=None, linked=False, note="", family=None):
         self.name, self.preload, self.linked, self.note = name, preload, linked, note
+        self.family = family or name  # whose env= settings of a row it takes
 
     def env(self, extra=None):
         env = dict(os.environ)
@@ -139,12 +145,13 @@ def find_lib(sonames):
     return None
 
 
-def exports_malloc(lib):
-    """Whether a preload library defines malloc (else it would silently measure glibc)."""
+def exports_malloc(lib, symbol="malloc"):
+    """Whether a preload library defines `symbol` (malloc: else it would silently measure
+    glibc; hk_arena_create: it is a build of hakmem)."""
     if not shutil.which("nm"):
-        return True
+        return symbol == "malloc"
     out = subprocess.run(["nm", "-D", "--defined-only", lib], capture_output=True, text=True).stdout
-    return re.search(r"\s[TWi] malloc$", out, re.M) is not None
+    return re.search(r"\s[TWi] " + symbol + "$", out, re.M) is not None
 
 
 def smoke(alloc, bindir):
@@ -182,7 +189,7 @@ def find_allocs(builddir, bindir, wanted, ideal=False):
             absent.append(("hakmem-linked", "bench/*_hk binaries (libhakmem.a) failed to build"))
     elif os.path.exists(os.path.join(bindir, "random_mixed_hk")):
         allocs.insert(2 if len(allocs) > 1 and allocs[1].name == "hakmem" else 1,
-                      Alloc("hakmem-linked", linked=True))
+                      Alloc("hakmem-linked", linked=True, family="hakmem"))
     elif os.path.exists(so):
         absent.append(("hakmem-linked", "bench/*_hk binaries were not built (libhakmem.a)"))
     # The cheapest possible malloc/free (bench/ideal_lifo.c): instruction counts only.
@@ -192,7 +199,9 @@ def find_allocs(builddir, bindir, wanted, ideal=False):
     # hakmem build, a broken allocator to check the runner).
     for item in filter(None, os.environ.get("HK_BENCH_EXTRA", "").split(",")):
         name, _, lib = item.partition("=")
-        allocs.append(Alloc(name, preload=os.path.abspath(lib)))
+        lib = os.path.abspath(lib)  # a build of hakmem takes hakmem's env= settings
+        hk = os.path.exists(lib) and exports_malloc(lib, "hk_arena_create")
+        allocs.append(Alloc(name, preload=lib, family="hakmem" if hk else None))
     if wanted:
         keep = set(wanted.split(","))
         allocs = [a for a in allocs if a.name in keep]
@@ -219,12 +228,13 @@ def parse_result(text):
     return None
 
 
-def run_once(argv, env, timeout, wrap=None):
-    """One run: status ok / fail / crash / timeout / error, metrics, peak RSS (KiB)."""
+def run_once(argv, env, timeout, wrap=None, preexec=None):
+    """One run: status ok / fail / crash / timeout / error, metrics, peak RSS (KiB).
+    preexec: bench_sched.child_setup's priority and pin, or None."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         try:
             p = subprocess.Popen((wrap or []) + argv, stdout=out, stderr=err, env=env,
-                                 start_new_session=True)
+                                 start_new_session=True, preexec_fn=preexec)
         except OSError as e:
             return {"status": "error", "detail": str(e)}
         deadline = time.monotonic() + timeout
@@ -376,17 +386,32 @@ def round_order(n, r):
     return rows[r % len(rows)]
 
 
-def run_rounds(b, todo, rounds, bindir, cells, wrap, progress):
-    """Round k of every allocator, then round k+1, in round_order."""
-    for r in range(1, rounds + 1):
+def run_rounds(b, todo, rounds, bindir, cells, wrap, progress, sched=None):
+    """Round k of every allocator, then round k+1, in round_order. sched (the rows, not
+    the programs): {"secs", "cap", "realtime"}: a single-threaded row runs pinned to the
+    CPU that is fastest at the start of each round, at SCHED_FIFO when "realtime" (the
+    runner may), and a short row gets more rounds (bench_sched.row_rounds)."""
+    pin = sched is not None and bench_sched.is_realtime(b)
+    fifo = pin and sched["realtime"]
+    cpu, probe, r, nround = None, None, 0, rounds
+    while r < nround:
+        r += 1
+        if pin:
+            cpu, secs = bench_sched.pick_cpu(cpu)
+            probe = secs[cpu]
+        longest = 0.0
         for a in (todo[i] for i in round_order(len(todo), r - 1)):
             cell = cells.setdefault(a.name, {"status": "ok", "values": {}, "rss": []})
+            cell["sched"] = "fifo" if fifo else "normal"
             progress["done"] += 1
             if cell["status"] != "ok":
                 continue  # a failed cell stays failed; don't wait on it again
             busy0, steal0 = host_cpu()
+            t0 = time.monotonic()
             res = run_once(bench_argv(b, a, bindir), bench_env(b, a), b.timeout,
-                           wrap if "numactl" in b.opts else None)
+                           wrap if "numactl" in b.opts else None,
+                           bench_sched.child_setup(cpu, fifo, b.timeout))
+            longest = max(longest, time.monotonic() - t0)
             busy1, steal1 = host_cpu()
             if res["status"] != "ok":
                 cell.update(status=res["status"], detail=res.get("detail", ""))
@@ -406,13 +431,18 @@ def run_rounds(b, todo, rounds, bindir, cells, wrap, progress):
                 cell.setdefault("host", {"busy_secs": [], "steal_secs": []})
                 cell["host"]["busy_secs"].append(round(busy1 - busy0, 2))
                 cell["host"]["steal_secs"].append(round(steal1 - steal0, 2))
+                cell.setdefault("cpu", []).append(cpu)  # None: not pinned
+                cell.setdefault("probe_secs", []).append(probe)  # the CPU's speed then
                 v = cell["values"][b.metrics[0]][-1]
                 msg = f"{fmt_num(v)} {b.metrics[0]}  {cell['rss'][-1] / 1024:.1f} MB"
             done, total = progress["done"], progress["total"]
             el = time.monotonic() - progress["t0"]
             eta = el / done * (total - done)
-            log(f"[{done:4d}/{total}] {b.name:<22} {a.name:<14} round {r}/{rounds}  {msg}"
-                f"   (elapsed {el:.0f}s, ~{eta:.0f}s left)")
+            log(f"[{done:4d}/{total}] {b.name:<22} {a.name:<14} round {r}/{nround}  {msg}"
+                f"{f'  cpu {cpu}' if pin else ''}   (elapsed {el:.0f}s, ~{eta:.0f}s left)")
+        if r == 1 and sched:
+            nround = bench_sched.row_rounds(rounds, longest, sched["secs"], sched["cap"])
+            progress["total"] += (nround - rounds) * len(todo)
 
 
 def prepare_program(b, bindir, cells, todo):
@@ -432,19 +462,23 @@ def program_missing(b):
     return subprocess.run([sys.executable, PROGRAMS_PY, "have"] + b.argv[:1]).returncode != 0
 
 
-def run_suite(benches, allocs, rounds, bindir):
-    """results[bench][alloc] = {status, detail, values{metric: [..]}, rss: [..]}"""
+def run_suite(benches, allocs, rounds, bindir, row_secs=0.0, row_cap=None):
+    """results[bench][alloc] = {status, detail, values{metric: [..]}, rss: [..]}.
+    The rows (not the programs) get up to row_cap rounds, about row_secs per allocator."""
     results = {}
     plan = [(b, a) for b in benches for a in allocs if applies(b, a, bindir)]
     progress = {"total": len(plan) * rounds, "done": 0, "t0": time.monotonic()}
     wrap = numactl_wrap()
+    sched = {"secs": row_secs, "cap": row_cap or rounds, "realtime": bench_sched.realtime_allowed()}
+    if not sched["realtime"]:
+        log("bench: no right to SCHED_FIFO (not root): every row runs at the normal priority")
     for b in benches:
         cells = results.setdefault(b.name, {})
         todo = [a for a in allocs if applies(b, a, bindir)]
         if b.program and not prepare_program(b, bindir, cells, todo):
             continue
         with hugetlb_pool(int(b.opts.get("hugepages", 0)), b.name):
-            run_rounds(b, todo, rounds, bindir, cells, wrap, progress)
+            run_rounds(b, todo, rounds, bindir, cells, wrap, progress, None if b.program else sched)
     for cells in results.values():
         for cell in cells.values():
             if cell["status"] == "ok":
@@ -620,40 +654,117 @@ def build_rows(benches, results):
     return rows
 
 
+def best_value(cells, n, metric):
+    """The value speed_ratio uses: the fastest round (a size: the median), or None."""
+    v = rounds_of(cells, n, metric)
+    if not v:
+        return None
+    if SIZE_METRIC.search(metric):
+        return statistics.median(v)
+    return min(v) if LOWER_BETTER.search(metric) else max(v)
+
+
+def paired_speed(cells, n, d, metric):
+    """The median over rounds of round i of n over round i of d, > 1 better."""
+    per = [x / y for x, y in zip(rounds_of(cells, n, metric), rounds_of(cells, d, metric))]
+    if not per:
+        return None
+    m = statistics.median(per)
+    return 1 / m if LOWER_BETTER.search(metric) else m
+
+
+def aa_line(rows, results, names, base):
+    """How far the baseline's A/A column (--aa) is from 1.00: the method's own spread."""
+    L = []
+    for n in (x for x in names if x == base + "-aa"):
+        got = [(speed_ratio(results.get(bname, {}), n, base, metric), label)
+               for label, metric, bname, headline in rows if headline]
+        got = [(r[0], label) for r, label in got if r]
+        if got:
+            worst = max(got, key=lambda x: abs(x[0] - 1))
+            rms = math.sqrt(sum((r - 1) ** 2 for r, _ in got) / len(got))
+            near = sum(abs(r - 1) <= 0.05 for r, _ in got)
+            L.append(f"**A/A** ({n}, the same library under another name): {near} of {len(got)} "
+                     f"rows within 5 % of 1.00, rms {rms * 100:.1f} %, worst {worst[0]:.2f} "
+                     f"({worst[1]}). A difference smaller than that is this run's noise.")
+    return L
+
+
 def speed_tables(benches, results, names, base, rounds):
     """The ratio table (then the peak RSS table), as markdown lines."""
     rows = build_rows(benches, results)
-    L = ["", f"## Speed relative to {base} (median of {rounds} interleaved rounds; > 1 is better)", "",
-          "Each cell: ratio (median value). Ops/s unless the row names another metric; "
-          "for _kb/_ns/secs metrics the ratio is inverted so that > 1 is still better. "
-          "crash / fail (self-check) / timeout / error: that allocator's run broke.", ""]
-    L.append("| benchmark | " + " | ".join(names) + " |")
-    L.append("|---|" + "---:|" * len(names))
+    fifo = [b.name for b in benches if any(c.get("sched") == "fifo" for c in results.get(b.name, {}).values())]
+    L = ["", f"## Speed relative to {base} (fastest of each row's interleaved rounds; > 1 is better)",
+         "", f"Each cell: the allocator's fastest round ÷ {base}'s fastest round, then in brackets "
+         f"the same with {base}'s second fastest and with the allocator's second fastest (how "
+         f"far one lucky round could move it; not a confidence interval), then the fastest "
+         f"value ({base}: its value alone). Ops/s unless the row names another metric; for "
+         f"_ns/secs metrics the ratio is inverted so that > 1 is still better; _kb metrics (a "
+         f"size) are a ratio of medians. `rounds`: at least {rounds}, more for a short row "
+         f"(about the same time per row). `run`: **fifo** = SCHED_FIFO 1, pinned to the CPU "
+         f"that was fastest at the start of each round (this VM's two CPUs differ in speed, "
+         f"and which is slower changes); **normal** = the normal priority, unpinned: rows "
+         f"that run several threads (two at FIFO on 2 CPUs can starve each other or the "
+         f"machine), or every row when the runner may not use FIFO. crash / fail (self-check) "
+         f"/ timeout / error: that allocator's run broke.", ""]
+    L.append("| benchmark | " + " | ".join(names) + " | rounds | run |")
+    L.append("|---|" + "---:|" * len(names) + "---:|---|")
     per_alloc = {n: [] for n in names}
+    paired = {n: [] for n in names}
+    medians = {n: [] for n in names}
     for label, metric, bname, headline in rows:
         cells = results.get(bname, {})
-        bv = cell_text(cells.get(base), metric) if base else None
         out = []
         for n in names:
-            v = cell_text(cells.get(n), metric)
-            if v is None:
+            c = cells.get(n)
+            r = speed_ratio(cells, n, base, metric) if base and n != base else None
+            v = best_value(cells, n, metric)
+            if c is None:
                 out.append("")
-            elif isinstance(v, str):
-                out.append(f"**{v}**")
+            elif c["status"] != "ok":
+                out.append(f"**{c['status']}**")
+            elif not r:
+                out.append(fmt_num(v))
+            elif SIZE_METRIC.search(metric):
+                out.append(f"{r[0]:.2f} ({fmt_num(v)})")
             else:
-                r = ratio(v, bv, metric)
-                if headline and r:
-                    per_alloc[n].append(r)
-                out.append(f"{r:.2f} ({fmt_num(v)})" if r else fmt_num(v))
-        L.append(f"| {label} | " + " | ".join(out) + " |")
-    g = {n: geomean(per_alloc[n]) for n in names}
+                out.append(f"{r[0]:.2f} [{r[1]:.2f}–{r[2]:.2f}] ({fmt_num(v)})")
+            if r and headline:
+                per_alloc[n].append(r)
+                paired[n].append(paired_speed(cells, n, base, metric))
+                medians[n].append(ratio(cell_text(c, metric), cell_text(cells.get(base), metric), metric))
+        nr = max((len(c["values"].get(metric, [])) for c in cells.values() if c["status"] == "ok"), default=0)
+        run = next((c.get("sched", "") for c in cells.values()), "")
+        L.append(f"| {label} | " + " | ".join(out) + f" | {nr} | {run} |")
     nhead = max((len(v) for v in per_alloc.values()), default=0)
-    # An allocator that broke on some benchmarks gets "(k/n)": its mean covers only those.
-    L.append("| **geometric mean** | " + " | ".join(
-        (f"**{g[n]:.2f}**" + (f" ({len(per_alloc[n])}/{nhead})" if len(per_alloc[n]) < nhead else ""))
-        if g[n] else "" for n in names) + " |")
-    L += ["", "Geometric means cover each benchmark's headline metric where both the allocator and the "
-          "baseline ran; hakmem-linked only has the benchmarks built against libhakmem.a.", ""]
+
+    def mean_cell(n, bold):
+        rs = per_alloc[n]
+        if not rs:
+            return ""
+        g = [geomean([r[i] for r in rs]) for i in range(3)]
+        text = (f"**{g[0]:.3f}**" if bold else f"{g[0]:.3f}") + f" [{g[1]:.3f}–{g[2]:.3f}]"
+        # An allocator that broke on some benchmarks gets "(k/n)": its mean covers only those.
+        return text + (f" ({len(rs)}/{nhead})" if len(rs) < nhead else "")
+    L.append("| **geometric mean** | " + " | ".join(mean_cell(n, True) for n in names) + " | | |")
+    for what, vals in (("median of paired ratios", paired), ("ratio of medians", medians)):
+        L.append(f"| {what} | " + " | ".join(
+            f"{geomean(vals[n]):.3f}" if geomean(vals[n]) else "" for n in names) + " | | |")
+    L += ["", f"Geometric means cover each benchmark's headline metric where both the allocator and "
+          f"the baseline ran; hakmem-linked only has the benchmarks built against libhakmem.a. "
+          f"Below the mean, two older views of the same rounds: the median over rounds of round "
+          f"i ÷ {base}'s round i, and the ratio of the medians (this table before 2026-12-05). "
+          f"Rows at real-time priority: {len(fifo)} of {len(benches)}"
+          + (f"; at the normal priority: {', '.join(b.name for b in benches if b.name not in fifo)}."
+             if len(fifo) < len(benches) else ".")]
+    probes = [p for cells in results.values() for c in cells.values() for p in c.get("probe_secs", []) if p]
+    if probes:
+        lo, hi = min(probes), max(probes)
+        L += ["", f"The machine's speed over the run: the CPU probe (a fixed loop, on the CPU each "
+              f"round was pinned to) took {lo * 1e3:.2f}–{hi * 1e3:.2f} ms ({(hi / lo - 1) * 100:.0f} % "
+              f"slower at worst). Rounds of one row run seconds apart and share that state; two "
+              f"runs taken at different speeds can disagree by more than their brackets."]
+    L += [""] + aa_line(rows, results, names, base) + [""]
     return L + rss_table(benches, results, names, base)
 
 
@@ -704,13 +815,30 @@ def fastest_ratio(cells, n, d, metric):
     round i's deviations of the two correlated by 0.03, and this ratio missed 1.00 by
     6.0 % rms, the median of paired ratios by 7.5 %, the ratio of medians by 10.9 %.
     Over eight programs the three geometric means agree within 0.03. The bracket says
-    how far one lucky fastest round could have moved it (a single round: no bracket)."""
-    a, b = sorted(rounds_of(cells, n, metric)), sorted(rounds_of(cells, d, metric))
+    how far one lucky fastest round could have moved it (a single round: no bracket).
+    The fastest round of a rate (ops/s) is its highest; the ratio is always n's value over
+    d's (for a time, < 1 is better; speed_ratio turns it round)."""
+    high = not LOWER_BETTER.search(metric)
+    a = sorted(rounds_of(cells, n, metric), reverse=high)
+    b = sorted(rounds_of(cells, d, metric), reverse=high)
     if not a or not b:
         return None
-    lo = a[0] / b[1] if len(b) > 1 else a[0] / b[0]
-    hi = a[1] / b[0] if len(a) > 1 else a[0] / b[0]
-    return a[0] / b[0], lo, hi
+    other = (a[0] / b[1] if len(b) > 1 else a[0] / b[0], a[1] / b[0] if len(a) > 1 else a[0] / b[0])
+    return a[0] / b[0], min(other), max(other)
+
+
+def speed_ratio(cells, n, d, metric):
+    """The rows' cell: (ratio, low, high) with > 1 better whatever the metric. A time
+    or a rate: fastest_ratio (inverted for a time). A size (_kb): the ratio of medians and
+    no bracket, since a size is not only ever made worse by load."""
+    if SIZE_METRIC.search(metric):
+        r = ratio(statistics.median(rounds_of(cells, n, metric) or [math.nan]),
+                  statistics.median(rounds_of(cells, d, metric) or [math.nan]), metric)
+        return (r, r, r) if r else None
+    r = fastest_ratio(cells, n, d, metric)
+    if r and LOWER_BETTER.search(metric):
+        return 1 / r[0], 1 / r[2], 1 / r[1]
+    return r
 
 
 def fastest_geomean(benches, results, n, d, metric):
@@ -909,8 +1037,8 @@ def charts(path_base, benches, results, allocs, programs=False):
                     if c and c["status"] == "ok":
                         if kind == "ratio" and programs:  # as in their table: fastest rounds
                             v = (fastest_ratio(cells, n, base, metric) or [None])[0]
-                        elif kind == "ratio":
-                            v = ratio(cell_text(c, metric), cell_text(cells.get(base), metric), metric)
+                        elif kind == "ratio":  # as in their table: fastest rounds, > 1 better
+                            v = (speed_ratio(cells, n, base, metric) or [None])[0] if n != base else 1.0
                         else:
                             v = c["rss_median_kb"] / 1024
                     vals.append("NaN" if v is None else f"{v:.4g}")
@@ -951,6 +1079,9 @@ def main():
     ap.add_argument("--set", default="default", help="default, full or callgrind")
     ap.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 3; full 5; 0: none, e.g. with --prog-ir)")
     ap.add_argument("--only", default=None, help="regex on benchmark names")
+    ap.add_argument("--row-secs", type=float, default=None,
+                    help="a row (not a program) shorter than this over --rounds gets more rounds, up to "
+                         "this many seconds per allocator and 5x --rounds (default 1; full 3)")
     ap.add_argument("--alloc", default=None, help="comma list of allocators to run")
     ap.add_argument("--callgrind", action="store_true", help="also callgrind instructions per operation")
     ap.add_argument("--strace", action="store_true", help="also syscall counts (strace -c)")
@@ -987,7 +1118,7 @@ def main():
     base_lib = next((a.preload for a in allocs if a.name == BASELINE), None)
     if args.aa and base_lib:
         # an A/A control: the baseline again under another name; its ratios are this run's noise
-        allocs.append(Alloc(BASELINE + "-aa", preload=base_lib))
+        allocs.append(Alloc(BASELINE + "-aa", preload=base_lib, family=BASELINE))
     if cg_only or args.callgrind:
         cg_allocs = allocs + [a for a in find_allocs(args.builddir, bindir, None, ideal=True)[0]
                               if a.name == "ideal"]
@@ -1000,7 +1131,8 @@ def main():
     log(f"bench: set {args.set}: {len(benches)} benchmarks x {len(allocs)} allocators "
         f"({', '.join(a.name for a in allocs)}) x {rounds} rounds")
     info = machine(allocs, absent)
-    results = run_suite(benches, allocs, rounds, bindir) if benches and rounds else {}
+    row_secs = args.row_secs if args.row_secs is not None else 3.0 if args.set == "full" else 1.0
+    results = run_suite(benches, allocs, rounds, bindir, row_secs, 5 * rounds) if benches and rounds else {}
     cg = st = None
     if cg_only or args.callgrind:
         cgb = [b for b in pick("callgrind") if b not in missing]

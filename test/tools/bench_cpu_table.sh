@@ -40,7 +40,7 @@ br.log = lambda msg: None
 br.host_cpu = lambda: (0.0, 0.0)
 for names, rounds in (("ABC", 6), ("ABCD", 4)):
     order = []
-    br.run_once = lambda argv, env, timeout, wrap=None: (order.append(env["WHO"]), {"status": "ok", "kv": {
+    br.run_once = lambda argv, env, timeout, wrap=None, preexec=None: (order.append(env["WHO"]), {"status": "ok", "kv": {
         "cpu_secs": "1", "check": "ok"}, "maxrss_kb": 1})[1]
     allocs = [br.Alloc(n) for n in names]
     cells = {a.name: {"status": "ok", "values": {}, "rss": []} for a in allocs}
