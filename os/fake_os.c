@@ -102,7 +102,14 @@ void hk_os_init(const char *purge_env)
 	caps.purge_note = hk_os_purge_note();
 }
 
-const hk_os_caps_t *hk_os_caps(void) { return &caps; }
+/* The live purge mode, as os.c reports it (the ring is set up late). */
+const hk_os_caps_t *hk_os_caps(void)
+{
+	caps.purge_mode = hk_os_purge_mode();
+	caps.io_uring = caps.purge_mode == HK_OS_PURGE_IO_URING;
+	caps.purge_note = hk_os_purge_note();
+	return &caps;
+}
 void hk_os_counters(hk_os_counters_t *out) { *out = counters; }
 void hk_os_refresh_hugetlb(void) {}
 long hk_os_read_number(const char *path) { (void)path; return -1; }

@@ -27,7 +27,7 @@ typedef struct hk_os_caps {
 	int thp_mode;            /* enum hk_os_thp */
 	size_t hugetlb_2m_total, hugetlb_2m_free; /* pages in the 2 MiB pool */
 	size_t hugetlb_1g_total, hugetlb_1g_free; /* pages in the 1 GiB pool */
-	int io_uring;            /* 1 if a ring could be set up */
+	int io_uring;            /* 1: io_uring mode (its ring set up at the first purge) */
 	int purge_mode;          /* enum hk_os_purge_mode, after HAKMEM_PURGE (live) */
 	size_t as_limit;         /* RLIMIT_AS soft limit, SIZE_MAX if none */
 	size_t data_limit;       /* RLIMIT_DATA soft limit, SIZE_MAX if none */
