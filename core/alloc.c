@@ -119,8 +119,8 @@ static void free_full(void *p, const hk_desc_t *d, hk_lane_t *l, const char *cal
  * 1) at once (core/region.h hk_desc_set_carved), the
  * double-free mark's top byte (one byte: no store-forwarding stall; a match
  * compares the whole mark on a cold branch, so a live block whose byte 15
- * happens to be HK_MARK_TOP stays here: pairs 16 stamps it every 256th
- * pair, which cost ~180 instructions in free_slow), the room counter
+ * happens to be HK_MARK_TOP stays here; pairs 16 stamps it every 256th
+ * pair, and sending it to free_slow cost ~180 instructions), the room counter
  * (tested, then decremented: the static lanes' rooms are 0 and never
  * written) and the push (word 0 = next, word 1 = mark). The descriptor's
  * bin is its arena's bin of its class, so every arena's blocks take this

@@ -12,7 +12,8 @@
  * a thread's first refill of the default heap takes more than two blocks,
  * and of each class at most 1 KiB or 4 blocks;
  * a block whose byte 15 is the free mark's top byte still takes free()'s
- * fast path; a bin that only receives frees (a consumer thread's) holds at
+ * fast path, and a steady malloc/free pair loop never leaves the fast
+ * paths; a bin that only receives frees (a consumer thread's) holds at
  * most a quarter of its limit; the default row's bins and the first
  * chunk's descriptors sit off the first blocks' page offsets; the fast
  * paths' counts (in the room words) survive flushes; a full bin gives back
@@ -435,6 +436,53 @@ Test(lane_cache, mark_byte_alone_stays_on_the_fast_path)
 	cr_assert_eq(HK_HEAD(l, hk_bin_of(0, c)), p, "the block went into the bin");
 	cr_assert_eq(cache->slow_pushes, slow, "a live block took free's slow path");
 	hk_free(keep);
+}
+
+/*
+ * A steady malloc/free pair of one size, stamped as bench/pairs.c stamps it
+ * (first and last byte; byte 15 takes every value, the mark's top byte
+ * among them), never leaves the fast paths: no slow call, refill or flush,
+ * and every pop and push is counted there (pairs_16's 73 instructions a
+ * pair, 65.6 for mimalloc, are all fast-path instructions: callgrind found
+ * no slow call to cut; fails if the mark byte, a refill/flush swing at the
+ * bin's limit or anything else sends a pair off the fast path). The
+ * sampler's countdown is pushed far out: a sample leaves it by design.
+ */
+Test(lane_cache, a_steady_pair_loop_stays_on_the_fast_paths)
+{
+	if (!CONFIG_HK_STATS)
+		cr_skip_test("no slow-path counters in this configuration");
+	static const size_t sizes[] = { 16, 48, 256, 1000, 4096, 32768 };
+	enum { N = 4096 };
+	for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+		size_t n = sizes[k];
+		if (n + HK_CANARY > HK_SMALL_MAX)
+			continue;
+		unsigned bin = hk_bin_of(0, cls_of(n));
+		hk_free(hk_malloc(n)); /* the bin set up, a block in it */
+		hk_lane_t *l = hk_lane_self;
+		l->room[bin] += (int64_t)1 << (HK_ROOM_BITS + 30);
+		HK_DRAWN(l, bin) += (uint64_t)1 << 30;
+		hk_stats_t a, b;
+		cr_assert_eq(hk_stats_get(&a), 0);
+		for (unsigned i = 0; i < N; i++) {
+			unsigned char *p = hk_malloc(n);
+			cr_assert_not_null(p);
+			p[0] = (unsigned char)i;
+			p[15] = (unsigned char)i;
+			p[n - 1] = (unsigned char)~i;
+			hk_free(p);
+		}
+		cr_assert_eq(hk_stats_get(&b), 0);
+		cr_assert_eq(b.malloc_slow - a.malloc_slow, 0, "%zu B: %llu slow mallocs", n,
+			     (unsigned long long)(b.malloc_slow - a.malloc_slow));
+		cr_assert_eq(b.free_slow - a.free_slow, 0, "%zu B: %llu slow frees", n,
+			     (unsigned long long)(b.free_slow - a.free_slow));
+		cr_assert_eq(b.refills - a.refills, 0, "%zu B: refills", n);
+		cr_assert_eq(b.flushes - a.flushes, 0, "%zu B: flushes", n);
+		cr_assert_eq(b.malloc_fast - a.malloc_fast, N, "%zu B: fast mallocs", n);
+		cr_assert_eq(b.free_fast - a.free_fast, N, "%zu B: fast frees", n);
+	}
 }
 
 /* A consumer's bins only receive frees: the producer carves new pages for
