@@ -223,6 +223,7 @@ static void destroy_arena(hk_arena_t *a)
 	a->runs = HK_NIL;
 	for (unsigned b = 0; b < HK_SPAN_BUCKETS; b++)
 		a->buckets[b] = HK_NIL;
+	memset(a->listed, 0, sizeof a->listed);
 	a->ctr.committed = 0;
 	a->ctr.reserved = 0;
 	a->inuse = 0;

@@ -312,6 +312,9 @@ struct hk_arena {
 	 * without it (relaxed) to skip the lock for an arena without one. */
 	struct hk_arena *parent, *child, *sibling;
 	uint32_t buckets[HK_SPAN_BUCKETS]; /* free spans by length */
+	/* Bit b of word b / 64: buckets[b] is not empty (core/span.c), so a
+	 * fit visits the non-empty lists only, not all 128. */
+	uint64_t listed[HK_SPAN_BUCKETS / 64];
 	uint32_t runs;     /* first run head */
 	_Atomic size_t inuse; /* bytes of spans handed out + large mappings (capacity) */
 	size_t capacity;

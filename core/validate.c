@@ -198,6 +198,8 @@ static void check_lists(hk_arena_t *a, const struct tally *t)
 	unsigned spans = 0;
 	for (unsigned b = 0; b < HK_SPAN_BUCKETS; b++) {
 		uint32_t prev = HK_NIL;
+		CHECK((int)(a->listed[b / 64] >> (b % 64) & 1) == (a->buckets[b] != HK_NIL),
+		      "free list's non-empty bit wrong", a);
 		for (uint32_t h = a->buckets[b]; h != HK_NIL; prev = h, h = hk_desc_at(h)->next) {
 			hk_desc_t *d = hk_desc_at(h);
 			CHECK(++spans <= t->free_spans, "more listed free spans than free spans", hk_unit_addr(h));

@@ -111,6 +111,58 @@ Test(fakeos_span_policy, dirty_span_before_a_clean_one)
 	hk_arena_destroy(a);
 }
 
+/* Whether each free list's bit in a->listed says if the list has a span. */
+static int listed_bits_agree(hk_arena_t *a)
+{
+	for (unsigned b = 0; b < HK_SPAN_BUCKETS; b++)
+		if ((int)(a->listed[b / 64] >> (b % 64) & 1) != (a->buckets[b] != HK_NIL))
+			return 0;
+	return 1;
+}
+
+/* A fit visits only the lists a->listed marks: spans of lengths 1..K freed
+ * between live ones, one per bucket, are each found again at their exact
+ * length (a list left unmarked sent its request to the next bucket or to a
+ * new run), and the bits follow every push and removal. */
+#define K 6
+Test(fakeos_span_policy, a_fit_finds_each_marked_list)
+{
+	hk_arena_t *a = private_arena();
+	uint32_t s[2 * K], r[K];
+	int row = 1, agree[3] = { 0, 0, 0 };
+	size_t reserved = 0, grown = 0;
+	hk_purge_exclude();
+	hk_lock(&a->lock);
+	for (int i = 0; i < 2 * K && row; i++) { /* span i / 2 + 1 units, then a 1-unit one */
+		uint32_t n = i % 2 ? 1 : (uint32_t)i / 2 + 1;
+		s[i] = hk_span_alloc(a, n, 1, 0);
+		row = s[i] != HK_NIL && (!i || s[i] == s[i - 1] + hk_desc_at(s[i - 1])->units);
+		if (row)
+			hk_span_mark(s[i], n, HK_KIND_POOL, 0, a->index, n * HK_UNIT);
+	}
+	if (row) {
+		reserved = a->ctr.reserved;
+		agree[0] = listed_bits_agree(a);
+		for (int i = 0; i < K; i++)
+			hk_span_free(a, s[2 * i], (uint32_t)i + 1, 1000);
+		agree[1] = listed_bits_agree(a);
+		for (int i = K; i-- > 0;)
+			r[i] = hk_span_alloc(a, (uint32_t)i + 1, 1, 0);
+		agree[2] = listed_bits_agree(a) && !a->listed[0];
+		grown = a->ctr.reserved - reserved;
+	}
+	hk_unlock(&a->lock);
+	hk_purge_allow();
+	cr_assert(row, "no row of contiguous spans");
+	cr_assert(agree[0] && agree[1] && agree[2], "list bits: %d %d %d", agree[0], agree[1],
+		  agree[2]);
+	for (int i = 0; i < K; i++)
+		cr_assert_eq(r[i], s[2 * i], "length %d: not its freed span", i + 1);
+	cr_assert_eq(grown, 0, "the arena grew");
+	hk_arena_destroy(a);
+}
+#undef K
+
 /* Runs the purger's pass twice at the fake time `ms`: the first look may
  * find the arena busy (spans freed since the last one), the second not. */
 static void purge_at(uint64_t ms)
