@@ -150,10 +150,10 @@ void hk_platform_fill_stats(hk_stats_t *out)
 	out->purge_mode = hk_os_purge_mode() == HK_OS_PURGE_IO_URING ? HK_PURGE_IO_URING
 								     : HK_PURGE_MADVISE;
 	out->thp_mode = caps->thp_mode;
-	out->hugetlb_2m_free = caps->hugetlb_2m_free;
-	out->hugetlb_2m_total = caps->hugetlb_2m_total;
-	out->hugetlb_1g_free = caps->hugetlb_1g_free;
-	out->hugetlb_1g_total = caps->hugetlb_1g_total;
+	out->hugetlb_2m_free = __atomic_load_n(&caps->hugetlb_2m_free, __ATOMIC_RELAXED);
+	out->hugetlb_2m_total = __atomic_load_n(&caps->hugetlb_2m_total, __ATOMIC_RELAXED);
+	out->hugetlb_1g_free = __atomic_load_n(&caps->hugetlb_1g_free, __ATOMIC_RELAXED);
+	out->hugetlb_1g_total = __atomic_load_n(&caps->hugetlb_1g_total, __ATOMIC_RELAXED);
 	out->numa_nodes = hk_platform_node_count();
 	out->io_uring_available = caps->io_uring;
 	strncpy(out->notes, hk_hugepage_notes(), sizeof out->notes - 1);

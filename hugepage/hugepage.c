@@ -142,8 +142,11 @@ static hk_backing_t wanted(hk_hugepage_policy_t policy, int want_thp)
 	case HK_HUGEPAGE_NONE: return HK_BACKING_4K;
 	default: break;
 	}
-	if (CONFIG_HK_HUGETLB_2M && caps->hugetlb_2m_total)
-		return HK_BACKING_2M;
+	if (CONFIG_HK_HUGETLB_2M) {
+		hk_os_probe_hugetlb();
+		if (__atomic_load_n(&caps->hugetlb_2m_total, __ATOMIC_RELAXED))
+			return HK_BACKING_2M;
+	}
 	return want_thp || CONFIG_HK_THP_ALWAYS ? HK_BACKING_THP : HK_BACKING_4K;
 }
 

@@ -112,6 +112,7 @@ const hk_os_caps_t *hk_os_caps(void)
 }
 void hk_os_counters(hk_os_counters_t *out) { *out = counters; }
 void hk_os_refresh_hugetlb(void) {}
+void hk_os_probe_hugetlb(void) {}
 long hk_os_read_number(const char *path) { (void)path; return -1; }
 void hk_os_count_batch(void) { counters.purge_batches++; }
 

@@ -96,15 +96,30 @@ static int probe_thp(void)
 #define HSTATE_2M "/sys/kernel/mm/hugepages/hugepages-2048kB/"
 #define HSTATE_1G "/sys/kernel/mm/hugepages/hugepages-1048576kB/"
 
+/* Stored atomically: a thread's first large mapping may probe while
+ * another reads the pools or the stats refresh them. */
+#define SET(field, v) __atomic_store_n(&caps.field, (v), __ATOMIC_RELAXED)
+
+static atomic_int hugetlb_read;
+
 void hk_os_refresh_hugetlb(void)
 {
-	caps.hugetlb_2m_total = read_count(HSTATE_2M, "nr_hugepages");
-	caps.hugetlb_2m_free = read_count(HSTATE_2M, "free_hugepages");
-	caps.hugetlb_1g_total = read_count(HSTATE_1G, "nr_hugepages");
-	caps.hugetlb_1g_free = read_count(HSTATE_1G, "free_hugepages");
+	SET(hugetlb_2m_total, read_count(HSTATE_2M, "nr_hugepages"));
+	SET(hugetlb_2m_free, read_count(HSTATE_2M, "free_hugepages"));
+	SET(hugetlb_1g_total, read_count(HSTATE_1G, "nr_hugepages"));
+	SET(hugetlb_1g_free, read_count(HSTATE_1G, "free_hugepages"));
 	/* The directory exists only when the kernel registered a 1 GiB hstate:
 	 * without one, MAP_HUGE_1GB answers EINVAL whatever the pool says. */
-	caps.hugetlb_1g_supported = access(HSTATE_1G "nr_hugepages", F_OK) == 0;
+	SET(hugetlb_1g_supported, access(HSTATE_1G "nr_hugepages", F_OK) == 0);
+	atomic_store_explicit(&hugetlb_read, 1, memory_order_release);
+}
+
+/* Not at init: nine system calls (~20 us here) that most processes, which
+ * never map a block big enough for a hugetlb page, do not need. */
+void hk_os_probe_hugetlb(void)
+{
+	if (!atomic_load_explicit(&hugetlb_read, memory_order_acquire))
+		hk_os_refresh_hugetlb();
 }
 
 static size_t rlimit_of(int resource)
@@ -123,7 +138,6 @@ void hk_os_init(const char *purge_env)
 	long ps = sysconf(_SC_PAGESIZE);
 	caps.page_size = ps > 0 ? (size_t)ps : 4096;
 	caps.thp_mode = probe_thp();
-	hk_os_refresh_hugetlb();
 	caps.as_limit = rlimit_of(RLIMIT_AS);
 	caps.data_limit = rlimit_of(RLIMIT_DATA);
 	caps.io_uring_disabled = (int)hk_os_read_number("/proc/sys/kernel/io_uring_disabled");

@@ -56,6 +56,9 @@ uint64_t hk_os_now_ms(void);
 void hk_os_counters(hk_os_counters_t *out);
 /* Re-reads the hugetlb pool counters (they change under us). */
 void hk_os_refresh_hugetlb(void);
+/* Reads them once: hk_os_init leaves the hugetlb fields of the caps 0 until
+ * this or a refresh (read them atomically: a probe may run meanwhile). */
+void hk_os_probe_hugetlb(void);
 
 /* Address space: PROT_NONE, MAP_NORESERVE, aligned to `align` (a power of two
  * >= page size). Costs no memory until committed. */

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# test/preload/startup.sh — what a short process pays at start under preload. Each
+# file read at init costs a few system calls (~6 us each read here), paid by every
+# one of git's short processes: the hugetlb pools are read when first needed (a
+# direct mapping, the stats), not at init, and the stats still report them.
+set -u
+fail() { echo "FAIL: $*"; exit 1; }
+command -v strace >/dev/null || { echo "strace not installed"; exit 77; }
+command -v perl >/dev/null || { echo "perl not installed"; exit 77; }
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+
+# perl -e 1: a short process that mallocs (init runs) and exits through exit().
+LD_PRELOAD=$HAKMEM_SO strace -f -o "$T/plain" -e trace=openat,open,access perl -e 1 ||
+	fail "perl under preload and strace"
+grep -q transparent_hugepage "$T/plain" ||
+	fail "hakmem's init did not run (no THP probe): $(head -n 3 "$T/plain")"
+! grep -q /sys/kernel/mm/hugepages/ "$T/plain" ||
+	fail "init read the hugetlb pools: $(grep /sys/kernel/mm/hugepages/ "$T/plain" | head -n 2)"
+
+# With HAKMEM_STATS=1 the exit report reads them and says what it found.
+HAKMEM_STATS=1 LD_PRELOAD=$HAKMEM_SO strace -f -o "$T/stats" -e trace=openat,open,access \
+	perl -e 1 2>"$T/report" || fail "perl with HAKMEM_STATS=1"
+grep -q hugepages-2048kB/nr_hugepages "$T/stats" || fail "the stats did not read the 2 MiB pool"
+want=$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages 2>/dev/null || echo 0)
+grep -Eq "hugetlb 2M [0-9]+/$want 1G" "$T/report" ||
+	fail "the stats do not report the 2 MiB pool ($want pages): $(grep hugetlb "$T/report")"
+echo "startup: ok"
