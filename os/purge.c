@@ -36,6 +36,10 @@ static unsigned npending;
 static unsigned merge_floor;
 static struct slot slots[SLOTS];
 static struct slot *free_slots;
+/* Slots from here up were never handed out: they join through slot_take,
+ * not at setup, whose loop over all 256 faulted in 3 pages of .bss (~12 us
+ * each here) in every process, most of which never purge. */
+static unsigned fresh;
 /* Set when in-flight slots lost their ring (fork child, broken ring): they
  * are finished synchronously at the next call that has a done() to call. */
 static int orphans;
@@ -59,13 +63,21 @@ static int env_is(const char *env, const char *word)
 
 static void slots_reset(void)
 {
-	free_slots = NULL;
-	for (int i = SLOTS - 1; i >= 0; i--) {
+	for (unsigned i = 0; i < fresh; i++)
 		slots[i].busy = 0;
-		slots[i].next_free = free_slots;
-		free_slots = &slots[i];
-	}
+	fresh = 0;
+	free_slots = NULL;
 	orphans = 0;
+}
+
+static struct slot *slot_take(void)
+{
+	struct slot *s = free_slots;
+	if (s)
+		free_slots = s->next_free;
+	else if (fresh < SLOTS)
+		s = &slots[fresh++];
+	return s;
 }
 
 static const char *setup_failure(int err)
@@ -151,7 +163,7 @@ static void settle_orphans(hk_os_purge_done_fn done, void *ctx)
 	if (!orphans)
 		return;
 	orphans = 0;
-	for (int i = 0; i < SLOTS; i++) {
+	for (unsigned i = 0; i < fresh; i++) {
 		if (!slots[i].busy)
 			continue;
 		struct range r = slots[i].r;
@@ -215,10 +227,9 @@ static void flush(void)
 /* Puts one range in flight; 0 if it must be purged synchronously instead. */
 static int send_async(const struct range *r, unsigned *queued)
 {
-	struct slot *s = free_slots;
-	if (!s || r->len >= ASYNC_MAX_LEN)
+	struct slot *s = r->len < ASYNC_MAX_LEN ? slot_take() : NULL;
+	if (!s)
 		return 0;
-	free_slots = s->next_free;
 	s->busy = 1;
 	s->r = *r;
 	int err = hk_os_uring_queue(r->p, r->len, s);
