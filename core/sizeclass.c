@@ -3,9 +3,10 @@
  * the formulas of core/sizeclass.h (read-only, no init). Owns hk_class_tabs
  * (hk_class_table, hk_class_sizes, hk_class_divm) and hk_class_table2.
  * Invariant: hk_class_table[n] is HK_CLASS_SCALE times the smallest class
- * whose size is >= n, for n <= 1024, and hk_class_table2[(n + 255) >> 8]
- * for 1024 < n <= 1 MiB (every class boundary
- * above 1 KiB is a multiple of 256, so entry i serves (256(i-1), 256 i]);
+ * whose size is >= n, for n <= HK_CLASS_TABLE_MAX (1152), and
+ * hk_class_table2[(n + 255) >> 8] for 1152 < n <= 1 MiB (every class
+ * boundary above 1152 is a multiple of 256, so entry i serves
+ * (256(i-1), 256 i]);
  * test/unit/test_core.c checks both against the formula.
  */
 #include <stddef.h>
@@ -34,12 +35,15 @@ const uint8_t hk_class_table2[4097] = {
 #define DIVM16(c) DIVM4(c), DIVM4((c) + 4), DIVM4((c) + 8), DIVM4((c) + 12)
 
 _Static_assert(offsetof(struct hk_class_tables, table) == 0x300, "the byte lookup's page offset");
+_Static_assert(HK_CLASS_TABLE_MAX == HK_SPLIT_A && HK_SPLIT_B % 256 == 0,
+	       "hk_class_table2's 256 B steps meet every class boundary above the byte lookup");
 
 /* hk_class_table: one entry per byte, not per 16: the malloc fast path
- * indexes it with the request itself, no add and shift (2 instructions; 1
- * KiB of table, as mimalloc's array of pages by word size). */
+ * indexes it with the request itself, no add and shift (2 instructions;
+ * 1152 B of table, as mimalloc's array of pages by word size). Up to 1152,
+ * not 1024, so the split class (1024, 1152] costs no finer second table. */
 const struct hk_class_tables hk_class_tabs __attribute__((aligned(4096))) = {
 	.divm = { DIVM16(0), DIVM16(16), DIVM16(32), DIVM16(48) },
 	.sizes = { SIZE16(0), SIZE16(16), SIZE16(32), SIZE16(48) },
-	.table = { R1024(1, 0), ENTRY(1, 1024) },
+	.table = { R1024(1, 0), R64(1, 1024), R64(1, 1088), ENTRY(1, 1152) },
 };
