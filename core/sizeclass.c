@@ -4,7 +4,7 @@
  * (hk_class_table, hk_class_sizes, hk_class_divm) and hk_class_table2.
  * Invariant: hk_class_table[n] is HK_CLASS_SCALE times the smallest class
  * whose size is >= n, for n <= HK_CLASS_TABLE_MAX (1152), and
- * hk_class_table2[(n + 255) >> 8] for 1152 < n <= 1 MiB (every class
+ * hk_class_table2[(n + 255) >> 8] for 1152 < n <= 393216 (every class
  * boundary above 1152 is a multiple of 256, so entry i serves
  * (256(i-1), 256 i]);
  * test/unit/test_core.c checks both against the formula.
@@ -22,9 +22,10 @@
 #define R256(S, i) R64(S, i), R64(S, (i) + 64), R64(S, (i) + 128), R64(S, (i) + 192)
 #define R1024(S, i) R256(S, i), R256(S, (i) + 256), R256(S, (i) + 512), R256(S, (i) + 768)
 
-const uint8_t hk_class_table2[4097] = {
-	R1024(256, 0), R1024(256, 1024), R1024(256, 2048), R1024(256, 3072), ENTRY(256, 4096),
+const uint8_t hk_class_table2[HK_CLASS_TABLE2_MAX / 256 + 1] = {
+	R1024(256, 0), R256(256, 1024), R256(256, 1280), ENTRY(256, 1536),
 };
+_Static_assert(HK_CLASS_SIZE_CONST(63) == HK_CLASS_TABLE2_MAX, "table2 ends at the last class");
 
 #define SIZE4(c) HK_CLASS_SIZE_CONST(c), HK_CLASS_SIZE_CONST((c) + 1), \
 		 HK_CLASS_SIZE_CONST((c) + 2), HK_CLASS_SIZE_CONST((c) + 3)
@@ -37,6 +38,10 @@ const uint8_t hk_class_table2[4097] = {
 _Static_assert(offsetof(struct hk_class_tables, table) == 0x300, "the byte lookup's page offset");
 _Static_assert(HK_CLASS_TABLE_MAX == HK_SPLIT_A && HK_SPLIT_B % 256 == 0,
 	       "hk_class_table2's 256 B steps meet every class boundary above the byte lookup");
+_Static_assert(HK_CLASS_OF4_(256) == 11 && HK_CLASS_OF_CONST(1024) == 27 &&
+		       HK_CLASS_OF_CONST(HK_SPLIT_A) == 28 && HK_CLASS_OF_CONST(4096) == 36 &&
+		       HK_CLASS_OF_CONST(HK_SPLIT_B) == 37 && HK_CLASS_OF_CONST(262144) == 61,
+	       "the class numbers of core/sizeclass.h's list");
 
 /* hk_class_table: one entry per byte, not per 16: the malloc fast path
  * indexes it with the request itself, no add and shift (2 instructions;

@@ -33,9 +33,29 @@ Test(core, class_table_matches_formula)
 	}
 	for (unsigned c = 0; c < 64; c++)
 		cr_assert_eq(hk_class_of(hk_class_size(c)), c);
-	for (size_t n = HK_CLASS_TABLE_MAX + 1; n <= ((size_t)1 << 20); n++)
+	for (size_t n = HK_CLASS_TABLE_MAX + 1; n <= HK_CLASS_TABLE2_MAX; n++)
 		cr_assert_eq(hk_class_table2[(n + 255) >> 8], hk_class_of_big(n) * HK_CLASS_SCALE,
 			     "table2 at %zu", n);
+}
+
+/* 8 classes per power of two in (256, 1024]: 32 B steps to 512, 64 B
+ * steps to 1024 (jq's 272, 400 and 784 B blocks took 320, 448 and 896). */
+Test(core, fine_classes)
+{
+	for (size_t n = 129; n <= 1024; n++) {
+		size_t step = n <= 256 ? 32 : n <= 512 ? 32 : 64;
+		size_t want = (n + step - 1) / step * step;
+		cr_assert_eq(hk_class_size(hk_class_of(n)), want, "class of %zu", n);
+		cr_assert_eq(HK_CLASS_SIZE_CONST(HK_CLASS_OF_CONST(n)), want, "constant class of %zu", n);
+	}
+	size_t req[3] = { 272, 400, 784 }, bsize[3] = { 288, 416, 832 };
+	for (int i = 0; i < 3 && HK_SMALL_MAX >= 1024; i++) {
+		void *p = hk_malloc(req[i]);
+		hk_desc_t *d = hk_desc_of(p);
+		cr_assert(d != NULL && d->kind == HK_KIND_SLAB);
+		cr_assert_eq(hk_class_size(hk_desc_cls(d)), bsize[i], "malloc(%zu)", req[i]);
+		hk_free(p);
+	}
 }
 
 /* The split classes: sqlite3's page-cache blocks (1,032 and 4,368 B
