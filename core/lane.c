@@ -674,7 +674,7 @@ void hk_lane_flush_self(void)
  * Asks every other live lane to flush, on its owner's next slow path. No
  * more than that: a thread blocked forever keeps its cached blocks, at most
  * its bin limits (CONFIG_HK_LANE_CLASS_BYTES of each class, two blocks of
- * the classes above it: ~5.6 MiB of the default heap with every class
+ * the classes above it: ~5.9 MiB of the default heap with every class
  * touched; a quarter of that per user arena). Taking them from here races
  * with the owner's fast paths, which pop and push with plain loads and
  * stores: an exchange of a bin's head between the owner's load of it and
