@@ -6,6 +6,11 @@
  * allocated by a thread that has since exited, as in a server whose requests
  * are handled by short-lived threads. Result: replacements per second.
  * Self-check: each block holds its owner slot's stamp at both ends.
+ * Also split, so a run says which part loses: ns_per_op_first (a worker's
+ * first tenth of its epoch, where it frees the exited thread's blocks),
+ * ns_per_op_steady (the other nine tenths; each worker's own wall time per
+ * replacement) and epoch_outside_ns (an epoch's time outside its longest
+ * worker loop: thread start, exit and join).
  * Usage: larson [THREADS=2] [EPOCHS=20] [OPS=50000] [SLOTS=1000] [MIN=16] [MAX=512]
  */
 #include "bench.h"
@@ -23,11 +28,17 @@ struct lane {
  * cache lines as they always did: the numbers stay comparable). */
 static uint64_t epoch_ops;
 
-static void *epoch(void *arg)
-{
-	struct lane *l = arg;
+/* A worker's clock readings in the current epoch, one line each (read by
+ * main after the join), also out of struct lane. */
+struct split {
+	double start, warm, end; /* loop start, end of its first tenth, loop end */
+} __attribute__((aligned(64)));
+static struct split *splits;
+static struct lane *lanes;
 
-	for (uint64_t i = 0; i < epoch_ops; i++) {
+static void replace(struct lane *l, uint64_t n_ops)
+{
+	for (uint64_t i = 0; i < n_ops; i++) {
 		uint32_t r = bench_xorshift32(&l->state), k = r % l->slots;
 		uint32_t n = l->min + (r >> 8) % l->span;
 
@@ -37,6 +48,19 @@ static void *epoch(void *arg)
 		l->size[k] = n;
 		bench_stamp(l->slot[k], n, k ^ n);
 	}
+}
+
+/* Two loops, not a test in one: the split adds no instruction per op. */
+static void *epoch(void *arg)
+{
+	struct lane *l = arg;
+	struct split *s = &splits[l - lanes];
+
+	s->start = bench_now();
+	replace(l, epoch_ops / 10);
+	s->warm = bench_now();
+	replace(l, epoch_ops - epoch_ops / 10);
+	s->end = bench_now();
 	return NULL;
 }
 
@@ -55,7 +79,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	struct lane *l = bench_workers(threads, sizeof(*l));
+	double first = 0, steady = 0, outside = 0; /* seconds, summed */
 	epoch_ops = ops;
+	lanes = l;
 	/* The main thread fills every lane: the first epoch already frees remotely. */
 	for (unsigned t = 0; t < threads; t++) {
 		l[t] = (struct lane){ .state = 4242u + 17u * t, .slots = slots, .min = min,
@@ -72,12 +98,28 @@ int main(int argc, char **argv)
 			bench_stamp(l[t].slot[k], n, k ^ n);
 		}
 	}
+	/* After the fill: the lanes' blocks are placed as they always were. */
+	splits = aligned_alloc(64, threads * sizeof(*splits));
+	if (!splits)
+		return 3;
 	double t0 = bench_now();
 	for (unsigned e = 0; e < epochs; e++) {
+		double e0 = bench_now(), longest = 0;
+
 		bench_threads_start(l, sizeof(*l), threads, epoch);
 		bench_threads_join(l, sizeof(*l), threads, NULL);
+		outside += bench_now() - e0;
+		for (unsigned t = 0; t < threads; t++) {
+			first += splits[t].warm - splits[t].start;
+			steady += splits[t].end - splits[t].warm;
+			if (splits[t].end - splits[t].start > longest)
+				longest = splits[t].end - splits[t].start;
+		}
+		outside -= longest;
 	}
 	double secs = bench_now() - t0;
+	double runs = (double)threads * epochs, n_first = (double)(ops / 10) * runs;
+	double n_steady = (double)(ops - ops / 10) * runs;
 	for (unsigned t = 0; t < threads; t++) {
 		for (uint32_t k = 0; k < slots; k++) {
 			all.sum += bench_verify(l[t].slot[k], l[t].size[k], k ^ l[t].size[k], &all.bad);
@@ -89,7 +131,11 @@ int main(int argc, char **argv)
 		free(l[t].size);
 	}
 	free(l);
+	free(splits);
 	return bench_report("larson", (double)ops * threads * epochs, secs, all.bad == 0,
-			    "threads=%u epochs=%u slots=%u min=%u max=%u checksum=%llu bad=%llu", threads,
-			    epochs, slots, min, max, (unsigned long long)all.sum, (unsigned long long)all.bad);
+			    "threads=%u epochs=%u slots=%u min=%u max=%u checksum=%llu bad=%llu "
+			    "ns_per_op_first=%.2f ns_per_op_steady=%.2f epoch_outside_ns=%.0f",
+			    threads, epochs, slots, min, max, (unsigned long long)all.sum,
+			    (unsigned long long)all.bad, n_first > 0 ? first / n_first * 1e9 : 0,
+			    n_steady > 0 ? steady / n_steady * 1e9 : 0, epochs ? outside / epochs * 1e9 : 0);
 }
