@@ -43,6 +43,7 @@ static void setup(hk_arena_t *a, unsigned index, const hk_arena_config_t *cfg, i
 		a->buckets[b] = HK_NIL;
 	for (unsigned c = 0; c < HK_NCLASS_MAX; c++) {
 		a->cls[c].partial = a->cls[c].full = a->cls[c].empty = HK_NIL;
+		a->cls[c].fresh = HK_NIL;
 		a->cls[c].empty_stamp = 0;
 	}
 	a->runs = HK_NIL;

@@ -67,6 +67,11 @@ int hk_platform_protect(void *p, size_t len)
 	return hk_os_protect(p, len);
 }
 
+int hk_platform_populate(void *p, size_t len)
+{
+	return hk_os_populate(p, len);
+}
+
 int hk_platform_release(void *p, size_t len)
 {
 	return hk_os_release(p, len);
@@ -143,7 +148,7 @@ void hk_platform_fill_stats(hk_stats_t *out)
 	hk_os_refresh_hugetlb();
 	hk_os_counters(&c);
 	out->os_calls = c.reserve + c.commit + c.decommit + c.release + c.map + c.unmap +
-			c.advise + c.purge + c.protect;
+			c.advise + c.purge + c.protect + c.populate;
 	out->purges = c.purge;
 	out->purged_bytes = c.purged_bytes;
 	out->purge_fallbacks = c.purge_fallback;

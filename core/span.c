@@ -59,6 +59,11 @@ static int run_dense(uint32_t u)
 	return (int)(__atomic_load_n(&dense_map[c / 64], __ATOMIC_RELAXED) >> (c % 64)) & 1;
 }
 
+int hk_span_dense(uint32_t u)
+{
+	return run_dense(u);
+}
+
 static void set_dense(uint32_t h, size_t chunks, int on)
 {
 	for (size_t c = h / HK_CHUNK_UNITS; chunks--; c++) {
@@ -301,6 +306,7 @@ static uint32_t carve(hk_arena_t *a, uint32_t h, uint32_t au, uint32_t units)
 	HK_ASSERT(d->kind == HK_KIND_FREE && au >= h && au + units <= end);
 	list_remove(a, h);
 	d->flags = 0;
+	a->span_clean = !dirty;
 	if (au > h)
 		put_span(a, h, au - h, dirty, stamp);
 	if (au + units < end)

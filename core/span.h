@@ -32,6 +32,9 @@ void hk_span_free(hk_arena_t *a, uint32_t head, uint32_t units, uint64_t now);
  * (head unit; `bump` is the caller's) or HK_NIL. */
 int hk_span_hold(hk_arena_t *a, uint32_t head, uint32_t units, uint64_t now);
 uint32_t hk_span_unhold(hk_arena_t *a, uint32_t units, uint32_t align_units);
+/* 1 if unit u is in a dense run (THP advised): its pages fault in 2 MiB
+ * at a time. Any lock or none (a relaxed read of the run's bit). */
+int hk_span_dense(uint32_t u);
 /* The free list of the free span headed by d (for the validators). */
 unsigned hk_span_list(const hk_desc_t *d);
 /* Writes the hot fields into every unit of a span (bin: a slab's arena's

@@ -233,7 +233,10 @@ typedef struct hk_class {
 	uint32_t partial;  /* head of slabs with free or uncarved blocks */
 	uint32_t full;     /* head of slabs with neither (a reset finds them) */
 	uint32_t empty;    /* one empty slab kept for reuse, or HK_NIL */
+	uint32_t fresh;    /* the slab whose pages from fresh_end on were never
+			    * touched (core/slab.c populate_carve), or HK_NIL */
 	uint64_t empty_stamp; /* ms when `empty` was set */
+	uintptr_t fresh_end;
 } hk_class_t;
 
 #define HK_SPAN_BUCKETS 128 /* by length: dirty spans' lists, then clean ones' */
@@ -326,6 +329,8 @@ struct hk_arena {
 	_Atomic uint64_t touched;
 	uint32_t pool_live;
 	uint32_t pool_grown; /* head of the POOL block realloc grew last (a relaxed hint) */
+	uint32_t span_clean; /* the span cut last was clean: never touched, or
+			      * purged (arena lock; core/slab.c populates it) */
 	/* The purger's view of the spans (core/span.c; zeroed with the arena,
 	 * so a recycled slot does not inherit its last owner's peak): the most
 	 * bytes in use in the current window and the last one, when the

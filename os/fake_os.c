@@ -239,6 +239,16 @@ int hk_os_protect(void *p, size_t len)
 	return err;
 }
 
+/* Writes every page, as the kernel faults them in. */
+int hk_os_populate(void *p, size_t len)
+{
+	counters.populate++;
+	int err = call(HK_FAKE_POPULATE);
+	for (size_t o = 0; !err && o < len; o += 4096)
+		*(volatile char *)((char *)p + o) |= 0;
+	return err;
+}
+
 int hk_os_release(void *p, size_t len)
 {
 	counters.release++;

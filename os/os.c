@@ -285,6 +285,19 @@ int hk_os_protect(void *p, size_t len)
 	return result(err);
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14; older headers lack it */
+#endif
+
+int hk_os_populate(void *p, size_t len)
+{
+	COUNT(populate);
+	int saved = errno;
+	int err = madvise(p, len, MADV_POPULATE_WRITE) ? errno : 0;
+	errno = saved;
+	return result(err);
+}
+
 int hk_os_release(void *p, size_t len)
 {
 	COUNT(release);

@@ -45,6 +45,7 @@ typedef struct hk_os_counters {
 	uint64_t purge_batches;  /* io_uring_enter calls that carried purges */
 	uint64_t failures;       /* calls of any kind that returned an errno */
 	uint64_t protect;        /* hk_os_protect calls */
+	uint64_t populate;       /* hk_os_populate calls */
 } hk_os_counters_t;
 
 /* Probes capabilities; `purge_env` is HAKMEM_PURGE ("madvise", "uring" or NULL).
@@ -74,6 +75,11 @@ int hk_os_release(void *p, size_t len);
  * their contents (mprotect PROT_NONE), so hk_os_commit opens it again
  * without a page fault; hk_os_decommit gives the pages back. */
 int hk_os_protect(void *p, size_t len);
+
+/* Faults [p, p+len) of committed memory in now, writable (MADV_POPULATE_WRITE,
+ * Linux 5.14): one system call instead of a page fault a page. EINVAL on an
+ * older kernel. */
+int hk_os_populate(void *p, size_t len);
 
 /* A direct read-write mapping of `len` bytes aligned to `align`, outside any
  * reservation; `hugetlb_page` is 0 or the hugetlb page size to use. */
