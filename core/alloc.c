@@ -61,7 +61,7 @@ static inline __attribute__((always_inline)) void *heap_malloc(size_t size, cons
 {
 	size_t bin; /* slot 0's: the class * HK_BIN_WORDS */
 	size_t need = size + HK_CANARY; /* the hardened canary's room */
-	if (likely(need <= 1024 && HK_SMALL_MAX > 0 && need >= size))
+	if (likely(need <= HK_CLASS_TABLE_MAX && HK_SMALL_MAX > 0 && need >= size))
 		bin = hk_class_table[need];
 	else if (need <= HK_SMALL_MAX && need >= size)
 		bin = hk_class_table2[(need + 255) >> 8];

@@ -68,7 +68,7 @@ static HK_ENTRY __attribute__((noinline)) void *arena_malloc_slow(hk_arena_t *a,
 		return hk_malloc_as(size, "hk_arena_malloc");
 	hk_slow_call = "hk_arena_malloc";
 	size_t need = size + HK_CANARY;
-	if (need <= 1024 && need >= size && need <= hk_small_max() && !(a->flags & HK_ARENA_BUMP)) {
+	if (need <= HK_CLASS_TABLE_MAX && need >= size && need <= hk_small_max() && !(a->flags & HK_ARENA_BUMP)) {
 		/* An empty bin (every request's first block after a reset):
 		 * straight to the cache, which counts the allocation. */
 		unsigned cls = hk_class_table[need] / HK_BIN_WORDS;
@@ -98,7 +98,7 @@ HK_API HK_ENTRY void *hk_arena_malloc(hk_arena_t *a, size_t size)
 		void *p;
 		if (__builtin_expect(hk_bump_malloc(a, size, &p), 1))
 			return p;
-	} else if (__builtin_expect(HK_NLANE > 0 && need <= 1024 && need >= size, 1)) {
+	} else if (__builtin_expect(HK_NLANE > 0 && need <= HK_CLASS_TABLE_MAX && need >= size, 1)) {
 		/* A class that is no lane class has a bin never set up (empty). */
 		size_t cb = hk_class_table[need]; /* class * HK_BIN_WORDS */
 		size_t bins = __atomic_load_n(&a->fast_bins, __ATOMIC_RELAXED);

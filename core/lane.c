@@ -63,7 +63,7 @@ static struct cache_slot {
  * default heap's row (bins, then cache) ends at a page's end: its hot
  * words are at page offsets 0x7a0-0xfff, away from the first blocks of a
  * unit's pages (offsets from 0: pairs_16's block is at 16) and from
- * malloc's byte lookup (0x300-0x700, core/sizeclass.h). A load that meets
+ * malloc's byte lookup (0x300-0x780, core/sizeclass.h). A load that meets
  * the bytes of an older store at the same page offset, in another size,
  * waits for the store to retire: with the row at offset 0, pairs_16's
  * room (offset 16) met the program's byte store into its block, 3.9 ->
@@ -74,6 +74,7 @@ static struct cache_slot {
 _Static_assert(LANE_AT >= offsetof(struct hk_class_tables, table) + sizeof(hk_class_table) &&
 	       LANE_AT % 64 == 32, "the row is off the byte lookup, its bins 32-byte aligned");
 _Static_assert(HK_BIN_WORDS == HK_CLASS_SCALE, "the class tables give a bin's first word");
+_Static_assert(HK_NLANE <= HK_NCLASS_MAX, "every lane class has a bin (HK_MID_MAX's range)");
 /* A user arena's cache's first refill takes 2 blocks, then 4, 8 ... up to
  * 128: after a reset (which unsets the bins) a request of 4 blocks carved 8
  * per class. Callgrind per request, hk arena + reset, 16-256 B: K=4 3624 ->
@@ -673,7 +674,7 @@ void hk_lane_flush_self(void)
  * Asks every other live lane to flush, on its owner's next slow path. No
  * more than that: a thread blocked forever keeps its cached blocks, at most
  * its bin limits (CONFIG_HK_LANE_CLASS_BYTES of each class, two blocks of
- * the classes above it: ~5.6 MiB of the default heap with every class
+ * the classes above it: ~5.9 MiB of the default heap with every class
  * touched; a quarter of that per user arena). Taking them from here races
  * with the owner's fast paths, which pop and push with plain loads and
  * stores: an exchange of a bin's head between the owner's load of it and

@@ -229,15 +229,17 @@ def parse_result(text):
 
 
 def run_once(argv, env, timeout, wrap=None, preexec=None):
-    """One run: status ok / fail / crash / timeout / error, metrics, peak RSS (KiB).
+    """One run: status ok / fail / crash / timeout / error, metrics, peak RSS (KiB), and
+    secs: its wall time from fork to reap (what a row's rounds are counted from).
     preexec: bench_sched.child_setup's priority and pin, or None."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.monotonic()
         try:
             p = subprocess.Popen((wrap or []) + argv, stdout=out, stderr=err, env=env,
                                  start_new_session=True, preexec_fn=preexec)
         except OSError as e:
             return {"status": "error", "detail": str(e)}
-        deadline = time.monotonic() + timeout
+        deadline = t0 + timeout
         timed_out = False
         try:
             while True:
@@ -256,12 +258,13 @@ def run_once(argv, env, timeout, wrap=None, preexec=None):
             os.wait4(p.pid, 0)
             p.returncode = -9
             raise
+        secs = time.monotonic() - t0
         p.returncode = 0  # reaped here with wait4, for its rusage
         out.seek(0)
         err.seek(0)
         stdout = out.read().decode(errors="replace")
         stderr = err.read().decode(errors="replace")
-    res = {"maxrss_kb": ru.ru_maxrss, "stderr": stderr[-2000:]}
+    res = {"maxrss_kb": ru.ru_maxrss, "stderr": stderr[-2000:], "secs": secs}
     kv = parse_result(stdout)
     if timed_out:
         res.update(status="timeout", detail=f"killed after {timeout:.0f}s")
@@ -407,11 +410,10 @@ def run_rounds(b, todo, rounds, bindir, cells, wrap, progress, sched=None):
             if cell["status"] != "ok":
                 continue  # a failed cell stays failed; don't wait on it again
             busy0, steal0 = host_cpu()
-            t0 = time.monotonic()
             res = run_once(bench_argv(b, a, bindir), bench_env(b, a), b.timeout,
                            wrap if "numactl" in b.opts else None,
                            bench_sched.child_setup(cpu, fifo, b.timeout))
-            longest = max(longest, time.monotonic() - t0)
+            longest = max(longest, res.get("secs", 0.0))
             busy1, steal1 = host_cpu()
             if res["status"] != "ok":
                 cell.update(status=res["status"], detail=res.get("detail", ""))

@@ -85,9 +85,18 @@ if len(os.sched_getaffinity(0)) > 1:
     assert bs.pick_cpu(cpus[0], lambda c: {cpus[0]: 1.0, cpus[1]: 0.98}.get(c, 2.0))[0] == cpus[0]
     assert bs.pick_cpu(cpus[0], f)[0] == cpus[1]
 
+# run_once reports a run's wall time: at least what the child slept (load only adds).
+res = br.run_once(["sleep", "0.2"], dict(os.environ), 60)
+if not res.get("secs", 0) >= 0.2:
+    sys.exit(f"run_once: a 0.2 s sleep took {res.get('secs')} s")
+
 # run_rounds end to end with a child that reports its own policy and CPUs: the
-# single-threaded row runs at SCHED_FIFO on one CPU, the mt row normally on all; the
-# short row took the cap of rounds, the program row (sched None) its --rounds.
+# single-threaded row runs at SCHED_FIFO on one CPU, the mt row normally on all. The
+# rounds follow the runs' reported secs, which the spy sets (the real ones grow with the
+# machine's load: a 1 s budget over a python child's 0.3 s under load gave 3 rounds,
+# not 4): the short row takes the cap; the row where A, run first, took 0.4 s and B
+# 0.1 s ceil(1 / 0.4) = 3 rounds (the longest run counts, not the last); the program
+# row (sched None) its --rounds.
 rt = bs.realtime_allowed()
 probe = [sys.executable, "-c", "import os; print('RESULT check=ok ops_per_s=1 pol=%d ncpu=%d' % "
          "(os.sched_getscheduler(0), len(os.sched_getaffinity(0))))"]
@@ -95,23 +104,26 @@ br.bench_argv = lambda b, a, d: probe
 br.log = lambda msg: None
 got = {}
 orig = br.run_once
+secs = {}  # row -> allocator -> the secs its runs report
 def spy(argv, env, timeout, wrap=None, preexec=None):
     res = orig(argv, env, timeout, wrap, preexec)
     got.setdefault(env["WHO"], []).append(res.get("kv"))
+    res["secs"] = secs[env["WHO"]][env["ALLOC"]]
     return res
 br.run_once = spy
-br.bench_env = lambda b, a: dict(os.environ, WHO=b.name)
+br.bench_env = lambda b, a: dict(os.environ, WHO=b.name, ALLOC=a.name)
 sched = {"secs": 1.0, "cap": 4, "realtime": rt}
 allocs = [br.Alloc("A"), br.Alloc("B")]
-for b, s in ((Bench("one", [], ["ops_per_s"], {}, ["x"], "t"), sched),
-             (Bench("many", [], ["ops_per_s"], {"mt": ""}, ["x"], "t"), sched),
-             (Bench("prog", [], ["ops_per_s"], {"program": ""}, ["x"], "t"), None)):
+for b, s, row_secs, want_rounds in (
+        (Bench("one", [], ["ops_per_s"], {}, ["x"], "t"), sched, (0.01, 0.05), 4),
+        (Bench("many", [], ["ops_per_s"], {"mt": ""}, ["x"], "t"), sched, (0.4, 0.1), 3),
+        (Bench("prog", [], ["ops_per_s"], {"program": ""}, ["x"], "t"), None, (0.01, 0.01), 2)):
     cells = {}
+    secs[b.name] = dict(zip(("A", "B"), row_secs))
     br.run_rounds(b, allocs, 2, "/nonexistent", cells, None, {"done": 0, "total": 99, "t0": 0}, s)
     kv = got[b.name]
-    want_n = 2 * (4 if s else 2)
-    if len(kv) != want_n:
-        sys.exit(f"{b.name}: {len(kv)} runs, want {want_n}")
+    if len(kv) != 2 * want_rounds:
+        sys.exit(f"{b.name}: {len(kv)} runs, want {2 * want_rounds}")
     fifo = b.name == "one" and rt
     for k in kv:
         if int(k["pol"]) != (os.SCHED_FIFO if fifo else os.SCHED_OTHER):
@@ -133,32 +145,36 @@ if res["status"] != "crash" or res["detail"] != "SIGXCPU":
     sys.exit(f"a spinning FIFO child: {res['status']} {res.get('detail')}, want crash SIGXCPU")
 
 # A runner killed with SIGKILL takes its real-time child with it (no run_once cleanup runs).
+# No wait below is a race against the machine's speed: the pid file is awaited for as
+# long as the runner lives, and the child, which would sleep 300 s, gets 20 s to die
+# (the kernel kills it when the runner exits; a FIFO child runs at once).
 pidfile = f"/tmp/bench_rows_test.{os.getpid()}"
 runner = subprocess.Popen([sys.executable, "-c", f"""
 import importlib.util, os, sys
 spec = importlib.util.spec_from_file_location("b", {os.path.join(root, 'tools', 'bench-run.py')!r})
 b = importlib.util.module_from_spec(spec); spec.loader.exec_module(b)
-b.run_once(["sh", "-c", "echo $$ > {pidfile}; exec sleep 30"], dict(os.environ), 60, None,
-           b.bench_sched.child_setup(None, True, 60))
+b.run_once(["sh", "-c", "echo $$ > {pidfile}.tmp && mv {pidfile}.tmp {pidfile}; exec sleep 300"],
+           dict(os.environ), 600, None, b.bench_sched.child_setup(None, True, 600))
 """])
-for _ in range(200):
-    if os.path.exists(pidfile) and open(pidfile).read().strip():
-        break
+while not os.path.exists(pidfile):
+    if runner.poll() is not None:
+        sys.exit(f"the runner exited ({runner.returncode}) before its child wrote {pidfile}")
     time.sleep(0.02)
 child = int(open(pidfile).read())
 os.unlink(pidfile)
 runner.kill()
 runner.wait()
-for _ in range(100):
+deadline = time.monotonic() + 20
+while True:
     try:
         state = open(f"/proc/{child}/stat").read().rsplit(")", 1)[1].split()[0]
     except FileNotFoundError:
         break
     if state == "Z":
         break
+    if time.monotonic() > deadline:
+        os.kill(child, signal.SIGKILL)
+        sys.exit("the real-time child outlived its runner by 20 s")
     time.sleep(0.02)
-else:
-    os.kill(child, signal.SIGKILL)
-    sys.exit("the real-time child outlived its runner")
 print("ok")
 PY
