@@ -137,9 +137,15 @@ int hk_thread_start(void *(*fn)(void *), size_t stack)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	int err = pthread_create(&tid, &attr, trampoline, &s);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	int saved = errno;
+	/* sem_wait is a cancellation point, which malloc and free must not
+	 * be: a thread with a cancel pending died here, `starting` (and a
+	 * reset's family lock) held and the new thread's post landing in a
+	 * dead frame (test_helper_thread). */
+	int saved = errno, cancel;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
 	while (!err && sem_wait(&s.running) && errno == EINTR)
 		;
+	pthread_setcancelstate(cancel, &cancel);
 	errno = saved;
 	pthread_mutex_unlock(&starting);
 	pthread_attr_destroy(&attr);

@@ -7,10 +7,14 @@
  * 4712 yields. Here sched_yield traps (seccomp, SIGSYS counted) on a
  * process pinned to one CPU, where the new thread runs only once the
  * starter gives up the CPU.
+ * The wait must not be a cancellation point: hk_thread_start runs inside
+ * free() and hk_arena_reset (a purge kick), where a thread with a pending
+ * cancel request must not be cancelled.
  */
 #include <criterion/criterion.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stddef.h>
@@ -67,4 +71,34 @@ Test(helper_thread, the_starter_sleeps_until_the_thread_runs)
 		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
 	cr_assert_eq(atomic_load(&ran), 8, "every helper ran");
 	cr_assert_eq(seen, 0, "the starter called sched_yield %d times", seen);
+}
+
+/* A thread with a deferred cancel pending starts a helper: sem_wait acts on
+ * the request, and the thread died inside the allocator, its `starting`
+ * mutex held (every later start hung) and the helper's post landing in
+ * the dead frame. The start must return; the request stays pending for the
+ * program's next cancellation point. */
+static void *start_with_cancel_pending(void *arg)
+{
+	int *returned = arg;
+	if (pthread_cancel(pthread_self()))
+		return NULL;
+	int err = hk_thread_start(helper, (size_t)64 << 10);
+	*returned = 1;
+	return err ? NULL : (void *)1;
+}
+
+Test(helper_thread, a_pending_cancel_does_not_stop_the_start)
+{
+	pthread_t t;
+	void *res = NULL;
+	int returned = 0, before = atomic_load(&ran);
+	cr_assert_eq(pthread_create(&t, NULL, start_with_cancel_pending, &returned), 0);
+	cr_assert_eq(pthread_join(t, &res), 0);
+	cr_assert(returned && res == (void *)1, "the starter was cancelled in hk_thread_start");
+	for (int i = 0; i < 1000 && atomic_load(&ran) == before; i++)
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	cr_assert_eq(atomic_load(&ran), before + 1, "the helper ran");
+	/* The start lock was let go: another start returns. */
+	cr_assert_eq(hk_thread_start(helper, (size_t)64 << 10), 0);
 }
