@@ -135,10 +135,10 @@ static uint32_t new_slab(hk_arena_t *a, hk_class_t *k, unsigned cls, uint32_t un
 		 * reads as FREE, and a neighbour's merge would take it back. */
 		hk_span_mark(s, units, kind, hk_bin_of(a->bins, cls), a->index, hk_class_size(cls));
 		hk_desc_t *d = hk_desc_at(s);
+		int clean = !(d->flags & HK_DF_DIRTY);
 		d->used = 0;
 		d->free = NULL;
 		d->flags = 0;
-		int clean = (int)a->span_clean;
 		hk_unlock(&a->lock);
 		k->fresh = clean && populates(a, hk_class_size(cls), s) ? s : HK_NIL;
 		k->fresh_end = d->start;

@@ -316,8 +316,7 @@ static uint32_t carve(hk_arena_t *a, uint32_t h, uint32_t au, uint32_t units)
 	uint64_t stamp = d->stamp;
 	HK_ASSERT(d->kind == HK_KIND_FREE && au >= h && au + units <= end);
 	list_remove(a, h);
-	d->flags = 0;
-	a->span_clean = !dirty;
+	hk_desc_at(au)->flags = (uint8_t)dirty; /* for the caller (core/span.h) */
 	if (au > h)
 		put_span(a, h, au - h, dirty, stamp);
 	if (au + units < end)

@@ -16,7 +16,9 @@
 enum { HK_SPAN_SPARSE, HK_SPAN_SLAB, HK_SPAN_COPIED };
 /* Head unit of a new span of `units` (aligned to `align_units`, a power of
  * two), grown from a new run when needed; HK_NIL when out of memory or over
- * the arena's capacity. */
+ * the arena's capacity. The head's flags are HK_DF_DIRTY if a page of the
+ * span may be resident, else 0 (never touched, or purged), until the caller
+ * sets them. */
 uint32_t hk_span_alloc(hk_arena_t *a, uint32_t units, uint32_t align_units, int how);
 #define HK_SPAN_SMALL_BLOCK (HK_UNIT / 8)
 /* Takes the first `more` units of the free span right after live span

@@ -181,7 +181,7 @@ enum hk_kind {
 
 /* flags (cold, head unit) */
 #define HK_DF_LISTED 0x1u /* slab is on its class's partial list */
-#define HK_DF_DIRTY 0x2u  /* free span: pages may be resident */
+#define HK_DF_DIRTY 0x2u  /* free span, or one just cut: pages may be resident */
 #define HK_DF_RUN 0x4u    /* first unit of a run (run_units valid) */
 #define HK_DF_FULL 0x8u   /* slab is on its class's full list */
 #define HK_DF_DENSE 0x10u /* free span in a dense run: on the dense list (core/span.c) */
@@ -332,8 +332,6 @@ struct hk_arena {
 	_Atomic uint64_t touched;
 	uint32_t pool_live;
 	uint32_t pool_grown; /* head of the POOL block realloc grew last (a relaxed hint) */
-	uint32_t span_clean; /* the span cut last was clean: never touched, or
-			      * purged (arena lock; core/slab.c populates it) */
 	/* The purger's view of the spans (core/span.c; zeroed with the arena,
 	 * so a recycled slot does not inherit its last owner's peak): the most
 	 * bytes in use in the current window and the last one, when the
