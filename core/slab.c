@@ -90,7 +90,8 @@ static inline void chain_append(void **head, void **prev, void *b)
  * carve faults as before: a populate of pages already resident is a
  * wasted call, and one per carve made a per-request arena (carving its
  * slabs again after each reset) 17x slower (reverted in d34773f). A
- * kernel without it (EINVAL, before 5.14) stops the calls.
+ * kernel without it (EINVAL, before 5.14) or a filter that refuses it
+ * stops the calls.
  */
 #define POP_PAGE 4096
 static atomic_int populate_off;
@@ -114,7 +115,14 @@ static void populate_carve(hk_class_t *k, uintptr_t bump, uintptr_t last)
 	if (from >= to)
 		return;
 	k->fresh_end = to;
-	if (hk_platform_populate((void *)from, to - from) == EINVAL)
+	int err = hk_platform_populate((void *)from, to - from);
+	if (!err)
+		return;
+	/* The slab's later carves fault; a refusal that will not change (no
+	 * such advice before 5.14, or a seccomp filter's errno) stops every
+	 * new slab's calls too: one call, not one per fresh carve. */
+	k->fresh = HK_NIL;
+	if (err == EINVAL || err == EPERM || err == ENOSYS)
 		atomic_store_explicit(&populate_off, 1, memory_order_relaxed);
 }
 

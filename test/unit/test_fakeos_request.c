@@ -11,10 +11,12 @@
  * reset left resident.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <string.h>
 
 #include <hakmem.h>
 
+#include "core/sizeclass.h"
 #include "os/fake_os.h"
 
 #define WARM 64       /* requests that may take memory from the OS */
@@ -92,4 +94,41 @@ Test(fakeos_request, warm_bump_arena_makes_no_call)
 {
 	warm_requests_make_no_call(HK_ARENA_BUMP, 64);
 	warm_requests_make_no_call(HK_ARENA_BUMP, 1024);
+}
+
+/* A populate the kernel cannot do (EINVAL: before 5.14) or that a seccomp
+ * filter refuses (EPERM, ENOSYS) fails the same way every time: the first
+ * failure stops the calls (core/slab.c), and the carves fault their pages
+ * as before. Calling on was a wasted system call per carve of a fresh
+ * slab, for the whole process. */
+static void a_refused_populate_is_not_retried(int err)
+{
+	if (HK_NLANE == 0 || CONFIG_HK_THP_ALWAYS)
+		cr_skip_test("no slab on 4 KiB pages in this configuration");
+	hk_fake_os_fail(HK_FAKE_POPULATE, 0, err);
+	hk_arena_t *a = hk_arena_create(&(hk_arena_config_t){ .numa_node = HK_NODE_LOCAL });
+	cr_assert_not_null(a);
+	for (int i = 0; i < 1024; i++) { /* 16 fresh slabs of 1 KiB blocks */
+		char *p = hk_arena_malloc(a, 1000);
+		cr_assert_not_null(p);
+		p[999] = 1;
+	}
+	cr_assert_eq(hk_fake_os_calls(HK_FAKE_POPULATE), 1, "%lu populate calls after %s",
+		     hk_fake_os_calls(HK_FAKE_POPULATE), strerror(err));
+	hk_arena_destroy(a);
+}
+
+Test(fakeos_request, populate_einval_is_not_retried)
+{
+	a_refused_populate_is_not_retried(EINVAL);
+}
+
+Test(fakeos_request, populate_eperm_is_not_retried)
+{
+	a_refused_populate_is_not_retried(EPERM);
+}
+
+Test(fakeos_request, populate_enosys_is_not_retried)
+{
+	a_refused_populate_is_not_retried(ENOSYS);
 }
