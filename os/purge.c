@@ -91,12 +91,22 @@ static const char *setup_failure(int err)
 	}
 }
 
+#define SYSCTL_NOTE "madvise (kernel.io_uring_disabled=2)"
+
+/* kernel.io_uring_disabled=2 refuses every ring (1 lets only a group set
+ * one up: the setup's EPERM says so). Read at the first purge, not at
+ * init (os.c); `read` 0 only looks at what was read. */
+static int sysctl_refuses(int read)
+{
+	return hk_os_io_uring_sysctl(read) >= 2;
+}
+
 static void open_ring(void)
 {
-	int err = hk_os_uring_init();
 	ring_later = 0;
+	int err = sysctl_refuses(1) ? -1 : hk_os_uring_init();
 	if (err) {
-		note = setup_failure(err);
+		note = err < 0 ? SYSCTL_NOTE : setup_failure(err);
 		mode = HK_OS_PURGE_MADVISE;
 	}
 }
@@ -110,7 +120,7 @@ static int uring_later(void)
 	return HK_OS_PURGE_IO_URING;
 }
 
-int hk_os_purge_setup(const char *purge_env, int io_uring_disabled)
+int hk_os_purge_setup(const char *purge_env)
 {
 	npending = merge_floor = 0;
 	slots_reset();
@@ -120,21 +130,21 @@ int hk_os_purge_setup(const char *purge_env, int io_uring_disabled)
 		note = "madvise (CONFIG_HK_IO_URING=n)";
 	else if (env_is(purge_env, "madvise"))
 		note = "madvise (HAKMEM_PURGE=madvise)";
-	else if (io_uring_disabled >= 2)
-		note = "madvise (kernel.io_uring_disabled=2)";
 	else
 		mode = uring_later();
-	return mode;
+	return hk_os_purge_mode();
 }
 
+/* Before the first purge, what it will find if the sysctl was read (the
+ * stats read it: hk_os_probe_io_uring). */
 int hk_os_purge_mode(void)
 {
-	return mode;
+	return ring_later && sysctl_refuses(0) ? HK_OS_PURGE_MADVISE : mode;
 }
 
 const char *hk_os_purge_note(void)
 {
-	return note;
+	return ring_later && sysctl_refuses(0) ? SYSCTL_NOTE : note;
 }
 
 static void deliver(const struct range *r, hk_os_purge_done_fn done, void *ctx)

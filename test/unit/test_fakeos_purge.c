@@ -149,7 +149,16 @@ Test(fakeos_purge, io_uring_disabled_sysctl_means_madvise)
 	hk_fake_os_caps()->io_uring_disabled = 2;
 	hk_os_init(NULL);
 	cr_assert_eq(hk_os_purge_mode(), HK_OS_PURGE_MADVISE);
+	/* The first purge (where os.c reads the sysctl) sets up no ring. */
+	queue_ranges(0, 20);
+	cr_assert_eq(hk_os_purge_drain(on_done, NULL), 0);
+	assert_all_done_once(20);
+	cr_assert_eq(hk_os_purge_mode(), HK_OS_PURGE_MADVISE);
+	cr_assert_eq(hk_os_caps()->io_uring, 0);
 	cr_assert_eq(hk_fake_os_calls(HK_FAKE_URING_INIT), 0);
+	if (CONFIG_HK_IO_URING)
+		cr_assert(strstr(hk_os_caps()->purge_note, "io_uring_disabled=2"), "%s",
+			  hk_os_caps()->purge_note);
 }
 
 Test(fakeos_purge, failed_completions_are_redone_with_madvise_and_counted)

@@ -179,6 +179,8 @@ Test(os_real, caps_are_probed)
 	cr_assert_eq(c->page_size, (size_t)sysconf(_SC_PAGESIZE));
 	cr_assert(c->thp_mode >= HK_OS_THP_UNAVAILABLE && c->thp_mode <= HK_OS_THP_ALWAYS);
 	cr_assert(c->purge_note && *c->purge_note);
+	cr_assert_eq(c->io_uring_disabled, -2, "read at init");
+	hk_os_probe_io_uring();
 	cr_assert_eq(c->io_uring_disabled, (int)hk_os_read_number("/proc/sys/kernel/io_uring_disabled"));
 }
 
