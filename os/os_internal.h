@@ -26,6 +26,9 @@ int hk_os_purge_sync(void *p, size_t len, int fallback);
 int hk_os_purge_setup(const char *purge_env);
 /* purge.c: why the current mode was chosen (a static string). */
 const char *hk_os_purge_note(void);
+/* purge.c: bytes an io_uring-mode process purges with plain madvise before
+ * it sets its ring up (64 MiB; the fake-OS tests set 0 to reach the ring). */
+extern size_t hk_os_ring_after;
 
 /* purge_uring.c (only with CONFIG_HK_IO_URING): the asynchronous engine.
  * init returns 0 or a positive errno: EPERM or ENOSYS when io_uring is

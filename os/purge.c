@@ -43,12 +43,19 @@ static unsigned fresh;
 /* Set when in-flight slots lost their ring (fork child, broken ring): they
  * are finished synchronously at the next call that has a done() to call. */
 static int orphans;
-/* io_uring mode with no ring yet: it is set up by the first submit that has
- * a range to purge, not at init nor in a fork's child. Most processes never
- * purge (git's 19 short processes and their forks set up 32 rings), and a
- * ring cost ~90 us of CPU to set up and tear down (git rev-parse, 1500
- * interleaved runs: 7.26 ms with one at init, 7.18 ms without). */
+/* io_uring mode with no ring yet: not at init nor in a fork's child, and
+ * not for the first hk_os_ring_after bytes, which go with plain madvise.
+ * Most processes never purge (git's 19 short processes and their forks set
+ * up 32 rings), and a ring cost ~90 us of CPU to set up and tear down (git
+ * rev-parse, 1500 interleaved runs: 7.26 ms with one at init, 7.18 ms
+ * without). A process that purged once paid 150-280 us more CPU with its
+ * ring than with madvise (24 MiB freed, 700 ms idle, 100 interleaved runs),
+ * and the ring saved no CPU at any volume measured (144 MiB in 7 purges:
+ * other threads' CPU 17.8-19.5 ms with it, 16.0-18.6 with madvise): the
+ * purger thread, not the program, waits for the madvise either way. */
 static int ring_later;
+size_t hk_os_ring_after = (size_t)64 << 20;
+static size_t sync_bytes; /* purged with madvise while the ring waited */
 
 /* Folds to 0 without CONFIG_HK_IO_URING, so purge_uring.c need not exist. */
 static inline int uring_mode(void)
@@ -125,6 +132,7 @@ int hk_os_purge_setup(const char *purge_env)
 	npending = merge_floor = 0;
 	slots_reset();
 	ring_later = 0;
+	sync_bytes = 0;
 	mode = HK_OS_PURGE_MADVISE;
 	if (!CONFIG_HK_IO_URING)
 		note = "madvise (CONFIG_HK_IO_URING=n)";
@@ -260,14 +268,16 @@ int hk_os_purge_submit(hk_os_purge_done_fn done, void *ctx)
 {
 	settle_orphans(done, ctx);
 	unsigned n = npending, queued = 0;
-	if (n && uring_mode() && ring_later)
+	if (n && uring_mode() && ring_later && sync_bytes >= hk_os_ring_after)
 		open_ring();
 	merge_floor = n;
 	for (unsigned i = 0; i < n; i++) {
 		struct range r = pending[i];
-		if (uring_mode() && send_async(&r, &queued))
+		if (uring_mode() && !ring_later && send_async(&r, &queued))
 			continue;
 		purge_now(&r, done, ctx, 0);
+		if (ring_later)
+			sync_bytes += r.len;
 	}
 	if (queued)
 		flush();
@@ -308,10 +318,12 @@ void hk_os_atfork_child(void)
 		return;
 	/* The parent's ring is not ours: its in-flight madvises act on the
 	 * parent's address space. Our copies of those ranges are purged again
-	 * synchronously at the next call, and a new ring is set up at the
-	 * child's first purge (most children exec first). */
+	 * synchronously at the next call, and a new ring is set up once the
+	 * child has purged as much as a process does before its first (most
+	 * children exec first). */
 	if (!ring_later)
 		hk_os_uring_exit();
 	orphans = 1;
+	sync_bytes = 0;
 	mode = uring_later();
 }
