@@ -185,8 +185,20 @@ def env_for(preload, extra=None):
     env.pop("HK_PROG_CPU", None)  # the same environment, whichever CPU a run got
     env.update(LC_ALL="C", **(extra or {}))
     if preload:
-        env["LD_PRELOAD"] = preload
+        env["LD_PRELOAD"] = preload_path(preload)
     return env
+
+
+def preload_path(preload):
+    """LD_PRELOAD's value for a program that runs in its own temporary directory:
+    each library as an absolute path, checked to exist. A relative one did not load
+    there, and the dynamic loader only warns on stderr: the run measured glibc under
+    the allocator's name (run.py profile's "hk=build/libhakmem.so" read 0.00M)."""
+    libs = [os.path.abspath(lib) for lib in preload.replace(":", " ").split()]
+    missing = [lib for lib in libs if not os.path.isfile(lib)]
+    if missing:
+        raise SystemExit(f"programs: no such library to preload: {' '.join(missing)}")
+    return " ".join(libs)
 
 
 # Peak RSS and minor faults come from /usr/bin/time, which forks the program
