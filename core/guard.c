@@ -191,6 +191,8 @@ static size_t round16(size_t n)
 	return n ? (n + 15) & ~(size_t)15 : 16;
 }
 
+static void install(void);
+
 void *hk_guard_alloc(size_t size, void *const *stack, int depth, int guarded)
 {
 	void *p = NULL;
@@ -199,6 +201,8 @@ void *hk_guard_alloc(size_t size, void *const *stack, int depth, int guarded)
 	hk_lock(&G.lock);
 	if (!G.slots && pool_init())
 		goto out;
+	if (guarded)
+		install();
 	uint32_t i = guarded ? take_guarded() : take_open();
 	if (i == HK_NIL)
 		goto out;
@@ -414,7 +418,9 @@ static void on_segv(int sig, siginfo_t *si, void *uctx)
 	}
 }
 
-void hk_guard_install(void)
+/* At the first guarded block, not at init: a system call that most short
+ * processes (a sample per 64 MiB allocated) never need. Lock held. */
+static void install(void)
 {
 	struct sigaction sa;
 	if (G.installed)

@@ -2,7 +2,9 @@
  * core/guard.h — the guarded slots (core/guard.c): sampled blocks of up to
  * one page, each at the end of its own page, followed by a PROT_NONE page;
  * the page of a freed block is PROT_NONE too, and its slot waits behind
- * every other slot before reuse. A SIGSEGV in the pool aborts with a report.
+ * every other slot before reuse. A SIGSEGV in the pool aborts with a report
+ * (the handler comes with the first guarded block and chains to the one it
+ * found for faults outside the pool).
  * Open slots (one page, kept committed) hold the profiler's other samples.
  * Must not allocate through malloc. Invariant: a guarded slot's page is
  * readable exactly while its block is live.
@@ -12,9 +14,6 @@
 
 #include "core/types.h"
 
-/* Installs the SIGSEGV handler (once; chains to the previous handler for
- * faults outside the pool). */
-void hk_guard_install(void);
 /* A block of `size` (<= a page) with its allocation stack, or NULL (too
  * big, no slot left, out of memory): in a guarded slot, or (`guarded` 0,
  * for the profiler) in an open one, which costs no system call. */

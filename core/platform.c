@@ -146,6 +146,7 @@ void hk_platform_fill_stats(hk_stats_t *out)
 	const hk_os_caps_t *caps = hk_os_caps();
 	hk_os_counters_t c;
 	hk_os_refresh_hugetlb();
+	hk_os_probe_io_uring();
 	hk_os_counters(&c);
 	out->os_calls = c.reserve + c.commit + c.decommit + c.release + c.map + c.unmap +
 			c.advise + c.purge + c.protect + c.populate;

@@ -27,8 +27,9 @@ static struct {
 	pthread_cond_t cv;
 	_Atomic int started, pending, sleeping; /* sleeping: waits with no deadline */
 	pthread_mutex_t run; /* serialises the os purge queue */
+	_Atomic uint64_t first_kick; /* ms of the first kick not started on, 0: none */
 } purge = {
-	PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, PTHREAD_MUTEX_INITIALIZER
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, PTHREAD_MUTEX_INITIALIZER, 0
 };
 
 #define BATCH 64
@@ -214,13 +215,41 @@ static void start(void)
 		atomic_store(&purge.started, 0);
 }
 
+/*
+ * Whether a kick should start the purger now. A thread costs a process
+ * ~200 us of CPU on this VM (clone, its stack, its exit), more than all of
+ * the allocator's other work in one of git's or gcc's short processes
+ * (cc1, as, git checkout, fsck and pack-objects each started one and
+ * purged nothing before they exited). So a small heap waits: while the
+ * region has handed out less than START_BYTES and no large mapping is
+ * cached, the thread starts only at a kick that comes SPAN_DELAY after the
+ * first one (a process that lived that long pays under 0.1 % for it). Until
+ * then such a heap keeps its free memory if the program goes idle: less
+ * than START_BYTES, where a burst of more (DESIGN 8.9) starts the purger
+ * at once. Any thread may call this; the first kick's time is a CAS.
+ */
+#define START_BYTES ((size_t)16 << 20)
+
+static int thread_due(void)
+{
+	if (SLAB_DELAY == 0 || hk_large_cached() ||
+	    atomic_load_explicit(&hk_region_used, memory_order_relaxed) >= START_BYTES)
+		return 1;
+	uint64_t now = hk_platform_now_ms() + 1, first = 0; /* + 1: 0 means unset */
+	if (atomic_compare_exchange_strong(&purge.first_kick, &first, now))
+		return 0;
+	/* Not now - first >= SPAN_DELAY: with debug's delay 0 that compare is
+	 * always true, an error under -Werror. */
+	return now >= first + SPAN_DELAY;
+}
+
 void hk_purge_kick(void)
 {
 	if (!hk_ready())
 		return;
 	atomic_store(&purge.pending, 1);
 	if (!atomic_load(&purge.started)) {
-		if (!atomic_exchange(&purge.started, 1))
+		if (thread_due() && !atomic_exchange(&purge.started, 1))
 			start();
 		return;
 	}
@@ -253,6 +282,7 @@ void hk_purge_atfork_child(void)
 	atomic_store(&purge.started, 1);
 	atomic_store(&purge.sleeping, 0);
 	atomic_store(&purge.pending, 0);
+	atomic_store(&purge.first_kick, 0);
 }
 
 /* The child's next kick (its first need) starts a purger. */

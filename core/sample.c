@@ -78,8 +78,6 @@ void hk_sample_init(const char *(*get)(const char *name))
 		if (ok)
 			guard_rate = v;
 	}
-	if (guard_rate)
-		hk_guard_install();
 	hk_profile_init(get);
 	if (CONFIG_HK_PROFILE && hk_profile_rate())
 		atomic_store_explicit(&hk_arena_forget, forget_arena, memory_order_release);

@@ -2,9 +2,10 @@
  * numa/numa.c — node count, current node, binding, through the kernel's
  * NUMA system calls (get_mempolicy, mbind, move_pages).
  *
- * Owns every NUMA system call. Node count and the CPU → node table come
- * from /sys at init; with one node, CONFIG_HK_NUMA=0 or HAKMEM_NUMA=off no
- * NUMA call is made and every answer is node 0. The current CPU is read
+ * Owns every NUMA system call. The node count comes from the kernel (the
+ * nodes this process may use) and the CPU → node table from /sys at init;
+ * with one node, CONFIG_HK_NUMA=0 or HAKMEM_NUMA=off no other NUMA call is
+ * made and every answer is node 0. The current CPU is read
  * from glibc's rseq area (0.3 ns) or sched_getcpu(). A numactl policy on
  * the process is never overridden. No libnuma: its constructor reads /proc
  * and /sys through stdio and mallocs, ~160 KB of resident set in every
@@ -64,20 +65,28 @@ static void for_each_in_list(const char *s, void (*fn)(int, int), int arg)
 	}
 }
 
-static int highest;
-static void note_highest(int node, int unused) { (void)unused; if (node > highest) highest = node; }
 static void set_cpu_node(int cpu, int node) { cpu_node[cpu] = (unsigned char)node; }
 
-/* Nodes online per /sys (highest + 1), no libnuma involved. */
-static int sys_node_count(void)
+#if CONFIG_HK_NUMA
+/* The nodes this process may take memory from (its cpuset's; every node
+ * with memory without one), highest + 1: one get_mempolicy, where reading
+ * /sys/devices/system/node/online took three system calls (~6 us here) in
+ * every process. A node outside the cpuset could not be bound to anyway.
+ * A kernel without NUMA fails it (ENOSYS): one node. */
+static int allowed_node_count(void)
 {
-	char buf[256];
-	if (read_sys("/sys/devices/system/node/online", buf, sizeof buf) <= 0)
+	enum { BITS = 4096 }; /* the kernel takes any mask up to a page */
+	unsigned long mask[BITS / 64] = { 0 };
+	int pol;
+	if (syscall(SYS_get_mempolicy, &pol, mask, (unsigned long)BITS, NULL,
+		    (unsigned long)MPOL_F_MEMS_ALLOWED))
 		return 1;
-	highest = 0;
-	for_each_in_list(buf, note_highest, 0);
-	return highest + 1;
+	for (int i = BITS / 64 - 1; i >= 0; i--)
+		if (mask[i])
+			return i * 64 + 64 - __builtin_clzl(mask[i]);
+	return 1;
 }
+#endif
 
 static void build_cpu_table(void)
 {
@@ -109,17 +118,15 @@ void hk_numa_init(const char *env)
 	process_policy = 0;
 	if (!CONFIG_HK_NUMA || parse_mode(env) == HK_NUMA_OFF)
 		return;
-	int saved = errno, n = sys_node_count();
+	int saved = errno;
 #if CONFIG_HK_NUMA
-	/* A kernel without NUMA support fails get_mempolicy (ENOSYS). */
-	int pol = 0;
+	int pol = 0, n = allowed_node_count();
 	if (n > 1 && syscall(SYS_get_mempolicy, &pol, NULL, 0ul, NULL, 0ul) == 0) {
 		nodes = n < CONFIG_HK_NUMA_MAX_NODES ? n : CONFIG_HK_NUMA_MAX_NODES;
 		if (pol == MPOL_BIND || pol == MPOL_INTERLEAVE || pol == MPOL_PREFERRED)
 			process_policy = pol;
 	}
 #endif
-	(void)n;
 	errno = saved;
 	if (nodes > 1) {
 		mode = parse_mode(env);

@@ -38,7 +38,7 @@ void hk_fake_os_reset(void)
 	memset(huge, 0, sizeof huge);
 	caps.page_size = 4096;
 	caps.thp_mode = HK_OS_THP_MADVISE;
-	caps.as_limit = caps.data_limit = SIZE_MAX;
+	caps.as_limit = SIZE_MAX;
 	caps.io_uring_disabled = -1;
 	mapped = 0;
 	inited = 0;
@@ -97,7 +97,7 @@ void hk_os_init(const char *purge_env)
 	if (inited)
 		return;
 	inited = 1;
-	caps.purge_mode = hk_os_purge_setup(purge_env, caps.io_uring_disabled);
+	caps.purge_mode = hk_os_purge_setup(purge_env);
 	caps.io_uring = caps.purge_mode == HK_OS_PURGE_IO_URING;
 	caps.purge_note = hk_os_purge_note();
 }
@@ -114,6 +114,9 @@ void hk_os_counters(hk_os_counters_t *out) { *out = counters; }
 void hk_os_refresh_hugetlb(void) {}
 void hk_os_probe_hugetlb(void) {}
 long hk_os_read_number(const char *path) { (void)path; return -1; }
+/* The caps' value as the test set it, read or not. */
+int hk_os_io_uring_sysctl(int read) { (void)read; return caps.io_uring_disabled; }
+void hk_os_probe_io_uring(void) {}
 void hk_os_count_batch(void) { counters.purge_batches++; }
 
 void hk_os_count_purge(size_t bytes, int async, int fallback)

@@ -122,6 +122,24 @@ void hk_os_probe_hugetlb(void)
 		hk_os_refresh_hugetlb();
 }
 
+/* Not at init either: three system calls (~5 us here) in every process,
+ * and only a process that purges, or asks for the stats, needs it. Two
+ * threads reading it at once both store the same number. */
+int hk_os_io_uring_sysctl(int read)
+{
+	int v = __atomic_load_n(&caps.io_uring_disabled, __ATOMIC_RELAXED);
+	if (v == -2 && read) {
+		v = (int)hk_os_read_number("/proc/sys/kernel/io_uring_disabled");
+		SET(io_uring_disabled, v);
+	}
+	return v;
+}
+
+void hk_os_probe_io_uring(void)
+{
+	hk_os_io_uring_sysctl(1);
+}
+
 static size_t rlimit_of(int resource)
 {
 	struct rlimit rl;
@@ -139,9 +157,8 @@ void hk_os_init(const char *purge_env)
 	caps.page_size = ps > 0 ? (size_t)ps : 4096;
 	caps.thp_mode = probe_thp();
 	caps.as_limit = rlimit_of(RLIMIT_AS);
-	caps.data_limit = rlimit_of(RLIMIT_DATA);
-	caps.io_uring_disabled = (int)hk_os_read_number("/proc/sys/kernel/io_uring_disabled");
-	caps.purge_mode = hk_os_purge_setup(purge_env, caps.io_uring_disabled);
+	SET(io_uring_disabled, -2);
+	caps.purge_mode = hk_os_purge_setup(purge_env);
 	caps.io_uring = caps.purge_mode == HK_OS_PURGE_IO_URING;
 	caps.purge_note = hk_os_purge_note();
 	errno = saved;

@@ -30,10 +30,10 @@ typedef struct hk_os_caps {
 	int io_uring;            /* 1: io_uring mode (its ring set up at the first purge) */
 	int purge_mode;          /* enum hk_os_purge_mode, after HAKMEM_PURGE (live) */
 	size_t as_limit;         /* RLIMIT_AS soft limit, SIZE_MAX if none */
-	size_t data_limit;       /* RLIMIT_DATA soft limit, SIZE_MAX if none */
 	/* Added after the first version (append only): */
 	int hugetlb_1g_supported; /* the kernel has a 1 GiB hstate (CPU has pdpe1gb) */
-	int io_uring_disabled;    /* kernel.io_uring_disabled: 0, 1, 2; -1 if absent */
+	int io_uring_disabled;    /* kernel.io_uring_disabled: 0, 1, 2; -1 if absent;
+				   * -2 until read (hk_os_probe_io_uring) */
 	const char *purge_note;   /* why this purge mode, e.g. "io_uring setup: EPERM" */
 } hk_os_caps_t;
 
@@ -60,6 +60,9 @@ void hk_os_refresh_hugetlb(void);
 /* Reads them once: hk_os_init leaves the hugetlb fields of the caps 0 until
  * this or a refresh (read them atomically: a probe may run meanwhile). */
 void hk_os_probe_hugetlb(void);
+/* Reads kernel.io_uring_disabled once, if the first ring setup did not:
+ * until then the purge mode says io_uring whatever the sysctl says. */
+void hk_os_probe_io_uring(void);
 
 /* Address space: PROT_NONE, MAP_NORESERVE, aligned to `align` (a power of two
  * >= page size). Costs no memory until committed. */

@@ -12,17 +12,23 @@
 
 /* os.c: a number read from a /proc or /sys file, -1 if absent. */
 long hk_os_read_number(const char *path);
+/* os.c: kernel.io_uring_disabled (-1 if absent), read on the first call
+ * with `read` set; -2 before that. Any thread. */
+int hk_os_io_uring_sysctl(int read);
 /* os.c: counts one purged range / one batch handed to the kernel. */
 void hk_os_count_purge(size_t bytes, int async, int fallback);
 void hk_os_count_batch(void);
 /* os.c: MADV_DONTNEED now, counted (as a fallback when `fallback`). */
 int hk_os_purge_sync(void *p, size_t len, int fallback);
 
-/* purge.c: picks the purge mode at init from HAKMEM_PURGE, the config,
- * kernel.io_uring_disabled (-1 if absent) and a ring setup. */
-int hk_os_purge_setup(const char *purge_env, int io_uring_disabled);
+/* purge.c: picks the purge mode at init from HAKMEM_PURGE and the config;
+ * kernel.io_uring_disabled and the ring setup settle it at the first purge. */
+int hk_os_purge_setup(const char *purge_env);
 /* purge.c: why the current mode was chosen (a static string). */
 const char *hk_os_purge_note(void);
+/* purge.c: bytes an io_uring-mode process purges with plain madvise before
+ * it sets its ring up (64 MiB; the fake-OS tests set 0 to reach the ring). */
+extern size_t hk_os_ring_after;
 
 /* purge_uring.c (only with CONFIG_HK_IO_URING): the asynchronous engine.
  * init returns 0 or a positive errno: EPERM or ENOSYS when io_uring is

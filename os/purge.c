@@ -43,12 +43,19 @@ static unsigned fresh;
 /* Set when in-flight slots lost their ring (fork child, broken ring): they
  * are finished synchronously at the next call that has a done() to call. */
 static int orphans;
-/* io_uring mode with no ring yet: it is set up by the first submit that has
- * a range to purge, not at init nor in a fork's child. Most processes never
- * purge (git's 19 short processes and their forks set up 32 rings), and a
- * ring cost ~90 us of CPU to set up and tear down (git rev-parse, 1500
- * interleaved runs: 7.26 ms with one at init, 7.18 ms without). */
+/* io_uring mode with no ring yet: not at init nor in a fork's child, and
+ * not for the first hk_os_ring_after bytes, which go with plain madvise.
+ * Most processes never purge (git's 19 short processes and their forks set
+ * up 32 rings), and a ring cost ~90 us of CPU to set up and tear down (git
+ * rev-parse, 1500 interleaved runs: 7.26 ms with one at init, 7.18 ms
+ * without). A process that purged once paid 150-280 us more CPU with its
+ * ring than with madvise (24 MiB freed, 700 ms idle, 100 interleaved runs),
+ * and the ring saved no CPU at any volume measured (144 MiB in 7 purges:
+ * other threads' CPU 17.8-19.5 ms with it, 16.0-18.6 with madvise): the
+ * purger thread, not the program, waits for the madvise either way. */
 static int ring_later;
+size_t hk_os_ring_after = (size_t)64 << 20;
+static size_t sync_bytes; /* purged with madvise while the ring waited */
 
 /* Folds to 0 without CONFIG_HK_IO_URING, so purge_uring.c need not exist. */
 static inline int uring_mode(void)
@@ -91,12 +98,22 @@ static const char *setup_failure(int err)
 	}
 }
 
+#define SYSCTL_NOTE "madvise (kernel.io_uring_disabled=2)"
+
+/* kernel.io_uring_disabled=2 refuses every ring (1 lets only a group set
+ * one up: the setup's EPERM says so). Read at the first purge, not at
+ * init (os.c); `read` 0 only looks at what was read. */
+static int sysctl_refuses(int read)
+{
+	return hk_os_io_uring_sysctl(read) >= 2;
+}
+
 static void open_ring(void)
 {
-	int err = hk_os_uring_init();
 	ring_later = 0;
+	int err = sysctl_refuses(1) ? -1 : hk_os_uring_init();
 	if (err) {
-		note = setup_failure(err);
+		note = err < 0 ? SYSCTL_NOTE : setup_failure(err);
 		mode = HK_OS_PURGE_MADVISE;
 	}
 }
@@ -110,31 +127,32 @@ static int uring_later(void)
 	return HK_OS_PURGE_IO_URING;
 }
 
-int hk_os_purge_setup(const char *purge_env, int io_uring_disabled)
+int hk_os_purge_setup(const char *purge_env)
 {
 	npending = merge_floor = 0;
 	slots_reset();
 	ring_later = 0;
+	sync_bytes = 0;
 	mode = HK_OS_PURGE_MADVISE;
 	if (!CONFIG_HK_IO_URING)
 		note = "madvise (CONFIG_HK_IO_URING=n)";
 	else if (env_is(purge_env, "madvise"))
 		note = "madvise (HAKMEM_PURGE=madvise)";
-	else if (io_uring_disabled >= 2)
-		note = "madvise (kernel.io_uring_disabled=2)";
 	else
 		mode = uring_later();
-	return mode;
+	return hk_os_purge_mode();
 }
 
+/* Before the first purge, what it will find if the sysctl was read (the
+ * stats read it: hk_os_probe_io_uring). */
 int hk_os_purge_mode(void)
 {
-	return mode;
+	return ring_later && sysctl_refuses(0) ? HK_OS_PURGE_MADVISE : mode;
 }
 
 const char *hk_os_purge_note(void)
 {
-	return note;
+	return ring_later && sysctl_refuses(0) ? SYSCTL_NOTE : note;
 }
 
 static void deliver(const struct range *r, hk_os_purge_done_fn done, void *ctx)
@@ -250,14 +268,16 @@ int hk_os_purge_submit(hk_os_purge_done_fn done, void *ctx)
 {
 	settle_orphans(done, ctx);
 	unsigned n = npending, queued = 0;
-	if (n && uring_mode() && ring_later)
+	if (n && uring_mode() && ring_later && sync_bytes >= hk_os_ring_after)
 		open_ring();
 	merge_floor = n;
 	for (unsigned i = 0; i < n; i++) {
 		struct range r = pending[i];
-		if (uring_mode() && send_async(&r, &queued))
+		if (uring_mode() && !ring_later && send_async(&r, &queued))
 			continue;
 		purge_now(&r, done, ctx, 0);
+		if (ring_later)
+			sync_bytes += r.len;
 	}
 	if (queued)
 		flush();
@@ -298,10 +318,12 @@ void hk_os_atfork_child(void)
 		return;
 	/* The parent's ring is not ours: its in-flight madvises act on the
 	 * parent's address space. Our copies of those ranges are purged again
-	 * synchronously at the next call, and a new ring is set up at the
-	 * child's first purge (most children exec first). */
+	 * synchronously at the next call, and a new ring is set up once the
+	 * child has purged as much as a process does before its first (most
+	 * children exec first). */
 	if (!ring_later)
 		hk_os_uring_exit();
 	orphans = 1;
+	sync_bytes = 0;
 	mode = uring_later();
 }

@@ -389,11 +389,28 @@ def round_order(n, r):
     return rows[r % len(rows)]
 
 
+def run_program(b, a, bindir, prev):
+    """One run of a real program, on the CPU that is the faster one when it starts
+    (bench_sched.pick_cpu; run.py pins a serial program to HK_PROG_CPU), probed again right
+    after it. Returns (run_once's result, the CPU run.py pinned to or None, (probe before,
+    probe after) or (None, None))."""
+    cpu, secs = bench_sched.pick_cpu(prev)
+    env = bench_env(b, a)
+    env["HK_PROG_CPU"] = str(cpu)
+    res = run_once(bench_argv(b, a, bindir), env, b.timeout)
+    kv = res.get("kv") or {}
+    ran = int(kv["cpu"]) if kv.get("cpu", "").isdigit() else None
+    if res["status"] != "ok" or ran is None:  # broken, or not pinned (redis): no probe
+        return res, ran, (None, None)
+    return res, ran, (secs[ran], bench_sched.cpu_speed(ran))
+
+
 def run_rounds(b, todo, rounds, bindir, cells, wrap, progress, sched=None):
     """Round k of every allocator, then round k+1, in round_order. sched (the rows, not
     the programs): {"secs", "cap", "realtime"}: a single-threaded row runs pinned to the
     CPU that is fastest at the start of each round, at SCHED_FIFO when "realtime" (the
-    runner may), and a short row gets more rounds (bench_sched.row_rounds)."""
+    runner may), and a short row gets more rounds (bench_sched.row_rounds). A real
+    program: run_program."""
     pin = sched is not None and bench_sched.is_realtime(b)
     fifo = pin and sched["realtime"]
     cpu, probe, r, nround = None, None, 0, rounds
@@ -410,9 +427,14 @@ def run_rounds(b, todo, rounds, bindir, cells, wrap, progress, sched=None):
             if cell["status"] != "ok":
                 continue  # a failed cell stays failed; don't wait on it again
             busy0, steal0 = host_cpu()
-            res = run_once(bench_argv(b, a, bindir), bench_env(b, a), b.timeout,
-                           wrap if "numactl" in b.opts else None,
-                           bench_sched.child_setup(cpu, fifo, b.timeout))
+            if b.program:
+                res, ran, (probe, after) = run_program(b, a, bindir, cpu)
+                cpu = ran if ran is not None else cpu
+            else:
+                res = run_once(bench_argv(b, a, bindir), bench_env(b, a), b.timeout,
+                               wrap if "numactl" in b.opts else None,
+                               bench_sched.child_setup(cpu, fifo, b.timeout))
+                ran = cpu
             longest = max(longest, res.get("secs", 0.0))
             busy1, steal1 = host_cpu()
             if res["status"] != "ok":
@@ -433,15 +455,19 @@ def run_rounds(b, todo, rounds, bindir, cells, wrap, progress, sched=None):
                 cell.setdefault("host", {"busy_secs": [], "steal_secs": []})
                 cell["host"]["busy_secs"].append(round(busy1 - busy0, 2))
                 cell["host"]["steal_secs"].append(round(steal1 - steal0, 2))
-                cell.setdefault("cpu", []).append(cpu)  # None: not pinned
-                cell.setdefault("probe_secs", []).append(probe)  # the CPU's speed then
+                cell.setdefault("cpu", []).append(ran)  # None: not pinned
+                cell.setdefault("probe_secs", []).append(probe if ran is not None else None)
                 v = cell["values"][b.metrics[0]][-1]
                 msg = f"{fmt_num(v)} {b.metrics[0]}  {cell['rss'][-1] / 1024:.1f} MB"
+                msg += f"  cpu {ran}" if ran is not None else ""
+                if b.program:  # did the CPU slow down during the run? (slow_runs)
+                    cell.setdefault("probe_after_secs", []).append(after)
+                    msg += f" (probe {probe * 1e3:.2f} -> {after * 1e3:.2f} ms)" if after else ""
             done, total = progress["done"], progress["total"]
             el = time.monotonic() - progress["t0"]
             eta = el / done * (total - done)
             log(f"[{done:4d}/{total}] {b.name:<22} {a.name:<14} round {r}/{nround}  {msg}"
-                f"{f'  cpu {cpu}' if pin else ''}   (elapsed {el:.0f}s, ~{eta:.0f}s left)")
+                f"   (elapsed {el:.0f}s, ~{eta:.0f}s left)")
         if r == 1 and sched:
             nround = bench_sched.row_rounds(rounds, longest, sched["secs"], sched["cap"])
             progress["total"] += (nround - rounds) * len(todo)
@@ -860,6 +886,28 @@ def paired_geomean(benches, results, n, d, metric):
     return geomean([statistics.median(r) for r in per]) if per else None
 
 
+# A probe of the pinned CPU read 1.85-2.6 ms at the CPU's normal speed (median 2.0-2.2;
+# 448 runs, 2026-12-05) and 3.4-4.4 ms in a slow episode; the faster CPU is seldom slow,
+# so the median probe of a run is the normal speed. Redoing a slow run at once did not
+# help: an episode where both CPUs were slow lasted ~25 s, and lua's runs in it, each
+# redone twice, read 0.74-1.52 s every time (0.44-0.71 s outside it).
+SLOWED = 1.4
+
+
+def slow_runs(benches, results):
+    """({allocator: runs whose probe before or after read over SLOWED x the median probe},
+    number of runs probed)."""
+    runs = [(n, p, q) for b in benches for n, c in results.get(b.name, {}).items()
+            for p, q in zip(c.get("probe_secs", []), c.get("probe_after_secs", [])) if p and q]
+    if not runs:
+        return {}, 0
+    mid = statistics.median([x for _, p, q in runs for x in (p, q)])
+    slow = {}
+    for n, p, q in runs:
+        slow[n] = slow.get(n, 0) + (max(p, q) > SLOWED * mid)
+    return slow, len(runs)
+
+
 def program_tables(benches, results, names, base, rounds, ir=None, ir_scale=None):
     """Real programs: CPU time as the ratio of fastest rounds to the baseline's, peak RSS
     as a ratio of medians (< 1 is better, as programs are judged), geometric means, and
@@ -874,7 +922,10 @@ def program_tables(benches, results, names, base, rounds, ir=None, ir_scale=None
          f"the same with {base}'s second fastest and with the allocator's second fastest (how "
          f"far one lucky round could move it; not a confidence interval), then the fastest CPU "
          f"time in seconds. The programs run at real-time priority (run.py), so load adds "
-         f"less, and what it still adds only ever slows a round. In A/A runs under load "
+         f"less, and what it still adds only ever slows a round; each run but redis's (a "
+         f"server and its clients at once) is pinned to the CPU that was the faster one when "
+         f"it started (this VM's two CPUs differ in speed, and which is slower changes within "
+         f"seconds; pinned since session 13, 2026-12-05). In A/A runs under load "
          f"({base} against itself, `--aa`) the geometric mean landed at 0.97–1.03. Before "
          f"2026-12-05 this table showed the ratio of the two medians; that row and the median "
          f"of paired ratios (round i ÷ {base}'s round i) are kept below the mean.", ""]
@@ -913,6 +964,13 @@ def program_tables(benches, results, names, base, rounds, ir=None, ir_scale=None
         L.append("| ratio of medians | " + " | ".join(old_gm(n, base) for n in names) + " |")
         if "hakmem" in names:
             L.append("| hakmem ÷ this allocator | " + " | ".join(gm_cell("hakmem", n) for n in names) + " |")
+        slow, probed = slow_runs(benches, results)
+        if probed:
+            L += ["", f"Runs in a slow episode of this VM's CPUs (the CPU's probe loop, just before "
+                  f"or just after the run, took over {SLOWED:g}× the median probe of the whole run: "
+                  f"both CPUs can be slow at once, or slow down during a run; these runs count as "
+                  f"any other): " + ", ".join(f"{n} {slow.get(n, 0)}" for n in names)
+                  + f", of {probed} pinned runs."]
     if ir:
         L += ["", f"Instructions of the whole program (callgrind, all its processes, scale {ir_scale:g}; "
               f"ratio to {base}, then millions): three runs differ by at most 0.01 %, except redis "

@@ -1,12 +1,17 @@
 """tools/bench_sched.py — where and at which priority tools/bench-run.py runs a row.
 
 Owns: the choice of a single-threaded row's CPU (the faster one at the start of each
-round), the child's set-up between fork and exec (real-time priority, the pin, a
+round) and of a real program's (the faster one at the start of each run; run.py pins
+it), the child's set-up between fork and exec (real-time priority, the pin, a
 watchdog on real-time CPU time, death with the runner) and how many rounds a row gets.
 Must not: put a benchmark that runs several threads at real-time priority, or leave a
 real-time process behind when the runner stops, however it stops.
 Invariant: every run of one row and one round, whichever allocator, gets the same CPU
-and the same priority.
+and the same priority; every run of a real program, whichever allocator, gets the CPU
+that is the faster one when it starts. A program runs 0.5-3 s, a round of four
+allocators 2-12 s: probing both CPUs every 0.4 s for 17 minutes (load 1-2), one was over
+1.3x slower than the other 28 % of the time, and the CPU that was faster at some moment
+was the slow one 1 s later 5 % of the time, 6 s later 11 % (an unpinned run: 14 %).
 
 Why (measured on this 2-CPU VM, 2026-12-05, under the bench lock at load 2-4):
 - The two CPUs do not run at the same speed, and which is slower changes within

@@ -12,9 +12,10 @@ Must not: run under the allocator itself. The allocator to measure comes in
 HK_PROG_PRELOAD (or --preload) and is put in LD_PRELOAD of the program only.
 Invariant: check=ok only when the program's output matches the output of a
 run without preload (computed once per scale and cached in WORK). Every
-allocator gets the same treatment: fixed hash seeds, real-time priority.
+allocator gets the same treatment: fixed hash seeds, real-time priority, and
+the pin its caller chose (HK_PROG_CPU: a serial program runs on that CPU).
 
-Usage: run.py run NAME [--scale S] [--work DIR] [--preload LIB]
+Usage: [HK_PROG_CPU=N] run.py run NAME [--scale S] [--work DIR] [--preload LIB]
        run.py prepare NAME [--scale S] [--work DIR]   inputs and reference, untimed
        run.py have NAME          exit 0 if the program is installed
        run.py list
@@ -181,10 +182,23 @@ def env_for(preload, extra=None):
     env.update(os.environ)
     env.pop("LD_PRELOAD", None)
     env.pop("HK_PROG_PRELOAD", None)
+    env.pop("HK_PROG_CPU", None)  # the same environment, whichever CPU a run got
     env.update(LC_ALL="C", **(extra or {}))
     if preload:
-        env["LD_PRELOAD"] = preload
+        env["LD_PRELOAD"] = preload_path(preload)
     return env
+
+
+def preload_path(preload):
+    """LD_PRELOAD's value for a program that runs in its own temporary directory:
+    each library as an absolute path, checked to exist. A relative one did not load
+    there, and the dynamic loader only warns on stderr: the run measured glibc under
+    the allocator's name (run.py profile's "hk=build/libhakmem.so" read 0.00M)."""
+    libs = [os.path.abspath(lib) for lib in preload.replace(":", " ").split()]
+    missing = [lib for lib in libs if not os.path.isfile(lib)]
+    if missing:
+        raise SystemExit(f"programs: no such library to preload: {' '.join(missing)}")
+    return " ".join(libs)
 
 
 # Peak RSS and minor faults come from /usr/bin/time, which forks the program
@@ -201,22 +215,45 @@ PEAK = ["/usr/bin/time", "-f", "%M %R", "-o"]
 # CPU time. Interleaved, under load 6-9, ten runs each: python3 took 1.13 s on average at
 # the normal priority and 0.82 s at this one, lua 0.97 and 0.71 s, git 0.81 and 0.78 s;
 # sqlite3, perl and jq the same at both (within 3 %). It does not narrow the spread from
-# run to run, which comes from below the VM (see fastest_ratio in tools/bench-run.py).
+# run to run: that comes from below the VM, whose two CPUs run at different speeds.
 # The kernel keeps 5 % of each second for everything else, and the other CPU stays free.
 # HK_PROG_SCHED=normal turns it off; without the right (not root) the program runs at the
 # normal priority, and the RESULT line says so (sched=).
-def realtime():
-    """Popen's preexec_fn: between fork and exec, in the program's process."""
-    if os.environ.get("HK_PROG_SCHED", "fifo") != "fifo":
-        return
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
-    except OSError:
-        pass
+#
+# The pin: HK_PROG_CPU=N (tools/bench-run.py sets it before each run to the CPU that is
+# fastest then, bench_sched.pick_cpu) pins a program whose process tree runs one process
+# at a time (Program.serial) to CPU N, and the RESULT line says which (cpu=; none: not
+# pinned). Unpinned, lua's rounds read 0.45-0.55 or 0.93-1.13 s under every allocator, as
+# they landed on the fast or the slow CPU. gcc runs cc1, then as (no -pipe); git runs one
+# command at a time, and its threaded parts (git grep, pack-objects) took 0.05 of its
+# 0.6 s of CPU; a pipe's two ends (git log | cksum) take turns on the one CPU. redis is
+# a server and its clients at once: never pinned. Without HK_PROG_CPU nothing is pinned.
+def child_setup(cpu):
+    """Popen's preexec_fn: between fork and exec, in the program's first process (its
+    children inherit both): pinned to cpu (None: not), at real-time priority."""
+    def setup():
+        if cpu is not None:
+            os.sched_setaffinity(0, {cpu})
+        if os.environ.get("HK_PROG_SCHED", "fifo") != "fifo":
+            return
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+        except OSError:
+            pass
+    return setup
+
+
+def run_cpu(prog):
+    """The CPU to pin prog to: HK_PROG_CPU for a serial program, else None (unset, empty,
+    not a CPU this process may use, or a program that needs more than one)."""
+    v = os.environ.get("HK_PROG_CPU", "")
+    if not prog.serial or not v.isdigit() or int(v) not in os.sched_getaffinity(0):
+        return None
+    return int(v)
 
 
 def realtime_allowed():
-    """Whether realtime() will take (the RESULT line's sched=)."""
+    """Whether child_setup's priority will take (the RESULT line's sched=)."""
     if os.environ.get("HK_PROG_SCHED", "fifo") != "fifo":
         return "normal"
     try:
@@ -227,15 +264,15 @@ def realtime_allowed():
         return "normal"
 
 
-def run_child(argv, env, cwd, stdin=None, wrap=None):
-    """Runs argv to completion: (exit status, stdout bytes, {cpu_secs, user_secs,
-    sys_secs, maxrss_kb, minflt} of its process tree)."""
+def run_child(argv, env, cwd, stdin=None, wrap=None, cpu=None):
+    """Runs argv to completion (pinned to cpu unless None): (exit status, stdout bytes,
+    {cpu_secs, user_secs, sys_secs, maxrss_kb, minflt} of its process tree)."""
     with tempfile.TemporaryFile() as out, open(stdin or os.devnull, "rb") as inp, \
          tempfile.NamedTemporaryFile("r") as peak:
         timed = [] if wrap else PEAK + [peak.name, "--"]
         p = subprocess.Popen((wrap or []) + timed + argv, stdin=inp, stdout=out,
                              stderr=subprocess.PIPE, env=env, cwd=cwd,
-                             preexec_fn=None if wrap else realtime)
+                             preexec_fn=None if wrap else child_setup(cpu))
         err = p.stderr.read()
         _, status, ru = os.wait4(p.pid, 0)
         p.returncode = os.waitstatus_to_exitcode(status)
@@ -252,6 +289,8 @@ def run_child(argv, env, cwd, stdin=None, wrap=None):
 
 class Program:
     """A command whose stdout (or a file it writes) must match the unpreloaded run."""
+    serial = True  # its processes run one at a time: it may be pinned to one CPU
+
     def __init__(self, name, need, argv, stdin=None, prepare=None, result_file=None, scale_arg=True):
         self.name, self.need, self._argv = name, need, argv
         self.stdin, self.prepare, self.result_file = stdin, prepare, result_file
@@ -273,13 +312,14 @@ class Program:
     def argv(self, work, scale):
         return [a.format(here=HERE, work=work, scale=scale) for a in self._argv]
 
-    def run(self, work, scale, preload, wrap=None):
-        """(ok, output digest, {cpu_secs, user_secs, sys_secs, wall_secs, maxrss_kb})"""
+    def run(self, work, scale, preload, wrap=None, cpu=None):
+        """(ok, output digest, {cpu_secs, user_secs, sys_secs, wall_secs, maxrss_kb});
+        cpu: the CPU to pin it to, or None."""
         self.inputs(work, scale)
         with tempfile.TemporaryDirectory(dir=work) as tmp:
             t0 = time.monotonic()
             stdin = os.path.join(work, self.stdin) if self.stdin else None
-            rc, out, m = run_child(self.argv(work, scale), env_for(preload), tmp, stdin, wrap)
+            rc, out, m = run_child(self.argv(work, scale), env_for(preload), tmp, stdin, wrap, cpu)
             m["wall_secs"] = time.monotonic() - t0
             if self.result_file and rc == 0:
                 with open(os.path.join(tmp, self.result_file), "rb") as f:
@@ -291,9 +331,12 @@ class Redis(Program):
     """redis-server under the allocator, on a private 127.0.0.1 port; a generated
     dataset loaded with redis-cli --pipe and checked (DEBUG DIGEST, reads), then
     redis-benchmark on another database. Client and loader run without preload;
-    only the server's CPU time and VmHWM count. The server is stopped by its PID."""
+    only the server's CPU time and VmHWM count. The server is stopped by its PID.
+    Not serial: server and clients run at once (run_cpu gives it no CPU; a cpu given
+    here pins the server alone)."""
+    serial = False
 
-    def run(self, work, scale, preload, wrap=None):
+    def run(self, work, scale, preload, wrap=None, cpu=None):
         self.inputs(work, scale)
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
@@ -306,7 +349,7 @@ class Redis(Program):
                 "redis-server", "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no",
                 "--daemonize", "no", "--dir", tmp, "--logfile", os.path.join(tmp, "log"),
                 "--enable-debug-command", "local"], env=env_for(preload), cwd=tmp,
-                preexec_fn=None if wrap else realtime)
+                preexec_fn=None if wrap else child_setup(cpu))
             t0 = time.monotonic()
             try:
                 for _ in range(200):
@@ -521,9 +564,11 @@ def main():
         print(f"CALLGRIND program={prog.name} check={'ok' if ok else 'FAIL'} total_ir={total} "
               f"alloc_ir={alloc} " + " ".join(f"{k}_calls={c} {k}_ir={v}" for k, (c, v) in sorted(kinds.items())))
         sys.exit(0 if ok else 1)
-    ok, digest, m = prog.run(work, a.scale, a.preload)
+    cpu = run_cpu(prog)
+    ok, digest, m = prog.run(work, a.scale, a.preload, cpu=cpu)
     check = "ok" if ok and digest == want else "FAIL"
     m["sched"] = realtime_allowed()
+    m["cpu"] = "none" if cpu is None else cpu
     print(f"RESULT bench={prog.name} " + " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
                                                   for k, v in m.items()) + f" check={check}")
     sys.exit(0 if check == "ok" else 1)

@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 
 #include "os/fake_os.h"
+#include "os/os_internal.h"
 
 #define NR 300 /* more than the in-flight slots (256) and the fake SQ (8) */
 #define LEN 4096
@@ -27,6 +28,7 @@ static void on_done(void *cookie, void *ctx)
 static void setup(void)
 {
 	hk_fake_os_reset();
+	hk_os_ring_after = 0; /* the ring at the first purge, unless a test says */
 	mem = mmap(NULL, (size_t)NR * LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	cr_assert(mem != MAP_FAILED);
 	memset(mem, 0x77, (size_t)NR * LEN);
@@ -127,6 +129,36 @@ Test(fakeos_purge, the_ring_waits_for_the_first_purge)
 	cr_assert_eq(c.purge_async, 20);
 }
 
+/* A process that purges a little keeps to madvise: its first
+ * hk_os_ring_after bytes go without a ring (one cost a process that purged
+ * once 150-280 us of CPU, and saved none at any volume, os/purge.c). */
+Test(fakeos_purge, the_ring_waits_until_enough_was_purged)
+{
+	if (!CONFIG_HK_IO_URING)
+		cr_skip_test("no io_uring in this configuration");
+	hk_os_ring_after = 3 * LEN;
+	hk_os_init(NULL);
+	queue_ranges(0, 1);
+	queue_ranges(2, 1); /* not adjacent: two madvise calls */
+	cr_assert_eq(hk_os_purge_drain(on_done, NULL), 0);
+	queue_ranges(4, 1);
+	cr_assert_eq(hk_os_purge_drain(on_done, NULL), 0);
+	cr_assert_eq(hk_fake_os_calls(HK_FAKE_URING_INIT), 0, "a ring after %d bytes", 3 * LEN);
+	cr_assert_eq(hk_fake_os_calls(HK_FAKE_PURGE), 3);
+	cr_assert_eq(hk_os_purge_mode(), HK_OS_PURGE_IO_URING, "still io_uring mode");
+	queue_ranges(6, 1);
+	cr_assert_eq(hk_os_purge_drain(on_done, NULL), 0);
+	cr_assert_eq(hk_fake_os_calls(HK_FAKE_URING_INIT), 1, "no ring after %d bytes", 3 * LEN);
+	hk_os_counters_t c;
+	hk_os_counters(&c);
+	cr_assert_eq(c.purge_async, 1);
+	cr_assert_eq(c.purge_fallback, 0, "the first purges are no fallback");
+	for (int i = 0; i < 8; i += 2) {
+		cr_assert_eq(done_count[i], 1, "range %d delivered %d times", i, done_count[i]);
+		cr_assert_eq(mem[(size_t)i * LEN + 100], 0, "range %d not purged", i);
+	}
+}
+
 static void setup_refused(int err, const char *word)
 {
 	hk_fake_os_fail(HK_FAKE_URING_INIT, 1, err);
@@ -149,7 +181,16 @@ Test(fakeos_purge, io_uring_disabled_sysctl_means_madvise)
 	hk_fake_os_caps()->io_uring_disabled = 2;
 	hk_os_init(NULL);
 	cr_assert_eq(hk_os_purge_mode(), HK_OS_PURGE_MADVISE);
+	/* The first purge (where os.c reads the sysctl) sets up no ring. */
+	queue_ranges(0, 20);
+	cr_assert_eq(hk_os_purge_drain(on_done, NULL), 0);
+	assert_all_done_once(20);
+	cr_assert_eq(hk_os_purge_mode(), HK_OS_PURGE_MADVISE);
+	cr_assert_eq(hk_os_caps()->io_uring, 0);
 	cr_assert_eq(hk_fake_os_calls(HK_FAKE_URING_INIT), 0);
+	if (CONFIG_HK_IO_URING)
+		cr_assert(strstr(hk_os_caps()->purge_note, "io_uring_disabled=2"), "%s",
+			  hk_os_caps()->purge_note);
 }
 
 Test(fakeos_purge, failed_completions_are_redone_with_madvise_and_counted)

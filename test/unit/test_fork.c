@@ -128,8 +128,9 @@ static int fork_with_other_bins(void)
 		alarm(5);
 		if (threads_now() != 1)
 			_exit(3); /* a thread was created by the fork handlers */
-		/* The purger still starts at the child's first need. */
-		hk_free(hk_malloc(1 << 20));
+		/* The purger still starts at the child's first need (a heap
+		 * past core/purge.c's START_BYTES: 24 MiB). */
+		hk_free(hk_malloc(24 << 20));
 		void *p = hk_malloc(64);
 		hk_free(p);
 		_exit(p ? 0 : 2);
@@ -213,16 +214,16 @@ static void *fork_when_held(void *arg)
 }
 
 /* In a fresh process: the first thread hakmem starts, the purger, comes
- * with the first dirty span (a 1 MiB block freed: a POOL span, or a large
- * mapping cached where there is no POOL), and another thread forks during
- * that start. */
+ * with the first dirty span of a heap past core/purge.c's START_BYTES (a
+ * 24 MiB block freed: a POOL span, or a large mapping cached where there
+ * is no POOL), and another thread forks during that start. */
 static int fork_during_purger_start(void)
 {
 	pthread_t f;
 	alarm(10);
 	pthread_create(&f, NULL, fork_when_held, NULL);
 	atomic_store(&armed, 1);
-	hk_free(hk_malloc(1 << 20));
+	hk_free(hk_malloc(24 << 20));
 	if (atomic_load(&armed))
 		_exit(3); /* no thread was started: nothing tested */
 	pthread_join(f, NULL);
@@ -232,7 +233,7 @@ static int fork_during_purger_start(void)
 Test(fork, waits_for_a_helper_thread_to_start)
 {
 	int st = in_fresh_process(fork_during_purger_start);
-	cr_assert_neq(st, 3, "freeing 1 MiB started no purger");
+	cr_assert_neq(st, 3, "freeing 24 MiB started no purger");
 	cr_assert_neq(st, 1, "the fork split the purger's start: a lock its start took was "
 		      "still held in the child");
 	cr_assert_eq(st, 0, "child status %d", st);

@@ -110,15 +110,22 @@ static void purge_drops_rss(void)
 	hk_os_unmap(p, len);
 }
 
+/* The first 64 MiB go with plain madvise (os/purge.c hk_os_ring_after),
+ * the next through the ring, set up then. */
 Test(os_real, io_uring_purge_drops_rss)
 {
+	hk_os_ring_after = 64 * MIB;
 	hk_os_init(NULL);
-	purge_drops_rss(); /* the ring is set up by the first purge */
+	purge_drops_rss();
+	hk_os_counters_t c;
+	hk_os_counters(&c);
+	cr_assert_eq(c.purge_async, 0, "a ring before 64 MiB were purged");
+	cr_assert_eq(c.purge, 8);
+	purge_drops_rss();
 	if (!CONFIG_HK_IO_URING)
 		cr_assert_eq(hk_os_purge_mode(), HK_OS_PURGE_MADVISE);
 	else if (hk_os_purge_mode() != HK_OS_PURGE_IO_URING)
 		cr_skip_test("io_uring refused here: %s", hk_os_caps()->purge_note);
-	hk_os_counters_t c;
 	hk_os_counters(&c);
 	if (CONFIG_HK_IO_URING) {
 		cr_assert_eq(c.purge_async, 8, "purged through the ring");
@@ -155,6 +162,7 @@ static void refuse_io_uring(int err)
 Test(os_real, setup_eperm_from_the_kernel_falls_back_to_madvise)
 {
 	refuse_io_uring(EPERM);
+	hk_os_ring_after = 0;
 	hk_os_init(NULL);
 	purge_drops_rss(); /* the ring is set up by the first purge */
 	cr_assert_eq(hk_os_purge_mode(), HK_OS_PURGE_MADVISE);
@@ -165,6 +173,7 @@ Test(os_real, setup_eperm_from_the_kernel_falls_back_to_madvise)
 Test(os_real, setup_enosys_from_the_kernel_falls_back_to_madvise)
 {
 	refuse_io_uring(ENOSYS);
+	hk_os_ring_after = 0;
 	hk_os_init(NULL);
 	purge_drops_rss(); /* the ring is set up by the first purge */
 	cr_assert_eq(hk_os_purge_mode(), HK_OS_PURGE_MADVISE);
@@ -179,6 +188,8 @@ Test(os_real, caps_are_probed)
 	cr_assert_eq(c->page_size, (size_t)sysconf(_SC_PAGESIZE));
 	cr_assert(c->thp_mode >= HK_OS_THP_UNAVAILABLE && c->thp_mode <= HK_OS_THP_ALWAYS);
 	cr_assert(c->purge_note && *c->purge_note);
+	cr_assert_eq(c->io_uring_disabled, -2, "read at init");
+	hk_os_probe_io_uring();
 	cr_assert_eq(c->io_uring_disabled, (int)hk_os_read_number("/proc/sys/kernel/io_uring_disabled"));
 }
 
