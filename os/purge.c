@@ -27,7 +27,6 @@
 struct range { void *p; size_t len; void *cookie; unsigned extra; };
 struct slot { struct range r; struct slot *next_free; int busy; };
 
-static int mode = HK_OS_PURGE_MADVISE;
 static const char *note = "madvise";
 static struct range pending[PENDING_MAX];
 static unsigned npending;
@@ -43,8 +42,9 @@ static unsigned fresh;
 /* Set when in-flight slots lost their ring (fork child, broken ring): they
  * are finished synchronously at the next call that has a done() to call. */
 static int orphans;
-/* io_uring mode with no ring yet: not at init nor in a fork's child, and
- * not for the first hk_os_ring_after bytes, which go with plain madvise.
+/* Where the ring stands. NONE: madvise for good (the note says why).
+ * LATER: io_uring mode with no ring yet: not at init nor in a fork's child,
+ * and not for the first hk_os_ring_after bytes, which go with plain madvise.
  * Most processes never purge (git's 19 short processes and their forks set
  * up 32 rings), and a ring cost ~90 us of CPU to set up and tear down (git
  * rev-parse, 1500 interleaved runs: 7.26 ms with one at init, 7.18 ms
@@ -53,14 +53,16 @@ static int orphans;
  * and the ring saved no CPU at any volume measured (144 MiB in 7 purges:
  * other threads' CPU 17.8-19.5 ms with it, 16.0-18.6 with madvise): the
  * purger thread, not the program, waits for the madvise either way. */
-static int ring_later;
+enum ring { RING_NONE, RING_LATER, RING_OPEN };
+static enum ring ring;
 size_t hk_os_ring_after = (size_t)64 << 20;
 static size_t sync_bytes; /* purged with madvise while the ring waited */
 
-/* Folds to 0 without CONFIG_HK_IO_URING, so purge_uring.c need not exist. */
-static inline int uring_mode(void)
+/* Always RING_NONE without CONFIG_HK_IO_URING: the calls into
+ * purge_uring.c fold away, so that file need not exist. */
+static inline enum ring ring_state(void)
 {
-	return CONFIG_HK_IO_URING && mode == HK_OS_PURGE_IO_URING;
+	return CONFIG_HK_IO_URING ? ring : RING_NONE;
 }
 
 static int env_is(const char *env, const char *word)
@@ -108,51 +110,48 @@ static int sysctl_refuses(int read)
 	return hk_os_io_uring_sysctl(read) >= 2;
 }
 
+/* LATER -> OPEN; a ring that cannot be set up leaves madvise for good. */
 static void open_ring(void)
 {
-	ring_later = 0;
 	int err = sysctl_refuses(1) ? -1 : hk_os_uring_init();
-	if (err) {
+	ring = err ? RING_NONE : RING_OPEN;
+	if (err)
 		note = err < 0 ? SYSCTL_NOTE : setup_failure(err);
-		mode = HK_OS_PURGE_MADVISE;
-	}
-}
-
-/* io_uring from the first purge on; a ring that cannot be set up then
- * leaves madvise (open_ring). */
-static int uring_later(void)
-{
-	ring_later = 1;
-	note = "io_uring";
-	return HK_OS_PURGE_IO_URING;
 }
 
 int hk_os_purge_setup(const char *purge_env)
 {
 	npending = merge_floor = 0;
 	slots_reset();
-	ring_later = 0;
 	sync_bytes = 0;
-	mode = HK_OS_PURGE_MADVISE;
+	ring = RING_NONE;
 	if (!CONFIG_HK_IO_URING)
 		note = "madvise (CONFIG_HK_IO_URING=n)";
 	else if (env_is(purge_env, "madvise"))
 		note = "madvise (HAKMEM_PURGE=madvise)";
-	else
-		mode = uring_later();
+	else {
+		ring = RING_LATER;
+		note = "io_uring";
+	}
 	return hk_os_purge_mode();
 }
 
-/* Before the first purge, what it will find if the sysctl was read (the
- * stats read it: hk_os_probe_io_uring). */
+/* A ring still to come reports what its setup will find if the sysctl was
+ * read already (the stats read it: hk_os_probe_io_uring). */
+static int refused_later(void)
+{
+	return ring_state() == RING_LATER && sysctl_refuses(0);
+}
+
 int hk_os_purge_mode(void)
 {
-	return ring_later && sysctl_refuses(0) ? HK_OS_PURGE_MADVISE : mode;
+	return ring_state() == RING_NONE || refused_later() ? HK_OS_PURGE_MADVISE
+							    : HK_OS_PURGE_IO_URING;
 }
 
 const char *hk_os_purge_note(void)
 {
-	return ring_later && sysctl_refuses(0) ? SYSCTL_NOTE : note;
+	return refused_later() ? SYSCTL_NOTE : note;
 }
 
 static void deliver(const struct range *r, hk_os_purge_done_fn done, void *ctx)
@@ -195,7 +194,7 @@ static void settle_orphans(hk_os_purge_done_fn done, void *ctx)
 static void ring_broken(void)
 {
 	hk_os_uring_exit();
-	mode = HK_OS_PURGE_MADVISE;
+	ring = RING_NONE;
 	note = "io_uring failed at run time (using madvise)";
 	orphans = 1;
 }
@@ -268,15 +267,15 @@ int hk_os_purge_submit(hk_os_purge_done_fn done, void *ctx)
 {
 	settle_orphans(done, ctx);
 	unsigned n = npending, queued = 0;
-	if (n && uring_mode() && ring_later && sync_bytes >= hk_os_ring_after)
+	if (n && ring_state() == RING_LATER && sync_bytes >= hk_os_ring_after)
 		open_ring();
 	merge_floor = n;
 	for (unsigned i = 0; i < n; i++) {
 		struct range r = pending[i];
-		if (uring_mode() && !ring_later && send_async(&r, &queued))
+		if (ring_state() == RING_OPEN && send_async(&r, &queued))
 			continue;
 		purge_now(&r, done, ctx, 0);
-		if (ring_later)
+		if (ring_state() == RING_LATER)
 			sync_bytes += r.len;
 	}
 	if (queued)
@@ -291,7 +290,7 @@ int hk_os_purge_submit(hk_os_purge_done_fn done, void *ctx)
 int hk_os_purge_reap(hk_os_purge_done_fn done, void *ctx)
 {
 	settle_orphans(done, ctx);
-	if (!uring_mode() || ring_later)
+	if (ring_state() != RING_OPEN)
 		return 0;
 	struct reap_ctx rc = { done, ctx };
 	return hk_os_uring_reap(uring_done, &rc, 0);
@@ -302,7 +301,7 @@ int hk_os_purge_drain(hk_os_purge_done_fn done, void *ctx)
 	struct reap_ctx rc = { done, ctx };
 	do { /* until done() stops queueing more */
 		hk_os_purge_submit(done, ctx);
-		while (uring_mode() && hk_os_uring_inflight()) {
+		while (ring_state() == RING_OPEN && hk_os_uring_inflight()) {
 			int err = hk_os_uring_reap(uring_done, &rc, 1);
 			if (err && err != EAGAIN && err != EBUSY)
 				ring_broken();
@@ -314,16 +313,16 @@ int hk_os_purge_drain(hk_os_purge_done_fn done, void *ctx)
 
 void hk_os_atfork_child(void)
 {
-	if (!uring_mode())
+	if (ring_state() == RING_NONE)
 		return;
 	/* The parent's ring is not ours: its in-flight madvises act on the
 	 * parent's address space. Our copies of those ranges are purged again
 	 * synchronously at the next call, and a new ring is set up once the
 	 * child has purged as much as a process does before its first (most
 	 * children exec first). */
-	if (!ring_later)
+	if (ring_state() == RING_OPEN)
 		hk_os_uring_exit();
 	orphans = 1;
 	sync_bytes = 0;
-	mode = uring_later();
+	ring = RING_LATER;
 }
