@@ -271,7 +271,7 @@ static void reset_one(hk_arena_t *a)
 		uint64_t next;
 		hk_purge_run(1, &next);
 	} else if (dirty) {
-		hk_purge_kick();
+		hk_purge_kick_now();
 	}
 }
 

@@ -223,7 +223,7 @@ static void give_back(hk_arena_t *a, uint32_t chunk)
 		chunk = next;
 	}
 	hk_unlock(&a->lock);
-	hk_purge_kick();
+	hk_purge_kick_now();
 }
 
 int hk_bump_reset(hk_arena_t *a)

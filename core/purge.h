@@ -10,6 +10,9 @@
 
 /* A dirty span or idle cache exists: make sure the purger will see it. */
 void hk_purge_kick(void);
+/* The same, and the purger starts now even in a small heap (a user
+ * arena's reset: core/purge.c says why). */
+void hk_purge_kick_now(void);
 /* Keeps the purger out while an arena's spans are rebuilt (reset, destroy):
  * the purger holds spans between taking them dirty and putting them clean. */
 void hk_purge_exclude(void);

@@ -3,7 +3,8 @@
  * (core/purge.c, thread_due). A thread costs a short process ~200 us of
  * CPU, so a small heap's first dirty span starts none; a later one does,
  * once the process has lived past the span delay, and a heap past 16 MiB
- * starts it at its first (memory must go back without more traffic).
+ * starts it at its first (memory must go back without more traffic), as
+ * does a user arena's reset.
  * Each test runs in a fresh process (Criterion's worker) and counts its
  * threads in /proc/self/task: the start is synchronous in the kick.
  */
@@ -74,4 +75,20 @@ Test(purger_start, a_big_heap_starts_it_at_the_first_dirty_span)
 	/* A POOL span, or a cached large mapping where POOL is pruned. */
 	hk_free(hk_malloc((size_t)24 << 20));
 	cr_assert_eq(threads_now(), t0 + 1, "freeing 24 MiB started no purger");
+}
+
+/* hk_arena_reset promises the arena's memory back after the delay, however
+ * small the heap: the reset may be the process's last kick (a server between
+ * requests), so it starts the purger at once (hk_purge_kick_now). */
+Test(purger_start, a_user_arena_reset_starts_it_at_once)
+{
+	int t0 = threads_now();
+	hk_arena_t *a = hk_arena_create(NULL);
+	cr_assert_not_null(a);
+	for (int i = 0; i < 1024; i++) /* 1 MiB of slabs (Tiny: every config) */
+		memset(hk_arena_malloc(a, 1000), 1, 1000);
+	cr_assert_eq(threads_now(), t0, "allocating started a thread");
+	hk_arena_reset(a);
+	cr_assert_eq(threads_now(), t0 + 1, "a user arena's reset started no purger");
+	hk_arena_destroy(a);
 }
