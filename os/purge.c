@@ -27,8 +27,8 @@
 struct range { void *p; size_t len; void *cookie; unsigned extra; };
 struct slot { struct range r; struct slot *next_free; int busy; };
 
-static int mode = HK_OS_PURGE_MADVISE;
-static const char *note = "madvise";
+static HK_OS_FORKED int mode = HK_OS_PURGE_MADVISE;
+static HK_OS_FORKED const char *note = "madvise";
 static struct range pending[PENDING_MAX];
 static unsigned npending;
 /* Entries below this index are being submitted: a done() called meanwhile
@@ -42,7 +42,7 @@ static struct slot *free_slots;
 static unsigned fresh;
 /* Set when in-flight slots lost their ring (fork child, broken ring): they
  * are finished synchronously at the next call that has a done() to call. */
-static int orphans;
+static HK_OS_FORKED int orphans;
 /* io_uring mode with no ring yet: not at init nor in a fork's child, and
  * not for the first hk_os_ring_after bytes, which go with plain madvise.
  * Most processes never purge (git's 19 short processes and their forks set
@@ -53,9 +53,9 @@ static int orphans;
  * and the ring saved no CPU at any volume measured (144 MiB in 7 purges:
  * other threads' CPU 17.8-19.5 ms with it, 16.0-18.6 with madvise): the
  * purger thread, not the program, waits for the madvise either way. */
-static int ring_later;
+static HK_OS_FORKED int ring_later;
 size_t hk_os_ring_after = (size_t)64 << 20;
-static size_t sync_bytes; /* purged with madvise while the ring waited */
+static HK_OS_FORKED size_t sync_bytes; /* purged with madvise while the ring waited */
 
 /* Folds to 0 without CONFIG_HK_IO_URING, so purge_uring.c need not exist. */
 static inline int uring_mode(void)
