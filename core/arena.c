@@ -30,7 +30,7 @@
 #include "core/slab.h"
 
 /* Parent/child links of every arena (core/types.h lock order: first). */
-static hk_lock_t family;
+static HK_FORKED hk_lock_t family;
 
 /* The locks are left alone: a thread flushing a stale arena slot may hold
  * a class lock of the dead arena this slot is recycled from (it finds the

@@ -101,7 +101,7 @@ void hk_fatal(const char *call, const char *what, const void *p)
  * Recursive: under LD_PRELOAD pthread_create's own calloc may start the
  * other helper thread (a malloc slow path kicks the purger).
  */
-static pthread_mutex_t starting = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+static HK_FORKED pthread_mutex_t starting = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 
 struct start {
 	void *(*fn)(void *);

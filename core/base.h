@@ -21,6 +21,17 @@
 /* Read on fast paths: a hidden global is one RIP-relative operand (a
  * default-visibility one costs a GOT load first in the shared object). */
 #define HK_HIDDEN __attribute__((visibility("hidden")))
+/* Written by the fork handlers (locks, state a child resets): a fork makes
+ * every page the parent wrote copy-on-write, and each one the handlers
+ * touch then faults once in the parent and once in the child. Spread over
+ * .bss and .data that was 8-9 pages: 41 faults a fork against mimalloc's
+ * 20. The linker collects one section name from every object into one
+ * output section: 2 pages, 26 faults (test_fork's handlers_write_few_pages).
+ * Not ".bss.*": the default script merges that into .bss in object order,
+ * spread again. Not NOBITS: ~7 KiB of zeros in the file, and one more
+ * fault at load (ld.so relocates .data on one page, clears .bss on the
+ * next). */
+#define HK_FORKED __attribute__((section("hk_forked")))
 /* A slow path kept out of its fast path's frame and text. */
 #define HK_SLOW __attribute__((noinline))
 /* Reached only on an error: placed apart from the hot text. */

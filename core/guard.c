@@ -77,7 +77,7 @@ static struct {
 	int failed;          /* the pool could not be reserved: never again */
 	struct sigaction old;
 	int installed;
-} G = { .kept = { HK_NIL, HK_NIL, 0 }, .cold = { HK_NIL, HK_NIL, 0 }, .open_free = HK_NIL };
+} G HK_FORKED = { .kept = { HK_NIL, HK_NIL, 0 }, .cold = { HK_NIL, HK_NIL, 0 }, .open_free = HK_NIL };
 
 static size_t pool_len(void)
 {

@@ -46,7 +46,7 @@ static struct {
 	uint32_t cap[HK_NCLASS_MAX];
 	/* Most blocks a flush gives back: FLUSH_BYTES of them, at least 1. */
 	uint32_t flush_cap[HK_NCLASS_MAX];
-} LN;
+} LN HK_FORKED;
 
 /* User arenas' cache slots. `lanes` lists the lanes with a set-up bin of
  * the slot; the lock covers the list, `arena` and those bins whenever
@@ -55,7 +55,7 @@ static struct cache_slot {
 	hk_lock_t lock;
 	hk_arena_t *arena;
 	hk_lane_t *lanes;
-} SL[HK_CACHE_SLOTS];
+} SL[HK_CACHE_SLOTS] HK_FORKED;
 
 #define LANE_BLOCK ((size_t)256 << 10)
 /*

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/arena_table.h"
+#include "core/base.h"
 #include "core/large.h"
 #include "core/lock.h"
 #include "core/platform.h"
@@ -28,8 +29,10 @@ typedef struct cached {
 	uint64_t stamp;
 } cached_t;
 
+/* Apart from `large`: 4 KiB of which fork writes only this lock. */
+static HK_FORKED hk_lock_t large_lock;
+
 static struct {
-	hk_lock_t lock;
 	large_entry_t *tab;
 	size_t cap, count, bytes;
 	uint32_t of_arena[HK_ARENA_MAX]; /* live blocks of each arena: a reset of
@@ -140,7 +143,7 @@ void *hk_large_alloc(hk_arena_t *a, size_t size, size_t align, int *fresh)
 	void *p = NULL;
 	int huge = 0;
 	*fresh = 1;
-	hk_lock(&large.lock);
+	hk_lock(&large_lock);
 	if (a->capacity && a->inuse + len > a->capacity)
 		goto fail;
 	if (grow_table())
@@ -166,22 +169,22 @@ void *hk_large_alloc(hk_arena_t *a, size_t size, size_t align, int *fresh)
 	a->inuse += len;
 	a->ctr.committed += len;
 	a->ctr.live[HK_BAND_LARGE] += len;
-	hk_unlock(&large.lock);
+	hk_unlock(&large_lock);
 	return p;
 fail:
-	hk_unlock(&large.lock);
+	hk_unlock(&large_lock);
 	return NULL;
 }
 
 int hk_large_lookup(const void *p, size_t *usable, unsigned *arena)
 {
-	hk_lock(&large.lock);
+	hk_lock(&large_lock);
 	large_entry_t *e = find((uintptr_t)p);
 	if (e) {
 		*usable = e->len;
 		*arena = e->arena;
 	}
-	hk_unlock(&large.lock);
+	hk_unlock(&large_lock);
 	return e != NULL;
 }
 
@@ -207,14 +210,14 @@ static void release(void *p, size_t len, unsigned arena, int huge)
 
 int hk_large_free(void *p)
 {
-	hk_lock(&large.lock);
+	hk_lock(&large_lock);
 	large_entry_t *e = find((uintptr_t)p);
 	if (e) {
 		large_entry_t copy = *e;
 		erase(e);
 		release(p, copy.len, copy.arena, (int)copy.huge);
 	}
-	hk_unlock(&large.lock);
+	hk_unlock(&large_lock);
 	return e ? 0 : -1;
 }
 
@@ -225,7 +228,7 @@ void *hk_large_realloc(void *p, size_t size)
 		return NULL;
 	size_t len = (size + page - 1) & ~(page - 1);
 	void *q = NULL;
-	hk_lock(&large.lock);
+	hk_lock(&large_lock);
 	large_entry_t *e = find((uintptr_t)p);
 	if (!e || e->huge || CONFIG_HK_HARDENED)
 		goto out;
@@ -254,7 +257,7 @@ void *hk_large_realloc(void *p, size_t size)
 	put_entry(large.tab, large.cap, copy);
 	large.count++;
 out:
-	hk_unlock(&large.lock);
+	hk_unlock(&large_lock);
 	return q;
 }
 
@@ -263,7 +266,7 @@ int hk_large_trim(uint64_t until, int force)
 	int any = 0;
 	if (!large.ncache)
 		return 0;
-	hk_lock(&large.lock);
+	hk_lock(&large_lock);
 	for (unsigned i = 0; i < large.ncache;) {
 		if (force || large.cache[i].stamp <= until) {
 			hk_platform_unmap(large.cache[i].p, large.cache[i].len);
@@ -275,7 +278,7 @@ int hk_large_trim(uint64_t until, int force)
 	}
 	if (large.ncache)
 		any |= 2;
-	hk_unlock(&large.lock);
+	hk_unlock(&large_lock);
 	return any;
 }
 
@@ -285,7 +288,7 @@ void hk_large_free_arena(unsigned arena)
 	 * reset or destroy: an arena without large blocks skips the lock. */
 	if (!large.of_arena[arena])
 		return;
-	hk_lock(&large.lock);
+	hk_lock(&large_lock);
 	for (size_t i = 0; i < large.cap && large.of_arena[arena];) {
 		if (large.tab[i].addr && large.tab[i].arena == arena) {
 			large_entry_t copy = large.tab[i];
@@ -295,7 +298,7 @@ void hk_large_free_arena(unsigned arena)
 		}
 		i++;
 	}
-	hk_unlock(&large.lock);
+	hk_unlock(&large_lock);
 }
 
 size_t hk_large_bytes(void)
@@ -310,12 +313,12 @@ unsigned hk_large_cached(void)
 
 void hk_large_lock_all(void)
 {
-	hk_lock(&large.lock);
+	hk_lock(&large_lock);
 }
 
 void hk_large_unlock_all(void)
 {
-	hk_unlock(&large.lock);
+	hk_unlock(&large_lock);
 }
 
 /* The cache has room for one more than the limit only to keep the array

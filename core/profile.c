@@ -41,8 +41,10 @@ typedef struct record {
 	void *stack[HK_STACK_MAX];
 } record_t;
 
+/* Apart from `P`: 4 KiB of which fork writes only this lock. */
+static HK_FORKED hk_lock_t P_lock;
+
 static struct {
-	hk_lock_t lock;
 	_Atomic size_t rate;     /* 0: not profiling */
 	record_t *tab;           /* MAX_RECORDS, or NULL before the first start */
 	uint32_t *index;         /* HK_PROFILE_RECORDS: record number + 1, 0 empty */
@@ -93,7 +95,7 @@ _Static_assert(HK_PROFILE_RECORDS == 1 << 15, "slot_of keeps 15 bits");
 int hk_profile_add(void *p, size_t size, void *const *stack, int depth, unsigned arena)
 {
 	int r = -1;
-	hk_lock(&P.lock);
+	hk_lock(&P_lock);
 	if (P.tab && P.count < MAX_RECORDS) {
 		uint32_t n = P.free;
 		if (n != HK_NIL)
@@ -115,7 +117,7 @@ int hk_profile_add(void *p, size_t size, void *const *stack, int depth, unsigned
 		atomic_store_explicit(&P.any, P.count, memory_order_relaxed);
 		r = 0;
 	}
-	hk_unlock(&P.lock);
+	hk_unlock(&P_lock);
 	if (r)
 		atomic_fetch_add_explicit(&P.dropped, 1, memory_order_relaxed);
 	return r;
@@ -159,9 +161,9 @@ int hk_profile_remove(const void *p)
 {
 	if (!atomic_load_explicit(&P.any, memory_order_relaxed))
 		return 0;
-	hk_lock(&P.lock);
+	hk_lock(&P_lock);
 	int found = remove_locked((uintptr_t)p);
-	hk_unlock(&P.lock);
+	hk_unlock(&P_lock);
 	return found;
 }
 
@@ -170,11 +172,11 @@ size_t hk_profile_forget(unsigned arena)
 	size_t n = 0;
 	if (!atomic_load_explicit(&P.in_arena[arena], memory_order_relaxed))
 		return 0;
-	hk_lock(&P.lock);
+	hk_lock(&P_lock);
 	for (uint32_t i = 0; i < P.fresh && P.in_arena[arena]; i++)
 		if (P.tab[i].p && P.tab[i].arena == arena)
 			n += (size_t)remove_locked(P.tab[i].p);
-	hk_unlock(&P.lock);
+	hk_unlock(&P_lock);
 	return n;
 }
 
@@ -193,20 +195,20 @@ static void divert_arenas(int on)
 
 void hk_profile_lock(void)
 {
-	hk_lock(&P.lock);
+	hk_lock(&P_lock);
 }
 
 void hk_profile_unlock(void)
 {
-	hk_unlock(&P.lock);
+	hk_unlock(&P_lock);
 }
 
 void hk_profile_counts(size_t *records, size_t *bytes, uint64_t *dropped)
 {
-	hk_lock(&P.lock);
+	hk_lock(&P_lock);
 	*records = P.count;
 	*bytes = P.tab ? tab_bytes() : 0;
-	hk_unlock(&P.lock);
+	hk_unlock(&P_lock);
 	*dropped = P.dropped;
 }
 
@@ -285,21 +287,21 @@ static int snapshot(snap_t *s, int try)
 	s->r = NULL;
 	s->n = 0;
 	if (try) {
-		if (atomic_exchange_explicit(&P.lock.v, 1, memory_order_acquire))
+		if (atomic_exchange_explicit(&P_lock.v, 1, memory_order_acquire))
 			return -1;
 	} else {
-		hk_lock(&P.lock);
+		hk_lock(&P_lock);
 	}
 	s->len = ((P.count ? P.count : 1) * sizeof(record_t) + page - 1) & ~(page - 1);
 	if (hk_platform_map(s->len, 0, 0, &mem)) {
-		hk_unlock(&P.lock);
+		hk_unlock(&P_lock);
 		return -1;
 	}
 	s->r = mem;
 	for (size_t i = 0; P.tab && i < P.fresh; i++)
 		if (P.tab[i].p)
 			s->r[s->n++] = P.tab[i];
-	hk_unlock(&P.lock);
+	hk_unlock(&P_lock);
 	return 0;
 }
 
@@ -587,15 +589,15 @@ int hk_profile_begin(const char *prefix, size_t rate)
 {
 	if (prefix && strlen(prefix) >= sizeof P.prefix)
 		return ENAMETOOLONG;
-	hk_lock(&P.lock);
+	hk_lock(&P_lock);
 	/* Mapped, untouched: a page costs memory once a record lands in it. */
 	if (!P.tab && tab_map()) {
-		hk_unlock(&P.lock);
+		hk_unlock(&P_lock);
 		return ENOMEM;
 	}
 	if (prefix)
 		strcpy(P.prefix, prefix);
-	hk_unlock(&P.lock);
+	hk_unlock(&P_lock);
 	divert_arenas(1);
 	atomic_store(&P.rate, rate ? rate : RATE_DEFAULT);
 	return 0;

@@ -28,7 +28,7 @@ static struct {
 	_Atomic int started, pending, sleeping; /* sleeping: waits with no deadline */
 	pthread_mutex_t run; /* serialises the os purge queue */
 	_Atomic uint64_t first_kick; /* ms of the first kick not started on, 0: none */
-} purge = {
+} purge HK_FORKED = {
 	PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, PTHREAD_MUTEX_INITIALIZER, 0
 };
 

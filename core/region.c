@@ -8,11 +8,12 @@
 #include <errno.h>
 #include <string.h>
 
+#include "core/base.h"
 #include "core/lock.h"
 #include "core/platform.h"
 #include "core/region.h"
 
-hk_region_t hk_region;
+HK_FORKED hk_region_t hk_region;
 uintptr_t hk_region_base;
 _Atomic size_t hk_region_used;
 _Atomic size_t hk_region_slots;

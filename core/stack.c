@@ -19,6 +19,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "core/base.h"
 #include "core/stack.h"
 
 /* unw_backtrace's per-thread cache has a thread-exit destructor that takes
@@ -115,7 +116,7 @@ static const uintptr_t *frame_at(struct window *win, uintptr_t fp)
 /* The process's id for process_vm_readv: read once (getpid is a system
  * call, ~1-3 us here, twice a guarded sample), forgotten in a fork's child
  * (hk_stack_atfork_child). 0: not read yet. */
-static _Atomic pid_t self_pid;
+static HK_FORKED _Atomic pid_t self_pid;
 
 static pid_t pid_of_self(void)
 {

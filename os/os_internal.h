@@ -10,6 +10,10 @@
 
 #include <stddef.h>
 
+/* What a fork's child writes (hk_os_atfork_child): on the page or two of
+ * core's fork state (HK_FORKED in core/base.h), not a page of its own. */
+#define HK_OS_FORKED __attribute__((section("hk_forked")))
+
 /* os.c: a number read from a /proc or /sys file, -1 if absent. */
 long hk_os_read_number(const char *path);
 /* os.c: kernel.io_uring_disabled (-1 if absent), read on the first call

@@ -27,7 +27,7 @@
 struct range { void *p; size_t len; void *cookie; unsigned extra; };
 struct slot { struct range r; struct slot *next_free; int busy; };
 
-static const char *note = "madvise";
+static HK_OS_FORKED const char *note = "madvise";
 static struct range pending[PENDING_MAX];
 static unsigned npending;
 /* Entries below this index are being submitted: a done() called meanwhile
@@ -41,7 +41,7 @@ static struct slot *free_slots;
 static unsigned fresh;
 /* Set when in-flight slots lost their ring (fork child, broken ring): they
  * are finished synchronously at the next call that has a done() to call. */
-static int orphans;
+static HK_OS_FORKED int orphans;
 /* Where the ring stands. NONE: madvise for good (the note says why).
  * LATER: io_uring mode with no ring yet: not at init nor in a fork's child,
  * and not for the first hk_os_ring_after bytes, which go with plain madvise.
@@ -54,9 +54,9 @@ static int orphans;
  * other threads' CPU 17.8-19.5 ms with it, 16.0-18.6 with madvise): the
  * purger thread, not the program, waits for the madvise either way. */
 enum ring { RING_NONE, RING_LATER, RING_OPEN };
-static enum ring ring;
+static HK_OS_FORKED enum ring ring;
 size_t hk_os_ring_after = (size_t)64 << 20;
-static size_t sync_bytes; /* purged with madvise while the ring waited */
+static HK_OS_FORKED size_t sync_bytes; /* purged with madvise while the ring waited */
 
 /* Always RING_NONE without CONFIG_HK_IO_URING: the calls into
  * purge_uring.c fold away, so that file need not exist. */
