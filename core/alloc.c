@@ -229,6 +229,10 @@ void *hk_alloc_in(hk_arena_t *a, size_t size, size_t align, int flags)
 	}
 	int counted = 0;
 	p = alloc_band(a, size, align, flags, &counted);
+	/* A region arena's chunks kept by its reset count against its
+	 * capacity: those the round has not reached go back, once. */
+	if (!p && (a->flags & HK_ARENA_BUMP) && hk_bump_trim(a))
+		p = alloc_band(a, size, align, flags, &counted);
 	if (!p && !a->capacity) {
 		/* Out of memory: what this thread's bins, empty slabs, free
 		 * spans and cached mappings hold may be what the request needs

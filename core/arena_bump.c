@@ -94,6 +94,8 @@ static uint32_t take_span(hk_arena_t *a, uint32_t *units, uint32_t need)
 	return h;
 }
 
+static void give_back(hk_arena_t *a, uint32_t chunk);
+
 /* Moves to a chunk of at least `need` bytes: the next kept one if it is
  * large enough, else a new one linked after the current one, twice its size
  * (64 KiB first): the n-th chunk of a round has the same size in every
@@ -111,6 +113,10 @@ static int next_chunk(hk_arena_t *a, size_t need)
 	units = units > CHUNK_UNITS_MAX ? CHUNK_UNITS_MAX : units;
 	units = units > units_need ? units : units_need;
 	uint32_t h = take_span(a, &units, units_need);
+	if (h == HK_NIL && hk_bump_trim(a)) {
+		next = HK_NIL;
+		h = take_span(a, &units, units_need);
+	}
 	if (h == HK_NIL)
 		return -1;
 	hk_desc_at(h)->next = next;
@@ -226,6 +232,17 @@ static void give_back(hk_arena_t *a, uint32_t chunk)
 	hk_purge_kick_now();
 }
 
+int hk_bump_trim(hk_arena_t *a)
+{
+	hk_bump_t *b = &a->bump;
+	uint32_t rest = b->chunk == HK_NIL ? HK_NIL : hk_desc_at(b->chunk)->next;
+	if (rest == HK_NIL)
+		return 0;
+	hk_desc_at(b->chunk)->next = HK_NIL;
+	give_back(a, rest);
+	return 1;
+}
+
 int hk_bump_reset(hk_arena_t *a)
 {
 	hk_bump_t *b = &a->bump;
@@ -237,11 +254,7 @@ int hk_bump_reset(hk_arena_t *a)
 	if (b->chunk == HK_NIL)
 		return 1;
 	/* Chunks this round did not reach were not needed: they go back. */
-	uint32_t rest = hk_desc_at(b->chunk)->next;
-	if (rest != HK_NIL) {
-		hk_desc_at(b->chunk)->next = HK_NIL;
-		give_back(a, rest);
-	}
+	hk_bump_trim(a);
 	/* The chunks this round used hold no block of the next one. */
 	for (uint32_t c = b->first; c != HK_NIL; c = hk_desc_at(c)->next)
 		set_used_end(c, base_of(c));

@@ -104,6 +104,10 @@ int hk_bump_resize(hk_arena_t *a, void *p, size_t usable, size_t size);
  * holds blocks of the normal paths or purges on reset: the chunks are then
  * forgotten (hk_bump_drop) and the caller runs the full reset. */
 int hk_bump_reset(hk_arena_t *a);
+/* Gives back the chunks after the current one (a reset keeps the ones the
+ * last round reached; they hold no block of this round); 1 if any went.
+ * On a failure: they count against the arena's capacity. */
+int hk_bump_trim(hk_arena_t *a);
 /* Forgets every chunk (full reset, destroy: the caller frees the spans). */
 void hk_bump_drop(hk_arena_t *a);
 /* Bytes of bump blocks handed out and not freed, and bump allocations. */

@@ -26,9 +26,11 @@ Why (measured on this 2-CPU VM, 2026-12-05, under the bench lock at load 2-4):
 - Several threads at SCHED_FIFO on 2 CPUs can starve each other or the machine (prodcons
   spins on its ring), so rows marked `mt` (and T= rows) run at the normal priority,
   unpinned. Threads inherit the policy and the pin: an allocator's helper thread (hakmem's
-  purger) shares the row's CPU and priority. SCHED_RESET_ON_FORK would put it at the
-  normal priority instead, where hakmem's thread start, which yields until the new thread
-  runs, would wait for the real-time throttle (up to 0.95 s).
+  purger) shares the row's CPU and priority. (SCHED_RESET_ON_FORK was ruled out while
+  hakmem's thread start yielded until the new thread ran: a normal-priority thread waited
+  for the real-time throttle, up to 0.95 s. The start now sleeps on a semaphore
+  (core/base.c hk_thread_start), which should end that wait (not measured again); the
+  rows keep the inherited policy.)
 """
 import ctypes
 import math
