@@ -718,6 +718,32 @@ def aa_line(rows, results, names, base):
     return L
 
 
+def lucky_line(rows, results, names, base):
+    """Rows whose cell one lucky round decides: the fastest-round ratio and the median of
+    paired ratios more than 5 % apart. fastest_ratio assumes noise only adds time; a row
+    of a few ms can also have rare runs far faster than the rest. pairs_16 (17 ms):
+    mimalloc's rounds at 232-272M ops/s plus 303M and 306M (2 of 30, its A/A twin
+    included; hakmem's 14 fast-CPU rounds within 270-284M) put the cell at 0.93, while
+    13 of 15 paired ratios were 1.01-1.18 (median 1.08). A fast run did not come back
+    with the same stack offset and ASLR off, and 10x longer runs still had them (50M
+    pairs: 295M against a median of 216M): a state of the run, not of the allocator,
+    so the paired median is the better reading there."""
+    got = []
+    for label, metric, bname, headline in rows:
+        cells = results.get(bname, {})
+        if not headline or SIZE_METRIC.search(metric):
+            continue
+        for n in names:
+            r = speed_ratio(cells, n, base, metric) if n != base else None
+            p = paired_speed(cells, n, base, metric) if r else None
+            if r and p and abs(r[0] / p - 1) > 0.05:
+                got.append(f"{label} {n} {r[0]:.2f} (paired {p:.2f})")
+    if not got:
+        return []
+    return [f"**Decided by one round** (the fastest-round ratio and the median of paired "
+            f"ratios > 5 % apart: read the paired one, and the bracket): {'; '.join(got)}."]
+
+
 def speed_tables(benches, results, names, base, rounds):
     """The ratio table (then the peak RSS table), as markdown lines."""
     rows = build_rows(benches, results)
@@ -793,6 +819,8 @@ def speed_tables(benches, results, names, base, rounds):
               f"slower at worst). Rounds of one row run seconds apart and share that state; two "
               f"runs taken at different speeds can disagree by more than their brackets."]
     L += [""] + aa_line(rows, results, names, base) + [""]
+    lucky = lucky_line(rows, results, names, base)
+    L += lucky + ([""] if lucky else [])
     return L + rss_table(benches, results, names, base)
 
 
