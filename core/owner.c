@@ -69,7 +69,9 @@ int hk_owner_claim(unsigned tag)
 unsigned hk_owner_take(void)
 {
 	unsigned t;
-	while ((t = atomic_fetch_add_explicit(&fresh, 1, memory_order_relaxed)) < HK_OWNER_TAGS)
+	/* Loaded first: with every tag used once, no lane writes the line. */
+	while (atomic_load_explicit(&fresh, memory_order_relaxed) < HK_OWNER_TAGS &&
+	       (t = atomic_fetch_add_explicit(&fresh, 1, memory_order_relaxed)) < HK_OWNER_TAGS)
 		if (hk_owner_claim(t))
 			return t;
 	for (t = 1; t < HK_OWNER_TAGS; t++)
