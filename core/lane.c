@@ -304,7 +304,8 @@ static unsigned bin_fill(hk_lane_t *l, hk_arena_t *a, unsigned bins, unsigned cl
 	unsigned want = (unsigned)(limit / 2);
 	want = want > cap ? cap : want ? want : 1;
 	/* The bin is empty: an already carved free list may fill it. */
-	unsigned got = refill(a, cls, lane_tag(l), &HK_HEAD(l, bin), want, (unsigned)limit);
+	unsigned tag = lane_tag(l) | (l->heir_left ? HK_OWNER_YOUNG : 0);
+	unsigned got = refill(a, cls, tag, &HK_HEAD(l, bin), want, (unsigned)limit);
 	hk_room_set(l, bin, limit - got);
 	if (!bins)
 		l->refilled[cls] = 1;

@@ -36,7 +36,10 @@ static _Atomic uint64_t died_ms[HK_OWNER_TAGS];
  * epochs). The heir inherits at its first free, right after its birth, and
  * the other thread's refills see two births only once both are born. The
  * time bound is for a thread that dies with no heir and no thread born
- * after it: its partial slabs stay unused that long.
+ * after it: its partial slabs stay unused that long. A young lane does not
+ * wait (it may be the heir, or none comes): thread_churn's first worker
+ * of each round carved new slabs while the last round's waited (peak RSS
+ * 8.1 MB, mimalloc 6.1, 2e54b11 4.6; 5.1-5.6 MB without the wait).
  */
 #define GRACE_MS 100
 
@@ -45,11 +48,11 @@ void hk_owner_born(void)
 	atomic_fetch_add_explicit(&births, 1, memory_order_relaxed);
 }
 
-int hk_owner_adoptable(unsigned tag)
+int hk_owner_adoptable(unsigned tag, int young)
 {
 	if (hk_owner_live(tag))
 		return 0;
-	if (!tag || atomic_load_explicit(&births, memory_order_relaxed) -
+	if (!tag || young || atomic_load_explicit(&births, memory_order_relaxed) -
 				    atomic_load_explicit(&died_birth[tag], memory_order_relaxed) >=
 			    2)
 		return 1;

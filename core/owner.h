@@ -41,9 +41,12 @@ unsigned hk_owner_take(void);
 int hk_owner_claim(unsigned tag);
 /* A lane was born (the grace below counts births). */
 void hk_owner_born(void);
-/* No live lane holds the tag and its heir had time to inherit it: a
- * refill may take its slabs (core/owner.c). */
-int hk_owner_adoptable(unsigned tag);
+/* No live lane holds the tag and its heir had time to inherit it, or the
+ * refilling lane is `young` (may be that heir): a refill may take its
+ * slabs (core/owner.c). */
+int hk_owner_adoptable(unsigned tag, int young);
+/* Or'ed into a refill's tag by a young lane (core/lane.c HEIR_FREES). */
+#define HK_OWNER_YOUNG 0x100u
 /* A lane's exit: its tag is free for an heir (`heirless`: a fork child's
  * other threads, none will come: for any refill at once). */
 void hk_owner_release(unsigned tag, int heirless);

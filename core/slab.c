@@ -244,7 +244,7 @@ static void carve_links(uintptr_t p, uintptr_t last, size_t bs, uintptr_t secret
  */
 #define PICK_LOOK 16
 
-static uint32_t pick(hk_class_t *k, unsigned tag)
+static uint32_t pick(hk_class_t *k, unsigned tag, int young)
 {
 	uint32_t s = k->partial, dead = HK_NIL;
 	if (!tag)
@@ -253,7 +253,7 @@ static uint32_t pick(hk_class_t *k, unsigned tag)
 		unsigned o = hk_owner_of(s);
 		if (o == tag)
 			return s;
-		if (dead == HK_NIL && hk_owner_adoptable(o))
+		if (dead == HK_NIL && hk_owner_adoptable(o, young))
 			dead = s;
 		if (n == PICK_LOOK)
 			return dead != HK_NIL ? dead : k->partial;
@@ -270,9 +270,11 @@ unsigned hk_slab_refill(hk_arena_t *a, unsigned cls, uint32_t units, unsigned ki
 	size_t bs = hk_class_size(cls);
 	void *head = NULL, *prev = NULL;
 	unsigned got = 0;
+	int young = !!(tag & HK_OWNER_YOUNG);
+	tag &= ~HK_OWNER_YOUNG;
 	hk_lock(&k->lock);
 	while (got < want) {
-		uint32_t s = pick(k, tag);
+		uint32_t s = pick(k, tag, young);
 		if (s == HK_NIL) {
 			if ((s = new_slab(a, k, cls, units, kind)) == HK_NIL)
 				break;
