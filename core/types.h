@@ -83,8 +83,8 @@
  * lines, each slab's head unit has an owner tag (a byte beside the
  * descriptors, hk_region_owner, read and written under the class lock):
  * the tag of the lane that refilled from it last. A refill takes its own
- * lane's slabs first, a dead lane's once its heir had time to claim them,
- * and skips other live lanes' (core/slab.c pick). A free that leaves the
+ * lane's slabs first, a dead lane's once its heir had time to claim them
+ * (a young lane's at once), and skips other live lanes' (core/slab.c pick). A free that leaves the
  * fast path sends a block of another live lane's slab back to it, and a
  * young lane freeing a dead lane's block inherits that lane's tag
  * (core/lane.c keep_off). The fast paths never look: a hint, not a rule.

@@ -176,7 +176,7 @@ static void *free_one_kept(void *arg)
 }
 
 struct other {
-	pthread_barrier_t go, done;
+	pthread_barrier_t ready, go, done;
 	int rounds;
 	void *p[2][KEPT];
 };
@@ -189,6 +189,9 @@ static void *allocate_when_told(void *arg)
 	 * class (slow) are past, so it is no heir (core/lane.c HEIR_FREES). */
 	for (size_t n = 16; n <= 64 * 16; n += 16)
 		hk_free(hk_malloc(n));
+	/* Before the exiting thread starts: young, its refills would take that
+	 * thread's slabs once it is gone (a loaded machine ran it that late). */
+	pthread_barrier_wait(&o->ready);
 	for (int r = 0; r < o->rounds; r++) {
 		pthread_barrier_wait(&o->go);
 		for (int i = 0; i < KEPT; i++)
@@ -200,10 +203,12 @@ static void *allocate_when_told(void *arg)
 
 static void other_start(struct other *o, pthread_t *th, int rounds)
 {
+	pthread_barrier_init(&o->ready, NULL, 2);
 	pthread_barrier_init(&o->go, NULL, 2);
 	pthread_barrier_init(&o->done, NULL, 2);
 	o->rounds = rounds;
 	cr_assert_eq(pthread_create(th, NULL, allocate_when_told, o), 0);
+	pthread_barrier_wait(&o->ready);
 }
 
 static void other_round(struct other *o)
