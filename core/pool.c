@@ -5,6 +5,8 @@
  * for a repeat of its length (core/span.c). Built only with CONFIG_HK_POOL.
  * Invariant: every unit of a live POOL span says POOL with start = block.
  */
+#include <errno.h>
+
 #include "core/lock.h"
 #include "core/platform.h"
 #include "core/pool.h"
@@ -22,8 +24,34 @@
  */
 #define COPIED_MIN ((size_t)2 * HK_CHUNK)
 
+/*
+ * A block realloc moves (`dense`) is written at once by the copy, at least
+ * its first half (core/alloc.c move_alloc). On a span never touched (or
+ * purged) and on 4 KiB pages, that half is faulted in by one call
+ * (MADV_POPULATE_WRITE) before the copy rather than one fault a page during
+ * it: a 128 KiB copy into fresh pages took 440 us of CPU here, 242 us after
+ * one populate (/tmp/progs/pr.c, fastest of 20). Not on a resident span
+ * (a populate of resident pages is a wasted call: 4.4 us for 128 KiB
+ * against a 1.9 us copy) nor on THP (the copy's first touch faults 2 MiB).
+ * A kernel or filter that refuses the call stops them, as core/slab.c's.
+ */
+static int populate_off;
+
+static void populate_copied(hk_arena_t *a, uint32_t h, size_t units)
+{
+	int err;
+	if (CONFIG_HK_THP_ALWAYS || __atomic_load_n(&populate_off, __ATOMIC_RELAXED) ||
+	    !(a->policy == HK_HUGEPAGE_NONE || a->policy == HK_HUGEPAGE_AUTO) ||
+	    !hk_span_small_pages(h) || hk_platform_page_size() != 4096)
+		return;
+	err = hk_platform_populate(hk_unit_addr(h), units << (HK_UNIT_SHIFT - 1));
+	if (err == EINVAL || err == EPERM || err == ENOSYS)
+		__atomic_store_n(&populate_off, 1, __ATOMIC_RELAXED);
+}
+
 void *hk_pool_alloc(hk_arena_t *a, size_t size, size_t align, int dense)
 {
+	int fresh = 0;
 	size_t units = (size + HK_UNIT - 1) >> HK_UNIT_SHIFT;
 	size_t align_units = align > HK_UNIT ? align >> HK_UNIT_SHIFT : 1;
 	if (!units)
@@ -35,8 +63,10 @@ void *hk_pool_alloc(hk_arena_t *a, size_t size, size_t align, int dense)
 			  ? HK_SPAN_COPIED
 			  : HK_SPAN_SPARSE;
 	uint32_t h = hk_span_unhold(a, (uint32_t)units, (uint32_t)align_units);
-	if (h == HK_NIL && (h = hk_span_alloc(a, (uint32_t)units, (uint32_t)align_units, how)) != HK_NIL)
+	if (h == HK_NIL && (h = hk_span_alloc(a, (uint32_t)units, (uint32_t)align_units, how)) != HK_NIL) {
 		hk_span_mark(h, (uint32_t)units, HK_KIND_POOL, 0, a->index, units << HK_UNIT_SHIFT);
+		fresh = dense && !(hk_desc_at(h)->flags & HK_DF_DIRTY);
+	}
 	if (h != HK_NIL) {
 		hk_desc_t *d = hk_desc_at(h);
 		d->bump = size; /* the request, for sized frees */
@@ -50,6 +80,8 @@ void *hk_pool_alloc(hk_arena_t *a, size_t size, size_t align, int dense)
 		}
 	}
 	hk_unlock(&a->lock);
+	if (fresh)
+		populate_copied(a, h, units);
 	return h == HK_NIL ? NULL : hk_unit_addr(h);
 }
 

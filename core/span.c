@@ -52,6 +52,10 @@ static unsigned bucket_of(uint32_t units)
 #define REGION_CHUNKS ((size_t)CONFIG_HK_REGION_GIB << (30 - HK_CHUNK_SHIFT))
 
 static uint64_t dense_map[REGION_CHUNKS / 64 + 1];
+/* A bit per chunk of runs backed by 2 MiB pages (THP advised or hugetlb),
+ * dense or not: a run grown for a block bigger than a chunk is advised
+ * THP too (grow), and a first touch there faults 2 MiB. */
+static uint64_t huge_map[REGION_CHUNKS / 64 + 1];
 
 static int run_dense(uint32_t u)
 {
@@ -64,15 +68,21 @@ int hk_span_dense(uint32_t u)
 	return run_dense(u);
 }
 
-static void set_dense(uint32_t h, size_t chunks, int on)
+int hk_span_small_pages(uint32_t u)
+{
+	size_t c = u / HK_CHUNK_UNITS;
+	return !((__atomic_load_n(&huge_map[c / 64], __ATOMIC_RELAXED) >> (c % 64)) & 1);
+}
+
+static void set_bits(uint64_t *map, uint32_t h, size_t chunks, int on)
 {
 	for (size_t c = h / HK_CHUNK_UNITS; chunks--; c++) {
 		uint64_t bit = (uint64_t)1 << (c % 64);
 
 		if (on)
-			__atomic_fetch_or(&dense_map[c / 64], bit, __ATOMIC_RELAXED);
+			__atomic_fetch_or(&map[c / 64], bit, __ATOMIC_RELAXED);
 		else
-			__atomic_fetch_and(&dense_map[c / 64], ~bit, __ATOMIC_RELAXED);
+			__atomic_fetch_and(&map[c / 64], ~bit, __ATOMIC_RELAXED);
 	}
 }
 
@@ -446,7 +456,8 @@ static int grow(hk_arena_t *a, uint32_t units, uint32_t align_units, int dense)
 	    (a->policy == HK_HUGEPAGE_THP && backing < HK_BACKING_THP))
 		a->ctr.fallbacks++;
 	/* Hardened: the run's last unit stays PROT_NONE, a guard between runs. */
-	set_dense(h, chunks, dense && backing == HK_BACKING_THP);
+	set_bits(dense_map, h, chunks, dense && backing == HK_BACKING_THP);
+	set_bits(huge_map, h, chunks, backing >= HK_BACKING_THP);
 	uint32_t n = (uint32_t)(chunks * HK_CHUNK_UNITS) - HK_RUN_GUARD;
 	if (HK_RUN_GUARD)
 		hk_platform_decommit(hk_unit_addr(h + n), HK_RUN_GUARD * HK_UNIT);

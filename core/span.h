@@ -37,6 +37,9 @@ uint32_t hk_span_unhold(hk_arena_t *a, uint32_t units, uint32_t align_units);
 /* 1 if unit u is in a dense run (THP advised): its pages fault in 2 MiB
  * at a time. Any lock or none (a relaxed read of the run's bit). */
 int hk_span_dense(uint32_t u);
+/* 1 if unit u is in a run on 4 KiB pages (no THP advice, no hugetlb): a
+ * first touch there faults one page. Any lock or none (a relaxed read). */
+int hk_span_small_pages(uint32_t u);
 /* The free list of the free span headed by d (for the validators). */
 unsigned hk_span_list(const hk_desc_t *d);
 /* Writes the hot fields into every unit of a span (bin: a slab's arena's

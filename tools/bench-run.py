@@ -400,7 +400,7 @@ def run_program(b, a, bindir, prev):
     res = run_once(bench_argv(b, a, bindir), env, b.timeout)
     kv = res.get("kv") or {}
     ran = int(kv["cpu"]) if kv.get("cpu", "").isdigit() else None
-    if res["status"] != "ok" or ran is None:  # broken, or not pinned (redis): no probe
+    if res["status"] != "ok" or ran is None:  # broken, or not pinned: no probe
         return res, ran, (None, None)
     return res, ran, (secs[ran], bench_sched.cpu_speed(ran))
 
@@ -950,9 +950,9 @@ def program_tables(benches, results, names, base, rounds, ir=None, ir_scale=None
          f"the same with {base}'s second fastest and with the allocator's second fastest (how "
          f"far one lucky round could move it; not a confidence interval), then the fastest CPU "
          f"time in seconds. The programs run at real-time priority (run.py), so load adds "
-         f"less, and what it still adds only ever slows a round; each run but redis's (a "
-         f"server and its clients at once) is pinned to the CPU that was the faster one when "
-         f"it started (this VM's two CPUs differ in speed, and which is slower changes within "
+         f"less, and what it still adds only ever slows a round; each run is pinned to the CPU "
+         f"that was the faster one when it started (redis: its server, its clients on the "
+         f"other CPU; since session 14) (this VM's two CPUs differ in speed, and which is slower changes within "
          f"seconds; pinned since session 13, 2026-12-05). In A/A runs under load "
          f"({base} against itself, `--aa`) the geometric mean landed at 0.97–1.03. Before "
          f"2026-12-05 this table showed the ratio of the two medians; that row and the median "

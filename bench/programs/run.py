@@ -13,7 +13,8 @@ HK_PROG_PRELOAD (or --preload) and is put in LD_PRELOAD of the program only.
 Invariant: check=ok only when the program's output matches the output of a
 run without preload (computed once per scale and cached in WORK). Every
 allocator gets the same treatment: fixed hash seeds, real-time priority, and
-the pin its caller chose (HK_PROG_CPU: a serial program runs on that CPU).
+the pin its caller chose (HK_PROG_CPU: a serial program, or redis's server, runs
+on that CPU).
 
 Usage: [HK_PROG_CPU=N] run.py run NAME [--scale S] [--work DIR] [--preload LIB]
        run.py prepare NAME [--scale S] [--work DIR]   inputs and reference, untimed
@@ -227,7 +228,9 @@ PEAK = ["/usr/bin/time", "-f", "%M %R", "-o"]
 # they landed on the fast or the slow CPU. gcc runs cc1, then as (no -pipe); git runs one
 # command at a time, and its threaded parts (git grep, pack-objects) took 0.05 of its
 # 0.6 s of CPU; a pipe's two ends (git log | cksum) take turns on the one CPU. redis is
-# a server and its clients at once: never pinned. Without HK_PROG_CPU nothing is pinned.
+# a server and its clients at once: its server alone is pinned to CPU N (Program.pin_server),
+# its clients to the other CPUs, so that the server's CPU time is taken at one CPU's speed
+# and no client takes its turns there. Without HK_PROG_CPU nothing is pinned.
 def child_setup(cpu):
     """Popen's preexec_fn: between fork and exec, in the program's first process (its
     children inherit both): pinned to cpu (None: not), at real-time priority."""
@@ -244,12 +247,22 @@ def child_setup(cpu):
 
 
 def run_cpu(prog):
-    """The CPU to pin prog to: HK_PROG_CPU for a serial program, else None (unset, empty,
-    not a CPU this process may use, or a program that needs more than one)."""
+    """The CPU to pin prog to: HK_PROG_CPU for a serial program or a server, else None
+    (unset, empty, not a CPU this process may use, or a program that needs more than one)."""
     v = os.environ.get("HK_PROG_CPU", "")
-    if not prog.serial or not v.isdigit() or int(v) not in os.sched_getaffinity(0):
+    pinned = prog.serial or prog.pin_server
+    if not pinned or not v.isdigit() or int(v) not in os.sched_getaffinity(0):
         return None
     return int(v)
+
+
+def elsewhere(cpu):
+    """Popen's preexec_fn for a server's client: on every CPU but the server's (cpu None,
+    or no other CPU: anywhere)."""
+    others = os.sched_getaffinity(0) - {cpu}
+    if cpu is None or not others:
+        return None
+    return lambda: os.sched_setaffinity(0, others)
 
 
 def realtime_allowed():
@@ -290,6 +303,7 @@ def run_child(argv, env, cwd, stdin=None, wrap=None, cpu=None):
 class Program:
     """A command whose stdout (or a file it writes) must match the unpreloaded run."""
     serial = True  # its processes run one at a time: it may be pinned to one CPU
+    pin_server = False  # a server measured alone: pinned, its clients elsewhere (Redis)
 
     def __init__(self, name, need, argv, stdin=None, prepare=None, result_file=None, scale_arg=True):
         self.name, self.need, self._argv = name, need, argv
@@ -332,9 +346,10 @@ class Redis(Program):
     dataset loaded with redis-cli --pipe and checked (DEBUG DIGEST, reads), then
     redis-benchmark on another database. Client and loader run without preload;
     only the server's CPU time and VmHWM count. The server is stopped by its PID.
-    Not serial: server and clients run at once (run_cpu gives it no CPU; a cpu given
-    here pins the server alone)."""
+    Not serial: server and clients run at once; a cpu (run_cpu's) pins the server alone,
+    and its clients run on the other CPUs."""
     serial = False
+    pin_server = True
 
     def run(self, work, scale, preload, wrap=None, cpu=None):
         self.inputs(work, scale)
@@ -344,6 +359,7 @@ class Redis(Program):
         s.close()
         plain = env_for(None)
         cli = ["redis-cli", "-p", port]
+        away = elsewhere(cpu)
         with tempfile.TemporaryDirectory(dir=work) as tmp:
             srv = subprocess.Popen((wrap or []) + [
                 "redis-server", "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no",
@@ -353,24 +369,24 @@ class Redis(Program):
             t0 = time.monotonic()
             try:
                 for _ in range(200):
-                    if subprocess.run(cli + ["ping"], env=plain, capture_output=True).stdout.strip() == b"PONG":
+                    if subprocess.run(cli + ["ping"], env=plain, capture_output=True, preexec_fn=away).stdout.strip() == b"PONG":
                         break
                     if srv.poll() is not None:
                         return False, "", {}
                     time.sleep(0.05)
                 with open(os.path.join(work, "redis.resp"), "rb") as f:
-                    ok = subprocess.run(cli + ["--pipe"], stdin=f, env=plain, capture_output=True).returncode == 0
+                    ok = subprocess.run(cli + ["--pipe"], stdin=f, env=plain, capture_output=True, preexec_fn=away).returncode == 0
                 out = b""
                 for c in (["debug", "digest"], ["dbsize"], ["strlen", "s:3"], ["hlen", "h:7"],
                           ["lrange", "l:2", "0", "5"], ["zrange", "z:5", "0", "3"], ["scard", "set:9"]):
-                    out += subprocess.run(cli + c, env=plain, capture_output=True).stdout
+                    out += subprocess.run(cli + c, env=plain, capture_output=True, preexec_fn=away).stdout
                 n = str(int(40000 * scale))
                 bench = subprocess.run(["redis-benchmark", "-h", "127.0.0.1", "-p", port, "--dbnum", "3",
                                         "-n", n, "-c", "16", "-P", "16", "-r", "20000", "-d", "150", "-q",
                                         "-t", "set,get,incr,lpush,rpop,sadd,hset,zadd,lrange_100"],
-                                       env=plain, capture_output=True)
+                                       env=plain, capture_output=True, preexec_fn=away)
                 ok = ok and bench.returncode == 0 and b"requests per second" in bench.stdout
-                out += subprocess.run(cli + ["dbsize"], env=plain, capture_output=True).stdout
+                out += subprocess.run(cli + ["dbsize"], env=plain, capture_output=True, preexec_fn=away).stdout
                 with open(f"/proc/{srv.pid}/stat") as f:
                     fields = f.read().rsplit(")", 1)[1].split()
                 utime, stime = int(fields[11]) / TICK, int(fields[12]) / TICK

@@ -2,9 +2,10 @@
 # test/tools/bench_programs_pin.sh — the real programs' CPU: tools/bench-run.py picks the
 # faster CPU (bench_sched.pick_cpu) before each program run and hands it down in
 # HK_PROG_CPU; bench/programs/run.py pins a serial program's process tree to it and says
-# so in its RESULT line (cpu=), and pins nothing for redis (a server and its clients at
-# once) or without HK_PROG_CPU; the table counts the runs whose CPU probed slow. Tiny
-# child processes and scripted probes; no program is timed.
+# so in its RESULT line (cpu=), pins redis's server alone to it and its clients to the
+# other CPUs (elsewhere), and pins nothing without HK_PROG_CPU or for a program that is
+# neither; the table counts the runs whose CPU probed slow. Tiny child processes and
+# scripted probes; no program is timed.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 python3 - "$root" <<'PY'
@@ -24,12 +25,27 @@ if len(cpus) < 2:
     print("ok (one CPU: nothing to choose between)")
     sys.exit(0)
 
-# run.py: which programs take the pin. redis is never pinned; every other one is.
+# run.py: which programs take the pin: every one (redis: its server).
 os.environ["HK_PROG_CPU"] = str(cpus[1])
 for name, prog in rp.PROGRAMS.items():
-    want = None if name == "redis" else cpus[1]
-    if rp.run_cpu(prog) != want:
-        sys.exit(f"run.py pins {name} to {rp.run_cpu(prog)}, want {want}")
+    if rp.run_cpu(prog) != cpus[1]:
+        sys.exit(f"run.py pins {name} to {rp.run_cpu(prog)}, want {cpus[1]}")
+if rp.PROGRAMS["redis"].serial or not rp.PROGRAMS["redis"].pin_server:
+    sys.exit("redis must pin its server alone, not its clients")
+# A server's clients run on every CPU but the server's; anywhere when it is not pinned.
+for cpu in (cpus[0], cpus[1]):
+    pid = os.fork()
+    if pid == 0:
+        rp.elsewhere(cpu)()
+        os._exit(0 if os.sched_getaffinity(0) == set(cpus) - {cpu} else 1)
+    if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0:
+        sys.exit(f"a client of a server on CPU {cpu} may run there")
+if rp.elsewhere(None) is not None:
+    sys.exit("an unpinned server's clients were pinned")
+unpinned = rp.Program("neither", [], ["true"])
+unpinned.serial = False
+if rp.run_cpu(unpinned) is not None:
+    sys.exit("a program neither serial nor a server was pinned")
 for v in ("", "x", str(max(cpus) + 1000)):  # unset or unusable: not pinned
     os.environ["HK_PROG_CPU"] = v
     if rp.run_cpu(rp.PROGRAMS["lua"]) is not None:
@@ -44,7 +60,7 @@ with tempfile.TemporaryDirectory() as work:
              "' '.join(map(str, sorted(os.sched_getaffinity(0)))) + ' ' + "
              "str('HK_PROG_CPU' in os.environ))", report]
     serial = rp.Program("probe", [], ["sh", "-c", '"$@"', "sh"] + probe)
-    server = rp.Program("server", [], probe)
+    server = rp.Program("server", [], probe)  # not serial, not a server: runs anywhere
     server.serial = False
     for cpu in cpus[:2]:
         os.environ["HK_PROG_CPU"] = str(cpu)

@@ -26,6 +26,7 @@
 #include "core/large.h"
 #include "core/lock.h"
 #include "core/platform.h"
+#include "core/pool.h"
 #include "core/purge.h"
 #include "core/region.h"
 #include "core/sizeclass.h"
@@ -719,5 +720,35 @@ Test(rss, a_slab_from_a_dirty_span_is_not_populated)
 	cr_assert_eq(calls[ROUNDS - 1], 0, "populate calls by round: %llu %llu %llu",
 		     (unsigned long long)calls[0], (unsigned long long)calls[1],
 		     (unsigned long long)calls[2]);
+	hk_arena_destroy(a);
+}
+
+/* A POOL block realloc moves into (dense: the copy writes at least its
+ * first half) is faulted in by one call over that half when its span is
+ * fresh (core/pool.c: a 128 KiB copy into fresh pages cost 440 us, 242
+ * after one populate), and no page past it; on a span used before (dirty:
+ * resident, likely) and for any other POOL block, no call. */
+Test(rss, a_fresh_span_a_realloc_copies_into_is_populated_half)
+{
+	if (!CONFIG_HK_POOL || hk_platform_page_size() != 4096 || CONFIG_HK_THP_ALWAYS)
+		cr_skip_test("no POOL, or not 4 KiB pages");
+	enum { UNITS = 4 };
+	hk_arena_t *a = private_arena();
+	hk_purge_exclude();
+	uint64_t before = populate_calls();
+	char *p = hk_pool_alloc(a, UNITS * HK_UNIT, 0, 1);
+	cr_assert_not_null(p);
+	cr_assert_eq(populate_calls(), before + 1, "the fresh span was not populated once");
+	cr_assert_eq(resident_bytes(p, UNITS * HK_UNIT), UNITS * HK_UNIT / 2,
+		     "not exactly the copied half resident");
+	cr_assert_eq(hk_pool_free(a, hk_desc_of(p), 0), 0);
+	before = populate_calls();
+	char *q = hk_pool_alloc(a, UNITS * HK_UNIT, 0, 1);
+	cr_assert_eq(q, p, "not the freed span again");
+	cr_assert_eq(populate_calls(), before, "a dirty span populated");
+	char *r = hk_pool_alloc(a, UNITS * HK_UNIT, 0, 0);
+	cr_assert_not_null(r);
+	cr_assert_eq(populate_calls(), before, "a block no copy fills populated");
+	hk_purge_allow();
 	hk_arena_destroy(a);
 }
