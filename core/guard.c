@@ -19,6 +19,7 @@
  * page fault: ~100 us here, where the profiler's budget is ~1 us).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -402,20 +403,59 @@ static __attribute__((noreturn)) void report(uintptr_t addr, const void *uctx)
 	abort();
 }
 
+/*
+ * A fault outside the pool goes to the handler found at install, as the
+ * kernel would have run it: the program may have installed it first, as
+ * this one comes only with the first guarded block. So its sa_mask and
+ * SA_NODEFER set the mask (a handler that expects to be entered again by
+ * a fault of its own was killed instead), and SA_RESETHAND puts the
+ * default back first (a returning one ran forever: the access faulted
+ * again into us, and we into it; test/preload/sigchain.sh).
+ */
+static void chain(int sig, siginfo_t *si, void *uctx)
+{
+	const struct sigaction *o = &G.old;
+	if (!(o->sa_flags & SA_SIGINFO) && (o->sa_handler == SIG_DFL || o->sa_handler == SIG_IGN)) {
+		/* si_code <= 0: sent by kill() or raise(), not a fault, so it
+		 * does not come again by itself: ignored, or sent once more
+		 * (pending until we return) to meet the default action. */
+		if (si->si_code <= 0 && o->sa_handler == SIG_IGN)
+			return;
+		sigaction(sig, o, NULL);
+		if (si->si_code <= 0)
+			raise(sig);
+		return; /* a fault: the access runs again, under the old action */
+	}
+	sigset_t mask, saved;
+	if (uctx)
+		mask = ((const ucontext_t *)uctx)->uc_sigmask;
+	else
+		pthread_sigmask(SIG_SETMASK, NULL, &mask);
+	sigorset(&mask, &mask, &o->sa_mask);
+	if (o->sa_flags & SA_NODEFER)
+		sigdelset(&mask, sig);
+	else
+		sigaddset(&mask, sig);
+	if (o->sa_flags & SA_RESETHAND) {
+		struct sigaction dfl;
+		memset(&dfl, 0, sizeof dfl);
+		dfl.sa_handler = SIG_DFL;
+		sigaction(sig, &dfl, NULL);
+	}
+	pthread_sigmask(SIG_SETMASK, &mask, &saved);
+	if (o->sa_flags & SA_SIGINFO)
+		o->sa_sigaction(sig, si, uctx);
+	else
+		o->sa_handler(sig);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+}
+
 static void on_segv(int sig, siginfo_t *si, void *uctx)
 {
 	uintptr_t addr = (uintptr_t)si->si_addr;
 	if (G.slots && hk_guard_owns((void *)addr))
 		report(addr, uctx);
-	/* Not ours: whoever handled SIGSEGV before us decides. */
-	if (G.old.sa_flags & SA_SIGINFO) {
-		G.old.sa_sigaction(sig, si, uctx);
-	} else if (G.old.sa_handler != SIG_DFL && G.old.sa_handler != SIG_IGN) {
-		G.old.sa_handler(sig);
-	} else {
-		/* Default action: the faulting access runs again and kills. */
-		sigaction(SIGSEGV, &G.old, NULL);
-	}
+	chain(sig, si, uctx);
 }
 
 /* At the first guarded block, not at init: a system call that most short
@@ -429,6 +469,9 @@ static void install(void)
 	sa.sa_sigaction = on_segv;
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGSEGV, &sa, &G.old) == 0)
+	/* The old action read first: in one call the kernel writes it back
+	 * only after ours is in place, and a fault in that window (another
+	 * thread's) would chain to an empty G.old, the default action. */
+	if (sigaction(SIGSEGV, NULL, &G.old) == 0 && sigaction(SIGSEGV, &sa, NULL) == 0)
 		G.installed = 1;
 }

@@ -5,7 +5,7 @@
  * clears the bins of every lane in place and the next use sets them up
  * again; destroy gives the slot back; an arena created when every slot is
  * taken works without a cache; the class divisor check matches every
- * class; a fork child gives back the other threads' caches; nothing ever
+ * class; a fork child drops the other threads' caches, counted as freed; nothing ever
  * writes the static empty and dead lanes (issue 12, bug 4); a reset visits
  * only the classes and spans the arena used since the last one; a bin
  * grows on swings of its class, never on frees alone, and a trim shrinks it;
@@ -201,7 +201,7 @@ static void *hold_until_forked(void *arg)
 	return NULL;
 }
 
-Test(lane_cache, fork_child_gives_back_other_threads_caches)
+Test(lane_cache, fork_child_counts_other_threads_caches_freed)
 {
 	hk_arena_t *a = hk_arena_create(NULL);
 	pthread_t t;
