@@ -18,6 +18,7 @@
 #include "core/lane.h"
 #include "core/lock.h"
 #include "core/mid.h"
+#include "core/owner.h"
 #include "core/platform.h"
 #include "core/purge.h"
 #include "core/region.h"
@@ -110,6 +111,9 @@ _Static_assert((RAMP_BYTES << RAMP_STEPS) == (16u << 10), "the ramp ends at the 
 
 static void lane_exit(void *arg);
 
+/* A new lane's first slow frees that may make it an heir (keep_off). */
+#define HEIR_FREES 16
+
 void (*hk_lane_bin_start)(hk_lane_t *l, unsigned bin);
 
 int hk_lane_global_init(void)
@@ -197,6 +201,8 @@ static hk_lane_t *lane_create(void)
 	if (!l)
 		return NULL;
 	atomic_store_explicit(&l->trim, 0, memory_order_relaxed);
+	l->heir_left = HEIR_FREES;
+	hk_owner_born();
 	l->state = HK_LANE_LIVE;
 	pthread_setspecific(LN.key, l);
 	hk_lane_self = l;
@@ -204,14 +210,23 @@ static hk_lane_t *lane_create(void)
 }
 
 /* New blocks of class cls from arena a's slabs: up to want, or a slab's
- * whole free list of up to `most`. */
-static unsigned refill(hk_arena_t *a, unsigned cls, void **chain, unsigned want, unsigned most)
+ * whole free list of up to `most`; slabs tagged `tag` first (0: any). */
+static unsigned refill(hk_arena_t *a, unsigned cls, unsigned tag, void **chain, unsigned want,
+		       unsigned most)
 {
 	if (CONFIG_HK_TINY && (int)cls <= HK_TINY_LAST)
-		return hk_tiny_refill(a, cls, HK_KIND_SLAB, chain, want, most);
+		return hk_tiny_refill(a, cls, HK_KIND_SLAB, tag, chain, want, most);
 	if (CONFIG_HK_MID)
-		return hk_mid_refill(a, cls, HK_KIND_SLAB, chain, want, most);
+		return hk_mid_refill(a, cls, HK_KIND_SLAB, tag, chain, want, most);
 	return 0;
+}
+
+/* The lane's owner tag, taken on its first refill (core/owner.h). */
+static unsigned lane_tag(hk_lane_t *l)
+{
+	if (!l->tag)
+		l->tag = (uint8_t)hk_owner_take();
+	return l->tag;
 }
 
 /* Gives up to *n blocks of the chain back to their slabs and returns the
@@ -289,7 +304,8 @@ static unsigned bin_fill(hk_lane_t *l, hk_arena_t *a, unsigned bins, unsigned cl
 	unsigned want = (unsigned)(limit / 2);
 	want = want > cap ? cap : want ? want : 1;
 	/* The bin is empty: an already carved free list may fill it. */
-	unsigned got = refill(a, cls, &HK_HEAD(l, bin), want, (unsigned)limit);
+	unsigned tag = lane_tag(l) | (l->heir_left ? HK_OWNER_YOUNG : 0);
+	unsigned got = refill(a, cls, tag, &HK_HEAD(l, bin), want, (unsigned)limit);
 	hk_room_set(l, bin, limit - got);
 	if (!bins)
 		l->refilled[cls] = 1;
@@ -470,7 +486,7 @@ void *hk_cache_alloc(hk_arena_t *a, unsigned cls)
 	int kick = 0;
 	if (!l || bins == HK_BINS_NONE) {
 		/* No lane or no cache slot: one block under the class lock. */
-		if (refill(a, cls, (void **)&p, 1, 1)) {
+		if (refill(a, cls, 0, (void **)&p, 1, 1)) {
 			p[1] = NULL;
 			if (!a->heap)
 				atomic_fetch_add_explicit(&a->ctr.allocs, 1, memory_order_relaxed);
@@ -548,6 +564,39 @@ int hk_lane_flush_push(hk_lane_t *l, void *p, unsigned bin)
 	return 1;
 }
 
+/*
+ * A slow free's block is of a slab another live lane refills from: it goes
+ * back to that slab, not into this thread's bin, from where this thread
+ * would reuse it beside the other's blocks (cache_scratch: the main thread
+ * hands each worker a block of one line, and each worker's malloc took the
+ * block it had just freed: 0.34x mimalloc's speed). A block of a dead
+ * lane's slab makes a young lane (HEIR_FREES) the heir of that lane's
+ * tag, and so of its slabs, in place of a tag it took (core/owner.c):
+ * larson's new worker often frees blocks of the main thread's slabs
+ * first, then refills (taking a tag), and only then meets its
+ * predecessor's blocks; the predecessor's slabs went to both workers'
+ * refills, and the lines both wrote stayed at ~140 an epoch.
+ * Only frees that leave the fast path look (the first of a class, a full
+ * user-arena bin): the fast path has no owner check.
+ */
+static int keep_off(hk_lane_t *l, const hk_desc_t *d)
+{
+	unsigned o = hk_owner_of(hk_unit_of((void *)d->start));
+	if (l->heir_left)
+		l->heir_left--;
+	if (o == l->tag)
+		return 0;
+	if (hk_owner_live(o))
+		return 1;
+	if (l->heir_left && hk_owner_claim(o)) {
+		/* Its own few slabs, if any, to any refill at once. */
+		hk_owner_release(l->tag, 1);
+		l->tag = (uint8_t)o;
+		l->heir_left = 0;
+	}
+	return 0;
+}
+
 /* A checked free slab block into the caller's bin, or with `direct`
  * straight back to its slab (counted as a free and a flush of the bin, so
  * the derived frees stay right). */
@@ -569,6 +618,7 @@ static void cache_put(void *p, const hk_desc_t *d, int direct)
 		hk_cache_t *c = hk_lane_cache(l, bins);
 		if (!(c->classes >> cls & 1))
 			bin_setup(l, bins, cls);
+		direct |= keep_off(l, d);
 		if (direct) {
 			hk_next_set(p, NULL);
 			flush_chain(a, cls, p, &one, &kick);
@@ -718,8 +768,9 @@ static int lane_release(hk_lane_t *l)
 }
 
 /* Lanes lock held; the lane's user caches are released, its default heap
- * bins flushed. It goes to the spare list clean (all bins unset). */
-static void retire(hk_lane_t *l)
+ * bins flushed. It goes to the spare list clean (all bins unset), its
+ * owner tags to an heir (`heirless`: to any refill at once). */
+static void retire(hk_lane_t *l, int heirless)
 {
 	hk_cache_t *c = hk_lane_cache(l, 0);
 	LN.malloc_fast += malloc_fast_of(l);
@@ -733,6 +784,8 @@ static void retire(hk_lane_t *l)
 		u->refills = u->flushes = 0;
 	}
 	cache_clear(l, 0);
+	hk_owner_release(l->tag, heirless); /* its slabs go to an heir, or any refill */
+	l->tag = 0;
 	/* The lane's next thread seeds its sampler from this count: from the
 	 * lane's address alone, each thread on a recycled lane replayed the
 	 * last one's intervals (larson: the same pops sampled in every epoch,
@@ -763,7 +816,7 @@ static void lane_exit(void *arg)
 	hk_slow_call = "thread exit";
 	int kick = lane_release(l);
 	hk_lock(&LN.lock);
-	retire(l);
+	retire(l, 0);
 	hk_unlock(&LN.lock);
 	if (kick)
 		hk_purge_kick(); /* outside the locks: it may start the purger */
@@ -860,6 +913,6 @@ void hk_lanes_after_fork_child(void)
 		if (l == self)
 			continue;
 		lane_drop(l);
-		retire(l);
+		retire(l, 1); /* its thread is not in the child: no heir comes */
 	}
 }

@@ -40,8 +40,8 @@ static uint32_t hk_mid_span_units(unsigned cls)
 	return (uint32_t)(units > HK_CHUNK_UNITS ? HK_CHUNK_UNITS : units);
 }
 
-unsigned hk_mid_refill(hk_arena_t *a, unsigned cls, unsigned kind, void **chain, unsigned want,
-		       unsigned most)
+unsigned hk_mid_refill(hk_arena_t *a, unsigned cls, unsigned kind, unsigned tag, void **chain,
+		       unsigned want, unsigned most)
 {
-	return hk_slab_refill(a, cls, hk_mid_span_units(cls), kind, chain, want, most);
+	return hk_slab_refill(a, cls, hk_mid_span_units(cls), kind, tag, chain, want, most);
 }

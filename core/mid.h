@@ -9,7 +9,7 @@
 #include "core/types.h"
 
 /* MID: the classes above Tiny, multi-unit spans. */
-unsigned hk_mid_refill(hk_arena_t *a, unsigned cls, unsigned kind, void **chain, unsigned want,
-		       unsigned most);
+unsigned hk_mid_refill(hk_arena_t *a, unsigned cls, unsigned kind, unsigned tag, void **chain,
+		       unsigned want, unsigned most);
 
 #endif /* HK_CORE_MID_H */

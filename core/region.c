@@ -18,6 +18,7 @@ uintptr_t hk_region_base;
 _Atomic size_t hk_region_used;
 _Atomic size_t hk_region_slots;
 hk_desc_t *hk_region_desc;
+uint8_t *hk_region_owner;
 
 /* A limit must still bound the heap (DESIGN §8.7): under RLIMIT_AS the
  * region gets half of it, the rest is for direct mappings, stacks, code. */
@@ -53,11 +54,20 @@ static size_t region_size(void)
  */
 #define DESC_SKEW ((size_t)2048)
 
+/* Where the owner bytes start in the descriptor reservation: a page
+ * boundary, as they are committed page by page. */
+static size_t owner_at(size_t len)
+{
+	size_t page = hk_platform_page_size();
+	return (DESC_SKEW + (len >> HK_UNIT_SHIFT) * sizeof(hk_desc_t) + page - 1) & ~(page - 1);
+}
+
 int hk_region_init(void)
 {
 	size_t len = region_size();
 	for (; len >= 4 * HK_CHUNK; len = (len / 2) & ~(HK_CHUNK - 1)) {
-		size_t dlen = DESC_SKEW + (len >> HK_UNIT_SHIFT) * sizeof(hk_desc_t);
+		/* The descriptors, then the owner bytes from a page boundary. */
+		size_t dlen = owner_at(len) + (len >> HK_UNIT_SHIFT);
 		void *base, *desc;
 		if (hk_platform_reserve(len, HK_CHUNK, &base))
 			continue;
@@ -67,26 +77,36 @@ int hk_region_init(void)
 		}
 		hk_region_base = (uintptr_t)base;
 		hk_region_desc = (hk_desc_t *)((char *)desc + DESC_SKEW);
+		hk_region_owner = (uint8_t *)desc + owner_at(len);
 		hk_region.len = len;
 		return 0;
 	}
 	return ENOMEM;
 }
 
-/* Commits descriptors up to `end` units. Region lock held. */
+/* Commits [*done, need) of a lazily committed array at `at` (need rounded up
+ * to pages). */
+static int commit_upto(char *at, size_t *done, size_t need, size_t page)
+{
+	need = (need + page - 1) & ~(page - 1);
+	if (need <= *done)
+		return 0;
+	int err = hk_platform_commit(at + *done, need - *done);
+	if (!err)
+		*done = need;
+	return err;
+}
+
+/* Commits descriptors, and their units' owner bytes (a page per 256 MiB
+ * of region), up to `end` units. Region lock held. */
 static int commit_desc(size_t end_units)
 {
-	size_t need = DESC_SKEW + end_units * sizeof(hk_desc_t);
 	size_t page = hk_platform_page_size();
-	need = (need + page - 1) & ~(page - 1);
-	if (need <= hk_region.desc_committed)
-		return 0;
-	int err = hk_platform_commit((char *)hk_region_desc - DESC_SKEW + hk_region.desc_committed,
-				     need - hk_region.desc_committed);
-	if (err)
-		return err;
-	hk_region.desc_committed = need;
-	return 0;
+	int err = commit_upto((char *)hk_region_desc - DESC_SKEW, &hk_region.desc_committed,
+			      DESC_SKEW + end_units * sizeof(hk_desc_t), page);
+	return err ? err
+		   : commit_upto((char *)hk_region_owner, &hk_region.owner_committed, end_units,
+				 page);
 }
 
 static int reuse_run(uint32_t units, uint32_t *unit)

@@ -15,6 +15,9 @@
 extern HK_HIDDEN uintptr_t hk_region_base;
 extern HK_HIDDEN _Atomic size_t hk_region_used; /* bytes handed to runs; descriptors committed below */
 extern HK_HIDDEN hk_desc_t *hk_region_desc;
+/* A byte per unit beside the descriptors, committed with them: a slab's
+ * owner tag (core/owner.h), kept off the descriptor's line. */
+extern HK_HIDDEN uint8_t *hk_region_owner;
 /* hk_region_used >> 4: the free-list link check compares a rotated offset
  * with it as a memory operand (core/harden.h; 2 instructions less). */
 extern HK_HIDDEN _Atomic size_t hk_region_slots;
@@ -22,6 +25,7 @@ extern HK_HIDDEN _Atomic size_t hk_region_slots;
 typedef struct hk_region {
 	size_t len;              /* bytes reserved */
 	size_t desc_committed;   /* bytes of the descriptor array committed (from its page) */
+	size_t owner_committed;  /* bytes of hk_region_owner committed */
 	hk_lock_t lock;
 	unsigned nfree;
 	struct { uint32_t unit, units; } free_runs[64]; /* runs of destroyed arenas */

@@ -12,9 +12,11 @@
  * (NULL-terminated) into *chain; returns how many (0: out of memory). A
  * slab's whole free list may come instead, in one piece, when the batch
  * stays within `most` (>= want): its blocks are carved already, and taking
- * it costs no walk. `kind` is HK_KIND_SLAB. */
+ * it costs no walk. `kind` is HK_KIND_SLAB. `tag`: the refilling lane's
+ * owner tag (core/owner.h; 0: any slab), whose slabs come first, with
+ * HK_OWNER_YOUNG or'ed in by a young lane. */
 unsigned hk_slab_refill(hk_arena_t *a, unsigned cls, uint32_t units, unsigned kind,
-			void **chain, unsigned want, unsigned most);
+			unsigned tag, void **chain, unsigned want, unsigned most);
 /* Returns up to *left blocks of class `cls` from the chain at *chain to
  * their slabs of arena a, stopping early at a block of another arena;
  * *chain becomes the rest, *left what was not given back. Returns 1 if a

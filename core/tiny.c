@@ -7,8 +7,8 @@
 #include "core/slab.h"
 #include "core/tiny.h"
 
-unsigned hk_tiny_refill(hk_arena_t *a, unsigned cls, unsigned kind, void **chain, unsigned want,
-			unsigned most)
+unsigned hk_tiny_refill(hk_arena_t *a, unsigned cls, unsigned kind, unsigned tag, void **chain,
+			unsigned want, unsigned most)
 {
-	return hk_slab_refill(a, cls, 1, kind, chain, want, most);
+	return hk_slab_refill(a, cls, 1, kind, tag, chain, want, most);
 }

@@ -9,7 +9,7 @@
 #include "core/types.h"
 
 /* Tiny: classes up to HK_TINY_LAST, 64 KiB one-class pages. */
-unsigned hk_tiny_refill(hk_arena_t *a, unsigned cls, unsigned kind, void **chain, unsigned want,
-			unsigned most);
+unsigned hk_tiny_refill(hk_arena_t *a, unsigned cls, unsigned kind, unsigned tag, void **chain,
+			unsigned want, unsigned most);
 
 #endif /* HK_CORE_TINY_H */

@@ -79,6 +79,16 @@
  * (tcache style): a flush returns a batch to the blocks' slabs under the
  * class lock, which is how cross-thread frees are made safe.
  *
+ * Owners (core/owner.c). So that two live threads do not write the same
+ * lines, each slab's head unit has an owner tag (a byte beside the
+ * descriptors, hk_region_owner, read and written under the class lock):
+ * the tag of the lane that refilled from it last. A refill takes its own
+ * lane's slabs first, a dead lane's once its heir had time to claim them
+ * (a young lane's at once), and skips other live lanes' (core/slab.c pick). A free that leaves the
+ * fast path sends a block of another live lane's slab back to it, and a
+ * young lane freeing a dead lane's block inherits that lane's tag
+ * (core/lane.c keep_off). The fast paths never look: a hint, not a rule.
+ *
  * A bin is set up (its class's bit in the cache's `classes`) from the
  * owner's slow path; a lane with a set-up bin of a user arena's slot is on
  * that slot's list (hk_cache_slot.lanes, under its lock). Reset and
@@ -125,6 +135,7 @@
  * bins), reading descriptors of live blocks, stats reads.
  *
  * Atomics: hk_region_used (release after descriptors are committed); the
+ * owner tags' held flags (relaxed: a hint; CAS to take one); the
  * stats counters (relaxed); the bump state (relaxed loads and stores by its
  * one writer, read by frees and stats; `freed` and the frees counter are
  * added to by any thread); hk_init_state (init: BUSY carries the
@@ -444,6 +455,10 @@ typedef struct hk_lane {
 	/* Default heap's refill ramp by class: refills so far, up to
 	 * core/lane.c's RAMP_STEPS (the batch doubles with each). */
 	uint8_t ramp[HK_NCLASS_MAX];
+	/* Owner tag of the slabs this lane refills from (core/owner.h), 0
+	 * until its first refill or a dead lane's tag it inherits. */
+	uint8_t tag;
+	uint8_t heir_left; /* slow frees left that may make it an heir */
 	struct hk_lane *next, *prev; /* list of live lanes */
 } __attribute__((aligned(32))) hk_lane_t;
 
