@@ -266,6 +266,15 @@ static void reset_one(hk_arena_t *a)
 {
 	if ((a->flags & HK_ARENA_BUMP) && hk_bump_reset(a))
 		return; /* a region arena's steady state: the cursor rewound */
+	if (!(a->flags & (HK_ARENA_BUMP | HK_ARENA_ZERO_ON_RESET)) && a->pool_live == HK_NIL &&
+	    hk_cache_rewind(a)) {
+		/* Every small block is back in the caller's bins; the
+		 * slabs stay as they are, their blocks held there. */
+		hk_large_free_arena(a->index);
+		forget_sampled(a);
+		atomic_store_explicit(&a->ctr.live[HK_BAND_LARGE], 0, memory_order_relaxed);
+		return;
+	}
 	int dirty = reset_arena(a);
 	if (a->flags & HK_ARENA_ZERO_ON_RESET) {
 		uint64_t next;

@@ -56,7 +56,15 @@ static struct cache_slot {
 	hk_lock_t lock;
 	hk_arena_t *arena;
 	hk_lane_t *lanes;
+	/* Blocks every lane and path took from the arena's slabs, and gave
+	 * back, since its last full reset (hk_cache_rewind's proof that its
+	 * caller's runs are all the arena handed out). */
+	_Atomic uint64_t taken, given;
 } SL[HK_CACHE_SLOTS] HK_FORKED;
+
+/* A lane's took word (core/types.h): a run's start, its count above. */
+#define TOOK_SHIFT 48
+#define TOOK_BROKEN 1
 
 #define LANE_BLOCK ((size_t)256 << 10)
 /*
@@ -214,11 +222,14 @@ static hk_lane_t *lane_create(void)
 static unsigned refill(hk_arena_t *a, unsigned cls, unsigned tag, void **chain, unsigned want,
 		       unsigned most)
 {
+	unsigned got = 0;
 	if (CONFIG_HK_TINY && (int)cls <= HK_TINY_LAST)
-		return hk_tiny_refill(a, cls, HK_KIND_SLAB, tag, chain, want, most);
-	if (CONFIG_HK_MID)
-		return hk_mid_refill(a, cls, HK_KIND_SLAB, tag, chain, want, most);
-	return 0;
+		got = hk_tiny_refill(a, cls, HK_KIND_SLAB, tag, chain, want, most);
+	else if (CONFIG_HK_MID)
+		got = hk_mid_refill(a, cls, HK_KIND_SLAB, tag, chain, want, most);
+	if (!a->heap && a->bins != HK_BINS_NONE)
+		atomic_fetch_add_explicit(&slot_of(a->bins)->taken, got, memory_order_relaxed);
+	return got;
 }
 
 /* The lane's owner tag, taken on its first refill (core/owner.h). */
@@ -237,6 +248,8 @@ static unsigned lane_tag(hk_lane_t *l)
 static void *flush_chain(hk_arena_t *a, unsigned cls, void *chain, size_t *n, int *kick)
 {
 	HK_STAT(flushes, 1);
+	if (!a->heap && a->bins != HK_BINS_NONE)
+		atomic_fetch_add_explicit(&slot_of(a->bins)->given, 1, memory_order_relaxed);
 	while (chain && *n) {
 		if (a->heap)
 			a = hk_arena_at(hk_desc_of(chain)->arena);
@@ -275,6 +288,31 @@ static void bin_setup(hk_lane_t *l, unsigned bins, unsigned cls)
 		hk_lane_bin_start(l, hk_bin_of(bins, cls));
 }
 
+/* Notes the chain a user bin took (got blocks from head): one run with
+ * the bin's earlier ones since the reset if it is carved in address order
+ * right after them, and of at most a unit: a rewind keeps a run's memory
+ * as a full reset keeps a class's empty slab, no more. Reads the chain's
+ * links, written just now. */
+static void took_note(hk_lane_t *l, unsigned bins, unsigned cls, void *head, unsigned got)
+{
+	unsigned sl = bins / (unsigned)HK_ROW_WORDS;
+	uint64_t *t = &l->took[sl][cls];
+	uintptr_t bs = hk_class_size(cls), p = (uintptr_t)head;
+	l->took_blocks[sl] += got;
+	for (unsigned i = 1; i < got; i++, p += bs)
+		if ((*(uintptr_t *)p ^ hk_link_key((void *)p)) != p + bs)
+			goto broken;
+	uintptr_t start = *t ? (uintptr_t)(*t & (((uint64_t)1 << TOOK_SHIFT) - 1)) : (uintptr_t)head;
+	uint64_t n = (*t >> TOOK_SHIFT) + got;
+	if (*t != TOOK_BROKEN && start + (n - got) * bs == (uintptr_t)head &&
+	    !(start >> TOOK_SHIFT) && n * bs <= HK_UNIT) {
+		*t = start | n << TOOK_SHIFT;
+		return;
+	}
+broken:
+	*t = TOOK_BROKEN;
+}
+
 /* Half the bin, at most 16 KiB or 128 blocks, and at most the user
  * cache's batch or the default heap class's ramp: carving touches every
  * block, so a small program (or a per-request arena, a few blocks then a
@@ -307,6 +345,8 @@ static unsigned bin_fill(hk_lane_t *l, hk_arena_t *a, unsigned bins, unsigned cl
 	unsigned tag = lane_tag(l) | (l->heir_left ? HK_OWNER_YOUNG : 0);
 	unsigned got = refill(a, cls, tag, &HK_HEAD(l, bin), want, (unsigned)limit);
 	hk_room_set(l, bin, limit - got);
+	if (bins && got)
+		took_note(l, bins, cls, HK_HEAD(l, bin), got);
 	if (!bins)
 		l->refilled[cls] = 1;
 	c->refills++;
@@ -424,7 +464,9 @@ static void cache_clear(hk_lane_t *l, unsigned bins)
 		HK_HEAD(l, bin) = NULL;
 		l->room[bin] = 0; /* and the count: folded or dropped before */
 		HK_DRAWN(l, bin) = 0;
+		l->took[bins / HK_ROW_WORDS][__builtin_ctzll(m)] = 0;
 	}
+	l->took_blocks[bins / HK_ROW_WORDS] = 0;
 	c->classes = 0;
 	c->next = NULL;
 }
@@ -508,9 +550,16 @@ void *hk_cache_alloc(hk_arena_t *a, unsigned cls)
 	if (HK_HEAD(l, bin)) {
 		p = HK_HEAD(l, bin);
 		HK_HEAD(l, bin) = hk_next_get(p, hk_slow_call);
-		hk_room_add(l, bin, 1);
+		/* A user bin counts it as a fast pop (its count is all its
+		 * pops: hk_cache_rewind); the default heap's count is the
+		 * sampler's countdown. */
+		if (bins) {
+			l->room[bin] += HK_ROOM_POP;
+		} else {
+			hk_room_add(l, bin, 1);
+			c->allocs++;
+		}
 		p[1] = NULL;
-		c->allocs++;
 		c->slow_pops++;
 	}
 	if (kick)
@@ -678,12 +727,82 @@ void hk_cache_drop(hk_arena_t *a, int destroy)
 		cache_clear(l, bins);
 	}
 	s->lanes = NULL;
+	atomic_store_explicit(&s->taken, 0, memory_order_relaxed);
+	atomic_store_explicit(&s->given, 0, memory_order_relaxed);
 	if (destroy) {
 		s->arena = NULL;
 		a->bins = HK_BINS_NONE; /* its fast path now fails into the check */
 		__atomic_store_n(&a->fast_bins, HK_BINS_NONE, __ATOMIC_RELAXED);
 	}
 	hk_unlock(&s->lock);
+}
+
+/* The bin took one run [lo, end) since the reset; pops blocks (> 0) left
+ * it since the last rewind. It passes if those are [lo, h) and it holds
+ * exactly [h, end): nothing else was pushed (a push left a lower address
+ * on top, or the count of held blocks off). */
+static int rewind_check(hk_lane_t *l, unsigned bins, unsigned cls, uint64_t took, uint64_t pops)
+{
+	unsigned bin = hk_bin_of(bins, cls);
+	uintptr_t bs = hk_class_size(cls), lo = (uintptr_t)(took & (((uint64_t)1 << TOOK_SHIFT) - 1));
+	uintptr_t h = lo + pops * bs, end = lo + (took >> TOOK_SHIFT) * bs;
+	int64_t held = limit_of(l, bins, cls) - hk_room(l, bin);
+	return took != TOOK_BROKEN && h <= end && (uintptr_t)held * bs == end - h &&
+	       (uintptr_t)HK_HEAD(l, bin) == (h == end ? 0 : h);
+}
+
+/* The pops blocks from the run's start go back on top of the bin: linked
+ * and marked free as a carve leaves them, the count cleared. */
+static void rewind_bin(hk_lane_t *l, unsigned bins, unsigned cls, uint64_t pops)
+{
+	unsigned bin = hk_bin_of(bins, cls);
+	uintptr_t bs = hk_class_size(cls), secret = hk_secret;
+	uintptr_t lo = (uintptr_t)(l->took[bins / HK_ROW_WORDS][cls] & (((uint64_t)1 << TOOK_SHIFT) - 1));
+	uintptr_t h = lo + pops * bs;
+	void *tail = HK_HEAD(l, bin);
+	for (uintptr_t p = lo; p < h; p += bs) {
+		hk_next_set_with((void *)p, p + bs < h ? (void *)(p + bs) : tail, secret);
+		((uintptr_t *)p)[1] = secret ^ p;
+	}
+	HK_HEAD(l, bin) = (void *)lo;
+	l->room[bin] = hk_room(l, bin) - (int64_t)pops;
+}
+
+int hk_cache_rewind(hk_arena_t *a)
+{
+	unsigned bins = a->bins, sl = bins / (unsigned)HK_ROW_WORDS;
+	hk_lane_t *l = hk_lane_self;
+	if (bins == HK_BINS_NONE || l->state != HK_LANE_LIVE)
+		return 0;
+	struct cache_slot *s = slot_of(bins);
+	hk_cache_t *c = hk_lane_cache(l, bins);
+	uint64_t used = 0, all = 0;
+	hk_lock(&s->lock);
+	int ok = s->lanes == l && !c->next &&
+		 !atomic_load_explicit(&s->given, memory_order_relaxed) &&
+		 atomic_load_explicit(&s->taken, memory_order_relaxed) == l->took_blocks[sl];
+	for (uint64_t m = c->classes; ok && m; m &= m - 1) {
+		unsigned cls = (unsigned)__builtin_ctzll(m);
+		uint64_t pops = hk_bin_allocs(l, hk_bin_of(bins, cls)), took = l->took[sl][cls];
+		if (!pops) /* held as the last rewind left it, or took nothing */
+			ok = (uintptr_t)HK_HEAD(l, hk_bin_of(bins, cls)) == (uintptr_t)(took & (((uint64_t)1 << TOOK_SHIFT) - 1)) || !took;
+		else
+			ok = rewind_check(l, bins, cls, took, pops);
+		used |= (uint64_t)!!pops << cls;
+		all += pops;
+	}
+	if (ok) {
+		for (uint64_t m = used; m; m &= m - 1) {
+			unsigned cls = (unsigned)__builtin_ctzll(m);
+			rewind_bin(l, bins, cls, hk_bin_allocs(l, hk_bin_of(bins, cls)));
+		}
+		/* The bins hold again what they took (refilled): the pops
+		 * become the arena's allocations and derive no frees. */
+		atomic_fetch_add_explicit(&a->ctr.allocs, all + c->allocs, memory_order_relaxed);
+		c->allocs = c->slow_pops = c->slow_pushes = 0;
+	}
+	hk_unlock(&s->lock);
+	return ok;
 }
 
 void hk_cache_sum(hk_arena_t *a, uint64_t *allocs, uint64_t *frees, size_t *held)

@@ -57,6 +57,11 @@ unsigned hk_cache_slot_take(hk_arena_t *a);
  * emptied in place (blocks dropped: the slabs are reset); counters fold
  * into the arena, or are dropped with `destroy`, which frees the slot. */
 void hk_cache_drop(hk_arena_t *a, int destroy);
+/* A reset at the cost of what the arena handed out since the last one,
+ * when the calling thread's cache is the arena's only one and its bins
+ * took every block the arena's slabs gave: the blocks handed out go back
+ * into its bins. Returns 0 (nothing changed) otherwise. */
+int hk_cache_rewind(hk_arena_t *a);
 /* Stats of user arena a in lanes' caches: allocs and frees not yet folded
  * into a->ctr, and bytes held in bins. */
 void hk_cache_sum(hk_arena_t *a, uint64_t *allocs, uint64_t *frees, size_t *held);

@@ -460,6 +460,13 @@ typedef struct hk_lane {
 	uint8_t tag;
 	uint8_t heir_left; /* slow frees left that may make it an heir */
 	struct hk_lane *next, *prev; /* list of live lanes */
+	/* User arenas' bins (core/lane.c hk_cache_rewind): the blocks bin
+	 * [slot][class] took since its arena's last full reset, when they are
+	 * one run in address order (start | count << 48; 0: none,
+	 * 1: not one run), and per slot the blocks of all its runs. Cleared
+	 * with the bins (cache_clear), by any thread under the slot's lock. */
+	uint64_t took[HK_CACHE_SLOTS][HK_NCLASS_MAX];
+	uint64_t took_blocks[HK_CACHE_SLOTS];
 } __attribute__((aligned(32))) hk_lane_t;
 
 /* The divisor of the bin's class (hk_divm), written when the bin is set up
