@@ -5,6 +5,7 @@
  * Must not allocate through malloc.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/platform.h"
@@ -162,5 +163,9 @@ void hk_platform_fill_stats(hk_stats_t *out)
 	out->hugetlb_1g_total = __atomic_load_n(&caps->hugetlb_1g_total, __ATOMIC_RELAXED);
 	out->numa_nodes = hk_platform_node_count();
 	out->io_uring_available = caps->io_uring;
-	strncpy(out->notes, hk_hugepage_notes(), sizeof out->notes - 1);
+	/* The purge note says why this mode (the default, an environment
+	 * word, a refused ring): the mode alone does not tell them apart. */
+	const char *hp = hk_hugepage_notes();
+	snprintf(out->notes, sizeof out->notes, "%s%spurge: %s", hp, *hp ? "; " : "",
+		 hk_os_caps()->purge_note);
 }

@@ -3,7 +3,7 @@
  * first dirty span (never during init, outside every lock), sleeps until
  * the next idle slab or dirty span is due (two delays, below), takes expired
  * spans out of their arena (PURGING), purges them with no arena lock held
- * (io_uring through platform when available) and puts them back clean.
+ * (madvise, or io_uring when HAKMEM_PURGE=uring) and puts them back clean.
  * It also releases idle empty slabs and idle cached large mappings.
  * Invariant: the steady state makes no system call here — a kick is one
  * atomic store unless the purger sleeps with nothing to do (no deadline).

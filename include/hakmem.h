@@ -194,7 +194,7 @@ typedef struct hk_stats {
 	size_t hugetlb_1g_free, hugetlb_1g_total;
 	int numa_nodes;         /* 1 when NUMA is off or unavailable */
 	int io_uring_available;
-	char notes[256];        /* fallbacks taken, one phrase each */
+	char notes[256];        /* fallbacks taken and why this purge mode, one phrase each */
 } hk_stats_t;
 
 HK_API int hk_stats_get(hk_stats_t *out);

@@ -1,5 +1,5 @@
 /*
- * os/purge.c — returning memory to the kernel, asynchronously when it can.
+ * os/purge.c — returning memory to the kernel: madvise, or io_uring on request.
  *
  * Owns the purge queue, the in-flight slots and the choice between io_uring
  * and plain madvise. A range handed to hk_os_purge_queue() belongs to this
@@ -52,7 +52,10 @@ static HK_OS_FORKED int orphans;
  * ring than with madvise (24 MiB freed, 700 ms idle, 100 interleaved runs),
  * and the ring saved no CPU at any volume measured (144 MiB in 7 purges:
  * other threads' CPU 17.8-19.5 ms with it, 16.0-18.6 with madvise): the
- * purger thread, not the program, waits for the madvise either way. */
+ * purger thread, not the program, waits for the madvise either way.
+ * So the ring is opt-in (HAKMEM_PURGE=uring): the purger drains each batch
+ * before it puts the spans back, so the ring only moves the madvise to a
+ * kernel worker and adds its own calls; see README "Returning memory". */
 enum ring { RING_NONE, RING_LATER, RING_OPEN };
 static HK_OS_FORKED enum ring ring;
 size_t hk_os_ring_after = (size_t)64 << 20;
@@ -127,12 +130,12 @@ int hk_os_purge_setup(const char *purge_env)
 	ring = RING_NONE;
 	if (!CONFIG_HK_IO_URING)
 		note = "madvise (CONFIG_HK_IO_URING=n)";
-	else if (env_is(purge_env, "madvise"))
-		note = "madvise (HAKMEM_PURGE=madvise)";
-	else {
+	else if (env_is(purge_env, "uring")) {
 		ring = RING_LATER;
-		note = "io_uring";
-	}
+		note = "io_uring (HAKMEM_PURGE=uring)";
+	} else
+		note = env_is(purge_env, "madvise") ? "madvise (HAKMEM_PURGE=madvise)"
+						    : "madvise (default: io_uring saved no CPU)";
 	return hk_os_purge_mode();
 }
 

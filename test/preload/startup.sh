@@ -30,11 +30,20 @@ want=$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages 2>/dev/null ||
 grep -Eq "hugetlb 2M [0-9]+/$want 1G" "$T/report" ||
 	fail "the stats do not report the 2 MiB pool ($want pages): $(grep hugetlb "$T/report")"
 grep -q io_uring_disabled "$T/stats" || fail "the stats did not read kernel.io_uring_disabled"
+# madvise is the default (io_uring saved no CPU); HAKMEM_PURGE=uring asks
+# for the ring, which the stats report when the build and sysctl allow it.
+grep -q "purge mode madvise" "$T/report" ||
+	fail "the stats do not say purge mode madvise: $(grep 'purge mode' "$T/report")"
+why="madvise (CONFIG_HK_IO_URING=n)"
+grep -q 'define CONFIG_HK_IO_URING 1' "$HK_CONFIG_H" && why="madvise (default"
+grep -qF "$why" "$T/report" || fail "the stats do not say why madvise: $(grep notes "$T/report")"
+HAKMEM_PURGE=uring HAKMEM_STATS=1 LD_PRELOAD=$HAKMEM_SO perl -e 1 2>"$T/report" ||
+	fail "perl with HAKMEM_PURGE=uring"
 mode=madvise
 if grep -q 'define CONFIG_HK_IO_URING 1' "$HK_CONFIG_H" &&
 	[ "$(cat /proc/sys/kernel/io_uring_disabled 2>/dev/null || echo 0)" -lt 2 ]; then
 	mode=io_uring
 fi
 grep -q "purge mode $mode" "$T/report" ||
-	fail "the stats do not say purge mode $mode: $(grep 'purge mode' "$T/report")"
+	fail "HAKMEM_PURGE=uring: the stats do not say purge mode $mode: $(grep 'purge mode' "$T/report")"
 echo "startup: ok"

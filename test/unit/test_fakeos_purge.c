@@ -69,7 +69,7 @@ static int uring_expected(void)
 
 Test(fakeos_purge, uring_mode_out_of_order_completions_use_a_free_list)
 {
-	hk_os_init(NULL);
+	hk_os_init("uring");
 	cr_assert_eq(hk_os_purge_mode(), uring_expected() ? HK_OS_PURGE_IO_URING : HK_OS_PURGE_MADVISE);
 	/* Rounds of queue / submit / partial reap, so slots are reused while
 	 * others are still in flight, and completions come newest first. */
@@ -103,13 +103,36 @@ Test(fakeos_purge, env_madvise_never_sets_up_a_ring)
 	cr_assert_eq(hk_fake_os_calls(HK_FAKE_PURGE), 10);
 }
 
+/* With no HAKMEM_PURGE the ring is never set up, however much is purged:
+ * it saved no CPU in any measured workload (os/purge.c, README), and the
+ * stats say it is the default rather than a refusal. */
+Test(fakeos_purge, madvise_is_the_default)
+{
+	hk_os_init(NULL);
+	cr_assert_eq(hk_os_purge_mode(), HK_OS_PURGE_MADVISE);
+	cr_assert_eq(hk_os_caps()->io_uring, 0);
+	const char *why = CONFIG_HK_IO_URING ? "default" : "CONFIG_HK_IO_URING=n";
+	cr_assert(strstr(hk_os_caps()->purge_note, why), "%s", hk_os_caps()->purge_note);
+	for (int round = 0; round < 3; round++) {
+		memset(done_count, 0, sizeof done_count);
+		queue_ranges(0, NR);
+		cr_assert_eq(hk_os_purge_drain(on_done, NULL), 0);
+		assert_all_done_once(NR);
+	}
+	cr_assert_eq(hk_fake_os_calls(HK_FAKE_URING_INIT), 0);
+	hk_os_counters_t c;
+	hk_os_counters(&c);
+	cr_assert_eq(c.purge_async, 0);
+	cr_assert_eq(hk_os_purge_mode(), HK_OS_PURGE_MADVISE);
+}
+
 /* A process (or a fork's child) that never purges sets up no ring: one
  * cost ~90 us of CPU, and git's workload started 32 (os/purge.c). */
 Test(fakeos_purge, the_ring_waits_for_the_first_purge)
 {
 	if (!CONFIG_HK_IO_URING)
 		cr_skip_test("no io_uring in this configuration");
-	hk_os_init(NULL);
+	hk_os_init("uring");
 	cr_assert_eq(hk_os_purge_mode(), HK_OS_PURGE_IO_URING);
 	cr_assert_eq(hk_os_purge_submit(on_done, NULL), 0);
 	cr_assert_eq(hk_os_purge_drain(on_done, NULL), 0);
@@ -137,7 +160,7 @@ Test(fakeos_purge, the_ring_waits_until_enough_was_purged)
 	if (!CONFIG_HK_IO_URING)
 		cr_skip_test("no io_uring in this configuration");
 	hk_os_ring_after = 3 * LEN;
-	hk_os_init(NULL);
+	hk_os_init("uring");
 	queue_ranges(0, 1);
 	queue_ranges(2, 1); /* not adjacent: two madvise calls */
 	cr_assert_eq(hk_os_purge_drain(on_done, NULL), 0);
@@ -179,7 +202,7 @@ Test(fakeos_purge, no_madvise_op_means_madvise) { setup_refused(EOPNOTSUPP, "IOR
 Test(fakeos_purge, io_uring_disabled_sysctl_means_madvise)
 {
 	hk_fake_os_caps()->io_uring_disabled = 2;
-	hk_os_init(NULL);
+	hk_os_init("uring");
 	cr_assert_eq(hk_os_purge_mode(), HK_OS_PURGE_MADVISE);
 	/* The first purge (where os.c reads the sysctl) sets up no ring. */
 	queue_ranges(0, 20);
@@ -197,7 +220,7 @@ Test(fakeos_purge, failed_completions_are_redone_with_madvise_and_counted)
 {
 	if (!CONFIG_HK_IO_URING)
 		cr_skip_test("no io_uring in this configuration");
-	hk_os_init(NULL);
+	hk_os_init("uring");
 	hk_fake_os_fail(HK_FAKE_URING_COMPLETE, 3, EINVAL);
 	queue_ranges(0, 50);
 	cr_assert_eq(hk_os_purge_drain(on_done, NULL), 0);
@@ -213,7 +236,7 @@ Test(fakeos_purge, full_submission_queue_flushes_or_falls_back)
 {
 	if (!CONFIG_HK_IO_URING)
 		cr_skip_test("no io_uring in this configuration");
-	hk_os_init(NULL);
+	hk_os_init("uring");
 	hk_fake_os_fail(HK_FAKE_URING_QUEUE, 5, EAGAIN);
 	hk_fake_os_fail(HK_FAKE_URING_SUBMIT, 1, EBUSY); /* a transient error */
 	queue_ranges(0, 40);
@@ -226,7 +249,7 @@ Test(fakeos_purge, broken_ring_is_abandoned_for_madvise)
 {
 	if (!CONFIG_HK_IO_URING)
 		cr_skip_test("no io_uring in this configuration");
-	hk_os_init(NULL);
+	hk_os_init("uring");
 	hk_fake_os_fail(HK_FAKE_URING_SUBMIT, 0, EINVAL);
 	queue_ranges(0, 30);
 	cr_assert_eq(hk_os_purge_submit(on_done, NULL), 0);
@@ -242,7 +265,7 @@ Test(fakeos_purge, fork_child_finishes_the_parents_inflight_ranges)
 {
 	if (!CONFIG_HK_IO_URING)
 		cr_skip_test("no io_uring in this configuration");
-	hk_os_init(NULL);
+	hk_os_init("uring");
 	queue_ranges(0, 20);
 	/* Queued but not submitted + submitted but not reaped, then "fork". */
 	cr_assert_eq(hk_os_purge_submit(on_done, NULL), 0);
@@ -258,7 +281,7 @@ Test(fakeos_purge, fork_child_without_a_ring_uses_madvise)
 {
 	if (!CONFIG_HK_IO_URING)
 		cr_skip_test("no io_uring in this configuration");
-	hk_os_init(NULL);
+	hk_os_init("uring");
 	queue_ranges(0, 10);
 	cr_assert_eq(hk_os_purge_submit(on_done, NULL), 0);
 	hk_fake_os_fail(HK_FAKE_URING_INIT, 1, ENOMEM);
@@ -279,7 +302,7 @@ Test(fakeos_purge, synchronous_purge_failure_is_reported)
 
 Test(fakeos_purge, queue_full_says_eagain)
 {
-	hk_os_init(NULL);
+	hk_os_init("uring");
 	int i = 0;
 	while (hk_os_purge_queue(mem + (size_t)i * LEN, LEN, mem + (size_t)i * LEN) == 0)
 		i++;
@@ -312,7 +335,7 @@ Test(fakeos_purge, adjacent_null_cookie_ranges_merge_into_one_madvise)
 
 Test(fakeos_purge, merged_ranges_in_flight_complete_once_each)
 {
-	hk_os_init(NULL);
+	hk_os_init("uring");
 	null_done = 0;
 	for (int i = 0; i < 40; i++)
 		cr_assert_eq(hk_os_purge_queue(mem + (size_t)i * LEN, LEN, NULL), 0);
@@ -333,7 +356,7 @@ static void on_done_requeue(void *cookie, void *ctx)
 
 Test(fakeos_purge, done_may_queue_more_ranges)
 {
-	hk_os_init(NULL);
+	hk_os_init("uring");
 	queue_ranges(0, 100);
 	cr_assert_eq(hk_os_purge_drain(on_done_requeue, NULL), 0); /* drains all */
 	assert_all_done_once(NR);

@@ -115,7 +115,7 @@ static void purge_drops_rss(void)
 Test(os_real, io_uring_purge_drops_rss)
 {
 	hk_os_ring_after = 64 * MIB;
-	hk_os_init(NULL);
+	hk_os_init("uring");
 	purge_drops_rss();
 	hk_os_counters_t c;
 	hk_os_counters(&c);
@@ -163,7 +163,7 @@ Test(os_real, setup_eperm_from_the_kernel_falls_back_to_madvise)
 {
 	refuse_io_uring(EPERM);
 	hk_os_ring_after = 0;
-	hk_os_init(NULL);
+	hk_os_init("uring");
 	purge_drops_rss(); /* the ring is set up by the first purge */
 	cr_assert_eq(hk_os_purge_mode(), HK_OS_PURGE_MADVISE);
 	if (CONFIG_HK_IO_URING)
@@ -174,7 +174,7 @@ Test(os_real, setup_enosys_from_the_kernel_falls_back_to_madvise)
 {
 	refuse_io_uring(ENOSYS);
 	hk_os_ring_after = 0;
-	hk_os_init(NULL);
+	hk_os_init("uring");
 	purge_drops_rss(); /* the ring is set up by the first purge */
 	cr_assert_eq(hk_os_purge_mode(), HK_OS_PURGE_MADVISE);
 	if (CONFIG_HK_IO_URING)
