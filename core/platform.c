@@ -68,9 +68,21 @@ int hk_platform_protect(void *p, size_t len)
 	return hk_os_protect(p, len);
 }
 
+/* A refusal that will not change (no such advice before Linux 5.14:
+ * EINVAL; a seccomp filter's EPERM or ENOSYS) stops the calls, for every
+ * caller at once: their pages then fault in as they would without it, and
+ * each further try would be a wasted system call (test_fakeos_request). */
+static int populate_refused;
+
 int hk_platform_populate(void *p, size_t len)
 {
-	return hk_os_populate(p, len);
+	int err = __atomic_load_n(&populate_refused, __ATOMIC_RELAXED);
+	if (err)
+		return err;
+	err = hk_os_populate(p, len);
+	if (err == EINVAL || err == EPERM || err == ENOSYS)
+		__atomic_store_n(&populate_refused, err, __ATOMIC_RELAXED);
+	return err;
 }
 
 int hk_platform_release(void *p, size_t len)

@@ -29,7 +29,8 @@ int hk_platform_decommit(void *p, size_t len);
 /* Inaccessible, pages kept: hk_platform_commit reopens it without a fault. */
 int hk_platform_protect(void *p, size_t len);
 int hk_platform_release(void *p, size_t len);
-/* Faults committed 4 KiB pages in with one call (EINVAL: not on this kernel). */
+/* Faults committed 4 KiB pages in with one call (EINVAL: not on this
+ * kernel). After a refusal that will not change, returns it at once. */
 int hk_platform_populate(void *p, size_t len);
 size_t hk_platform_purge_granule(hk_backing_t backing);
 

@@ -5,8 +5,6 @@
  * for a repeat of its length (core/span.c). Built only with CONFIG_HK_POOL.
  * Invariant: every unit of a live POOL span says POOL with start = block.
  */
-#include <errno.h>
-
 #include "core/lock.h"
 #include "core/platform.h"
 #include "core/pool.h"
@@ -33,20 +31,14 @@
  * one populate (/tmp/progs/pr.c, fastest of 20). Not on a resident span
  * (a populate of resident pages is a wasted call: 4.4 us for 128 KiB
  * against a 1.9 us copy) nor on THP (the copy's first touch faults 2 MiB).
- * A kernel or filter that refuses the call stops them, as core/slab.c's.
+ * A kernel or filter that refuses the call stops them (core/platform.c).
  */
-static int populate_off;
-
 static void populate_copied(hk_arena_t *a, uint32_t h, size_t units)
 {
-	int err;
-	if (CONFIG_HK_THP_ALWAYS || __atomic_load_n(&populate_off, __ATOMIC_RELAXED) ||
-	    !(a->policy == HK_HUGEPAGE_NONE || a->policy == HK_HUGEPAGE_AUTO) ||
+	if (CONFIG_HK_THP_ALWAYS || !(a->policy == HK_HUGEPAGE_NONE || a->policy == HK_HUGEPAGE_AUTO) ||
 	    !hk_span_small_pages(h) || hk_platform_page_size() != 4096)
 		return;
-	err = hk_platform_populate(hk_unit_addr(h), units << (HK_UNIT_SHIFT - 1));
-	if (err == EINVAL || err == EPERM || err == ENOSYS)
-		__atomic_store_n(&populate_off, 1, __ATOMIC_RELAXED);
+	hk_platform_populate(hk_unit_addr(h), units << (HK_UNIT_SHIFT - 1));
 }
 
 void *hk_pool_alloc(hk_arena_t *a, size_t size, size_t align, int dense)

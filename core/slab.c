@@ -9,7 +9,6 @@
  * unit's `bump` is at least the end of the blocks carved in it, and at most
  * the unit's start where nothing was carved (free() checks against it).
  */
-#include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -92,17 +91,15 @@ static inline void chain_append(void **head, void **prev, void *b)
  * wasted call, and one per carve made a per-request arena (carving its
  * slabs again after each reset) 17x slower (reverted in d34773f). A
  * kernel without it (EINVAL, before 5.14) or a filter that refuses it
- * stops the calls.
+ * stops the calls (core/platform.c).
  */
 #define POP_PAGE 4096
-static atomic_int populate_off;
 
 static int populates(const hk_arena_t *a, size_t bs, uint32_t s)
 {
 	int small_pages = a->policy == HK_HUGEPAGE_NONE ||
 			  (a->policy == HK_HUGEPAGE_AUTO && !hk_span_dense(s));
 	return bs <= POP_PAGE && small_pages && !CONFIG_HK_THP_ALWAYS &&
-	       !atomic_load_explicit(&populate_off, memory_order_relaxed) &&
 	       hk_platform_page_size() == POP_PAGE;
 }
 
@@ -116,15 +113,9 @@ static void populate_carve(hk_class_t *k, uintptr_t bump, uintptr_t last)
 	if (from >= to)
 		return;
 	k->fresh_end = to;
-	int err = hk_platform_populate((void *)from, to - from);
-	if (!err)
-		return;
-	/* The slab's later carves fault; a refusal that will not change (no
-	 * such advice before 5.14, or a seccomp filter's errno) stops every
-	 * new slab's calls too: one call, not one per fresh carve. */
-	k->fresh = HK_NIL;
-	if (err == EINVAL || err == EPERM || err == ENOSYS)
-		atomic_store_explicit(&populate_off, 1, memory_order_relaxed);
+	/* Refused: the slab's later carves fault, as they would without it. */
+	if (hk_platform_populate((void *)from, to - from))
+		k->fresh = HK_NIL;
 }
 
 /* A slab with room: the cached empty one, else a new span. */

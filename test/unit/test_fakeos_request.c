@@ -98,7 +98,7 @@ Test(fakeos_request, warm_bump_arena_makes_no_call)
 
 /* A populate the kernel cannot do (EINVAL: before 5.14) or that a seccomp
  * filter refuses (EPERM, ENOSYS) fails the same way every time: the first
- * failure stops the calls (core/slab.c), and the carves fault their pages
+ * failure stops the calls (core/platform.c), and the carves fault their pages
  * as before. Calling on was a wasted system call per carve of a fresh
  * slab, for the whole process. */
 static void a_refused_populate_is_not_retried(int err)
