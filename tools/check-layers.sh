@@ -47,7 +47,7 @@ core_order
 }
 
 # Rule 5. Moving a file means moving its name here: the order is the design.
-CORE_ORDER="base types lock sizeclass platform stack region harden span slab tiny mid pool
+CORE_ORDER="base types lock sizeclass platform stack region owner harden span slab tiny mid pool
 	arena_table large purge arena_bump lane guard arena validate profile stats statlog sample
 	init observe alloc arena_alloc preload preload_cxx"
 core_order() {
