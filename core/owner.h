@@ -18,15 +18,17 @@
 
 extern HK_HIDDEN _Atomic uint8_t hk_owner_held[HK_OWNER_TAGS];
 
-/* The tag of slab s (its head unit): read and written under its class lock. */
+/* The tag of slab s (its head unit): written under its class lock, read
+ * there and, as a hint, by a slow free of one of its blocks without it
+ * (core/lane.c keep_off): relaxed atomics, plain moves on x86. */
 static inline unsigned hk_owner_of(uint32_t s)
 {
-	return hk_region_owner[s];
+	return __atomic_load_n(&hk_region_owner[s], __ATOMIC_RELAXED);
 }
 
 static inline void hk_owner_set(uint32_t s, unsigned tag)
 {
-	hk_region_owner[s] = (uint8_t)tag;
+	__atomic_store_n(&hk_region_owner[s], (uint8_t)tag, __ATOMIC_RELAXED);
 }
 
 /* A live lane holds the tag (a relaxed read: a hint). */

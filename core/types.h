@@ -81,7 +81,7 @@
  *
  * Owners (core/owner.c). So that two live threads do not write the same
  * lines, each slab's head unit has an owner tag (a byte beside the
- * descriptors, hk_region_owner, read and written under the class lock):
+ * descriptors, hk_region_owner, written under the class lock):
  * the tag of the lane that refilled from it last. A refill takes its own
  * lane's slabs first, a dead lane's once its heir had time to claim them
  * (a young lane's at once), and skips other live lanes' (core/slab.c pick). A free that leaves the
