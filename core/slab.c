@@ -246,8 +246,11 @@ static uint32_t pick(hk_class_t *k, unsigned tag, int young)
 			return s;
 		if (dead == HK_NIL && hk_owner_adoptable(o, young))
 			dead = s;
-		if (n == PICK_LOOK)
-			return dead != HK_NIL ? dead : k->partial;
+		if (n == PICK_LOOK) {
+			if (dead == HK_NIL)
+				return k->partial;
+			break;
+		}
 	}
 	if (dead != HK_NIL)
 		hk_owner_set(dead, tag);
