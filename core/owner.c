@@ -92,7 +92,8 @@ void hk_owner_release(unsigned tag, int heirless)
 			      atomic_load_explicit(&births, memory_order_relaxed) - (heirless ? 2 : 0),
 			      memory_order_relaxed);
 	atomic_store_explicit(&died_ms[tag], hk_platform_now_ms(), memory_order_relaxed);
-	atomic_store_explicit(&hk_owner_held[tag], 0, memory_order_relaxed);
+	/* Release: after the stamps above (hk_owner_live). */
+	atomic_store_explicit(&hk_owner_held[tag], 0, memory_order_release);
 }
 
 /* A thread the fork left behind may have stopped between a tag's CAS and

@@ -32,9 +32,11 @@ static inline void hk_owner_set(uint32_t s, unsigned tag)
 }
 
 /* A live lane holds the tag (a relaxed read: a hint). */
+/* Acquire: a tag seen free comes with its release's death stamps
+ * (hk_owner_adoptable reads them next). A plain load on x86. */
 static inline int hk_owner_live(unsigned tag)
 {
-	return tag && atomic_load_explicit(&hk_owner_held[tag], memory_order_relaxed);
+	return tag && atomic_load_explicit(&hk_owner_held[tag], memory_order_acquire);
 }
 
 /* A tag for a new lane (0: every tag is held). */

@@ -223,7 +223,7 @@ static void carve_links(uintptr_t p, uintptr_t last, size_t bs, uintptr_t secret
  * among the first PICK_LOOK of the list, the first of its own, else the
  * first whose tag no live lane holds and no heir will take (it becomes the
  * lane's); HK_NIL when the list is shorter and all are other live lanes'
- * (a new slab then), its first slab when it is longer (what other lanes'
+ * (a new slab then), its first slab when it is not (what other lanes'
  * partial slabs strand stays bounded: mt_mixed's peak RSS rose 24 % when
  * every refill that found none carved a new slab). Two
  * threads that took blocks of one slab wrote the same cache lines
@@ -246,7 +246,7 @@ static uint32_t pick(hk_class_t *k, unsigned tag, int young)
 			return s;
 		if (dead == HK_NIL && hk_owner_adoptable(o, young))
 			dead = s;
-		if (n == PICK_LOOK) {
+		if (n + 1 == PICK_LOOK) {
 			if (dead == HK_NIL)
 				return k->partial;
 			break;
