@@ -66,6 +66,16 @@ static struct cache_slot {
 #define TOOK_SHIFT 48
 #define TOOK_BROKEN 1
 
+static uintptr_t took_start(uint64_t took)
+{
+	return (uintptr_t)(took & (((uint64_t)1 << TOOK_SHIFT) - 1));
+}
+
+static uint64_t took_count(uint64_t took)
+{
+	return took >> TOOK_SHIFT;
+}
+
 #define LANE_BLOCK ((size_t)256 << 10)
 /*
  * Lanes are carved LANE_AT bytes into a page, LANE_STRIDE apart, so the
@@ -302,8 +312,8 @@ static void took_note(hk_lane_t *l, unsigned bins, unsigned cls, void *head, uns
 	for (unsigned i = 1; i < got; i++, p += bs)
 		if ((*(uintptr_t *)p ^ hk_link_key((void *)p)) != p + bs)
 			goto broken;
-	uintptr_t start = *t ? (uintptr_t)(*t & (((uint64_t)1 << TOOK_SHIFT) - 1)) : (uintptr_t)head;
-	uint64_t n = (*t >> TOOK_SHIFT) + got;
+	uintptr_t start = *t ? took_start(*t) : (uintptr_t)head;
+	uint64_t n = took_count(*t) + got;
 	if (*t != TOOK_BROKEN && start + (n - got) * bs == (uintptr_t)head &&
 	    !(start >> TOOK_SHIFT) && n * bs <= HK_UNIT) {
 		*t = start | n << TOOK_SHIFT;
@@ -744,8 +754,8 @@ void hk_cache_drop(hk_arena_t *a, int destroy)
 static int rewind_check(hk_lane_t *l, unsigned bins, unsigned cls, uint64_t took, uint64_t pops)
 {
 	unsigned bin = hk_bin_of(bins, cls);
-	uintptr_t bs = hk_class_size(cls), lo = (uintptr_t)(took & (((uint64_t)1 << TOOK_SHIFT) - 1));
-	uintptr_t h = lo + pops * bs, end = lo + (took >> TOOK_SHIFT) * bs;
+	uintptr_t bs = hk_class_size(cls), lo = took_start(took);
+	uintptr_t h = lo + pops * bs, end = lo + took_count(took) * bs;
 	int64_t held = limit_of(l, bins, cls) - hk_room(l, bin);
 	return took != TOOK_BROKEN && h <= end && (uintptr_t)held * bs == end - h &&
 	       (uintptr_t)HK_HEAD(l, bin) == (h == end ? 0 : h);
@@ -757,7 +767,7 @@ static void rewind_bin(hk_lane_t *l, unsigned bins, unsigned cls, uint64_t pops)
 {
 	unsigned bin = hk_bin_of(bins, cls);
 	uintptr_t bs = hk_class_size(cls), secret = hk_secret;
-	uintptr_t lo = (uintptr_t)(l->took[bins / HK_ROW_WORDS][cls] & (((uint64_t)1 << TOOK_SHIFT) - 1));
+	uintptr_t lo = took_start(l->took[bins / HK_ROW_WORDS][cls]);
 	uintptr_t h = lo + pops * bs;
 	void *tail = HK_HEAD(l, bin);
 	for (uintptr_t p = lo; p < h; p += bs) {
@@ -783,9 +793,10 @@ int hk_cache_rewind(hk_arena_t *a)
 		 atomic_load_explicit(&s->taken, memory_order_relaxed) == l->took_blocks[sl];
 	for (uint64_t m = c->classes; ok && m; m &= m - 1) {
 		unsigned cls = (unsigned)__builtin_ctzll(m);
-		uint64_t pops = hk_bin_allocs(l, hk_bin_of(bins, cls)), took = l->took[sl][cls];
+		unsigned bin = hk_bin_of(bins, cls);
+		uint64_t pops = hk_bin_allocs(l, bin), took = l->took[sl][cls];
 		if (!pops) /* held as the last rewind left it, or took nothing */
-			ok = (uintptr_t)HK_HEAD(l, hk_bin_of(bins, cls)) == (uintptr_t)(took & (((uint64_t)1 << TOOK_SHIFT) - 1)) || !took;
+			ok = !took || (uintptr_t)HK_HEAD(l, bin) == took_start(took);
 		else
 			ok = rewind_check(l, bins, cls, took, pops);
 		used |= (uint64_t)!!pops << cls;
