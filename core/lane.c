@@ -898,8 +898,9 @@ static int lane_release(hk_lane_t *l)
 }
 
 /* Lanes lock held; the lane's user caches are released, its default heap
- * bins flushed. It goes to the spare list clean (all bins unset), its
- * owner tags to an heir (`heirless`: to any refill at once). */
+ * bins flushed (a fork child's other lanes: not, their blocks go with the
+ * bins: hk_lanes_after_fork_child). It goes to the spare list clean (all
+ * bins unset), its owner tag to an heir (`heirless`: to any refill at once). */
 static void retire(hk_lane_t *l, int heirless)
 {
 	hk_cache_t *c = hk_lane_cache(l, 0);
@@ -1045,4 +1046,5 @@ void hk_lanes_after_fork_child(void)
 		lane_drop(l);
 		retire(l, 1); /* its thread is not in the child: no heir comes */
 	}
+	hk_owner_after_fork_child(self->tag);
 }

@@ -94,3 +94,14 @@ void hk_owner_release(unsigned tag, int heirless)
 	atomic_store_explicit(&died_ms[tag], hk_platform_now_ms(), memory_order_relaxed);
 	atomic_store_explicit(&hk_owner_held[tag], 0, memory_order_relaxed);
 }
+
+/* A thread the fork left behind may have stopped between a tag's CAS and
+ * its store into its lane: its lane dropped no tag, and the held flag would
+ * keep that tag's slabs off every refill in the child for good
+ * (test_owner a_fork_child_holds_only_its_own_lanes_tag). */
+void hk_owner_after_fork_child(unsigned keep)
+{
+	for (unsigned t = 1; t < HK_OWNER_TAGS; t++)
+		if (t != keep && atomic_load_explicit(&hk_owner_held[t], memory_order_relaxed))
+			hk_owner_release(t, 1);
+}

@@ -39,7 +39,7 @@ int hk_platform_map(size_t len, size_t align, int hugetlb, void **out);
 int hk_platform_unmap(void *p, size_t len);
 int hk_platform_remap(void *p, size_t old_len, size_t new_len, void **out);
 
-/* Purges ranges and waits for them (io_uring when available, else madvise).
+/* Purges ranges and waits for them (madvise; io_uring with HAKMEM_PURGE=uring).
  * Serialised by the caller. */
 void hk_platform_purge(void *const *ptrs, const size_t *lens, unsigned n);
 /* Purges one range now (madvise, outside the purge queue): for callers

@@ -189,3 +189,58 @@ Test(arena_memory, reset_drops_stale_thread_caches)
 	free(p);
 	hk_arena_destroy(a);
 }
+
+/* A warm reset puts the blocks handed out back into the caller's bins
+ * (core/lane.c hk_cache_rewind) when nothing else touched the arena, and
+ * takes the full reset otherwise: rounds of both kinds, Tiny and MID sizes,
+ * some with frees, must hand out whole, disjoint blocks, calloc's zeroed,
+ * with nothing live after each reset. */
+struct span_ref { const char *p; size_t n; };
+
+static int by_address(const void *x, const void *y)
+{
+	const struct span_ref *a = x, *b = y;
+	return a->p < b->p ? -1 : a->p > b->p;
+}
+
+Test(arena_memory, warm_resets_in_a_loop_hand_out_whole_blocks)
+{
+	enum { ROUNDS = 3000, MOST = 200 };
+	static void *p[MOST];
+	static size_t n[MOST];
+	static struct span_ref r[MOST];
+	hk_arena_t *a = hk_arena_create(NULL);
+	cr_assert_not_null(a);
+	uint32_t x = 2463534242u;
+	for (int round = 0; round < ROUNDS; round++) {
+		int k = 1 + (int)(xorshift32(&x) % MOST), frees = round % 3 == 0;
+		size_t most = round & 4 ? 3000 : 256;
+		for (int i = 0; i < k; i++) {
+			n[i] = 16 + xorshift32(&x) % most;
+			int zero = i % 4 == 0;
+			p[i] = zero ? hk_arena_calloc(a, 1, n[i]) : hk_arena_malloc(a, n[i]);
+			cr_assert_not_null(p[i]);
+			for (size_t j = 0; zero && j < n[i]; j++)
+				cr_assert_eq(((unsigned char *)p[i])[j], 0, "round %d: calloc gave a used byte", round);
+			fill(p[i], n[i], (uint64_t)round << 8 | (unsigned)i);
+			if (frees && i && xorshift32(&x) % 4 == 0) {
+				int o = (int)(xorshift32(&x) % (unsigned)i);
+				hk_free(p[o]);
+				p[o] = hk_arena_malloc(a, n[o]);
+				cr_assert_not_null(p[o]);
+				fill(p[o], n[o], (uint64_t)round << 8 | (unsigned)o);
+			}
+		}
+		for (int i = 0; i < k; i++) {
+			cr_assert(check_fill(p[i], n[i], (uint64_t)round << 8 | (unsigned)i),
+				  "round %d: block %d overwritten", round, i);
+			r[i] = (struct span_ref){ p[i], n[i] };
+		}
+		qsort(r, (size_t)k, sizeof *r, by_address);
+		for (int i = 1; i < k; i++)
+			cr_assert_leq(r[i - 1].p + r[i - 1].n, r[i].p, "round %d: blocks overlap", round);
+		hk_arena_reset(a);
+		cr_assert_eq(arena_stats(a).live_bytes, 0, "round %d: live after the reset", round);
+	}
+	hk_arena_destroy(a);
+}

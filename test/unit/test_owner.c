@@ -6,14 +6,19 @@
  * the freeing thread's next malloc (cache_scratch's false sharing); an
  * exited thread's slabs go to the thread that frees its blocks (its heir),
  * not to another live thread's refills; with no heir, they are reused
- * after a grace, at once by a young thread (no partial slab stranded).
+ * after a grace, at once by a young thread (no partial slab stranded); a
+ * fork child holds no tag but its own lane's.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/init.h"
+#include "core/lane.h"
+#include "core/owner.h"
 #include "core/region.h"
 #include "core/sizeclass.h"
 
@@ -322,4 +327,25 @@ Test(owner, a_young_thread_takes_them_at_once)
 		hk_free(p[i]);
 		hk_free(kept[i]);
 	}
+}
+
+/* A fork can stop another thread between a tag's CAS and the store into
+ * its lane (core/lane.c lane_tag, keep_off): the child dropped that lane
+ * with the tag it had stored (none), and the tag stayed held there by no
+ * lane, its slabs another live lane's in the child for good. Taken here
+ * and stored nowhere, it is that moment's state. */
+Test(owner, a_fork_child_holds_only_its_own_lanes_tag)
+{
+	hk_free(hk_malloc(328)); /* this thread's lane takes its tag */
+	unsigned mine = hk_lane_self->tag, t = hk_owner_take();
+	cr_assert(mine && t && t != mine);
+	pid_t pid = fork();
+	if (!pid)
+		_exit(hk_owner_live(t) ? 1 : !hk_owner_live(mine) ? 2 : 0);
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	hk_owner_release(t, 1);
+	cr_expect(WIFEXITED(st), "the child died");
+	cr_expect_neq(WEXITSTATUS(st), 1, "a tag no lane holds stayed held in the child");
+	cr_expect_neq(WEXITSTATUS(st), 2, "the child's own lane lost its tag");
 }
