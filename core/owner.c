@@ -21,6 +21,12 @@ _Atomic uint8_t hk_owner_held[HK_OWNER_TAGS] HK_FORKED;
  * an heir of its lane should inherit, not a stranger take. */
 static _Atomic unsigned fresh = 1;
 
+/* Releases so far, and 1 + their count when a scan last found every tag
+ * held (0: none did): a lane without a tag asks again at each refill, and
+ * with 300 threads live the scans of 255 tags were 3.6 % of the
+ * instructions (callgrind); until a tag is released, the answer stands. */
+static _Atomic uint32_t releases, all_held_at;
+
 /* Lanes born so far, and when each tag's last holder died: lane births
  * and ms. */
 static _Atomic uint32_t births;
@@ -77,9 +83,14 @@ unsigned hk_owner_take(void)
 	       (t = atomic_fetch_add_explicit(&fresh, 1, memory_order_relaxed)) < HK_OWNER_TAGS)
 		if (hk_owner_claim(t))
 			return t;
+	uint32_t r = atomic_load_explicit(&releases, memory_order_acquire);
+	if (atomic_load_explicit(&all_held_at, memory_order_relaxed) == r + 1)
+		return 0;
 	for (t = 1; t < HK_OWNER_TAGS; t++)
 		if (hk_owner_claim(t))
 			return t;
+	/* A release since r bumped the count: the next take scans. */
+	atomic_store_explicit(&all_held_at, r + 1, memory_order_relaxed);
 	return 0;
 }
 
@@ -94,6 +105,7 @@ void hk_owner_release(unsigned tag, int heirless)
 	atomic_store_explicit(&died_ms[tag], hk_platform_now_ms(), memory_order_relaxed);
 	/* Release: after the stamps above (hk_owner_live). */
 	atomic_store_explicit(&hk_owner_held[tag], 0, memory_order_release);
+	atomic_fetch_add_explicit(&releases, 1, memory_order_release);
 }
 
 /* A thread the fork left behind may have stopped between a tag's CAS and

@@ -7,7 +7,8 @@
  * exited thread's slabs go to the thread that frees its blocks (its heir),
  * not to another live thread's refills; with no heir, they are reused
  * after a grace, at once by a young thread (no partial slab stranded); a
- * fork child holds no tag but its own lane's.
+ * fork child holds no tag but its own lane's; with every tag held, a
+ * release frees one for the next take.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -348,4 +349,26 @@ Test(owner, a_fork_child_holds_only_its_own_lanes_tag)
 	cr_expect(WIFEXITED(st), "the child died");
 	cr_expect_neq(WEXITSTATUS(st), 1, "a tag no lane holds stayed held in the child");
 	cr_expect_neq(WEXITSTATUS(st), 2, "the child's own lane lost its tag");
+}
+
+/* With every tag held, take() remembers it found none (core/owner.c
+ * all_held_at) and answers 0 without a scan, but only until a release:
+ * the tag released is the next take's. */
+Test(owner, with_every_tag_held_a_release_frees_one_for_the_next_take)
+{
+	static unsigned got[HK_OWNER_TAGS];
+	unsigned n = 0, t;
+	while ((t = hk_owner_take()) != 0)
+		got[n++] = t;
+	cr_assert(n > 0 && n < HK_OWNER_TAGS);
+	cr_assert_eq(hk_owner_take(), 0, "a tag was free after every one was taken");
+	hk_owner_release(got[n / 2], 1);
+	cr_expect_eq(t = hk_owner_take(), got[n / 2], "the released tag was not taken again");
+	cr_expect_eq(hk_owner_take(), 0);
+	hk_owner_release(t, 1);
+	for (unsigned i = 0; i < n; i++)
+		if (i != n / 2)
+			hk_owner_release(got[i], 1);
+	cr_expect_neq(t = hk_owner_take(), 0, "the tags released were not free again");
+	hk_owner_release(t, 1);
 }
