@@ -27,6 +27,14 @@ static _Atomic unsigned fresh = 1;
  * instructions (callgrind); until a tag is released, the answer stands. */
 static _Atomic uint32_t releases, all_held_at;
 
+/* Tags held now: live lanes that refilled (core/span.c's dense rule). */
+static _Atomic unsigned holders;
+
+unsigned hk_owner_holders(void)
+{
+	return atomic_load_explicit(&holders, memory_order_relaxed);
+}
+
 /* Lanes born so far, and when each tag's last holder died: lane births
  * and ms. */
 static _Atomic uint32_t births;
@@ -70,9 +78,12 @@ int hk_owner_claim(unsigned tag)
 {
 	uint8_t no = 0;
 	/* Looked at first: take() tries every tag, most held. */
-	return tag && !atomic_load_explicit(&hk_owner_held[tag], memory_order_relaxed) &&
-	       atomic_compare_exchange_strong_explicit(&hk_owner_held[tag], &no, 1,
-						       memory_order_relaxed, memory_order_relaxed);
+	if (!tag || atomic_load_explicit(&hk_owner_held[tag], memory_order_relaxed) ||
+	    !atomic_compare_exchange_strong_explicit(&hk_owner_held[tag], &no, 1,
+						     memory_order_relaxed, memory_order_relaxed))
+		return 0;
+	atomic_fetch_add_explicit(&holders, 1, memory_order_relaxed);
+	return 1;
 }
 
 unsigned hk_owner_take(void)
@@ -106,6 +117,7 @@ void hk_owner_release(unsigned tag, int heirless)
 	/* Release: after the stamps above (hk_owner_live). */
 	atomic_store_explicit(&hk_owner_held[tag], 0, memory_order_release);
 	atomic_fetch_add_explicit(&releases, 1, memory_order_release);
+	atomic_fetch_sub_explicit(&holders, 1, memory_order_relaxed);
 }
 
 /* A thread the fork left behind may have stopped between a tag's CAS and
@@ -117,4 +129,6 @@ void hk_owner_after_fork_child(unsigned keep)
 	for (unsigned t = 1; t < HK_OWNER_TAGS; t++)
 		if (t != keep && atomic_load_explicit(&hk_owner_held[t], memory_order_relaxed))
 			hk_owner_release(t, 1);
+	/* Counted again: such a thread may have stopped before its count. */
+	atomic_store_explicit(&holders, keep && hk_owner_live(keep), memory_order_relaxed);
 }

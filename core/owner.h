@@ -54,6 +54,8 @@ int hk_owner_adoptable(unsigned tag, int young);
 /* A lane's exit: its tag is free for an heir (`heirless`: a fork child's
  * other threads, none will come: for any refill at once). */
 void hk_owner_release(unsigned tag, int heirless);
+/* How many tags live lanes hold (a relaxed count). */
+unsigned hk_owner_holders(void);
 /* Fork child: every tag but `keep` (its one lane's) is free, for any
  * refill at once (core/owner.c). */
 void hk_owner_after_fork_child(unsigned keep);

@@ -12,6 +12,7 @@
 
 #include "core/base.h"
 #include "core/lock.h"
+#include "core/owner.h"
 #include "core/platform.h"
 #include "core/region.h"
 #include "core/sizeclass.h"
@@ -25,18 +26,16 @@ static unsigned bucket_of(uint32_t units)
 }
 
 /*
- * Dense runs: once an arena's Tiny and MID blocks are big
- * (CONFIG_HK_THP_HEAP_MIB of them live), slabs of small blocks
- * (HK_SPAN_SLAB: their pages fill densely) grow runs of their own advised
- * THP; a 4 KiB fault costs ~12 us of CPU here (half of it counted as user
- * time), and jq took 10k of them from 32 MiB of runs, 4k from 8 MiB
- * (besides fewer TLB misses). Not small heaps: a dense run is resident
- * whole (its frontier, its slabs' uncarved tails), and from 4 MiB of runs
- * git's processes peaked 9 % higher than from 8 MiB (lua, perl, sqlite3:
- * +0.2-0.6 MB from 8 against 32). Live bytes, not runs: since each live
- * lane keeps its own partial slabs (core/owner.c), runs outgrow the blocks
- * in them by a lane's slack per class, and two threads of 4.5 MB live
- * (mt_mixed 2 3000000 8192 16 1039) passed 8 MiB of runs and peaked at
+ * Dense runs: once an arena is big (heap_dense: CONFIG_HK_THP_HEAP_MIB of
+ * runs with one lane refilling, 3/4 of it in small blocks live with more),
+ * slabs of small blocks (HK_SPAN_SLAB: their pages fill densely) grow runs
+ * of their own advised THP; a 4 KiB fault costs ~12 us of CPU here (half
+ * of it counted as user time), and jq took 10k of them from 32 MiB, 4k
+ * from 8 MiB (besides fewer TLB misses). Not small heaps: a dense run is
+ * resident whole (its frontier, its slabs' uncarved tails), and from
+ * 4 MiB git's processes peaked 9 % higher than from 8 MiB (lua, perl,
+ * sqlite3: +0.2-0.6 MB from 8 against 32); two threads of 4.5 MB live
+ * (mt_mixed 2 3000000 8192 16 1039) grew 10 MiB of runs and peaked at
  * 9.8 MB with a THP run, 7.9 with none (mimalloc 8.2). POOL blocks realloc moved
  * (HK_SPAN_COPIED: the copy touched them) take dense runs whatever the
  * heap's size, when core/pool.c asks.
@@ -80,6 +79,19 @@ static size_t small_live(hk_arena_t *a)
 {
 	return atomic_load_explicit(&a->ctr.live[HK_BAND_TINY], memory_order_relaxed) +
 	       atomic_load_explicit(&a->ctr.live[HK_BAND_MID], memory_order_relaxed);
+}
+
+/* Whether the heap is big enough for dense runs. With one lane refilling,
+ * its runs are about its live blocks and DENSE_MIN of them counts, as
+ * early as the programs need (lua at half scale: 2.1k faults, 3.0k when
+ * it waited for 6 MiB live). With more, each keeps its own partial slabs
+ * (core/owner.c) and runs outgrow live blocks: 3/4 of it live counts
+ * (mt_mixed's two threads: 10 MiB of runs, 5.2 MB live). */
+static int heap_dense(hk_arena_t *a)
+{
+	if (hk_owner_holders() <= 1)
+		return a->ctr.reserved >= DENSE_MIN;
+	return small_live(a) >= DENSE_MIN / 4 * 3;
 }
 
 int hk_span_small_pages(uint32_t u)
@@ -541,7 +553,7 @@ uint32_t hk_span_alloc(hk_arena_t *a, uint32_t units, uint32_t align_units, int 
 		purge_before_grow(a, units);
 	/* Only AUTO's choice: an explicit policy backs every run alike. */
 	int dense = small && a->policy == HK_HUGEPAGE_AUTO && !CONFIG_HK_THP_NEVER &&
-		    (how == HK_SPAN_COPIED || small_live(a) >= DENSE_MIN);
+		    (how == HK_SPAN_COPIED || heap_dense(a));
 	if (h == HK_NIL && grow(a, units, align_units, dense) == 0)
 		h = find_fit(a, units, align_units, small);
 	if (h == HK_NIL && cut_held && held.head != HK_NIL) {

@@ -362,6 +362,7 @@ Test(owner, with_every_tag_held_a_release_frees_one_for_the_next_take)
 		got[n++] = t;
 	cr_assert(n > 0 && n < HK_OWNER_TAGS);
 	cr_assert_eq(hk_owner_take(), 0, "a tag was free after every one was taken");
+	cr_expect_eq(hk_owner_holders(), HK_OWNER_TAGS - 1, "the holders' count is off");
 	hk_owner_release(got[n / 2], 1);
 	cr_expect_eq(t = hk_owner_take(), got[n / 2], "the released tag was not taken again");
 	cr_expect_eq(hk_owner_take(), 0);
