@@ -31,9 +31,9 @@ static inline void hk_owner_set(uint32_t s, unsigned tag)
 	__atomic_store_n(&hk_region_owner[s], (uint8_t)tag, __ATOMIC_RELAXED);
 }
 
-/* A live lane holds the tag (a relaxed read: a hint). */
-/* Acquire: a tag seen free comes with its release's death stamps
- * (hk_owner_adoptable reads them next). A plain load on x86. */
+/* A live lane holds the tag: a hint, but an acquire load (a plain one on
+ * x86), so that a tag seen free comes with the death stamps its release
+ * wrote before (hk_owner_adoptable reads them next). */
 static inline int hk_owner_live(unsigned tag)
 {
 	return tag && atomic_load_explicit(&hk_owner_held[tag], memory_order_acquire);
