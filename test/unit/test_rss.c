@@ -537,6 +537,18 @@ static int grown_dense(hk_arena_t *a, size_t runs, size_t live)
 	return dense;
 }
 
+/* An arena whose hugepage policy is AUTO, or the test skipped where the
+ * threshold `min` cannot show (no THP, or dense runs from the start). */
+static hk_arena_t *threshold_arena(size_t min)
+{
+	if (CONFIG_HK_THP_NEVER || min == 0 || !thp_madvise())
+		cr_skip_test("no THP in this config or kernel, or no threshold");
+	hk_arena_config_t cfg = { .numa_node = HK_NODE_LOCAL, .hugepages = HK_HUGEPAGE_AUTO };
+	hk_arena_t *a = hk_arena_create(&cfg);
+	cr_assert_not_null(a);
+	return a;
+}
+
 /* With several lanes refilling, runs past the threshold with few small
  * blocks live stay on 4 KiB pages: each live lane keeps its own partial
  * slabs (core/owner.c), and two threads of 4.5 MB live (mt_mixed 2
@@ -546,11 +558,7 @@ static int grown_dense(hk_arena_t *a, size_t runs, size_t live)
 Test(rss, runs_past_the_threshold_with_few_small_blocks_live_stay_4k)
 {
 	size_t min = (size_t)CONFIG_HK_THP_HEAP_MIB << 20;
-	if (CONFIG_HK_THP_NEVER || min == 0 || !thp_madvise())
-		cr_skip_test("no THP in this config or kernel, or no threshold");
-	hk_arena_config_t cfg = { .numa_node = HK_NODE_LOCAL, .hugepages = HK_HUGEPAGE_AUTO };
-	hk_arena_t *a = hk_arena_create(&cfg);
-	cr_assert_not_null(a);
+	hk_arena_t *a = threshold_arena(min);
 	unsigned t1 = hk_owner_take(), t2 = hk_owner_take();
 	cr_assert(t1 && t2);
 	hk_lock(&a->lock);
@@ -570,11 +578,7 @@ Test(rss, runs_past_the_threshold_with_few_small_blocks_live_stay_4k)
 Test(rss, runs_past_the_threshold_with_one_lane_are_dense)
 {
 	size_t min = (size_t)CONFIG_HK_THP_HEAP_MIB << 20;
-	if (CONFIG_HK_THP_NEVER || min == 0 || !thp_madvise())
-		cr_skip_test("no THP in this config or kernel, or no threshold");
-	hk_arena_config_t cfg = { .numa_node = HK_NODE_LOCAL, .hugepages = HK_HUGEPAGE_AUTO };
-	hk_arena_t *a = hk_arena_create(&cfg);
-	cr_assert_not_null(a);
+	hk_arena_t *a = threshold_arena(min);
 	pid_t pid = fork();
 	if (pid == 0) {
 		if (hk_owner_holders() > 1)
