@@ -56,9 +56,9 @@ static struct cache_slot {
 	hk_lock_t lock;
 	hk_arena_t *arena;
 	hk_lane_t *lanes;
-	/* Blocks every lane and path took from the arena's slabs, and gave
-	 * back, since its last full reset (hk_cache_rewind's proof that its
-	 * caller's runs are all the arena handed out). */
+	/* Since the arena's last full reset: blocks every lane and path took
+	 * from its slabs, and flushes back to them (hk_cache_rewind's proof
+	 * that its caller's runs are all the arena handed out). */
 	_Atomic uint64_t taken, given;
 } SL[HK_CACHE_SLOTS] HK_FORKED;
 

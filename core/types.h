@@ -135,7 +135,8 @@
  * bins), reading descriptors of live blocks, stats reads.
  *
  * Atomics: hk_region_used (release after descriptors are committed); the
- * owner tags' held flags (relaxed: a hint; CAS to take one); the
+ * owner tags' held flags (a hint: CAS to take one, a release store to
+ * free one, an acquire load to read it); the
  * stats counters (relaxed); the bump state (relaxed loads and stores by its
  * one writer, read by frees and stats; `freed` and the frees counter are
  * added to by any thread); hk_init_state (init: BUSY carries the
