@@ -132,6 +132,18 @@ static void lane_exit(void *arg);
 /* A new lane's first slow frees that may make it an heir (keep_off). */
 #define HEIR_FREES 16
 
+/*
+ * A lane is young (its refills take a dead lane's slabs without the grace:
+ * core/owner.c) for its first YOUNG_REFILLS refills, or until HEIR_FREES
+ * slow frees or an inheritance, whichever ends first. Frees alone left a
+ * lane that only allocates young for good: prodcons' producer, 6889
+ * refills a run, took every dying lane's slabs at once, before their heir
+ * could. A thread_churn worker refills 37-52 times in its whole life (200
+ * blocks over ~30 classes), a larson worker 20-55 an epoch: 64 keeps
+ * them young as long as they live, as before.
+ */
+#define YOUNG_REFILLS 64
+
 void (*hk_lane_bin_start)(hk_lane_t *l, unsigned bin);
 
 int hk_lane_global_init(void)
@@ -220,6 +232,7 @@ static hk_lane_t *lane_create(void)
 		return NULL;
 	atomic_store_explicit(&l->trim, 0, memory_order_relaxed);
 	l->heir_left = HEIR_FREES;
+	l->young_refills = YOUNG_REFILLS;
 	hk_owner_born();
 	l->state = HK_LANE_LIVE;
 	pthread_setspecific(LN.key, l);
@@ -248,6 +261,15 @@ static unsigned lane_tag(hk_lane_t *l)
 	if (!l->tag)
 		l->tag = (uint8_t)hk_owner_take();
 	return l->tag;
+}
+
+/* Whether this refill is a young lane's (YOUNG_REFILLS): counts it. */
+static int young_refill(hk_lane_t *l)
+{
+	if (!l->young_refills)
+		return 0;
+	l->young_refills--;
+	return l->heir_left != 0;
 }
 
 /* Gives up to *n blocks of the chain back to their slabs and returns the
@@ -352,7 +374,7 @@ static unsigned bin_fill(hk_lane_t *l, hk_arena_t *a, unsigned bins, unsigned cl
 	unsigned want = (unsigned)(limit / 2);
 	want = want > cap ? cap : want ? want : 1;
 	/* The bin is empty: an already carved free list may fill it. */
-	unsigned tag = lane_tag(l) | (l->heir_left ? HK_OWNER_YOUNG : 0);
+	unsigned tag = lane_tag(l) | (young_refill(l) ? HK_OWNER_YOUNG : 0);
 	unsigned got = refill(a, cls, tag, &HK_HEAD(l, bin), want, (unsigned)limit);
 	hk_room_set(l, bin, limit - got);
 	if (bins && got)

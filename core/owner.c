@@ -6,10 +6,10 @@
  * lane's slabs. A thread that takes over an exited thread's blocks so
  * takes over its slabs, rather than share them with the other live
  * threads (larson: a new worker frees the exited one's blocks first).
- * Only a young lane inherits (core/lane.c keep_off): an old one that frees
- * other threads' blocks without allocating (a consumer, a main thread
- * joining workers) would hold their slabs and strand them. At exit the
- * tag is free again.
+ * Only a lane in its first slow frees inherits (core/lane.c keep_off,
+ * HEIR_FREES): an old one that frees other threads' blocks without
+ * allocating (a consumer, a main thread joining workers) would hold their
+ * slabs and strand them. At exit the tag is free again.
  * With every tag held, a lane goes without (tag 0: no affinity).
  */
 #include "core/owner.h"
@@ -50,10 +50,11 @@ static _Atomic uint64_t died_ms[HK_OWNER_TAGS];
  * epochs). The heir inherits at its first free, right after its birth, and
  * the other thread's refills see two births only once both are born. The
  * time bound is for a thread that dies with no heir and no thread born
- * after it: its partial slabs stay unused that long. A young lane does not
- * wait (it may be the heir, or none comes): thread_churn's first worker
- * of each round carved new slabs while the last round's waited (peak RSS
- * 8.1 MB, mimalloc 6.1, 2e54b11 4.6; 5.1-5.6 MB without the wait).
+ * after it: its partial slabs stay unused that long. A young lane (its
+ * first refills: core/lane.c YOUNG_REFILLS) does not wait (it may be the
+ * heir, or none comes): thread_churn's first worker of each round carved
+ * new slabs while the last round's waited (peak RSS 8.1 MB, mimalloc 6.1,
+ * 2e54b11 4.6; 5.1-5.6 MB without the wait).
  */
 #define GRACE_MS 100
 

@@ -49,7 +49,7 @@ void hk_owner_born(void);
  * refilling lane is `young` (may be that heir): a refill may take its
  * slabs (core/owner.c). */
 int hk_owner_adoptable(unsigned tag, int young);
-/* Or'ed into a refill's tag by a young lane (core/lane.c HEIR_FREES). */
+/* Or'ed into a refill's tag by a young lane (core/lane.c YOUNG_REFILLS). */
 #define HK_OWNER_YOUNG 0x100u
 /* A lane's exit: its tag is free for an heir (`heirless`: a fork child's
  * other threads, none will come: for any refill at once). */

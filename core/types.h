@@ -460,6 +460,7 @@ typedef struct hk_lane {
 	 * until its first refill or a dead lane's tag it inherits. */
 	uint8_t tag;
 	uint8_t heir_left; /* slow frees left that may make it an heir */
+	uint8_t young_refills; /* refills left that may be young (core/lane.c) */
 	struct hk_lane *next, *prev; /* list of live lanes */
 	/* User arenas' bins (core/lane.c hk_cache_rewind): the blocks bin
 	 * [slot][class] took since its arena's last full reset, when they are

@@ -6,7 +6,8 @@
  * the freeing thread's next malloc (cache_scratch's false sharing); an
  * exited thread's slabs go to the thread that frees its blocks (its heir),
  * not to another live thread's refills; with no heir, they are reused
- * after a grace, at once by a young thread (no partial slab stranded); a
+ * after a grace, at once by a young thread (no partial slab stranded),
+ * and a thread that only allocates grows old (its refills wait too); a
  * fork child holds no tag but its own lane's; with every tag held, a
  * release frees one for the next take.
  */
@@ -326,6 +327,54 @@ Test(owner, a_young_thread_takes_them_at_once)
 	cr_expect_gt(in_kept_slabs(p, KEPT), 0, "a young thread left the exited thread's slabs");
 	for (int i = 0; i < KEPT; i++) {
 		hk_free(p[i]);
+		hk_free(kept[i]);
+	}
+}
+
+/* Youth ends with refills too (core/lane.c YOUNG_REFILLS): a thread that
+ * only allocates (a producer) and never frees on a slow path was young
+ * for good, and its refills took an exited thread's slabs at once, before
+ * the heir was born. */
+#define PRODUCED 2048 /* 1000-byte blocks: ~130 refills of at most 16 */
+
+struct producer {
+	pthread_barrier_t grown, go;
+	void *old[PRODUCED], *p[KEPT];
+};
+
+static void *allocate_only(void *arg)
+{
+	struct producer *pr = arg;
+	for (int i = 0; i < PRODUCED; i++)
+		pr->old[i] = block(NULL, 1000);
+	pthread_barrier_wait(&pr->grown);
+	pthread_barrier_wait(&pr->go);
+	for (int i = 0; i < KEPT; i++)
+		pr->p[i] = block(NULL, kept_size);
+	return NULL;
+}
+
+Test(owner, a_thread_that_only_allocates_grows_old)
+{
+	static struct producer pr;
+	pthread_t th;
+	kept_size = 360;
+	pthread_barrier_init(&pr.grown, NULL, 2);
+	pthread_barrier_init(&pr.go, NULL, 2);
+	cr_assert_eq(pthread_create(&th, NULL, allocate_only, &pr), 0);
+	pthread_barrier_wait(&pr.grown);
+	uint64_t t0 = now_ms();
+	run(allocate_and_exit);
+	pthread_barrier_wait(&pr.go);
+	pthread_join(th, NULL);
+	/* Only a run slow enough to outlast the grace may take them. */
+	if (now_ms() - t0 < 50)
+		cr_expect_eq(in_kept_slabs(pr.p, KEPT), 0,
+			     "an old producer took the exited thread's slabs before its heir was born");
+	for (int i = 0; i < PRODUCED; i++)
+		hk_free(pr.old[i]);
+	for (int i = 0; i < KEPT; i++) {
+		hk_free(pr.p[i]);
 		hk_free(kept[i]);
 	}
 }
