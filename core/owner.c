@@ -17,9 +17,15 @@
 
 _Atomic uint8_t hk_owner_held[HK_OWNER_TAGS] HK_FORKED;
 
-/* Tags never held yet come first: a tag released a moment ago is the one
- * an heir of its lane should inherit, not a stranger take. */
-static _Atomic unsigned fresh = 1;
+/* The tag the next take looks at first. Takes go round the tags (never
+ * held ones first, in order): the cursor passed a tag when it was taken,
+ * and comes back to it only after taking every free tag on its way round.
+ * A tag released a moment ago is the one an heir of its lane should
+ * inherit, not a stranger take: once every tag was used, the lowest free
+ * one (taken before) was often that one, and the new lane owned the dead
+ * lane's slabs at once, before its heir was born (test_owner
+ * a_tag_released_just_now_is_not_taken_next). */
+static _Atomic unsigned cursor = 1;
 
 /* Releases so far, and 1 + their count when a scan last found every tag
  * held (0: none did): a lane without a tag asks again at each refill, and
@@ -89,18 +95,17 @@ int hk_owner_claim(unsigned tag)
 
 unsigned hk_owner_take(void)
 {
-	unsigned t;
-	/* Loaded first: with every tag used once, no lane writes the line. */
-	while (atomic_load_explicit(&fresh, memory_order_relaxed) < HK_OWNER_TAGS &&
-	       (t = atomic_fetch_add_explicit(&fresh, 1, memory_order_relaxed)) < HK_OWNER_TAGS)
-		if (hk_owner_claim(t))
-			return t;
 	uint32_t r = atomic_load_explicit(&releases, memory_order_acquire);
 	if (atomic_load_explicit(&all_held_at, memory_order_relaxed) == r + 1)
 		return 0;
-	for (t = 1; t < HK_OWNER_TAGS; t++)
-		if (hk_owner_claim(t))
+	unsigned t = atomic_load_explicit(&cursor, memory_order_relaxed);
+	for (unsigned n = 1; n < HK_OWNER_TAGS; n++, t = t + 1 < HK_OWNER_TAGS ? t + 1 : 1)
+		if (hk_owner_claim(t)) {
+			/* A race may set it back a step: the claim decides. */
+			atomic_store_explicit(&cursor, t + 1 < HK_OWNER_TAGS ? t + 1 : 1,
+					      memory_order_relaxed);
 			return t;
+		}
 	/* A release since r bumped the count: the next take scans. */
 	atomic_store_explicit(&all_held_at, r + 1, memory_order_relaxed);
 	return 0;

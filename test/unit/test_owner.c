@@ -9,7 +9,8 @@
  * after a grace, at once by a young thread (no partial slab stranded),
  * and a thread that only allocates grows old (its refills wait too); a
  * fork child holds no tag but its own lane's; with every tag held, a
- * release frees one for the next take.
+ * release frees one for the next take; a tag released just now is not the
+ * next take's while others are free.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -421,4 +422,31 @@ Test(owner, with_every_tag_held_a_release_frees_one_for_the_next_take)
 			hk_owner_release(got[i], 1);
 	cr_expect_neq(t = hk_owner_take(), 0, "the tags released were not free again");
 	hk_owner_release(t, 1);
+}
+
+/* Takes go round the tags (core/owner.c cursor): threads that come and go,
+ * two live at a time, never take the tag the one before them released just
+ * now while other tags are free, also once every tag was used (the lowest
+ * free tag came first: the exited thread's, at once). */
+Test(owner, a_tag_released_just_now_is_not_taken_next)
+{
+	static unsigned got[HK_OWNER_TAGS];
+	unsigned n = 0, t;
+	while ((t = hk_owner_take()) != 0)
+		got[n++] = t;
+	cr_assert(n > 3 && n < HK_OWNER_TAGS);
+	for (unsigned i = 0; i < n; i++)
+		hk_owner_release(got[i], 0);
+	unsigned older = hk_owner_take(), newer = hk_owner_take();
+	cr_assert(older && newer);
+	for (int i = 0; i < 3 * HK_OWNER_TAGS; i++) {
+		hk_owner_release(older, 0);
+		t = hk_owner_take();
+		cr_assert(t, "no tag free with %u of them released", n - 1);
+		cr_assert_neq(t, older, "take %d: the tag released just now came back at once", i);
+		older = newer;
+		newer = t;
+	}
+	hk_owner_release(older, 0);
+	hk_owner_release(newer, 0);
 }
