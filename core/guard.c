@@ -76,8 +76,10 @@ static struct {
 	uint32_t open_free;      /* freed, last freed first; HK_NIL: none */
 	size_t open_live;        /* of G.live */
 	int failed;          /* the pool could not be reserved: never again */
+	/* The SIGSEGV action found at install, valid once `installed` is set
+	 * (on_segv waits for it); `old_spent`: its SA_RESETHAND handler ran. */
 	struct sigaction old;
-	int installed;
+	_Atomic int installed, old_spent;
 } G HK_FORKED = { .kept = { HK_NIL, HK_NIL, 0 }, .cold = { HK_NIL, HK_NIL, 0 }, .open_free = HK_NIL };
 
 static size_t pool_len(void)
@@ -408,13 +410,20 @@ static __attribute__((noreturn)) void report(uintptr_t addr, const void *uctx)
  * kernel would have run it: the program may have installed it first, as
  * this one comes only with the first guarded block. So its sa_mask and
  * SA_NODEFER set the mask (a handler that expects to be entered again by
- * a fault of its own was killed instead), and SA_RESETHAND puts the
- * default back first (a returning one ran forever: the access faulted
- * again into us, and we into it; test/preload/sigchain.sh).
+ * a fault of its own was killed instead), and SA_RESETHAND runs it once,
+ * the default action after (a returning one ran forever: the access
+ * faulted again into us, and we into it; test/preload/sigchain.sh). That
+ * default is the chain's, not the kernel's: put back in the kernel, it
+ * dropped this handler too, and a later fault of the pool killed the
+ * program with no report (sigchain.sh resethand_then_guard).
  */
 static void chain(int sig, siginfo_t *si, void *uctx)
 {
+	static const struct sigaction default_action; /* SIG_DFL, no flags */
 	const struct sigaction *o = &G.old;
+	if ((o->sa_flags & SA_RESETHAND) &&
+	    atomic_exchange_explicit(&G.old_spent, 1, memory_order_relaxed))
+		o = &default_action;
 	if (!(o->sa_flags & SA_SIGINFO) && (o->sa_handler == SIG_DFL || o->sa_handler == SIG_IGN)) {
 		/* si_code <= 0: sent by kill() or raise(), not a fault, so it
 		 * does not come again by itself: ignored, or sent once more
@@ -436,12 +445,6 @@ static void chain(int sig, siginfo_t *si, void *uctx)
 		sigdelset(&mask, sig);
 	else
 		sigaddset(&mask, sig);
-	if (o->sa_flags & SA_RESETHAND) {
-		struct sigaction dfl;
-		memset(&dfl, 0, sizeof dfl);
-		dfl.sa_handler = SIG_DFL;
-		sigaction(sig, &dfl, NULL);
-	}
 	pthread_sigmask(SIG_SETMASK, &mask, &saved);
 	if (o->sa_flags & SA_SIGINFO)
 		o->sa_sigaction(sig, si, uctx);
@@ -455,6 +458,10 @@ static void on_segv(int sig, siginfo_t *si, void *uctx)
 	uintptr_t addr = (uintptr_t)si->si_addr;
 	if (G.slots && hk_guard_owns((void *)addr))
 		report(addr, uctx);
+	/* Installed, and the kernel is still writing G.old back to install():
+	 * a system call's return away. */
+	while (!atomic_load_explicit(&G.installed, memory_order_acquire))
+		__builtin_ia32_pause();
 	chain(sig, si, uctx);
 }
 
@@ -463,15 +470,22 @@ static void on_segv(int sig, siginfo_t *si, void *uctx)
 static void install(void)
 {
 	struct sigaction sa;
-	if (G.installed)
+	sigset_t segv, saved;
+	if (atomic_load_explicit(&G.installed, memory_order_relaxed))
 		return;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_sigaction = on_segv;
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
 	sigemptyset(&sa.sa_mask);
-	/* The old action read first: in one call the kernel writes it back
-	 * only after ours is in place, and a fault in that window (another
-	 * thread's) would chain to an empty G.old, the default action. */
-	if (sigaction(SIGSEGV, NULL, &G.old) == 0 && sigaction(SIGSEGV, &sa, NULL) == 0)
-		G.installed = 1;
+	/* One call swaps the actions: read first and installed by a second
+	 * call, a handler another thread installed in between was overwritten
+	 * and never run, the chain going to the one before it. Blocked
+	 * meanwhile: a SIGSEGV sent to this thread would wait in on_segv for
+	 * the store below, which only this thread makes. */
+	sigemptyset(&segv);
+	sigaddset(&segv, SIGSEGV);
+	pthread_sigmask(SIG_BLOCK, &segv, &saved);
+	if (sigaction(SIGSEGV, &sa, &G.old) == 0)
+		atomic_store_explicit(&G.installed, 1, memory_order_release);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
 }

@@ -21,4 +21,14 @@ survived" ] || fail "$mode: hakmem did not take over SIGSEGV (the test tests not
 	[ $rc -eq "$want" ] || fail "$mode: exit $rc under hakmem, $want without: $(cat "$err")"
 	grep -q "hakmem: guard" "$err" && fail "$mode: the guard reported a fault outside its pool"
 done
-echo "sigchain: SA_RESETHAND, raise under SIG_DFL, SA_NODEFER, sa_mask: ok"
+# A SA_RESETHAND handler runs once, the default action after it, but in
+# the chain only: a later fault of the guard's pool still gets the report
+# (put back in the kernel, the default dropped hakmem's handler too: killed
+# by SIGSEGV, no report).
+out=$(HAKMEM_GUARD_RATE=1 timeout 20 env LD_PRELOAD=$HAKMEM_SO "$P" resethand_then_guard 2>"$err")
+rc=$?
+[ "$out" = "taken
+recovered" ] || fail "resethand_then_guard: printed '$out' (exit $rc): $(cat "$err")"
+[ $rc -eq 134 ] || fail "resethand_then_guard: exit $rc, want SIGABRT (134) after the guard's report: $(cat "$err")"
+grep -q "heap-buffer-overflow" "$err" || fail "resethand_then_guard: no report: $(cat "$err")"
+echo "sigchain: SA_RESETHAND (also before a guard fault), raise under SIG_DFL, SA_NODEFER, sa_mask: ok"

@@ -8,10 +8,14 @@
  *   default    no handler, the signal sent by raise(): killed by it;
  *   nodefer    SA_NODEFER handler that faults inside itself: entered again
  *              (exit 42);
- *   mask       sa_mask holds SIGUSR1: blocked inside the handler (exit 43).
+ *   mask       sa_mask holds SIGUSR1: blocked inside the handler (exit 43);
+ *   resethand_then_guard  SA_RESETHAND handler that jumps back out, then
+ *              a 1-byte overflow of a guarded block: hakmem's report
+ *              (abort) under hakmem, no fault without (exit 0).
  * Prints "taken" once hakmem's handler replaced the program's (else the
  * run tests nothing, and says so), then faults outside the guard's pool.
  */
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +32,14 @@ static void resethand(int sig)
 		write(2, "resethand: entered again\n", 25);
 		_exit(3); /* under hakmem it looped here forever */
 	}
+}
+
+static sigjmp_buf back;
+
+static void resethand_jump(int sig)
+{
+	(void)sig;
+	siglongjmp(back, 1);
 }
 
 static void nodefer(int sig)
@@ -55,6 +67,9 @@ int main(int argc, char **argv)
 	if (!strcmp(k, "resethand")) {
 		sa.sa_handler = resethand;
 		sa.sa_flags = SA_RESETHAND;
+	} else if (!strcmp(k, "resethand_then_guard")) {
+		sa.sa_handler = resethand_jump;
+		sa.sa_flags = SA_RESETHAND;
 	} else if (!strcmp(k, "nodefer")) {
 		sa.sa_handler = nodefer;
 		sa.sa_flags = SA_NODEFER;
@@ -69,7 +84,15 @@ int main(int argc, char **argv)
 	sigaction(SIGSEGV, NULL, &cur);
 	printf("%s\n", cur.sa_handler != sa.sa_handler ? "taken" : "not taken");
 	fflush(stdout);
-	if (!strcmp(k, "default"))
+	if (!strcmp(k, "resethand_then_guard")) {
+		if (!sigsetjmp(back, 1))
+			*(volatile int *)8 = 1; /* the handler's one fault */
+		printf("recovered\n");
+		fflush(stdout);
+		char *p = malloc(64);
+		sink = p;
+		p[64] = 1; /* into the guard page under hakmem */
+	} else if (!strcmp(k, "default"))
 		raise(SIGSEGV);
 	else
 		*(volatile int *)8 = 1;
