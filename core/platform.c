@@ -71,8 +71,13 @@ int hk_platform_protect(void *p, size_t len)
 /* A refusal that will not change (no such advice before Linux 5.14:
  * EINVAL; a seccomp filter's EPERM or ENOSYS) stops the calls, for every
  * caller at once: their pages then fault in as they would without it, and
- * each further try would be a wasted system call (test_fakeos_request). */
-static int populate_refused;
+ * each further try would be a wasted system call (test_fakeos_request).
+ * EINVAL also comes for a range the kernel cannot populate (read-only or
+ * PROT_NONE, Linux 6.18 here): one such range stopped them for the whole
+ * process. So the first EINVAL asks the kernel about the advice alone,
+ * once; if it knows it, an EINVAL is the range's, counted as a failure
+ * (hk_os_counters) and no more. */
+static int populate_refused, populate_known;
 
 int hk_platform_populate(void *p, size_t len)
 {
@@ -80,8 +85,16 @@ int hk_platform_populate(void *p, size_t len)
 	if (err)
 		return err;
 	err = hk_os_populate(p, len);
-	if (err == EINVAL || err == EPERM || err == ENOSYS)
+	if (err == EINVAL && !__atomic_load_n(&populate_known, __ATOMIC_RELAXED)) {
+		void *page = (void *)((uintptr_t)p & ~(uintptr_t)(hk_platform_page_size() - 1));
+		int unknown = hk_os_populate_probe(page);
+		if (!unknown)
+			__atomic_store_n(&populate_known, 1, __ATOMIC_RELAXED);
+		else
+			__atomic_store_n(&populate_refused, unknown, __ATOMIC_RELAXED);
+	} else if (err == EPERM || err == ENOSYS) {
 		__atomic_store_n(&populate_refused, err, __ATOMIC_RELAXED);
+	}
 	return err;
 }
 

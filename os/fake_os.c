@@ -253,6 +253,13 @@ int hk_os_populate(void *p, size_t len)
 	return err;
 }
 
+int hk_os_populate_probe(void *p)
+{
+	(void)p;
+	counters.populate++;
+	return call(HK_FAKE_POPULATE_PROBE);
+}
+
 int hk_os_release(void *p, size_t len)
 {
 	counters.release++;

@@ -25,6 +25,7 @@ enum hk_fake_call {
 	HK_FAKE_URING_COMPLETE, /* a completion's result: -err */
 	HK_FAKE_PROTECT,        /* hk_os_protect (mprotect PROT_NONE) */
 	HK_FAKE_POPULATE,       /* hk_os_populate (MADV_POPULATE_WRITE) */
+	HK_FAKE_POPULATE_PROBE, /* hk_os_populate_probe: EINVAL = advice unknown */
 	HK_FAKE_NKINDS
 };
 

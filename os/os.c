@@ -329,6 +329,15 @@ int hk_os_populate(void *p, size_t len)
 	return result(err);
 }
 
+int hk_os_populate_probe(void *p)
+{
+	COUNT(populate);
+	int saved = errno;
+	int err = madvise(p, 0, MADV_POPULATE_WRITE) ? errno : 0;
+	errno = saved;
+	return result(err);
+}
+
 int hk_os_release(void *p, size_t len)
 {
 	COUNT(release);

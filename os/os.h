@@ -86,6 +86,11 @@ int hk_os_protect(void *p, size_t len);
  * Linux 5.14): one system call instead of a page fault a page. EINVAL on an
  * older kernel. */
 int hk_os_populate(void *p, size_t len);
+/* Whether the kernel knows MADV_POPULATE_WRITE, at page-aligned p with no
+ * range (it checks the advice first, then returns: no memory touched): 0
+ * if it does, EINVAL if not. hk_os_populate's EINVAL alone does not tell:
+ * a range it cannot populate (read-only, PROT_NONE) gets EINVAL too. */
+int hk_os_populate_probe(void *p);
 
 /* A direct read-write mapping of `len` bytes aligned to `align`, outside any
  * reservation; `hugetlb_page` is 0 or the hugetlb page size to use. */

@@ -96,39 +96,79 @@ Test(fakeos_request, warm_bump_arena_makes_no_call)
 	warm_requests_make_no_call(HK_ARENA_BUMP, 1024);
 }
 
-/* A populate the kernel cannot do (EINVAL: before 5.14) or that a seccomp
- * filter refuses (EPERM, ENOSYS) fails the same way every time: the first
- * failure stops the calls (core/platform.c), and the carves fault their pages
- * as before. Calling on was a wasted system call per carve of a fresh
- * slab, for the whole process. */
-static void a_refused_populate_is_not_retried(int err)
+/* 16 fresh slabs of 1 KiB blocks, each carve populating its pages. */
+static void carve_fresh_slabs(void)
 {
-	if (HK_NLANE == 0 || CONFIG_HK_THP_ALWAYS)
-		cr_skip_test("no slab on 4 KiB pages in this configuration");
-	hk_fake_os_fail(HK_FAKE_POPULATE, 0, err);
 	hk_arena_t *a = hk_arena_create(&(hk_arena_config_t){ .numa_node = HK_NODE_LOCAL });
 	cr_assert_not_null(a);
-	for (int i = 0; i < 1024; i++) { /* 16 fresh slabs of 1 KiB blocks */
+	for (int i = 0; i < 1024; i++) {
 		char *p = hk_arena_malloc(a, 1000);
 		cr_assert_not_null(p);
 		p[999] = 1;
 	}
-	cr_assert_eq(hk_fake_os_calls(HK_FAKE_POPULATE), 1, "%lu populate calls after %s",
-		     hk_fake_os_calls(HK_FAKE_POPULATE), strerror(err));
 	hk_arena_destroy(a);
 }
 
-Test(fakeos_request, populate_einval_is_not_retried)
+static void skip_without_populate(void)
 {
-	a_refused_populate_is_not_retried(EINVAL);
+	if (HK_NLANE == 0 || CONFIG_HK_THP_ALWAYS)
+		cr_skip_test("no slab on 4 KiB pages in this configuration");
+}
+
+/* A populate the kernel cannot do (EINVAL, and the advice unknown: before
+ * 5.14) or that a seccomp filter refuses (EPERM, ENOSYS) fails the same
+ * way every time: the first failure stops the calls (core/platform.c),
+ * and the carves fault their pages as before. Calling on was a wasted
+ * system call per carve of a fresh slab, for the whole process. */
+static void a_refused_populate_is_not_retried(int err, unsigned long probes)
+{
+	skip_without_populate();
+	hk_fake_os_fail(HK_FAKE_POPULATE, 0, err);
+	hk_fake_os_fail(HK_FAKE_POPULATE_PROBE, 0, err);
+	carve_fresh_slabs();
+	cr_assert_eq(hk_fake_os_calls(HK_FAKE_POPULATE), 1, "%lu populate calls after %s",
+		     hk_fake_os_calls(HK_FAKE_POPULATE), strerror(err));
+	cr_assert_eq(hk_fake_os_calls(HK_FAKE_POPULATE_PROBE), probes, "%lu probes after %s",
+		     hk_fake_os_calls(HK_FAKE_POPULATE_PROBE), strerror(err));
+}
+
+Test(fakeos_request, populate_einval_of_an_unknown_advice_is_not_retried)
+{
+	a_refused_populate_is_not_retried(EINVAL, 1);
 }
 
 Test(fakeos_request, populate_eperm_is_not_retried)
 {
-	a_refused_populate_is_not_retried(EPERM);
+	a_refused_populate_is_not_retried(EPERM, 0);
 }
 
 Test(fakeos_request, populate_enosys_is_not_retried)
 {
-	a_refused_populate_is_not_retried(ENOSYS);
+	a_refused_populate_is_not_retried(ENOSYS, 0);
+}
+
+/* The kernel also answers EINVAL for a range it cannot populate (read-only,
+ * PROT_NONE) while it knows the advice: that failure is the range's, the
+ * next carves populate again. The first such EINVAL stopped populating for
+ * the whole process. */
+Test(fakeos_request, populate_einval_of_a_range_is_counted_and_not_latched)
+{
+	skip_without_populate();
+	hk_fake_os_fail(HK_FAKE_POPULATE, 1, EINVAL);
+	hk_os_counters_t c;
+	hk_os_counters(&c);
+	uint64_t failures = c.failures;
+	carve_fresh_slabs();
+	cr_assert_gt(hk_fake_os_calls(HK_FAKE_POPULATE), 1,
+		     "populating stopped after one range's EINVAL");
+	cr_assert_eq(hk_fake_os_calls(HK_FAKE_POPULATE_PROBE), 1, "%lu probes of the advice",
+		     hk_fake_os_calls(HK_FAKE_POPULATE_PROBE));
+	hk_os_counters(&c);
+	cr_assert_eq(c.failures - failures, 1, "the failure was not counted once");
+	/* Once known, the advice is not asked about again. */
+	unsigned long calls = hk_fake_os_calls(HK_FAKE_POPULATE);
+	hk_fake_os_fail(HK_FAKE_POPULATE, 0, EINVAL);
+	carve_fresh_slabs();
+	cr_assert_gt(hk_fake_os_calls(HK_FAKE_POPULATE), calls + 1, "populating stopped");
+	cr_assert_eq(hk_fake_os_calls(HK_FAKE_POPULATE_PROBE), 1, "the advice was asked about again");
 }

@@ -1,10 +1,11 @@
 /*
  * test/unit/test_os.c — os/ on the real kernel: reserve, commit, decommit,
- * direct mappings, synchronous and queued purge, errno never changed. Purge
- * through io_uring and through madvise (HAKMEM_PURGE=madvise, and a seccomp
- * filter making io_uring_setup fail with EPERM / ENOSYS) drops RSS; THP
- * advice shows as AnonHugePages in /proc/self/smaps. Fallbacks the kernel
- * cannot be made to take are in test_fakeos_*.c.
+ * direct mappings, synchronous and queued purge, the populate probe, errno
+ * never changed. Purge through io_uring and through madvise
+ * (HAKMEM_PURGE=madvise, and a seccomp filter making io_uring_setup fail
+ * with EPERM / ENOSYS) drops RSS; THP advice shows as AnonHugePages in
+ * /proc/self/smaps. Fallbacks the kernel cannot be made to take are in
+ * test_fakeos_*.c.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -39,6 +40,27 @@ Test(os, reserve_failure_is_an_errno_not_errno)
 	int err = hk_os_reserve((size_t)1 << 62, 4096, &p);
 	cr_assert(err == ENOMEM || err == EINVAL, "got %d", err);
 	cr_assert_eq(errno, 77);
+}
+
+/* The probe tells an unknown advice from a range the kernel cannot
+ * populate, which gets EINVAL too (core/platform.c): on a kernel that
+ * populates a committed page, the probe says the advice is known while a
+ * reserved (PROT_NONE) range fails. */
+Test(os, populate_probe_tells_the_advice_from_the_range)
+{
+	void *p = NULL;
+	cr_assert_eq(hk_os_reserve((size_t)2 << 20, 4096, &p), 0);
+	cr_assert_eq(hk_os_commit(p, 4096), 0);
+	int err = hk_os_populate(p, 4096);
+	if (err == EINVAL) {
+		cr_expect_eq(hk_os_populate_probe(p), EINVAL, "no MADV_POPULATE_WRITE, yet known");
+	} else {
+		cr_assert_eq(err, 0, "populate of a committed page: %s", strerror(err));
+		cr_expect_eq(hk_os_populate_probe(p), 0, "the probe does not know the advice");
+		cr_expect_eq(hk_os_populate((char *)p + 4096, 4096), EINVAL,
+			     "a PROT_NONE range populated");
+	}
+	cr_assert_eq(hk_os_release(p, (size_t)2 << 20), 0);
 }
 
 Test(os, aligned_direct_map)
