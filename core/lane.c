@@ -324,7 +324,10 @@ static void bin_setup(hk_lane_t *l, unsigned bins, unsigned cls)
  * the bin's earlier ones since the reset if it is carved in address order
  * right after them, and of at most a unit: a rewind keeps a run's memory
  * as a full reset keeps a class's empty slab, no more. Reads the chain's
- * links, written just now. */
+ * links up to the first out of address order: a carve's, written just
+ * now, or a slab's free list's (taken whole or as a run, not relinked:
+ * core/slab.c), written when its blocks were freed, maybe long ago and
+ * out of cache (a list freed out of order ends the walk early). */
 static void took_note(hk_lane_t *l, unsigned bins, unsigned cls, void *head, unsigned got)
 {
 	unsigned sl = bins / (unsigned)HK_ROW_WORDS;
