@@ -49,14 +49,55 @@ static int init_busy(int s)
 	return (s & 3) == HK_INIT_BUSY;
 }
 
+/* What this fork's prepare did, for its parent and child handlers (the
+ * forking thread's alone: glibc runs a fork's handlers in turn). */
+enum { FORK_NOTHING, FORK_LOCKED, FORK_HELD_INIT };
+static HK_FORKED int fork_did;
+
+/* 1 when hakmem was not started in this process (its state NONE, or a BUSY
+ * of the parent we were forked from: hk_init starts over from it). Prepare
+ * marks it BUSY for this fork, so no thread starts an init that the fork
+ * would split: their hk_init waits and starts when the fork is done, and a
+ * handler of this thread's allocates from the bootstrap area (in_init). */
+static int hold_init(int s)
+{
+	int me = HK_INIT_BUSY | (int)getpid() << 2;
+	if (s != HK_INIT_NONE && (!init_busy(s) || s >> 2 == (int)getpid()))
+		return 0;
+	if (!atomic_compare_exchange_strong(&hk_init_state, &s, me))
+		return -1; /* a thread began its init meanwhile: look again */
+	in_init = 1;
+	fork_did = FORK_HELD_INIT;
+	return 1;
+}
+
+/* Undoes hold_init in the parent and the child alike: nothing started. */
+static int release_init(void)
+{
+	if (fork_did != FORK_HELD_INIT)
+		return 0;
+	fork_did = FORK_NOTHING;
+	in_init = 0;
+	atomic_store(&hk_init_state, HK_INIT_NONE);
+	return 1;
+}
+
 /* Another thread still initialising would leave the child a state no
- * thread of it finishes: fork waits for it (issue 12 bug 8). The handlers
- * are registered first thing in init, so a fork before that sees an
- * initialiser of the parent's pid, and the child starts over (hk_init). */
+ * thread of it finishes: fork waits for it (issue 12 bug 8); one not yet
+ * initialising waits for the fork (hold_init). */
 static void fork_prepare(void)
 {
-	while (init_busy(atomic_load(&hk_init_state)) && !in_init)
+	int s;
+	for (;;) {
+		s = atomic_load(&hk_init_state);
+		int held = hold_init(s);
+		if (held > 0)
+			return;
+		if (held == 0 && (!init_busy(s) || in_init))
+			break;
 		sched_yield();
+	}
+	fork_did = FORK_LOCKED;
 	hk_arena_family_lock();
 	hk_thread_fork_lock();
 	hk_purge_atfork_prepare();
@@ -80,6 +121,9 @@ static void fork_unlock(void)
 
 static void fork_parent(void)
 {
+	if (release_init())
+		return;
+	fork_did = FORK_NOTHING;
 	fork_unlock();
 	hk_purge_atfork_parent();
 	hk_thread_fork_parent();
@@ -88,6 +132,9 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+	if (release_init())
+		return;
+	fork_did = FORK_NOTHING;
 	fork_unlock();
 	hk_purge_atfork_child();
 	hk_platform_atfork_child();
@@ -96,6 +143,27 @@ static void fork_child(void)
 	hk_stack_atfork_child();
 	hk_arena_family_unlock();
 	hk_purge_atfork_child_done();
+}
+
+/* Prepare handlers run last registered first, parent and child handlers
+ * first registered first. Registered at init, after a program's own (a
+ * library constructor's, or main's before its first malloc), ours took
+ * every lock before the program's prepare ran and kept them through its
+ * child handler: one that allocated spun for ever on a lock its thread
+ * held (test_fork handlers_registered_before_the_first_malloc_may_allocate).
+ * So they are registered when the library is loaded, before the program's
+ * constructors (priority 101) and main, and again at init (once) in case a
+ * constructor of another library called malloc before ours ran. */
+static pthread_once_t fork_handlers_once = PTHREAD_ONCE_INIT;
+
+static void register_fork_handlers(void)
+{
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+__attribute__((constructor(101))) static void register_fork_handlers_at_load(void)
+{
+	pthread_once(&fork_handlers_once, register_fork_handlers);
 }
 
 /* ---- init ---- */
@@ -114,7 +182,7 @@ static uintptr_t make_secret(void)
 static int init_once(void)
 {
 	/* First: from here on a fork waits for init to finish (fork_prepare). */
-	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	pthread_once(&fork_handlers_once, register_fork_handlers);
 	hk_platform_init(env_get("HAKMEM_PURGE"), env_get("HAKMEM_HUGEPAGES"),
 			 env_get("HAKMEM_NUMA"));
 	const char *st = env_get("HAKMEM_STATS");
@@ -149,6 +217,8 @@ int hk_init(void)
 				return hk_init();
 			sched_yield();
 		}
+		if (s == HK_INIT_NONE) /* a fork held init back (hold_init) */
+			return hk_init();
 		return s == HK_INIT_DONE ? 0 : -2;
 	}
 	int saved = errno;

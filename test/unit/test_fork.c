@@ -387,3 +387,64 @@ Test(fork, handlers_write_few_pages)
 	cr_assert_leq(extra, pages + 1, "the fork handlers cost the parent %d faults a fork, "
 		      "section hk_forked is %d pages: they write pages outside it", extra, pages);
 }
+
+/* ---- fork handlers of the program's own that allocate ---- */
+
+/* One block of each band (Tiny, MID, POOL, large): with fresh bins each
+ * leaves the fast path and takes its backend's lock. */
+static void alloc_every_band(void)
+{
+	static const size_t sizes[] = { 100, 5000, 100 << 10, 1 << 20, 64 << 20 };
+	for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+		char *p = hk_malloc(sizes[i]);
+		if (!p)
+			_exit(2);
+		p[0] = p[sizes[i] - 1] = 1;
+		hk_free(p);
+	}
+}
+
+/* Waits up to 5 s for the child; kills a child that hangs (its handlers run
+ * before fork returns in it, so its own alarm cannot be armed in time). */
+static int finished_within_5s(pid_t pid)
+{
+	for (int i = 0; i < 500; i++) {
+		int st;
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return exit_code(st);
+		struct timespec ms10 = { 0, 10000000 };
+		nanosleep(&ms10, NULL);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return 4;
+}
+
+/* In a fresh process: the program registers its fork handlers before its
+ * first allocation (a library's constructor, or main before any malloc),
+ * and each handler allocates. Prepare handlers run last registered first,
+ * child and parent handlers first registered first: hakmem's registered at
+ * init, after them, took every lock before the program's prepare ran and
+ * released them only after its child handler; the prepare's malloc spun for
+ * ever on a lock its own thread held. */
+static int fork_with_allocating_handlers(void)
+{
+	alarm(10);
+	pthread_atfork(alloc_every_band, alloc_every_band, alloc_every_band);
+	alloc_every_band(); /* hakmem starts here, after the handlers */
+	pid_t pid = fork();
+	if (pid == 0) {
+		alloc_every_band();
+		_exit(0);
+	}
+	return pid < 0 ? 5 : finished_within_5s(pid);
+}
+
+Test(fork, handlers_registered_before_the_first_malloc_may_allocate)
+{
+	int st = in_fresh_process(fork_with_allocating_handlers);
+	cr_assert_neq(st, 100 + SIGALRM, "the parent hung in the fork (a handler's allocation "
+		      "waited for a lock hakmem's prepare held)");
+	cr_assert_neq(st, 4, "the child hung in its fork handler");
+	cr_assert_eq(st, 0, "status %d", st);
+}
