@@ -3,7 +3,8 @@
 # progs/leaker leaks 64 MiB in 1 KiB blocks from leak_kib_blocks and churns
 # other sizes: google-pprof --text on the exit dump must put leak_kib_blocks
 # first with 64 MiB +- 15 %; the folded stacks and the leak report name it;
-# the same from 4 threads; a forked child writes its own file (its pid), never
+# the same from 4 threads; every block sampled (rate 1) through the libc family;
+# a forked child writes its own file (its pid), never
 # the parent's; python3 building a large dict, dumped on a signal
 # (HAKMEM_PROFILE_SIGNAL), names interpreter allocation functions.
 set -u
@@ -44,6 +45,14 @@ in_range "$mib" 54.4 73.6 || fail "pprof: leak_kib_blocks has $mib MB, want 64 +
 grep -q 'main;leak_kib_blocks [0-9]' "$heap.folded" || fail "folded stacks do not name leak_kib_blocks"
 sed -n 3p "$heap.leaks" | grep -q 'leak_kib_blocks' || fail "leak report: first site is not leak_kib_blocks: $(cat "$heap.leaks")"
 echo "one thread: leak_kib_blocks first with $mib MB"
+
+# Every block sampled (rate 1), through the whole libc family: libunwind's
+# first use in a thread allocates its TLS through malloc, and that block was
+# sampled in turn, unwinding again, until the stack overflowed (SIGSEGV).
+HK_EXPECT_HAKMEM=1 HAKMEM_PROFILE=$dir/all HAKMEM_PROFILE_RATE=1 LD_PRELOAD=$HAKMEM_SO "$P/family" >/dev/null ||
+	fail "family with every block sampled exited $?"
+ls "$dir"/all.*.heap >/dev/null 2>&1 || fail "no dump with every block sampled: $(ls "$dir")"
+echo "every block sampled: family ok"
 
 # Profiled samples stay off the guard's pages (two system calls and a page
 # fault each) unless the guard picks them at its own rate (64 MiB): of ~2000
