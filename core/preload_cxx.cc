@@ -8,6 +8,7 @@
  * Invariant: libstdc++'s own operators are never used (its aligned new(SIZE_MAX, 4096)
  * returns a 24-byte block with glibc 2.36); sized deletes are checked by hk_free_sized.
  */
+#include <dlfcn.h>
 #include <new>
 #include <unistd.h>
 #include <cstdlib>
@@ -20,15 +21,42 @@
  * program (a weak reference under another C++ name, so the compiler keeps the test). */
 extern "C" const char hk_cxx_runtime[] __asm__("_ZTISt9bad_alloc") __attribute__((weak));
 
-/* The request failed and no new_handler helped: throw std::bad_alloc, or, in a C
- * program that dlopen'ed C++ code after start-up (no runtime bound), abort with a
- * message rather than jump through a null pointer. */
+/* A C program that dlopen'ed C++ code (a Python extension, a plugin) has a
+ * C++ runtime the weak references above were never bound to: it came after
+ * start-up, into the plugin's own scope (RTLD_LOCAL, which dlsym(RTLD_DEFAULT)
+ * does not search). Its functions are found by name when a new fails: 0 when
+ * no runtime is loaded at all. */
+static void *late_runtime(const char *name)
+{
+	void *rt = dlopen("libstdc++.so.6", RTLD_LAZY | RTLD_NOLOAD);
+	void *sym = rt ? dlsym(rt, name) : nullptr;
+	if (rt)
+		dlclose(rt); /* RTLD_NOLOAD took a reference */
+	return sym;
+}
+
+static std::new_handler current_new_handler()
+{
+	if (hk_cxx_runtime)
+		return std::get_new_handler();
+	auto get = reinterpret_cast<std::new_handler (*)()>(late_runtime("_ZSt15get_new_handlerv"));
+	return get ? get() : nullptr;
+}
+
+/* The request failed and no new_handler helped: throw std::bad_alloc (through
+ * std::__throw_bad_alloc of a runtime loaded late), or, with no C++ runtime
+ * loaded at all, abort with a message rather than jump through a null pointer.
+ * Before the late runtime was looked up, a C++ plugin of a C program aborted
+ * here instead of catching bad_alloc (test/preload/cxx.sh, progs/cxx_host). */
 [[noreturn]] static void throw_bad_alloc()
 {
 	static const char msg[] = "hakmem: operator new: out of memory and no C++ runtime to throw std::bad_alloc\n";
 
 	if (hk_cxx_runtime)
 		throw std::bad_alloc();
+	auto late_throw = reinterpret_cast<void (*)()>(late_runtime("_ZSt17__throw_bad_allocv"));
+	if (late_throw)
+		late_throw();
 	if (write(2, msg, sizeof msg - 1) < 0) { /* nothing else to do */ }
 	abort();
 }
@@ -40,7 +68,7 @@ static void *new_throwing(std::size_t n, std::size_t align)
 		void *p = align ? hk_memalign(align, n) : hk_malloc(n);
 		if (p)
 			return p;
-		std::new_handler h = hk_cxx_runtime ? std::get_new_handler() : nullptr;
+		std::new_handler h = current_new_handler();
 		if (!h)
 			throw_bad_alloc();
 		h();
@@ -50,7 +78,10 @@ static void *new_throwing(std::size_t n, std::size_t align)
 /* The nothrow forms behave as if they called the throwing form and caught. */
 static void *new_nothrow(std::size_t n, std::size_t align) noexcept
 {
-	if (!hk_cxx_runtime) /* no C++ runtime: no handler can be installed either */
+	/* No runtime bound at start-up: a late one's new_handler is not called,
+	 * as what it throws could not be caught here (this frame's personality
+	 * routine is one of the weak references). */
+	if (!hk_cxx_runtime)
 		return align ? hk_memalign(align, n) : hk_malloc(n);
 	try {
 		return new_throwing(n, align);

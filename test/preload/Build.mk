@@ -25,3 +25,13 @@ $(O)/test/preload/progs/leaker: test/preload/progs/leaker.c
 	@mkdir -p $(dir $@)
 	@echo "  PROG    $@"
 	@$(CC) $(TEST_CFLAGS) -rdynamic $< -o $@ -lpthread
+
+# C++ code that C helper programs load with dlopen (progs/cxx_host.c): shared
+# objects of their own, with the C++ runtime as their dependency.
+plugin-bins := $(patsubst %.cc,$(O)/%.so,$(wildcard test/preload/plugin/*.cc))
+test-bins-y += $(plugin-bins)
+
+$(O)/test/preload/plugin/%.so: test/preload/plugin/%.cc
+	@mkdir -p $(dir $@)
+	@echo "  PLUGIN  $@"
+	@$(CXX) $(filter-out -std=gnu11,$(TEST_CFLAGS)) -std=gnu++17 -shared -fPIC $< -o $@
