@@ -85,6 +85,48 @@ void hk_fatal(const char *call, const char *what, const void *p)
 	abort();
 }
 
+/* ---- environment values ---- */
+
+/* A value that is not a size says so, once, at start-up: one read as
+ * something else passes unseen (HAKMEM_PROFILE_RATE=512k was 512 bytes,
+ * 1024 times the samples; -1 and 99999999999999999999 were SIZE_MAX). */
+static size_t env_bad(const char *name, const char *value, size_t fallback)
+{
+	char buf[256], *o = buf;
+	size_t n = strnlen(value, 64);
+	o = put(o, "hakmem: ");
+	o = put(o, name);
+	*o++ = '=';
+	memcpy(o, value, n);
+	o += n;
+	o = put(o, ": not a size (123, 64k, 8M, 1G): ignored\n");
+	ssize_t r = write(2, buf, (size_t)(o - buf));
+	(void)r;
+	return fallback;
+}
+
+size_t hk_env_size(const char *name, const char *value, size_t fallback)
+{
+	int saved = errno, shift = 0;
+	char *end;
+	if (!value || !*value) /* set to nothing: as if unset */
+		return fallback;
+	if (*value < '0' || *value > '9') /* strtoull takes a sign and spaces */
+		return env_bad(name, value, fallback);
+	errno = 0;
+	unsigned long long v = strtoull(value, &end, 10);
+	int range = errno;
+	errno = saved;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	}
+	if (range || *end || v > (SIZE_MAX >> shift))
+		return env_bad(name, value, fallback);
+	return (size_t)v << shift;
+}
+
 /* ---- helper threads ---- */
 
 /*

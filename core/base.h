@@ -51,6 +51,9 @@ extern HK_HIDDEN uintptr_t hk_secret;
 
 /* Writes "hakmem: <call>(): <what> <ptr>" and aborts. */
 __attribute__((noreturn, cold)) void hk_fatal(const char *call, const char *what, const void *p);
+/* An environment variable's value in bytes ("123", "64k", "8M", "1G"), or
+ * `fallback` for NULL; any other value is reported on stderr and ignored. */
+size_t hk_env_size(const char *name, const char *value, size_t fallback);
 
 /* The API call a slow path serves, named by the aborts of checks made below
  * it that are not told the call (a corrupted link found while a lane or a

@@ -634,9 +634,9 @@ void hk_profile_init(const char *(*get)(const char *name))
 {
 	const char *prefix = get("HAKMEM_PROFILE"), *r = get("HAKMEM_PROFILE_RATE");
 	const char *sig = get("HAKMEM_PROFILE_SIGNAL");
-	size_t rate = r ? (size_t)strtoull(r, NULL, 10) : 0;
 	if (!CONFIG_HK_PROFILE || !prefix || !prefix[0])
 		return;
+	size_t rate = hk_env_size("HAKMEM_PROFILE_RATE", r, 0);
 	/* init is still running: hk_profile_start's hk_init would wait for itself. */
 	atomic_store(&P.rate, 0);
 	if (tab_map())

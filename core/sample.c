@@ -37,22 +37,6 @@ static __thread int capturing __attribute__((tls_model("initial-exec")));
 static void bin_start(hk_lane_t *l, unsigned bin);
 _Atomic size_t hk_sample_outside;
 
-/* "123", "64k", "8M", "1G"; *ok = 0 on anything else. */
-static size_t parse_size(const char *s, int *ok)
-{
-	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
-	*ok = end != s;
-	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
-	}
-	if (*end)
-		*ok = 0;
-	return (size_t)v;
-}
-
 /* hk_arena_forget: a reset or destroy freed the arena's sampled blocks. */
 static void forget_arena(unsigned arena)
 {
@@ -74,15 +58,10 @@ HK_ENTRY int hk_sample_free(void *p)
 void hk_sample_init(const char *(*get)(const char *name))
 {
 	const char *g = get("HAKMEM_GUARD_RATE");
-	int ok = 1;
 	if (!CONFIG_HK_SAMPLE)
 		return;
 	hk_lane_bin_start = bin_start;
-	if (g) {
-		size_t v = parse_size(g, &ok);
-		if (ok)
-			guard_rate = v;
-	}
+	guard_rate = hk_env_size("HAKMEM_GUARD_RATE", g, GUARD_RATE_DEFAULT);
 	hk_profile_init(get);
 	if (CONFIG_HK_PROFILE && hk_profile_rate())
 		atomic_store_explicit(&hk_arena_forget, forget_arena, memory_order_release);

@@ -5,7 +5,8 @@
 # of a sampled block each abort with a report naming the block, its size,
 # the access and the allocation (and free) stacks; many guarded blocks keep
 # their data; a fault outside the pool still gets the default action; and
-# HAKMEM_GUARD_RATE=0 turns the guard off; guarding loads no unwinder.
+# HAKMEM_GUARD_RATE=0 turns the guard off; guarding loads no unwinder; a rate
+# that is not a size is reported and ignored.
 # Freed pages are kept for reuse (no fault) a bounded number at a time, and
 # reused oldest first, so a use after free of a block on a reused page
 # still faults while its page waits.
@@ -86,4 +87,16 @@ mode=maps
 maps=$(HAKMEM_GUARD_RATE=1 LD_PRELOAD=$HAKMEM_SO cat /proc/self/maps) || fail "maps: cat failed"
 grep -q 'libhakmem' <<<"$maps" || fail "maps: hakmem not loaded"
 grep -E 'libunwind|liblzma' <<<"$maps" && fail "maps: the guard loaded an unwinder"
-echo "guard: overflow, use after free, slack, double free, kept pages, quarantine, data, chaining, off, no unwinder: ok"
+# A rate that is not a size is reported at start-up and ignored (-1 and
+# 99999999999999999999 were read as SIZE_MAX: the guard silently off).
+mode=rate
+for v in -1 99999999999999999999 64q 20000000000G ' 8M'; do
+	e=$(HAKMEM_GUARD_RATE="$v" LD_PRELOAD=$HAKMEM_SO "$P/guard" data 2>&1 >/dev/null) ||
+		fail "HAKMEM_GUARD_RATE='$v': exit $?: $e"
+	grep -qF "hakmem: HAKMEM_GUARD_RATE=$v: not a size" <<<"$e" ||
+		fail "HAKMEM_GUARD_RATE='$v' was not reported: $e"
+done
+e=$(HAKMEM_GUARD_RATE=8M LD_PRELOAD=$HAKMEM_SO "$P/guard" data 2>&1 >/dev/null) ||
+	fail "HAKMEM_GUARD_RATE=8M: exit $?: $e"
+[ -z "$e" ] || fail "HAKMEM_GUARD_RATE=8M: $e"
+echo "guard: overflow, use after free, slack, double free, kept pages, quarantine, data, chaining, off, no unwinder, bad rates: ok"

@@ -4,7 +4,7 @@
 # other sizes: google-pprof --text on the exit dump must put leak_kib_blocks
 # first with 64 MiB +- 15 %; the folded stacks and the leak report name it;
 # the same from 4 threads; every block sampled (rate 1) through the libc family;
-# a forked child writes its own file (its pid), never
+# the rate read with suffixes (64k), a bad one reported; a forked child writes its own file (its pid), never
 # the parent's; python3 building a large dict, dumped on a signal
 # (HAKMEM_PROFILE_SIGNAL), names interpreter allocation functions.
 set -u
@@ -53,6 +53,21 @@ HK_EXPECT_HAKMEM=1 HAKMEM_PROFILE=$dir/all HAKMEM_PROFILE_RATE=1 LD_PRELOAD=$HAK
 	fail "family with every block sampled exited $?"
 ls "$dir"/all.*.heap >/dev/null 2>&1 || fail "no dump with every block sampled: $(ls "$dir")"
 echo "every block sampled: family ok"
+
+# HAKMEM_PROFILE_RATE takes HAKMEM_GUARD_RATE's suffixes (64k was read as
+# 64 bytes: 1024 times the samples); a value that is not a size is reported
+# at start-up and the default rate taken.
+HAKMEM_PROFILE=$dir/k HAKMEM_PROFILE_RATE=64k LD_PRELOAD=$HAKMEM_SO "$P/family" >/dev/null ||
+	fail "family with HAKMEM_PROFILE_RATE=64k exited $?"
+h=$(head -n 1 "$(ls "$dir"/k.*.heap | head -n 1)")
+[[ $h == *'@ heap_v2/65536' ]] || fail "HAKMEM_PROFILE_RATE=64k: $h"
+err=$(HAKMEM_PROFILE=$dir/q HAKMEM_PROFILE_RATE=64q LD_PRELOAD=$HAKMEM_SO "$P/family" 2>&1 >/dev/null) ||
+	fail "family with HAKMEM_PROFILE_RATE=64q exited $?: $err"
+grep -q '^hakmem: HAKMEM_PROFILE_RATE=64q: not a size' <<<"$err" ||
+	fail "HAKMEM_PROFILE_RATE=64q was not reported: $err"
+h=$(head -n 1 "$(ls "$dir"/q.*.heap | head -n 1)")
+[[ $h == *'@ heap_v2/524288' ]] || fail "HAKMEM_PROFILE_RATE=64q: $h, want the default rate"
+echo "HAKMEM_PROFILE_RATE: suffixes read, a bad value reported"
 
 # Profiled samples stay off the guard's pages (two system calls and a page
 # fault each) unless the guard picks them at its own rate (64 MiB): of ~2000
