@@ -176,10 +176,20 @@ int hk_lane_global_init(void)
 #define GROW_MAX 2
 _Static_assert(((1048576 / 16) << GROW_MAX) <= HK_ROOM_MASK, "a room fits its bits");
 
-static int64_t limit_of(const hk_lane_t *l, unsigned bins, unsigned cls)
+/* A user bin's limit is at least the run it took since the reset: a rewind
+ * (hk_cache_rewind) puts the whole run back in the bin, and a request that
+ * popped more of a class than the limit (a refill each time the bin ran
+ * dry) left the bin holding more than its room could say. The room went
+ * below 0 into the count, and every later rewind failed into a full reset
+ * that refilled each class again (request 64 x 16-4096 B: 1 rewind in 3
+ * failed, 15 refills a request). A run is one unit at most: 64 KiB. */
+static inline __attribute__((always_inline)) int64_t limit_of(const hk_lane_t *l, unsigned bins,
+								unsigned cls)
 {
-	if (bins)
-		return LN.limit[1][cls];
+	if (bins) {
+		int64_t run = (int64_t)took_count(l->took[bins / HK_ROW_WORDS][cls]);
+		return run > LN.limit[1][cls] ? run : LN.limit[1][cls];
+	}
 	if (l->frees_only[cls])
 		return (LN.limit[0][cls] + 3) >> 2;
 	return LN.limit[0][cls] << l->grow[cls];
@@ -373,15 +383,21 @@ static unsigned bin_fill(hk_lane_t *l, hk_arena_t *a, unsigned bins, unsigned cl
 			l->ramp[cls]++;
 		}
 	}
-	int64_t limit = limit_of(l, bins, cls);
+	/* A user bin takes as many as its base limit says: the run it
+	 * took raises the limit (limit_of), not the refill, so the blocks
+	 * got always fit the limit a broken run leaves. */
+	int64_t limit = bins ? LN.limit[1][cls] : limit_of(l, bins, cls);
 	unsigned want = (unsigned)(limit / 2);
 	want = want > cap ? cap : want ? want : 1;
 	/* The bin is empty: an already carved free list may fill it. */
 	unsigned tag = lane_tag(l) | (young_refill(l) ? HK_OWNER_YOUNG : 0);
 	unsigned got = refill(a, cls, tag, &HK_HEAD(l, bin), want, (unsigned)limit);
+	if (bins) {
+		if (got)
+			took_note(l, bins, cls, HK_HEAD(l, bin), got);
+		limit = limit_of(l, bins, cls); /* the run's, with or without got */
+	}
 	hk_room_set(l, bin, limit - got);
-	if (bins && got)
-		took_note(l, bins, cls, HK_HEAD(l, bin), got);
 	if (!bins)
 		l->refilled[cls] = 1;
 	c->refills++;

@@ -7,7 +7,8 @@
  * taken works without a cache; the class divisor check matches every
  * class; a fork child drops the other threads' caches, counted as freed; nothing ever
  * writes the static empty and dead lanes (issue 12, bug 4); a reset visits
- * only the classes and spans the arena used since the last one; a bin
+ * only the classes and spans the arena used since the last one, and a
+ * warm one rewinds a class's run longer than its bin; a bin
  * grows on swings of its class, never on frees alone, and a trim shrinks it;
  * a thread's first refill of the default heap takes more than two blocks,
  * and of each class at most 1 KiB or 4 blocks;
@@ -364,6 +365,64 @@ Test(lane_cache, a_warm_reset_refills_nothing)
 	cr_assert_arr_eq(first, again, sizeof first, "a request takes the blocks of the one before");
 	hk_arena_stats_t s = stats(a);
 	cr_assert_eq(s.allocs, allocs + 4008);
+	cr_assert_eq(s.frees, 0);
+	cr_assert_eq(s.live_bytes, 0);
+	hk_arena_destroy(a);
+}
+
+/*
+ * A request that takes more blocks of one class than the user bin's limit
+ * (the bin refilled again as it ran dry) is rewound all the same: the bin
+ * holds the whole run after the reset, its room counter agrees (the
+ * validator counts the blocks), and the next requests refill nothing,
+ * pop every block on hk_arena_malloc's fast path (2 KiB: above the byte
+ * lookup, the second table's) and take the same blocks. Before, the room went below 0 and every later
+ * reset was a full one (bench/request K = 64 of 16 B-4 KiB: 15 refills a
+ * request).
+ */
+Test(lane_cache, a_warm_reset_rewinds_a_run_longer_than_the_bin)
+{
+	enum { MOST = 256 };
+	hk_arena_t *a = hk_arena_create(NULL);
+	/* Above malloc's byte lookup (1152 B) where the band has it. */
+	size_t sz = (HK_SMALL_MAX >= 2048 ? 2048 : 1024) - HK_CANARY;
+	unsigned c = cls_of(sz), bin = hk_bin_of(a->bins, c);
+	void *first[MOST], *again[MOST];
+	hk_lane_t *l;
+	cr_assert_not_null(first[0] = hk_arena_malloc(a, sz));
+	l = hk_lane_self;
+	int64_t base = hk_bin_limit(l, a->bins, c);
+	size_t n = (size_t)base * 3, fit = HK_UNIT / hk_class_size(c);
+	n = n < fit ? n : fit; /* one run is one unit at most */
+	n = n < MOST ? n : MOST;
+	cr_assert_gt((int64_t)n, base, "the request must outgrow the bin (%zu, limit %lld)", n,
+		     (long long)base);
+	hk_arena_reset(a);
+	hk_cache_t *cache = hk_lane_cache(l, a->bins);
+	uint64_t refills = 0, allocs = 0;
+	for (unsigned r = 0; r < 20; r++) {
+		if (r == 10) { /* warm from here */
+			refills = cache->refills;
+			allocs = stats(a).allocs;
+		}
+		for (size_t i = 0; i < n; i++) {
+			void **out = r & 1 ? again : first;
+			cr_assert_not_null(out[i] = hk_arena_malloc(a, sz));
+			memset(out[i], 0x5a, sz);
+		}
+		if (r >= 10)
+			cr_assert_eq(cache->slow_pops, 0, "round %u: %llu pops left the fast path", r,
+				     (unsigned long long)cache->slow_pops);
+		hk_arena_reset(a);
+		hk_validate_heap();
+		cr_assert_geq(hk_bin_limit(l, a->bins, c) - hk_room(l, bin), (int64_t)n,
+			      "round %u: the bin holds the run after the reset", r);
+	}
+	cr_assert_eq(cache->refills, refills, "%llu refills in 10 warm requests",
+		     (unsigned long long)(cache->refills - refills));
+	cr_assert_arr_eq(first, again, n * sizeof *first, "a request takes the blocks of the one before");
+	hk_arena_stats_t s = stats(a);
+	cr_assert_eq(s.allocs, allocs + 10 * n);
 	cr_assert_eq(s.frees, 0);
 	cr_assert_eq(s.live_bytes, 0);
 	hk_arena_destroy(a);
