@@ -87,10 +87,11 @@ void hk_fatal(const char *call, const char *what, const void *p)
 
 /* ---- environment values ---- */
 
-/* A value that is not a size says so, once, at start-up: one read as
- * something else passes unseen (HAKMEM_PROFILE_RATE=512k was 512 bytes,
- * 1024 times the samples; -1 and 99999999999999999999 were SIZE_MAX). */
-static size_t env_bad(const char *name, const char *value, size_t fallback)
+/* A value that is not what its variable takes says so, once, at start-up:
+ * one read as something else passes unseen (HAKMEM_PROFILE_RATE=512k was
+ * 512 bytes, 1024 times the samples; -1 and 99999999999999999999 were
+ * SIZE_MAX; HAKMEM_STATS_INTERVAL=1s was 1 ms). */
+static size_t env_bad(const char *name, const char *value, const char *want, size_t fallback)
 {
 	char buf[256], *o = buf;
 	size_t n = strnlen(value, 64);
@@ -99,11 +100,15 @@ static size_t env_bad(const char *name, const char *value, size_t fallback)
 	*o++ = '=';
 	memcpy(o, value, n);
 	o += n;
-	o = put(o, ": not a size (123, 64k, 8M, 1G): ignored\n");
+	o = put(o, ": not ");
+	o = put(o, want);
+	o = put(o, ": ignored\n");
 	ssize_t r = write(2, buf, (size_t)(o - buf));
 	(void)r;
 	return fallback;
 }
+
+#define SIZE_FORM "a size (123, 64k, 8M, 1G)"
 
 size_t hk_env_size(const char *name, const char *value, size_t fallback)
 {
@@ -112,7 +117,7 @@ size_t hk_env_size(const char *name, const char *value, size_t fallback)
 	if (!value || !*value) /* set to nothing: as if unset */
 		return fallback;
 	if (*value < '0' || *value > '9') /* strtoull takes a sign and spaces */
-		return env_bad(name, value, fallback);
+		return env_bad(name, value, SIZE_FORM, fallback);
 	errno = 0;
 	unsigned long long v = strtoull(value, &end, 10);
 	int range = errno;
@@ -123,8 +128,23 @@ size_t hk_env_size(const char *name, const char *value, size_t fallback)
 	case 'g': case 'G': shift = 30; end++; break;
 	}
 	if (range || *end || v > (SIZE_MAX >> shift))
-		return env_bad(name, value, fallback);
+		return env_bad(name, value, SIZE_FORM, fallback);
 	return (size_t)v << shift;
+}
+
+unsigned hk_env_ms(const char *name, const char *value)
+{
+	int saved = errno;
+	char *end;
+	if (!value || !*value)
+		return 0;
+	errno = 0;
+	unsigned long long v = strtoull(value, &end, 10);
+	int range = errno;
+	errno = saved;
+	if (*value < '0' || *value > '9' || range || *end || v > UINT32_MAX)
+		return (unsigned)env_bad(name, value, "a number of milliseconds", 0);
+	return (unsigned)v;
 }
 
 /* ---- helper threads ---- */

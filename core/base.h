@@ -54,6 +54,8 @@ __attribute__((noreturn, cold)) void hk_fatal(const char *call, const char *what
 /* An environment variable's value in bytes ("123", "64k", "8M", "1G"), or
  * `fallback` for NULL; any other value is reported on stderr and ignored. */
 size_t hk_env_size(const char *name, const char *value, size_t fallback);
+/* Milliseconds ("250"), or 0 for NULL and for anything else, reported. */
+unsigned hk_env_ms(const char *name, const char *value);
 
 /* The API call a slow path serves, named by the aborts of checks made below
  * it that are not told the call (a corrupted link found while a lane or a

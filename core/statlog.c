@@ -34,8 +34,10 @@ static struct {
 
 void hk_statlog_init(const char *(*get)(const char *name))
 {
-	const char *ms = get("HAKMEM_STATS_INTERVAL"), *path = get("HAKMEM_STATS_FILE");
-	if (!ms || atoi(ms) <= 0)
+	const char *path = get("HAKMEM_STATS_FILE");
+	/* atoi read "1s" as 1 ms and 4294967297 as 1: a line every millisecond. */
+	unsigned ms = hk_env_ms("HAKMEM_STATS_INTERVAL", get("HAKMEM_STATS_INTERVAL"));
+	if (!ms)
 		return;
 	if (path && path[0]) {
 		int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -43,7 +45,7 @@ void hk_statlog_init(const char *(*get)(const char *name))
 			return;
 		S.fd = fd;
 	}
-	S.interval_ms = (unsigned)atoi(ms);
+	S.interval_ms = ms;
 	S.pid = getpid();
 	S.t0 = hk_platform_now_ms();
 }

@@ -5,7 +5,8 @@
 # meanwhile: it has no logging thread); each band's column reaches what the
 # program keeps in it (3 MB of 1000-byte blocks: Tiny; 3 MB of 10000-byte
 # ones: MID; the 5 MiB blocks: POOL; a 48 MiB one: large), as far as the
-# build has the band; tools/stats-plot.sh makes a PNG.
+# build has the band; tools/stats-plot.sh makes a PNG; an interval that is
+# not a number of milliseconds is reported and logs nothing.
 set -u
 fail() { echo "FAIL: $*"; exit 1; }
 grep -q 'define CONFIG_HK_SAMPLE 1' "$HK_CONFIG_H" || { echo "built without CONFIG_HK_SAMPLE"; exit 77; }
@@ -50,4 +51,13 @@ if command -v gnuplot >/dev/null; then
 	bash "$(dirname "$0")/../../tools/stats-plot.sh" "$log" "$dir/stats.png" >/dev/null || fail "stats-plot.sh failed"
 	[ -s "$dir/stats.png" ] || fail "no PNG"
 fi
-echo "statlog: $n lines, ok"
+# An interval that is not a number of milliseconds is reported and logs
+# nothing (atoi read 1s as 1 ms and 4294967297 as 1: a line every ms).
+for v in 1s 4294967297 -5; do
+	e=$(HAKMEM_STATS_INTERVAL=$v HAKMEM_STATS_FILE=$dir/bad.log LD_PRELOAD=$HAKMEM_SO $PY -c 'print(1)' 2>&1 >/dev/null) ||
+		fail "HAKMEM_STATS_INTERVAL=$v: exit $?: $e"
+	grep -qF "hakmem: HAKMEM_STATS_INTERVAL=$v: not a number of milliseconds" <<<"$e" ||
+		fail "HAKMEM_STATS_INTERVAL=$v was not reported: $e"
+	[ ! -s "$dir/bad.log" ] || fail "HAKMEM_STATS_INTERVAL=$v logged: $(head -n 2 "$dir/bad.log")"
+done
+echo "statlog: $n lines, bad intervals reported, ok"
