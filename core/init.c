@@ -154,16 +154,20 @@ static void fork_child(void)
  * So they are registered when the library is loaded, before the program's
  * constructors (priority 101) and main, and again at init (once) in case a
  * constructor of another library called malloc before ours ran. */
-static pthread_once_t fork_handlers_once = PTHREAD_ONCE_INIT;
+static _Atomic int fork_handlers_registered;
 
+/* A flag, not pthread_once: pthread_atfork may call malloc (glibc's list of
+ * handlers grows on the heap past its first 48), and that first malloc's
+ * init would call this again from inside the once and wait on itself. */
 static void register_fork_handlers(void)
 {
-	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	if (!atomic_exchange(&fork_handlers_registered, 1))
+		pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
 __attribute__((constructor(101))) static void register_fork_handlers_at_load(void)
 {
-	pthread_once(&fork_handlers_once, register_fork_handlers);
+	register_fork_handlers();
 }
 
 /* ---- init ---- */
@@ -182,7 +186,7 @@ static uintptr_t make_secret(void)
 static int init_once(void)
 {
 	/* First: from here on a fork waits for init to finish (fork_prepare). */
-	pthread_once(&fork_handlers_once, register_fork_handlers);
+	register_fork_handlers();
 	hk_platform_init(env_get("HAKMEM_PURGE"), env_get("HAKMEM_HUGEPAGES"),
 			 env_get("HAKMEM_NUMA"));
 	const char *st = env_get("HAKMEM_STATS");
