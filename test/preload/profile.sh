@@ -3,7 +3,8 @@
 # progs/leaker leaks 64 MiB in 1 KiB blocks from leak_kib_blocks and churns
 # other sizes: google-pprof --text on the exit dump must put leak_kib_blocks
 # first with 64 MiB +- 15 %; the folded stacks and the leak report name it;
-# the same from 4 threads; every block sampled (rate 1) through the libc family;
+# the same from 4 threads; every block sampled (rate 1) through the libc family,
+# errno kept;
 # the rate read with suffixes (64k), a bad one reported; a forked child writes its own file (its pid), never
 # the parent's; python3 building a large dict, dumped on a signal
 # (HAKMEM_PROFILE_SIGNAL), names interpreter allocation functions.
@@ -53,6 +54,10 @@ HK_EXPECT_HAKMEM=1 HAKMEM_PROFILE=$dir/all HAKMEM_PROFILE_RATE=1 LD_PRELOAD=$HAK
 	fail "family with every block sampled exited $?"
 ls "$dir"/all.*.heap >/dev/null 2>&1 || fail "no dump with every block sampled: $(ls "$dir")"
 echo "every block sampled: family ok"
+# A sampled malloc leaves errno alone (libunwind's address check left EAGAIN).
+out=$(HAKMEM_PROFILE=$dir/errno HAKMEM_PROFILE_RATE=1 LD_PRELOAD=$HAKMEM_SO "$P/sampled_errno") ||
+	fail "every block sampled: $out"
+echo "every block sampled: errno kept"
 
 # HAKMEM_PROFILE_RATE takes HAKMEM_GUARD_RATE's suffixes (64k was read as
 # 64 bytes: 1024 times the samples); a value that is not a size is reported
