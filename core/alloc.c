@@ -900,8 +900,22 @@ HK_API HK_ENTRY void *hk_aligned_alloc(size_t align, size_t size)
 	return aligned(align, size, "aligned_alloc");
 }
 
+/* glibc's memalign, which programs ported from it rely on: an alignment
+ * below 16 (0 too) is malloc's, one that is not a power of two is rounded
+ * up to the next (memalign(24, n) gave EINVAL here, a block under glibc);
+ * only one above the largest power of two fails, with EINVAL. C17's
+ * aligned_alloc and posix_memalign keep their stricter rules. */
 HK_API HK_ENTRY void *hk_memalign(size_t align, size_t size)
 {
+	if (align < 16)
+		align = 16;
+	else if (!pow2(align)) {
+		if (align > SIZE_MAX / 2 + 1) {
+			errno = EINVAL;
+			return NULL;
+		}
+		align = (size_t)1 << (64 - __builtin_clzll(align));
+	}
 	return aligned(align, size, "memalign");
 }
 

@@ -122,6 +122,21 @@ Test(align, invalid_alignments)
 		cr_assert_null(hk_aligned_alloc(bad[i], 64), "aligned_alloc(align %zu) must fail (C17)", bad[i]);
 		cr_assert_eq(errno, EINVAL, "aligned_alloc(align %zu): errno %d, want EINVAL", bad[i], errno);
 	}
+	/* memalign is glibc's: below 16 (0 too) malloc's alignment, otherwise
+	 * rounded up to a power of two; only past the largest one EINVAL. */
+	static const size_t up[][2] = { { 0, 16 }, { 3, 16 }, { 24, 32 }, { 48, 64 }, { 100, 128 },
+					{ 4097, 8192 }, { ((size_t)1 << 20) + 1, (size_t)1 << 21 } };
+	for (size_t i = 0; i < sizeof up / sizeof up[0]; i++) {
+		void *r = hk_memalign(up[i][0], 100);
+		cr_assert_not_null(r, "memalign(%zu, 100) failed", up[i][0]);
+		cr_assert_eq((uintptr_t)r % up[i][1], 0, "memalign(%zu): %p not aligned to %zu", up[i][0], r,
+			     up[i][1]);
+		cr_assert_geq(hk_usable_size(r), 100);
+		hk_free(r);
+	}
+	errno = 0;
+	cr_assert_null(hk_memalign(((size_t)1 << 63) + 1, 16));
+	cr_assert_eq(errno, EINVAL);
 	/* posix_memalign also wants a multiple of sizeof(void *). */
 	for (size_t a = 1; a < sizeof(void *); a <<= 1) {
 		void *p = (void *)0x1234;
