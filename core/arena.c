@@ -153,7 +153,10 @@ void hk_arena_family_unlock(void)
 
 hk_arena_t *hk_arena_make(const hk_arena_config_t *cfg)
 {
-	if (cfg && ((cfg->numa_node != HK_NODE_LOCAL &&
+	/* An unknown flag is refused, not ignored: a program built against a
+	 * later hakmem would get an arena without the behaviour it asked for. */
+	if (cfg && ((cfg->flags & ~(HK_ARENA_ZERO_ON_RESET | HK_ARENA_BUMP)) ||
+		    (cfg->numa_node != HK_NODE_LOCAL &&
 		     (cfg->numa_node < 0 || cfg->numa_node >= hk_platform_node_count())) ||
 		    (unsigned)cfg->hugepages > HK_HUGEPAGE_1G)) {
 		errno = EINVAL;

@@ -36,6 +36,28 @@ Test(arena_api, defaults_and_names)
 	hk_arena_destroy(a);
 }
 
+/* A config hakmem cannot honour is refused with EINVAL, never half taken:
+ * a flag bit it does not know, a policy past the last. */
+Test(arena_api, unknown_flags_and_policies_are_refused)
+{
+	static const unsigned bad_flags[] = { 0x4, 0x80, 0x80000000u, HK_ARENA_BUMP | 0x10 };
+	for (size_t i = 0; i < sizeof bad_flags / sizeof bad_flags[0]; i++) {
+		hk_arena_config_t cfg = { .numa_node = HK_NODE_LOCAL, .flags = bad_flags[i] };
+		errno = 0;
+		cr_assert_null(hk_arena_create(&cfg), "flags %#x accepted", bad_flags[i]);
+		cr_assert_eq(errno, EINVAL, "flags %#x: errno %d", bad_flags[i], errno);
+	}
+	hk_arena_config_t cfg = { .numa_node = HK_NODE_LOCAL, .hugepages = HK_HUGEPAGE_1G + 1 };
+	errno = 0;
+	cr_assert_null(hk_arena_create(&cfg));
+	cr_assert_eq(errno, EINVAL);
+	cfg.hugepages = HK_HUGEPAGE_AUTO;
+	cfg.flags = HK_ARENA_BUMP | HK_ARENA_ZERO_ON_RESET; /* every known flag at once */
+	hk_arena_t *a = hk_arena_create(&cfg);
+	cr_assert_not_null(a);
+	hk_arena_destroy(a);
+}
+
 /* The first hakmem call of the process goes through the default arena's
  * handle (each Criterion test runs in a fresh process): it must initialise
  * the allocator, not see an unset arena. */
