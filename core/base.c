@@ -147,6 +147,24 @@ unsigned hk_env_ms(const char *name, const char *value)
 	return (unsigned)v;
 }
 
+const char *hk_env_word(const char *name, const char *value, const char *words)
+{
+	if (!value || !*value)
+		return value;
+	size_t n = strlen(value);
+	for (const char *w = words;;) {
+		const char *bar = strchr(w, '|');
+		size_t len = bar ? (size_t)(bar - w) : strlen(w);
+		if (len == n && !memcmp(w, value, n))
+			return value;
+		if (!bar)
+			break;
+		w = bar + 1;
+	}
+	env_bad(name, value, words, 0);
+	return value;
+}
+
 /* ---- helper threads ---- */
 
 /*

@@ -56,6 +56,9 @@ __attribute__((noreturn, cold)) void hk_fatal(const char *call, const char *what
 size_t hk_env_size(const char *name, const char *value, size_t fallback);
 /* Milliseconds ("250"), or 0 for NULL and for anything else, reported. */
 unsigned hk_env_ms(const char *name, const char *value);
+/* `value` as it is; one that is not one of `words` ("off|local") is
+ * reported on stderr (the layer that reads it then takes its default). */
+const char *hk_env_word(const char *name, const char *value, const char *words);
 
 /* The API call a slow path serves, named by the aborts of checks made below
  * it that are not told the call (a corrupted link found while a lane or a

@@ -187,8 +187,12 @@ static int init_once(void)
 {
 	/* First: from here on a fork waits for init to finish (fork_prepare). */
 	register_fork_handlers();
-	hk_platform_init(env_get("HAKMEM_PURGE"), env_get("HAKMEM_HUGEPAGES"),
-			 env_get("HAKMEM_NUMA"));
+	/* A word the layers below do not know gives their default, said here
+	 * (HAKMEM_NUMA=of ran with NUMA on, silently). */
+	hk_platform_init(hk_env_word("HAKMEM_PURGE", env_get("HAKMEM_PURGE"), "madvise|uring"),
+			 hk_env_word("HAKMEM_HUGEPAGES", env_get("HAKMEM_HUGEPAGES"),
+				     "off|none|4k|thp|2m|1g|auto"),
+			 hk_env_word("HAKMEM_NUMA", env_get("HAKMEM_NUMA"), "off|local|interleave"));
 	const char *st = env_get("HAKMEM_STATS");
 	hk_env_stats = st && st[0] == '1';
 	hk_secret = make_secret();

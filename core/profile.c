@@ -626,7 +626,9 @@ static int signal_number(const char *s)
 		return SIGUSR2;
 	if (!strcmp(s, "PROF"))
 		return SIGPROF;
-	int n = atoi(s);
+	int n = 0;
+	for (const char *d = s; *d && n < 65; d++)
+		n = *d >= '0' && *d <= '9' ? n * 10 + (*d - '0') : 65;
 	return n > 0 && n < 65 ? n : 0;
 }
 
@@ -642,6 +644,8 @@ void hk_profile_init(const char *(*get)(const char *name))
 	if (tab_map())
 		return;
 	strncpy(P.prefix, prefix, sizeof P.prefix - 1);
+	if (sig && sig[0] && !signal_number(sig))
+		hk_env_word("HAKMEM_PROFILE_SIGNAL", sig, "USR1|USR2|PROF|SIGUSR1|SIGUSR2|SIGPROF|1..64");
 	if (sig && (P.signo = signal_number(sig)) != 0) {
 		struct sigaction sa;
 		memset(&sa, 0, sizeof sa);
