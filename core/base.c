@@ -165,6 +165,11 @@ const char *hk_env_word(const char *name, const char *value, const char *words)
 	return value;
 }
 
+void hk_env_report(const char *name, const char *value, const char *want)
+{
+	env_bad(name, value, want, 0);
+}
+
 /* ---- helper threads ---- */
 
 /*

@@ -59,6 +59,9 @@ unsigned hk_env_ms(const char *name, const char *value);
 /* `value` as it is; one that is not one of `words` ("off|local") is
  * reported on stderr (the layer that reads it then takes its default). */
 const char *hk_env_word(const char *name, const char *value, const char *words);
+/* Reports "NAME=value: not <want>: ignored" on stderr, for a variable the
+ * forms above do not describe. */
+void hk_env_report(const char *name, const char *value, const char *want);
 
 /* The API call a slow path serves, named by the aborts of checks made below
  * it that are not told the call (a corrupted link found while a lane or a

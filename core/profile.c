@@ -644,9 +644,9 @@ void hk_profile_init(const char *(*get)(const char *name))
 	if (tab_map())
 		return;
 	strncpy(P.prefix, prefix, sizeof P.prefix - 1);
-	if (sig && sig[0] && !signal_number(sig))
-		hk_env_word("HAKMEM_PROFILE_SIGNAL", sig, "USR1|USR2|PROF|SIGUSR1|SIGUSR2|SIGPROF|1..64");
-	if (sig && (P.signo = signal_number(sig)) != 0) {
+	if (sig && sig[0] && !(P.signo = signal_number(sig)))
+		hk_env_report("HAKMEM_PROFILE_SIGNAL", sig, "USR1|USR2|PROF|SIGUSR1|SIGUSR2|SIGPROF|1..64");
+	if (P.signo) {
 		struct sigaction sa;
 		memset(&sa, 0, sizeof sa);
 		sa.sa_handler = on_signal;

@@ -29,11 +29,6 @@
 #define IDLE_INTERVAL ((int64_t)64 << 20)
 
 static size_t guard_rate = GUARD_RATE_DEFAULT;
-/* Set while this thread captures a sample's stack. libunwind's first use
- * in a thread allocates its TLS block (__tls_get_addr calls malloc), which
- * must not be sampled in turn: with HAKMEM_PROFILE_RATE=1 every program
- * recursed until its stack overflowed (test/preload/profile.sh). */
-static __thread int capturing __attribute__((tls_model("initial-exec")));
 static void bin_start(hk_lane_t *l, unsigned bin);
 _Atomic size_t hk_sample_outside;
 
@@ -220,7 +215,7 @@ HK_ENTRY __attribute__((noinline)) int hk_sample_take(hk_lane_t *l, size_t size,
 	size_t prate = hk_profile_rate();
 	int first = !hk_lane_cache(l, 0)->sample_rng;
 	*out = NULL;
-	if (capturing)
+	if (hk_stack_capturing()) /* the unwinder's own malloc */
 		return HK_SAMPLE_NONE;
 	if (bin != HK_SAMPLE_BYTES) {
 		if (!bin_due(l, (unsigned)bin, size, prate))
@@ -247,9 +242,7 @@ picked:
 	hk_profile_poll();
 	if (size > hk_platform_page_size())
 		return prate ? HK_SAMPLE_RECORD : HK_SAMPLE_NONE;
-	capturing = 1;
 	int depth = hk_stack_capture(stack, HK_STACK_MAX, prate != 0);
-	capturing = 0;
 	void *p = hk_guard_alloc(size, stack, depth, !prate || guard_pick(l, prate));
 	if (!p)
 		return prate ? HK_SAMPLE_RECORD : HK_SAMPLE_NONE;
@@ -262,11 +255,9 @@ picked:
 HK_ENTRY __attribute__((noinline)) void hk_sample_record(void *p, size_t size, unsigned arena)
 {
 	void *stack[HK_STACK_MAX];
-	if (capturing)
+	if (hk_stack_capturing())
 		return;
-	capturing = 1;
 	int depth = hk_stack_capture(stack, HK_STACK_MAX, 1);
-	capturing = 0;
 	if (hk_profile_add(p, size, stack, depth, arena) == 0)
 		atomic_fetch_add_explicit(&hk_sample_outside, 1, memory_order_relaxed);
 }

@@ -195,6 +195,17 @@ static int drop_ours(void **out, int max, void *const *buf, int n)
 	return n;
 }
 
+/* Set while this thread captures a stack. libunwind's first use in a
+ * thread allocates its TLS block (__tls_get_addr calls malloc), which the
+ * sampler must not sample in turn: with HAKMEM_PROFILE_RATE=1 every
+ * program recursed until its stack overflowed (test/preload/profile.sh). */
+static __thread int capturing __attribute__((tls_model("initial-exec")));
+
+int hk_stack_capturing(void)
+{
+	return capturing;
+}
+
 HK_ENTRY __attribute__((noinline)) int hk_stack_capture(void **out, int max, int profile)
 {
 	void *buf[HK_STACK_MAX + ENTRY_DEPTH];
@@ -211,11 +222,13 @@ HK_ENTRY __attribute__((noinline)) int hk_stack_capture(void **out, int max, int
 	 * non-blocking pipe) leaves EAGAIN (strace; test/preload family.c
 	 * under HAKMEM_PROFILE failed about 1 run in 8 with errno 11). */
 	int saved = errno;
+	capturing = 1;
 	if (profile && !HK_STACK_SLOW && unwinder())
 		n = unw_bt(buf, want);
 	else
 		n = walk(buf, want, (uintptr_t)__builtin_frame_address(0),
 			 (uintptr_t)__builtin_frame_address(0));
+	capturing = 0;
 	errno = saved;
 	return drop_ours(out, max, buf, n);
 }

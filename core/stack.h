@@ -30,6 +30,9 @@
  * kept: the caller of hakmem, and whatever frame pointers the program
  * keeps beyond it). */
 int hk_stack_capture(void **out, int max, int profile);
+/* 1 while this thread is inside hk_stack_capture (whose unwinder may
+ * malloc: such a block is not sampled). */
+int hk_stack_capturing(void);
 /* The stack of an interrupted context (a signal's ucontext): ip, then the
  * frame pointer chain from fp, bounded by sp's stack; an unreadable frame
  * ends it (never a fault). */
