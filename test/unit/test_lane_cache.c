@@ -8,7 +8,8 @@
  * class; a fork child drops the other threads' caches, counted as freed; nothing ever
  * writes the static empty and dead lanes (issue 12, bug 4); a reset visits
  * only the classes and spans the arena used since the last one, and a
- * warm one rewinds a class's run longer than its bin; a bin
+ * warm one rewinds a class's run longer than its bin, and only the bins
+ * popped since the last one; a bin
  * grows on swings of its class, never on frees alone, and a trim shrinks it;
  * a thread's first refill of the default heap takes more than two blocks,
  * and of each class at most 1 KiB or 4 blocks;
@@ -425,6 +426,71 @@ Test(lane_cache, a_warm_reset_rewinds_a_run_longer_than_the_bin)
 	cr_assert_eq(s.allocs, allocs + 10 * n);
 	cr_assert_eq(s.frees, 0);
 	cr_assert_eq(s.live_bytes, 0);
+	hk_arena_destroy(a);
+}
+
+/*
+ * A reset looks only at the bins popped since the last one (core/lane.c
+ * popped_bins: the sign of each set-up bin's room word, two at a time from
+ * the highest class down). With every Tiny class up to 2 KiB set up, one
+ * block of one class per request, each class in turn (the lowest, the
+ * highest, odd and even places, and two neighbours at once): the next
+ * request takes the same block, nothing is refilled, the stats count each
+ * block. A missed bin would keep its head past the block (another block
+ * next time). A bin popped and pushed (a free in the request) is seen and
+ * the reset is a full one: three blocks of the class afterwards are three
+ * blocks.
+ */
+Test(lane_cache, a_reset_rewinds_each_popped_class_and_no_other)
+{
+	hk_arena_t *a = hk_arena_create(NULL);
+	/* Tiny's classes: a MID class's blocks come from spans of 8, which
+	 * a rewind does not follow from one to the next (a full reset). */
+	size_t top = HK_TINY_LAST >= 0 ? hk_class_size((unsigned)HK_TINY_LAST) : HK_SMALL_MAX;
+	top = top < 2048 ? top : 2048;
+	for (size_t sz = 16; sz + HK_CANARY <= top; sz += 16)
+		cr_assert_not_null(hk_arena_malloc(a, sz));
+	hk_arena_reset(a);
+	hk_cache_t *c = hk_lane_cache(hk_lane_self, a->bins);
+	uint64_t set = c->classes, refills = c->refills, allocs = stats(a).allocs, n = 0;
+	cr_assert_gt(__builtin_popcountll(set), 8, "classes set up: %d", __builtin_popcountll(set));
+	for (uint64_t m = set; m; m &= m - 1) {
+		unsigned k = (unsigned)__builtin_ctzll(m);
+		size_t sz = hk_class_size(k) - HK_CANARY;
+		uint64_t next = m & (m - 1);
+		size_t sz2 = next ? hk_class_size((unsigned)__builtin_ctzll(next)) - HK_CANARY : 0;
+		void *p[2], *q[2];
+		for (int r = 0; r < 2; r++) {
+			void **out = r ? q : p;
+			cr_assert_not_null(out[0] = hk_arena_malloc(a, sz));
+			memset(out[0], 0x5a, sz);
+			out[1] = sz2 ? hk_arena_malloc(a, sz2) : NULL;
+			n += 1 + !!sz2;
+			hk_arena_reset(a);
+			hk_validate_heap();
+		}
+		cr_assert_eq(p[0], q[0], "class %u: the block of the request before", k);
+		cr_assert_eq(p[1], q[1], "class %u's neighbour: the block of the request before", k);
+	}
+	cr_assert_eq(c->refills, refills, "%llu refills", (unsigned long long)(c->refills - refills));
+	cr_assert_eq(c->classes, set);
+	hk_arena_stats_t s = stats(a);
+	cr_assert_eq(s.allocs, allocs + n);
+	cr_assert_eq(s.live_bytes, 0);
+
+	size_t sz = 48;
+	void *p = hk_arena_malloc(a, sz), *q = hk_arena_malloc(a, sz);
+	cr_assert(p && q && p != q);
+	hk_free(p);
+	hk_arena_reset(a);
+	void *b[3];
+	for (int i = 0; i < 3; i++) {
+		cr_assert_not_null(b[i] = hk_arena_malloc(a, sz));
+		memset(b[i], i, sz);
+	}
+	cr_assert(b[0] != b[1] && b[1] != b[2] && b[0] != b[2], "a block handed out twice");
+	hk_arena_reset(a);
+	hk_validate_heap();
 	hk_arena_destroy(a);
 }
 
