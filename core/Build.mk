@@ -3,7 +3,7 @@
 obj-y += core/base.o core/sizeclass.o core/platform.o core/region.o core/span.o core/slab.o core/owner.o
 obj-y += core/large.o core/lane.o core/alloc.o core/arena_table.o core/arena.o core/arena_alloc.o core/arena_bump.o core/purge.o
 obj-y += core/init.o core/observe.o core/stats.o core/validate.o core/sample.o core/guard.o core/profile.o core/stack.o core/statlog.o
-# The profiler dlopens libunwind on its first sample (core/stack.c): nothing to link.
+# The profiler dlopens libgcc_s on its first sample (core/stack.c): nothing to link.
 obj-$(CONFIG_HK_TINY) += core/tiny.o
 obj-$(CONFIG_HK_MID) += core/mid.o
 obj-$(CONFIG_HK_POOL) += core/pool.o

@@ -8,10 +8,14 @@
  * program's call into it are always there; a program built without them
  * gives that caller and, past it, what its frame pointer chain holds
  * (read through the kernel, so a stray pointer never faults). The profiler, which
- * needs whole stacks, loads libunwind with dlopen on its first sample
- * (unw_backtrace's per-thread trace cache, its memory mmap'd). Frames up
- * to the last one inside the hk_entry section are hakmem's and are
- * dropped. Printing uses dladdr (no malloc).
+ * needs whole stacks, loads libgcc's unwinder (_Unwind_Backtrace, from the
+ * .eh_frame tables) with dlopen on its first sample. libunwind was used
+ * before: it opens a pipe at the lowest free descriptors (3 and 4) to check
+ * addresses, which the program saw (CPython's test_subprocess pass_fds tests
+ * failed under HAKMEM_PROFILE) and which, once a program closed its
+ * descriptors and opened files there, it read from, wrote to and closed.
+ * Frames up to the last one inside the hk_entry section are hakmem's and
+ * are dropped. Printing uses dladdr (no malloc).
  */
 #include <errno.h>
 #include <dlfcn.h>
@@ -23,9 +27,10 @@
 #include "core/base.h"
 #include "core/stack.h"
 
-/* unw_backtrace's per-thread cache has a thread-exit destructor that takes
- * a mutex after ThreadSanitizer tore the thread down (test_api_threads
- * crashed at exit under TSan): the sanitizer build walks frame pointers. */
+/* The ThreadSanitizer build walks frame pointers: libunwind's per-thread
+ * cache took a mutex in its thread-exit destructor after TSan tore the
+ * thread down (test_api_threads crashed at exit), and a dlopen'd unwinder
+ * is code TSan does not see. */
 #if defined(__SANITIZE_THREAD__)
 #define HK_STACK_SLOW 1
 #else
@@ -158,25 +163,65 @@ static int walk(void **buf, int want, uintptr_t fp, uintptr_t sp)
 	return n;
 }
 
-/* ---- libunwind, for the profiler ---- */
+/* ---- libgcc's unwinder, for the profiler ---- */
+
+struct _Unwind_Context;
+typedef int (*unwind_trace_fn)(struct _Unwind_Context *, void *);
+enum { URC_NO_REASON = 0, URC_END_OF_STACK = 5 };
 
 enum { UNW_NONE, UNW_LOADING, UNW_READY, UNW_FAILED };
 static _Atomic int unw_state;
-static int (*unw_bt)(void **buf, int size);
+static int (*unwind_backtrace)(unwind_trace_fn fn, void *arg);
+static uintptr_t (*unwind_get_ip)(struct _Unwind_Context *ctx);
 
-/* unw_backtrace, loaded on the first call. dlopen allocates: the
- * allocations it makes (and other threads' samples meanwhile) find
- * UNW_LOADING and walk frame pointers instead. No lock of ours is held
- * here (a thread inside dlopen may be waiting in malloc). */
+/* _Unwind_Backtrace and _Unwind_GetIP, loaded on the first call. dlopen
+ * allocates: the allocations it makes (and other threads' samples
+ * meanwhile) find UNW_LOADING and walk frame pointers instead. No lock of
+ * ours is held here (a thread inside dlopen may be waiting in malloc).
+ * libgcc finds a frame's tables with glibc's _dl_find_object, which takes
+ * no lock, so a sample taken inside dlopen (which holds the loader's lock)
+ * cannot deadlock. */
 static int unwinder(void)
 {
 	int s = atomic_load_explicit(&unw_state, memory_order_acquire), none = UNW_NONE;
 	if (s != UNW_NONE || !atomic_compare_exchange_strong(&unw_state, &none, UNW_LOADING))
 		return s == UNW_READY;
-	void *h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
-	unw_bt = h ? (int (*)(void **, int))dlsym(h, "unw_backtrace") : NULL;
-	atomic_store_explicit(&unw_state, unw_bt ? UNW_READY : UNW_FAILED, memory_order_release);
-	return unw_bt != NULL;
+	void *h = dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_LOCAL);
+	if (h) {
+		unwind_backtrace = (int (*)(unwind_trace_fn, void *))dlsym(h, "_Unwind_Backtrace");
+		unwind_get_ip = (uintptr_t (*)(struct _Unwind_Context *))dlsym(h, "_Unwind_GetIP");
+	}
+	int ok = unwind_backtrace && unwind_get_ip;
+	atomic_store_explicit(&unw_state, ok ? UNW_READY : UNW_FAILED, memory_order_release);
+	return ok;
+}
+
+struct trace {
+	void **buf;
+	int n, want;
+};
+
+static int trace_frame(struct _Unwind_Context *ctx, void *arg)
+{
+	struct trace *t = arg;
+	uintptr_t ip = unwind_get_ip(ctx);
+	if (t->n >= t->want || ip < 4096)
+		return URC_END_OF_STACK;
+	t->buf[t->n++] = (void *)ip;
+	return URC_NO_REASON;
+}
+
+/* Whole stacks from the .eh_frame tables; a frame without them (JIT code)
+ * ends the stack there. No cache: ~1.6k instructions a frame, against
+ * ~110 for libunwind's cached traces (callgrind, progs/leaker at a 32 KiB
+ * rate: 0.70 G -> 4.36 G instructions, 254k stacks of ~9 frames); at the
+ * default rate, bench/programs/run.py callgrind --scale 0.3 gave python3
+ * +0.09 %, sqlite3 +0.25 %, perl +0.04 % instructions over libunwind. */
+static int unwind(void **buf, int want)
+{
+	struct trace t = { buf, 0, want };
+	unwind_backtrace(trace_frame, &t);
+	return t.n;
 }
 
 /* Drops hakmem's frames (up to the last in the hk_entry section). */
@@ -195,10 +240,11 @@ static int drop_ours(void **out, int max, void *const *buf, int n)
 	return n;
 }
 
-/* Set while this thread captures a stack. libunwind's first use in a
- * thread allocates its TLS block (__tls_get_addr calls malloc), which the
- * sampler must not sample in turn: with HAKMEM_PROFILE_RATE=1 every
- * program recursed until its stack overflowed (test/preload/profile.sh). */
+/* Set while this thread captures a stack. The unwinder may allocate (the
+ * dlopen that loads it; libunwind's first use in a thread allocated its TLS
+ * block), and the sampler must not sample that in turn: with
+ * HAKMEM_PROFILE_RATE=1 every program recursed until its stack overflowed
+ * (test/preload/profile.sh). */
 static __thread int capturing __attribute__((tls_model("initial-exec")));
 
 int hk_stack_capturing(void)
@@ -214,17 +260,14 @@ HK_ENTRY __attribute__((noinline)) int hk_stack_capture(void **out, int max, int
 	int want = max + ENTRY_DEPTH, n;
 	if (want > (int)(sizeof buf / sizeof buf[0]))
 		want = (int)(sizeof buf / sizeof buf[0]);
-	/* unw_backtrace: one hash probe per frame once a return address was
-	 * seen (~0.3 us for 7 frames here); its cache costs the thread
-	 * 256 KiB, worth it at the profiler's rate, not at the guard's. */
-	/* errno kept: a malloc that succeeds leaves it alone, and libunwind's
-	 * check of the addresses it reads (mincore, then a read of its empty
-	 * non-blocking pipe) leaves EAGAIN (strace; test/preload family.c
-	 * under HAKMEM_PROFILE failed about 1 run in 8 with errno 11). */
+	/* errno kept: a malloc that succeeds leaves it alone, and the
+	 * unwinder's may not (libunwind's check of the addresses it read left
+	 * EAGAIN: test/preload family.c under HAKMEM_PROFILE failed about 1
+	 * run in 8 with errno 11; dlopen may set it too). */
 	int saved = errno;
 	capturing = 1;
 	if (profile && !HK_STACK_SLOW && unwinder())
-		n = unw_bt(buf, want);
+		n = unwind(buf, want);
 	else
 		n = walk(buf, want, (uintptr_t)__builtin_frame_address(0),
 			 (uintptr_t)__builtin_frame_address(0));

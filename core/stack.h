@@ -1,7 +1,7 @@
 /*
  * core/stack.h — call stacks of sampled allocations (core/stack.c): capture
- * along frame pointers or through libunwind, and the section that marks
- * hakmem's own entry frames. Takes no lock of ours; allocates through
+ * along frame pointers or through libgcc's unwinder, and the section that
+ * marks hakmem's own entry frames. Takes no lock of ours; allocates through
  * malloc only inside the dlopen of the profiler's first sample (those
  * allocations' own samples walk frame pointers: no recursion).
  * Invariant: a captured stack starts at the caller of the hk_* or libc
@@ -24,11 +24,10 @@
 
 /* Writes up to `max` return addresses of the program's frames; returns
  * how many (0 when the sampler is built out). `profile`: the profiler's
- * whole stacks, through libunwind (loaded on first use; its per-thread
- * trace cache: ~0.3 us a stack, 256 KiB resident in every thread that
- * uses it); else the guard's, along the frame pointers (nothing loaded or
- * kept: the caller of hakmem, and whatever frame pointers the program
- * keeps beyond it). */
+ * whole stacks, through libgcc's _Unwind_Backtrace (loaded on first use;
+ * no descriptor, no per-thread cache); else the guard's, along the frame
+ * pointers (nothing loaded or kept: the caller of hakmem, and whatever
+ * frame pointers the program keeps beyond it). */
 int hk_stack_capture(void **out, int max, int profile);
 /* 1 while this thread is inside hk_stack_capture (whose unwinder may
  * malloc: such a block is not sampled). */

@@ -4,7 +4,7 @@
 # other sizes: google-pprof --text on the exit dump must put leak_kib_blocks
 # first with 64 MiB +- 15 %; the folded stacks and the leak report name it;
 # the same from 4 threads; every block sampled (rate 1) through the libc family,
-# errno kept;
+# errno kept, no file descriptor taken;
 # the rate read with suffixes (64k), a bad one reported; a forked child writes its own file (its pid), never
 # the parent's; python3 building a large dict, dumped on a signal
 # (HAKMEM_PROFILE_SIGNAL), names interpreter allocation functions.
@@ -58,6 +58,17 @@ echo "every block sampled: family ok"
 out=$(HAKMEM_PROFILE=$dir/errno HAKMEM_PROFILE_RATE=1 LD_PRELOAD=$HAKMEM_SO "$P/sampled_errno") ||
 	fail "every block sampled: $out"
 echo "every block sampled: errno kept"
+# The profiler opens no file descriptor of the program's: libunwind kept a
+# pipe at the lowest free numbers (3 and 4) to check addresses, which the
+# program saw (CPython's test_subprocess pass_fds tests failed) and which a
+# program that closes its descriptors and opens files there had read from,
+# written to and closed by the unwinder.
+want_fds=$(ls /proc/self/fd | sort -n | tr '\n' ' ')
+got_fds=$(HAKMEM_PROFILE=$dir/fds HAKMEM_PROFILE_RATE=1 LD_PRELOAD=$HAKMEM_SO ls /proc/self/fd | sort -n | tr '\n' ' ') ||
+	fail "ls with every block sampled exited $?"
+ls "$dir"/fds.*.heap >/dev/null 2>&1 || fail "ls: no dump with every block sampled: $(ls "$dir")"
+[ "$got_fds" = "$want_fds" ] || fail "the profiler left descriptors open: ls /proc/self/fd gave $got_fds, $want_fds without it"
+echo "every block sampled: no descriptor of the program's taken"
 
 # HAKMEM_PROFILE_RATE takes HAKMEM_GUARD_RATE's suffixes (64k was read as
 # 64 bytes: 1024 times the samples); a value that is not a size is reported
