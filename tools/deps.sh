@@ -11,7 +11,8 @@ build_pkgs=(gcc g++ make pkg-config binutils python3-kconfiglib liburing-dev lib
 	    libcriterion-dev clang libclang-rt-14-dev numactl liblua5.4-dev libunwind-dev liblzma-dev)
 # Real programs run under LD_PRELOAD by the test suite.
 # google-perftools: google-pprof reads the heap profiles (test/preload/profile.sh).
-program_pkgs=(python3 git sqlite3 redis-server redis-tools google-perftools)
+# libpython3.11-testsuite: CPython's own regression tests (test/preload/real/cpython.sh).
+program_pkgs=(python3 git sqlite3 redis-server redis-tools google-perftools libpython3.11-testsuite)
 # The per-request peers (bench/request/): APR pools, talloc, mimalloc heaps.
 bench_pkgs=(libmimalloc-dev libjemalloc-dev libtcmalloc-minimal4 gnuplot-nox valgrind strace
 	    libhugetlbfs-bin libapr1-dev libtalloc-dev)

@@ -1,6 +1,7 @@
 # test/preload/Build.mk — C++ helper programs for the preload tests, and the
-# real-program suite (python3, gcc, git, sqlite3, redis under LD_PRELOAD), which
-# runs once on defconfig (make check-programs), not once per configuration.
+# real-program suite (python3, gcc, git, sqlite3, redis and a part of CPython's
+# own test suite under LD_PRELOAD), which runs once on defconfig (make
+# check-programs), not once per configuration.
 
 cxx-prog-bins := $(patsubst %.cc,$(O)/%,$(wildcard test/preload/progs/*.cc))
 test-bins-y += $(cxx-prog-bins)
