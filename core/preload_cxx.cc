@@ -75,14 +75,30 @@ static void *new_throwing(std::size_t n, std::size_t align)
 	}
 }
 
-/* The nothrow forms behave as if they called the throwing form and caught. */
-static void *new_nothrow(std::size_t n, std::size_t align) noexcept
+/* The nothrow forms behave as if they called the throwing form and caught.
+ * `late_form`: the same form's mangled name in a C++ runtime loaded late. */
+static void *new_nothrow(std::size_t n, std::size_t align, const char *late_form) noexcept
 {
-	/* No runtime bound at start-up: a late one's new_handler is not called,
-	 * as what it throws could not be caught here (this frame's personality
-	 * routine is one of the weak references). */
-	if (!hk_cxx_runtime)
-		return align ? hk_memalign(align, n) : hk_malloc(n);
+	if (!hk_cxx_runtime) {
+		/* No runtime bound at start-up: what a late one's new_handler
+		 * throws cannot be caught in this frame (its personality routine
+		 * is one of the weak references), so a failed request goes to the
+		 * late runtime's own nothrow form, which calls our throwing form
+		 * (libstdc++ calls operator new through its PLT) and catches. Its
+		 * new_handler was never called before (test/preload/cxx.sh). */
+		void *p = align ? hk_memalign(align, n) : hk_malloc(n);
+		if (p)
+			return p;
+		if (!current_new_handler())
+			return nullptr;
+		auto late = late_runtime(late_form);
+		if (!late)
+			return nullptr;
+		if (align)
+			return reinterpret_cast<void *(*)(std::size_t, std::align_val_t, const std::nothrow_t &)>(late)(
+				n, std::align_val_t{ align }, std::nothrow);
+		return reinterpret_cast<void *(*)(std::size_t, const std::nothrow_t &)>(late)(n, std::nothrow);
+	}
 	try {
 		return new_throwing(n, align);
 	} catch (...) {
@@ -94,12 +110,18 @@ static std::size_t al(std::align_val_t a) { return static_cast<std::size_t>(a); 
 
 EXPORT void *operator new(std::size_t n) { return new_throwing(n, 0); }
 EXPORT void *operator new[](std::size_t n) { return new_throwing(n, 0); }
-EXPORT void *operator new(std::size_t n, const std::nothrow_t &) noexcept { return new_nothrow(n, 0); }
-EXPORT void *operator new[](std::size_t n, const std::nothrow_t &) noexcept { return new_nothrow(n, 0); }
+EXPORT void *operator new(std::size_t n, const std::nothrow_t &) noexcept { return new_nothrow(n, 0, "_ZnwmRKSt9nothrow_t"); }
+EXPORT void *operator new[](std::size_t n, const std::nothrow_t &) noexcept { return new_nothrow(n, 0, "_ZnamRKSt9nothrow_t"); }
 EXPORT void *operator new(std::size_t n, std::align_val_t a) { return new_throwing(n, al(a)); }
 EXPORT void *operator new[](std::size_t n, std::align_val_t a) { return new_throwing(n, al(a)); }
-EXPORT void *operator new(std::size_t n, std::align_val_t a, const std::nothrow_t &) noexcept { return new_nothrow(n, al(a)); }
-EXPORT void *operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t &) noexcept { return new_nothrow(n, al(a)); }
+EXPORT void *operator new(std::size_t n, std::align_val_t a, const std::nothrow_t &) noexcept
+{
+	return new_nothrow(n, al(a), "_ZnwmSt11align_val_tRKSt9nothrow_t");
+}
+EXPORT void *operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t &) noexcept
+{
+	return new_nothrow(n, al(a), "_ZnamSt11align_val_tRKSt9nothrow_t");
+}
 
 EXPORT void operator delete(void *p) noexcept { hk_free(p); }
 EXPORT void operator delete[](void *p) noexcept { hk_free(p); }

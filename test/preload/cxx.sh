@@ -15,7 +15,8 @@ rc=$?
 ptr=$(sed -n 's/^ptr 0x//p' <<<"$out")
 grep -v '^ptr' <<<"$out" | grep -qi "$ptr" || fail "the wrong-size delete message does not name $ptr: $out"
 # A C program that dlopen'ed C++ code: its failed new throws, calls its
-# new_handler (once aborted: the runtime came after hakmem's start-up).
+# new_handler (once aborted: the runtime came after hakmem's start-up); its
+# nothrow new calls the new_handler too (it returned nullptr at once).
 out=$(LD_PRELOAD=$HAKMEM_SO "$P/cxx_host" "$HK_O/test/preload/plugin/cxx_plugin.so" 2>&1) ||
 	fail "C++ plugin of a C program: exit $?: $out"
 echo "C++ operators: ok"

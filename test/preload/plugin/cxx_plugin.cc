@@ -54,3 +54,24 @@ extern "C" int plugin_nothrow_is_null(void)
 {
 	return ::operator new(H, std::nothrow) == nullptr;
 }
+
+/* How often the new_handler was called before the nothrow forms returned
+ * nullptr (it uninstalls itself on its second call): 2 each for new and
+ * aligned new[], so 4; -1 when one returned a block. */
+extern "C" int plugin_nothrow_handler_calls(void)
+{
+	int total = 0;
+	for (int form = 0; form < 2; form++) {
+		handler_calls = 0;
+		std::set_new_handler([] {
+			if (++handler_calls >= 2)
+				std::set_new_handler(nullptr);
+		});
+		void *p = form ? ::operator new[](H, std::align_val_t{ 4096 }, std::nothrow)
+			       : ::operator new(H, std::nothrow);
+		if (p)
+			return -1;
+		total += handler_calls;
+	}
+	return total;
+}

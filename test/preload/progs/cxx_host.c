@@ -35,6 +35,11 @@ int main(int argc, char **argv)
 		bad = fprintf(stderr, "cxx_host: new_handler called %d times before bad_alloc, want 2\n", calls);
 	if (call(h, "plugin_nothrow_is_null") != 1)
 		bad = fprintf(stderr, "cxx_host: nothrow new(SIZE_MAX / 2) is not nullptr\n");
+	/* It was never called: the nothrow forms returned nullptr at once. */
+	calls = call(h, "plugin_nothrow_handler_calls");
+	if (calls != 4)
+		bad = fprintf(stderr, "cxx_host: new_handler called %d times by nothrow new and aligned new[], want 2 + 2\n",
+			      calls);
 	if (bad)
 		return 1;
 	puts("cxx_host: ok");
