@@ -28,6 +28,7 @@
 #include "core/region.h"
 #include "core/sizeclass.h"
 #include "core/slab.h"
+#include "core/span.h"
 
 /* Parent/child links of every arena (core/types.h lock order: first). */
 static HK_FORKED hk_lock_t family;
@@ -217,12 +218,15 @@ static void destroy_arena(hk_arena_t *a)
 	lock_arena(a);
 	for (unsigned c = 0; c < HK_NCLASS_MAX; c++)
 		hk_slab_forget(a, c);
+	/* Runs stay committed for the next arena to grow into (no system
+	 * call, no fault there: core/region.c); the purger returns them. */
+	uint64_t now = hk_platform_now_ms();
+	int parked = 0;
 	uint32_t h = a->runs, next;
 	for (; h != HK_NIL; h = next) {
 		uint32_t n = hk_desc_at(h)->run_units + HK_RUN_GUARD;
 		next = hk_desc_at(h)->run_next;
-		hk_platform_decommit(hk_unit_addr(h), (size_t)n << HK_UNIT_SHIFT);
-		hk_region_give_run(h, n);
+		parked |= hk_span_retire_run(a, h, n, now);
 	}
 	a->runs = HK_NIL;
 	for (unsigned b = 0; b < HK_SPAN_BUCKETS; b++)
@@ -238,6 +242,8 @@ static void destroy_arena(hk_arena_t *a)
 	__atomic_store_n(&a->magic, HK_ARENA_DEAD, __ATOMIC_RELAXED);
 	unlock_arena(a);
 	hk_purge_allow();
+	if (parked)
+		hk_purge_kick_now();
 }
 
 /*

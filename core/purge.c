@@ -4,7 +4,8 @@
  * the next idle slab or dirty span is due (two delays, below), takes expired
  * spans out of their arena (PURGING), purges them with no arena lock held
  * (madvise, or io_uring when HAKMEM_PURGE=uring) and puts them back clean.
- * It also releases idle empty slabs and idle cached large mappings.
+ * It also releases idle empty slabs, idle cached large mappings and the
+ * runs of destroyed arenas that no new arena took.
  * Invariant: the steady state makes no system call here — a kick is one
  * atomic store unless the purger sleeps with nothing to do (no deadline).
  */
@@ -136,6 +137,22 @@ void hk_purge_allow(void)
 	pthread_mutex_unlock(&purge.run);
 }
 
+/* Runs of destroyed arenas that no arena took (core/region.c) go back
+ * after the span delay, as dirty spans do. */
+static int purge_parked(uint64_t until, uint64_t *due)
+{
+	uint32_t unit, units;
+	uint64_t stamp;
+	int any = 0;
+	while (hk_region_unpark(until, &unit, &units, &stamp)) {
+		hk_platform_decommit(hk_unit_addr(unit), (size_t)units << HK_UNIT_SHIFT);
+		hk_region_give_run(unit, units);
+		any = 1;
+	}
+	earliest(due, stamp, SPAN_DELAY);
+	return any;
+}
+
 int hk_purge_run(int force, uint64_t *next)
 {
 	uint64_t now = hk_platform_now_ms();
@@ -148,6 +165,7 @@ int hk_purge_run(int force, uint64_t *next)
 		if (a && __atomic_load_n(&a->magic, __ATOMIC_ACQUIRE) == HK_ARENA_LIVE)
 			any |= purge_arena(a, now, force, next);
 	}
+	any |= purge_parked(force ? UINT64_MAX : before(now, SPAN_DELAY), next);
 	int large = hk_large_trim(force ? UINT64_MAX : before(now, SLAB_DELAY), force);
 	any |= large & 1;
 	if (large & 2)

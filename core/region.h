@@ -22,6 +22,11 @@ extern HK_HIDDEN uint8_t *hk_region_owner;
  * with it as a memory operand (core/harden.h; 2 instructions less). */
 extern HK_HIDDEN _Atomic size_t hk_region_slots;
 
+/* The most runs, and bytes, of destroyed arenas kept committed at once
+ * (core/region.c says why). */
+#define HK_PARK_RUNS 16
+#define HK_PARK_BYTES ((size_t)16 << 20)
+
 typedef struct hk_region {
 	size_t len;              /* bytes reserved */
 	size_t desc_committed;   /* bytes of the descriptor array committed (from its page) */
@@ -29,6 +34,11 @@ typedef struct hk_region {
 	hk_lock_t lock;
 	unsigned nfree;
 	struct { uint32_t unit, units; } free_runs[64]; /* runs of destroyed arenas */
+	/* Runs of destroyed arenas kept committed for the next arena's growth
+	 * (core/region.c hk_region_park_run), oldest first. */
+	unsigned nparked;
+	_Atomic size_t parked_bytes; /* read by the stats without the lock */
+	struct { uint32_t unit, units, tag; uint64_t stamp; } parked[HK_PARK_RUNS];
 } hk_region_t;
 
 extern hk_region_t hk_region;
@@ -106,5 +116,17 @@ int hk_region_init(void);
 int hk_region_take_run(size_t chunks, uint32_t *unit);
 /* Gives a decommitted run back for reuse by any arena. */
 void hk_region_give_run(uint32_t unit, uint32_t units);
+/* Keeps a destroyed arena's committed run (guard unit included), its
+ * descriptors zeroed, for hk_region_take_parked with the same `tag` (not
+ * 0: the caller's description of its pages); `now` stamps it. 0: no room
+ * (the caller decommits and gives it back). */
+int hk_region_park_run(uint32_t unit, uint32_t units, uint32_t tag, uint64_t now);
+/* A parked run's first `chunks` chunks, tagged `tag`: committed, maybe
+ * resident and not zero, descriptors zero. 1 if found. */
+int hk_region_take_parked(size_t chunks, uint32_t tag, uint32_t *unit);
+/* Takes out the oldest parked run stamped at or before `until` (1), else
+ * sets *stamp to the oldest one's stamp (UINT64_MAX: none) and returns 0.
+ * The caller decommits the run and gives it back (the purger). */
+int hk_region_unpark(uint64_t until, uint32_t *unit, uint32_t *units, uint64_t *stamp);
 
 #endif /* HK_CORE_REGION_H */

@@ -447,31 +447,81 @@ static uint32_t find_fit(hk_arena_t *a, uint32_t units, uint32_t align_units, in
 	return h;
 }
 
-/* A new run big enough for the request, committed, as one clean free span;
- * `dense`: a run for small slabs, advised THP. */
+/*
+ * The tag of runs of destroyed arenas that can serve this arena's growth
+ * with `policy` (core/region.c hk_region_park_run), 0 for none: the same
+ * node (a local arena's run was bound where its creator ran: only on a
+ * one-node machine is that known to be here) and the same pages, THP
+ * advised or 4 KiB (a THP-backed run is THP advised; a 4 KiB one was not,
+ * or THP is unavailable). Hugetlb runs are never parked: their pool pages
+ * go back at destroy, as before.
+ */
+static uint32_t park_tag(const hk_arena_t *a, int thp)
+{
+	int node = a->node >= 0 ? a->node : hk_platform_node_count() == 1 ? 0 : -1;
+	return node < 0 ? 0 : (uint32_t)(node + 1) << 1 | (thp ? 1 : 0);
+}
+
+/* The policy a new run of the arena is committed with: AUTO resolved. */
+static hk_hugepage_policy_t run_policy(const hk_arena_t *a, int want_thp)
+{
+	/* AUTO never takes hugetlb for a heap: a MAP_PRIVATE hugetlb page
+	 * touched by a forked child needs a second pool page, and an empty
+	 * pool kills the child with SIGBUS (seen with bash under preload).
+	 * Only an explicit 2m/1g policy (env or arena) takes that risk. */
+	if (a->policy == HK_HUGEPAGE_AUTO)
+		return (want_thp || CONFIG_HK_THP_ALWAYS) && !CONFIG_HK_THP_NEVER ? HK_HUGEPAGE_THP
+										: HK_HUGEPAGE_NONE;
+	return a->policy;
+}
+
+/*
+ * A parked run for a new run of `chunks`, committed with `policy`: its
+ * pages are dirty (resident, not zero), which the arena's spans say. Not
+ * for an arena that zeroes on reset (its memory reads zero until used).
+ */
+static int take_parked(hk_arena_t *a, size_t chunks, hk_hugepage_policy_t policy, uint32_t *h,
+		       hk_backing_t *backing)
+{
+	uint32_t tag = 0;
+	if (policy == HK_HUGEPAGE_NONE || policy == HK_HUGEPAGE_THP)
+		tag = park_tag(a, policy == HK_HUGEPAGE_THP);
+	if (!tag || (a->flags & HK_ARENA_ZERO_ON_RESET) || !hk_region_take_parked(chunks, tag, h))
+		return 0;
+	*backing = policy == HK_HUGEPAGE_THP ? HK_BACKING_THP : HK_BACKING_4K;
+	return 1;
+}
+
+int hk_span_retire_run(const hk_arena_t *a, uint32_t h, uint32_t units, uint64_t now)
+{
+	uint32_t tag = a->backing < HK_BACKING_2M ? park_tag(a, !hk_span_small_pages(h)) : 0;
+	if (tag && hk_region_park_run(h, units, tag, now))
+		return 1;
+	hk_platform_decommit(hk_unit_addr(h), (size_t)units << HK_UNIT_SHIFT);
+	hk_region_give_run(h, units);
+	return 0;
+}
+
+/* A new run big enough for the request, committed, as one free span: clean,
+ * or dirty if it was a destroyed arena's (parked); `dense`: a run for
+ * small slabs, advised THP. */
 static int grow(hk_arena_t *a, uint32_t units, uint32_t align_units, int dense)
 {
 	size_t need = (size_t)units + (align_units > 1 ? align_units - 1 : 0) + HK_RUN_GUARD;
 	size_t chunks = (need + HK_CHUNK_UNITS - 1) / HK_CHUNK_UNITS;
 	uint32_t h;
 	hk_backing_t backing = HK_BACKING_4K;
-	if (hk_region_take_run(chunks, &h))
-		return ENOMEM;
 	/* AUTO advises THP only for a run made for one big request (more than
 	 * a chunk): a THP fault makes the whole 2 MiB resident, and heaps of
 	 * sparsely touched blocks (a stamp at each end of 64-512 KiB buffers)
 	 * measured 3.5x mimalloc's RSS with THP on every busy-heap chunk. */
 	int want_thp = chunks > 1 || dense;
-	hk_hugepage_policy_t policy = a->policy;
-	/* AUTO never takes hugetlb for a heap: a MAP_PRIVATE hugetlb page
-	 * touched by a forked child needs a second pool page, and an empty
-	 * pool kills the child with SIGBUS (seen with bash under preload).
-	 * Only an explicit 2m/1g policy (env or arena) takes that risk. */
-	if (policy == HK_HUGEPAGE_AUTO)
-		policy = (want_thp || CONFIG_HK_THP_ALWAYS) && !CONFIG_HK_THP_NEVER ? HK_HUGEPAGE_THP
-										: HK_HUGEPAGE_NONE;
-	if (hk_platform_commit_chunks(hk_unit_addr(h), chunks << HK_CHUNK_SHIFT, policy,
-				      want_thp, a->node, &backing)) {
+	hk_hugepage_policy_t policy = run_policy(a, want_thp);
+	int parked = take_parked(a, chunks, policy, &h, &backing);
+	if (!parked && hk_region_take_run(chunks, &h))
+		return ENOMEM;
+	if (!parked && hk_platform_commit_chunks(hk_unit_addr(h), chunks << HK_CHUNK_SHIFT, policy,
+						 want_thp, a->node, &backing)) {
 		hk_region_give_run(h, (uint32_t)(chunks * HK_CHUNK_UNITS));
 		return ENOMEM;
 	}
@@ -498,7 +548,7 @@ static int grow(hk_arena_t *a, uint32_t units, uint32_t align_units, int dense)
 	a->runs = h;
 	a->ctr.reserved += (size_t)n << HK_UNIT_SHIFT;
 	a->ctr.committed += (size_t)n << HK_UNIT_SHIFT;
-	put_span(a, h, n, 0, 0);
+	put_span(a, h, n, parked, parked ? hk_platform_now_ms() : 0);
 	return 0;
 }
 

@@ -40,6 +40,11 @@ int hk_span_dense(uint32_t u);
 /* 1 if unit u is in a run on 4 KiB pages (no THP advice, no hugetlb): a
  * first touch there faults one page. Any lock or none (a relaxed read). */
 int hk_span_small_pages(uint32_t u);
+/* A destroyed arena's run (head h, `units` with its guard) leaves it:
+ * parked committed for the next arena to grow into (core/region.c), else
+ * decommitted and given back to the region. 1 if parked (the purger
+ * decommits it if no arena takes it). */
+int hk_span_retire_run(const hk_arena_t *a, uint32_t h, uint32_t units, uint64_t now);
 /* The free list of the free span headed by d (for the validators). */
 unsigned hk_span_list(const hk_desc_t *d);
 /* Writes the hot fields into every unit of a span (bin: a slab's arena's

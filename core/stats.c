@@ -44,6 +44,8 @@ void hk_stats_collect(hk_stats_t *out)
 		committed += a->ctr.committed;
 	}
 	out->live_bytes = live > bins ? live - bins : 0;
+	/* Runs of destroyed arenas waiting for the next one (core/region.c). */
+	committed += atomic_load_explicit(&hk_region.parked_bytes, memory_order_relaxed);
 	out->committed_bytes = committed;
 	out->reserved_bytes = hk_region.len + hk_large_bytes();
 	out->backing = hk_arena0.backing;

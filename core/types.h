@@ -20,8 +20,11 @@
  *
  * Memory. One PROT_NONE region reserved at init; it grows by a bump of
  * 2 MiB chunks ("runs" of one or more chunks, committed on demand and
- * owned by one arena). Each 64 KiB "unit" of the region has a 64-byte
- * descriptor (hk_desc) in a dense array; descriptors are committed before
+ * owned by one arena; a destroyed arena's runs stay committed, parked in
+ * the region, for the next arena that grows on the same node with the
+ * same pages, until the purger decommits them: core/region.c). Each
+ * 64 KiB "unit" of the region has a 64-byte descriptor (hk_desc) in a
+ * dense array; descriptors are committed before
  * the region's `used` mark passes them, so `(p - base) >= used` rejects
  * NULL, foreign pointers and direct mappings in one compare, and every unit
  * below `used` has a readable descriptor.

@@ -56,6 +56,7 @@ class Way:
 def find_ways(builddir, bindir):
     ways = [Way("hk-arena", "request_hk", what="hk_arena_malloc + hk_arena_reset (libhakmem.a)"),
             Way("hk-bump", "request_hk", "bump", what="the same, arena created with HK_ARENA_BUMP"),
+            Way("hk-life", "request_hk", "life", what="an arena per request: hk_arena_create, hk_arena_malloc, hk_arena_destroy"),
             Way("apr", "request_apr", what="apr_palloc + apr_pool_clear"),
             Way("mi-heap", "request_mi", what="mi_heap_new, mi_heap_malloc, mi_heap_destroy"),
             Way("talloc", "request_talloc", what="talloc_new child, talloc_size, talloc_free"),
