@@ -5,8 +5,9 @@
  * NULL/ENOMEM instead of taking the process down. Uses include/hakmem.h
  * only; exits 0 when everything behaved as documented (make test runs it).
  *
- *   cc -I include examples/arena_example.c build/libhakmem.a -lpthread -luring -lunwind
- * (-luring and -lunwind when io_uring and the sampler are configured, as in defconfig).
+ *   cc -I include examples/arena_example.c build/libhakmem.a -lpthread -luring
+ * (-luring when io_uring is configured, as in defconfig; the profiler's unwinder
+ * is loaded at run time).
  */
 #include <errno.h>
 #include <stdio.h>

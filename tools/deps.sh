@@ -8,7 +8,7 @@ set -euo pipefail
 
 want=${1:-all}
 build_pkgs=(gcc g++ make pkg-config binutils python3-kconfiglib liburing-dev libnuma-dev
-	    libcriterion-dev clang libclang-rt-14-dev numactl liblua5.4-dev libunwind-dev liblzma-dev)
+	    libcriterion-dev clang libclang-rt-14-dev numactl liblua5.4-dev)
 # Real programs run under LD_PRELOAD by the test suite.
 # google-perftools: google-pprof reads the heap profiles (test/preload/profile.sh).
 # libpython3.11-testsuite: CPython's own regression tests (test/preload/real/cpython.sh).

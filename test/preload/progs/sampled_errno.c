@@ -1,7 +1,7 @@
 /*
  * test/preload/progs/sampled_errno.c — a malloc that succeeds leaves errno
  * alone, also when it is sampled: run with HAKMEM_PROFILE_RATE=1, every
- * block's stack is captured (libunwind's address checks read an empty
+ * block's stack is captured (libunwind, the unwinder before libgcc's, read an empty
  * non-blocking pipe and left EAGAIN in errno at the first 1 MiB block).
  * Prints "sampled_errno: ok" and exits 0, or names the call and exits 1.
  */
